@@ -1,0 +1,163 @@
+"""Answers recorded per second through the survey engine, against a bare loop writing the same rows.
+
+The engine path per answer: event dedupe, the chat and survey looked up, the answer upserted, the
+cursor moved, the next question rendered into an outbox row, commit. The bare loop writes the same
+rows (inbound event, answer, invitation cursor, outbox row) with the same driver (aiosqlite) and the
+same pragmas, one transaction per answer. Both run on a SQLite file in the same process, alternately.
+
+    python bench/engine.py [--people 100] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosqlite
+from sqlalchemy import text
+
+from handlers.citizen import CitizenHandler
+from handlers.context import Policy, Services
+from handlers.dossiers import ContactInput, DossierHandler, DossierInput
+from handlers.messages import Identity, Inbound
+from handlers.survey import render_question
+from handlers.texts import Texts
+from handlers.units import UnitHandler
+from storage import migrate
+from storage.db import SQLITE_BUSY_TIMEOUT_MS, Database
+from survey_forms.catalog import Catalog
+
+ITEMS = 19
+NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
+
+
+async def prepare(path: Path, people: int) -> Services:
+    """A migrated database with ``people`` linked citizens, each at question 1 of sipas-2022."""
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    await migrate.upgrade(database)
+    services = Services(database, Catalog.load(), Texts.load(), Policy(), clock=lambda: NOW)
+    await UnitHandler(services).add("P8", "Phường 8")
+    dossiers, citizens = DossierHandler(services), CitizenHandler(services)
+    for number in range(people):
+        code = f"P8-{number:06d}"
+        created = await dossiers.upsert(
+            DossierInput(
+                code=code,
+                unit="P8",
+                procedure="Đăng ký khai sinh",
+                field="Hộ tịch",
+                applicant=ContactInput(f"Người dân {number}"),
+                received_at=NOW - timedelta(days=3),
+                due_at=NOW + timedelta(days=2),
+            )
+        )
+        await dossiers.add_event(code, "returned", NOW - timedelta(hours=2))
+        identity = Identity("console", f"u{number}")
+        token = created.dossier.optin_token
+        await citizens.handle(Inbound(identity, f"s{number}-1", "text", text=f"/start {token}"))
+        await citizens.handle(Inbound(identity, f"s{number}-2", "choice", value="c:yes"))
+        await citizens.handle(Inbound(identity, f"s{number}-3", "text", text="/khaosat"))
+    return services
+
+
+async def engine_round(services: Services, people: int, round_: int) -> tuple[int, float]:
+    """Every person answers the 19 service items; the answers recorded and the seconds taken."""
+    citizens = CitizenHandler(services)
+    started = time.perf_counter()
+    count = 0
+    for item in range(ITEMS):
+        for number in range(people):
+            inbound = Inbound(Identity("console", f"u{number}"), f"r{round_}-{number}-{item}", "text", text="4")
+            await citizens.handle(inbound)
+            count += 1
+    return count, time.perf_counter() - started
+
+
+def rendered_payload() -> str:
+    """The outbox payload the engine writes for a question: the same bytes go into the bare loop's rows."""
+    form = Catalog.load().get("sipas-2022")
+    reply = render_question(form, form.question("TC2"), {}, Texts.load(), "vi", invitation_id=1)
+    return json.dumps(reply.to_payload())
+
+
+async def bare_round(path: Path, people: int, round_: int) -> tuple[int, float]:
+    """The same rows written by hand: inbound event, answer, invitation cursor, outbox row; one commit each."""
+    payload = rendered_payload()
+    at = NOW.replace(tzinfo=None).isoformat(sep=" ")
+    async with aiosqlite.connect(path, isolation_level=None) as connection:
+        for pragma in (
+            f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "foreign_keys = ON",
+        ):
+            await connection.execute(f"PRAGMA {pragma}")
+        started = time.perf_counter()
+        count = 0
+        for item in range(ITEMS):
+            for number in range(people):
+                invitation = number + 1
+                await connection.execute("BEGIN IMMEDIATE")
+                await connection.execute(
+                    "INSERT INTO inbound_events (channel, event_id, received_at) VALUES (?, ?, ?)",
+                    ("bare", f"b{round_}-{number}-{item}", at),
+                )
+                await connection.execute(
+                    "INSERT INTO answers (invitation_id, question_code, value, text, form_id, form_version,"
+                    " unit_id, field_id, answered_at) VALUES (?, ?, '4', NULL, 'sipas-2022', 1, 1, 1, ?)"
+                    " ON CONFLICT (invitation_id, question_code) DO UPDATE SET value = excluded.value,"
+                    " answered_at = excluded.answered_at",
+                    (invitation, f"B{round_}_{item}", at),
+                )
+                await connection.execute(
+                    "UPDATE invitations SET cursor = ? WHERE id = ?", (f"B{round_}_{item + 1}", invitation)
+                )
+                await connection.execute(
+                    "INSERT INTO outbox (channel, recipient, payload, status, attempts, not_before, created_at)"
+                    " VALUES ('console', ?, ?, 'pending', 0, ?, ?)",
+                    (f"u{number}", payload, at, at),
+                )
+                await connection.execute("COMMIT")
+                count += 1
+        return count, time.perf_counter() - started
+
+
+async def reset_surveys(services: Services) -> None:
+    """Put every survey back at question 1 so that the next round answers the same questions."""
+    async with services.uow() as uow:
+        await uow.connection.execute(
+            text("UPDATE invitations SET cursor = 'TC1', status = 'sent', completed_at = NULL")
+        )
+        await uow.commit()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "bench.db"
+        services = await prepare(path, args.people)
+        engine_rates, bare_rates = [], []
+        for round_ in range(args.rounds):
+            await reset_surveys(services)
+            count, seconds = await engine_round(services, args.people, round_)
+            engine_rates.append(count / seconds)
+            count, seconds = await bare_round(path, args.people, round_)
+            bare_rates.append(count / seconds)
+            print(f"round {round_ + 1}: engine {engine_rates[-1]:8.1f} answers/s   bare {bare_rates[-1]:8.1f} rows/s")
+        await services.database.close()
+    engine, bare = statistics.median(engine_rates), statistics.median(bare_rates)
+    print(f"engine (median): {engine:.1f} answers/s; bare loop (median): {bare:.1f} answers/s")
+    print(f"ratio engine / bare = {engine / bare:.2f}  (target >= 0.50)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

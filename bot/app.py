@@ -1,0 +1,63 @@
+"""The composition root: builds everything from Settings, starts and stops it in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.config import Settings, SettingsError
+from handlers.apikeys import ApiKeyHandler
+from handlers.citizen import CitizenHandler
+from handlers.context import Policy, QuietHours, Services, utc_now
+from handlers.dossiers import DossierHandler
+from handlers.invitations import InvitationHandler
+from handlers.reporting import Reporter
+from handlers.texts import Texts
+from handlers.units import UnitHandler
+from storage import migrate
+from storage.db import Database
+from survey_forms.catalog import Catalog
+
+
+class App:
+    """Everything the product is made of, wired once. Constructing it reads forms and wording, no more."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        catalog = Catalog.load(*([settings.forms_dir] if settings.forms_dir else []))
+        if settings.survey_form not in catalog:
+            raise SettingsError(
+                f"SIPAS_SURVEY_FORM: unknown form {settings.survey_form!r} (known: {', '.join(catalog.ids())})"
+            )
+        policy = Policy(
+            timezone=settings.zone,
+            default_form=settings.survey_form,
+            survey_delay=timedelta(minutes=settings.survey_delay_minutes),
+            quiet_hours=QuietHours.parse(settings.quiet_hours),
+            retention_days=settings.retention_days,
+        )
+        self.wakeup = asyncio.Event()
+        self.services = Services(
+            database=Database(settings.database_url),
+            catalog=catalog,
+            texts=Texts.load(),
+            policy=policy,
+            clock=clock,
+            on_commit=self.wakeup.set,
+        )
+        self.citizens = CitizenHandler(self.services)
+        self.dossiers = DossierHandler(self.services)
+        self.invitations = InvitationHandler(self.services)
+        self.reporter = Reporter(self.services)
+        self.units = UnitHandler(self.services)
+        self.api_keys = ApiKeyHandler(self.services)
+        self.bot_username: str | None = None  # the Telegram bot's username, known once the channel has started
+
+    async def start(self) -> None:
+        """Bring the database schema up to date."""
+        await migrate.upgrade(self.services.database)
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        await self.services.database.close()

@@ -1,0 +1,374 @@
+"""The Telegram channel on python-telegram-bot 22: updates in, messages out, nothing else.
+
+Updates become neutral ``Inbound`` events for the handlers; ``Reply`` values become messages with
+inline keyboards (a survey question is edited in place). Every error the Bot API can give is mapped
+to a shared delivery outcome. An update is handled — committed — before it is acknowledged: in
+polling mode the next ``getUpdates`` offset moves past it only afterwards; in webhook mode the
+HTTP answer waits for it (a failure answers 500 and Telegram delivers it again; the update id makes
+the second delivery change nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import html
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
+
+from bot.channels.base import Delivery
+from bot.web.server import error_response
+from handlers.messages import Identity, Inbound, Option, Outcome, Reply
+
+log = logging.getLogger(__name__)
+
+NAME = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_TIMEOUT_SECONDS = 25
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
+
+# texts of Bot API errors, matched case-insensitively by substring (PLATFORMS.md §2.2)
+NOT_MODIFIED = "message is not modified"
+EDIT_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+GONE_CHATS = ("chat not found", "user not found", "peer_id_invalid")
+
+InboundHandler = Callable[[Inbound], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """What the channel needs from the settings."""
+
+    token: str
+    api_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"
+    webhook_secret: str | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    webhook_connections: int = 40
+    timeout_seconds: float = 10.0
+
+    @property
+    def file_url(self) -> str:
+        """The Bot API's file base, next to its method base."""
+        base = self.api_url.rstrip("/")
+        return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file"
+
+
+def render_text(reply: Reply) -> str:
+    """The reply as Telegram HTML: everything escaped (people's words included), the heading in bold."""
+    if reply.heading:
+        first, _, rest = reply.text.partition("\n")
+        return f"<b>{html.escape(first)}</b>" + (f"\n{html.escape(rest)}" if rest else "")
+    return html.escape(reply.text)
+
+
+def render_keyboard(options: tuple[Option, ...]) -> InlineKeyboardMarkup | None:
+    """Answers one per row, in order; skip, back and similar controls together on the last row."""
+    if not options:
+        return None
+    answers = [o for o in options if o.number not in (None, 0)]
+    controls = [o for o in options if o.number in (None, 0)]
+    rows = [[InlineKeyboardButton(o.label, callback_data=o.value)] for o in answers]
+    if controls:
+        rows.append([InlineKeyboardButton(o.label, callback_data=o.value) for o in controls])
+    return InlineKeyboardMarkup(rows)
+
+
+def _locale(language_code: str | None) -> str | None:
+    if not language_code:
+        return None
+    return language_code.split("-")[0].lower()
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """The neutral event an update stands for (None: nothing a person did that we act on)."""
+    event_id = str(update.update_id)
+    if update.callback_query is not None:
+        query = update.callback_query
+        identity = Identity(NAME, str(query.from_user.id))
+        return Inbound(
+            identity, event_id, "choice", value=query.data or "", locale_hint=_locale(query.from_user.language_code)
+        )
+    if update.my_chat_member is not None:
+        member = update.my_chat_member
+        if member.chat.type != "private":
+            return None
+        status = member.new_chat_member.status
+        blocked = status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
+        return Inbound(Identity(NAME, str(member.chat.id)), event_id, "blocked" if blocked else "unblocked")
+    message = update.message
+    if message is None or message.from_user is None or message.chat.type != "private":
+        return None
+    identity = Identity(NAME, str(message.chat.id))
+    locale = _locale(message.from_user.language_code)
+    if message.contact is not None:
+        if message.contact.user_id != message.from_user.id:
+            return None  # only a person's own number may link their dossiers
+        return Inbound(identity, event_id, "contact", phone=message.contact.phone_number, locale_hint=locale)
+    return Inbound(identity, event_id, "text", text=message.text or message.caption or "", locale_hint=locale)
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    value: Any = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def outcome_of(error: TelegramError) -> Delivery:
+    """The shared delivery outcome of a Bot API error (PLATFORMS.md §7)."""
+    text = str(error)
+    lowered = text.lower()
+    if isinstance(error, RetryAfter):
+        return Delivery("retry_later", retry_after=_retry_seconds(error), error=text)
+    if isinstance(error, Forbidden):
+        return Delivery("unreachable", error=text)
+    if isinstance(error, InvalidToken):
+        return Delivery("reauth", error=text)
+    if isinstance(error, ChatMigrated):
+        return Delivery("retry_later", error=text)
+    if isinstance(error, BadRequest):
+        # a chat that is gone, else our own defect (too long, bad markup, bad button data): never retried
+        unreachable = any(marker in lowered for marker in GONE_CHATS)
+        return Delivery("unreachable" if unreachable else "failed", error=text)
+    if isinstance(error, NetworkError):  # timeouts, 5xx, connection errors
+        return Delivery("retry_later", error=text)
+    return Delivery("retry_later", error=text)
+
+
+class TelegramChannel:
+    """Telegram through python-telegram-bot's Application and Bot."""
+
+    name = NAME
+
+    def __init__(self, config: TelegramConfig, on_inbound: InboundHandler) -> None:
+        os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter as timedelta, no deprecation warning
+        self.config = config
+        self.on_inbound = on_inbound
+        timeout = config.timeout_seconds
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(config.token)
+            .base_url(config.api_url)
+            .base_file_url(config.file_url)
+            .updater(None)
+            .request(
+                HTTPXRequest(
+                    connection_pool_size=32,
+                    connect_timeout=timeout,
+                    read_timeout=timeout,
+                    write_timeout=timeout,
+                    pool_timeout=timeout,
+                )
+            )
+            .get_updates_request(
+                HTTPXRequest(
+                    connection_pool_size=2,
+                    connect_timeout=timeout,
+                    read_timeout=timeout,
+                    write_timeout=timeout,
+                    pool_timeout=timeout,
+                )
+            )
+            .build()
+        )
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._flood_until = 0.0  # after a 429, every request waits until then (Telegram limits the whole bot)
+
+    def _flooded(self) -> float:
+        """Seconds left of a flood wait (0 when none)."""
+        return max(0.0, self._flood_until - time.monotonic())
+
+    def _note(self, error: TelegramError) -> None:
+        if isinstance(error, RetryAfter):
+            self._flood_until = max(self._flood_until, time.monotonic() + _retry_seconds(error))
+
+    @property
+    def bot(self) -> Bot:
+        """The Bot API client."""
+        bot: Bot = self.application.bot
+        return bot
+
+    @property
+    def username(self) -> str:
+        """The bot's @username (known after ``start``)."""
+        return self.bot.username
+
+    async def start(self) -> None:
+        """Initialise (getMe); in webhook mode register our webhook, in polling mode make sure none is set."""
+        await self.application.initialize()
+        await self.application.start()
+        if self.config.mode == "webhook":
+            assert self.config.webhook_secret, "webhook mode needs a secret"
+            await self.bot.set_webhook(
+                url=self.config.public_url.rstrip("/") + WEBHOOK_PATH,
+                secret_token=self.config.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=self.config.webhook_connections,
+            )
+        else:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+
+    async def stop(self) -> None:
+        """Release the HTTP clients."""
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    # --- inbound
+
+    async def process(self, update: Update) -> None:
+        """Handle one update fully (committed), then acknowledge a button press."""
+        inbound = to_inbound(update)
+        if inbound is None:
+            return
+        lock = self._chat_locks.setdefault(inbound.identity.external_id, asyncio.Lock())
+        async with lock:  # one chat's updates one after the other, whatever the webhook concurrency
+            outcome = await self.on_inbound(inbound)
+        if update.callback_query is not None:
+            await self._answer_callback(update.callback_query.id, outcome.ack)
+
+    async def _answer_callback(self, query_id: str, text: str | None) -> None:
+        if self._flooded():  # the answer is a courtesy: Telegram clears the button's spinner by itself
+            log.info("callback query not answered during a flood wait")
+            return
+        try:
+            await self.bot.answer_callback_query(query_id, text=text)
+        except BadRequest as error:  # a re-delivered update: the query was answered the first time
+            log.info("callback query not answered: %s", error)
+        except (NetworkError, RetryAfter) as error:
+            self._note(error)
+            log.warning("callback query not answered: %s", error)
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Poll getUpdates until ``stop``; the offset moves past an update only once it is committed."""
+        offset: int | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT_SECONDS, allowed_updates=ALLOWED_UPDATES
+                )
+                for update in updates:
+                    await self.process(update)
+                    offset = update.update_id + 1
+                failures = 0
+            except Conflict as error:
+                log.error("another instance is polling this bot: %s", error)
+                await self._pause(stop, 5.0)
+            except InvalidToken as error:
+                log.error("Telegram refused the bot token: %s", error)
+                await self._pause(stop, 60.0)
+            except (NetworkError, RetryAfter) as error:
+                failures += 1
+                wait = _retry_seconds(error) if isinstance(error, RetryAfter) else min(30.0, 0.5 * 2**failures)
+                log.warning("polling Telegram failed (%s); again in %.1f s", error, wait)
+                await self._pause(stop, wait)
+            except Exception:  # a handler failure: the update stays unconfirmed and comes again
+                failures += 1
+                log.exception("handling a Telegram update failed")
+                await self._pause(stop, min(30.0, 0.5 * 2**failures))
+
+    @staticmethod
+    async def _pause(stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    def setup_webhook(self, web_app: web.Application) -> None:
+        """Register ``POST /webhooks/telegram`` on our aiohttp server."""
+        web_app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        secret = self.config.webhook_secret or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            return error_response(403, "forbidden", "wrong or missing secret token")
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return error_response(400, "bad_request", "not a Telegram update")
+        await self.process(update)
+        return web.json_response({"ok": True})
+
+    # --- outbound
+
+    async def send(self, recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
+        """Send, or edit in place when ``replace`` names the thread's earlier message."""
+        wait = self._flooded()
+        if wait:
+            return Delivery("retry_later", retry_after=wait, error="waiting for Telegram's flood control")
+        text = render_text(reply)
+        keyboard = render_keyboard(reply.options)
+        try:
+            if replace is not None:
+                edited = await self._edit(recipient, replace, text, keyboard)
+                if edited is not None:
+                    return edited
+            markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = keyboard
+            if reply.request_contact and keyboard is None:
+                markup = ReplyKeyboardMarkup(
+                    [[KeyboardButton(reply.request_contact, request_contact=True)]],
+                    resize_keyboard=True,
+                    one_time_keyboard=True,
+                )
+            message = await self.bot.send_message(
+                chat_id=int(recipient), text=text, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+            return Delivery("delivered", platform_message_id=str(message.message_id))
+        except TelegramError as error:
+            self._note(error)
+            return outcome_of(error)
+        except ValueError as error:  # a recipient that is not a chat id
+            return Delivery("unreachable", error=str(error))
+
+    async def _edit(
+        self, recipient: str, message_id: str, text: str, keyboard: InlineKeyboardMarkup | None
+    ) -> Delivery | None:
+        """Edit the message in place; None when it cannot be edited any more (then a new one is sent)."""
+        try:
+            result = await self.bot.edit_message_text(
+                text=text,
+                chat_id=int(recipient),
+                message_id=int(message_id),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+            )
+        except BadRequest as error:
+            lowered = str(error).lower()
+            if NOT_MODIFIED in lowered:
+                return Delivery("delivered", platform_message_id=message_id)
+            if any(marker in lowered for marker in EDIT_GONE):
+                return None
+            raise
+        edited_id = result.message_id if isinstance(result, Message) else int(message_id)
+        return Delivery("delivered", platform_message_id=str(edited_id))

@@ -1,0 +1,212 @@
+"""The `sipasbot` command (SPEC.md §3). User errors end with one line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import NoReturn
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from bot.app import App
+from bot.config import SettingsError, load_settings
+from bot.terminal import run_demo, run_shell
+from handlers.errors import HandlerError
+from handlers.reporting import Period, render_text
+from storage.db import DatabaseError
+from survey_forms.catalog import FormError
+
+log = logging.getLogger("sipasbot")
+
+
+class UsageError(Exception):
+    """A bad command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _date(text: str) -> date:
+    """A date typed as YYYY-MM-DD or dd/mm/yyyy."""
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text):
+            return datetime.strptime(text, "%d/%m/%Y").date()
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or dd/mm/yyyy)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sipasbot", description="SIPAS Bot: citizens' satisfaction surveys for one-stop shops.")
+    parser.add_argument("--debug", action="store_true", help="show details of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("demo", help="a first run: a sample dossier, its survey in the terminal, then the report")
+    commands.add_parser("run", help="the service: web server, channels, delivery and the scheduler")
+
+    shell = commands.add_parser("shell", help="talk to the bot in the terminal")
+    shell.add_argument("--as", dest="role", choices=["citizen"], required=True, help="whom to act as")
+    shell.add_argument("--user", default="console", help="the console chat to use (default: console)")
+
+    db = commands.add_parser("db", help="the database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_commands.add_parser("upgrade", help="apply migrations")
+
+    units = commands.add_parser("units", help="the unit tree")
+    unit_commands = units.add_subparsers(dest="units_command", required=True, parser_class=_Parser)
+    add = unit_commands.add_parser("add", help="add a unit")
+    add.add_argument("code")
+    add.add_argument("name")
+    add.add_argument("--parent", help="the code of the unit above it")
+    add.add_argument("--form", help="the survey form its citizens get (default: SIPAS_SURVEY_FORM)")
+    unit_commands.add_parser("list", help="list the units")
+
+    apikey = commands.add_parser("apikey", help="API keys for the one-stop-shop software")
+    apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, parser_class=_Parser)
+    create = apikey_commands.add_parser("create", help="make a key (printed once; only its hash is kept)")
+    create.add_argument("name")
+    create.add_argument("--scopes", required=True, help="comma-separated: dossiers:write,reports:read,apologies:write")
+
+    report = commands.add_parser("report", help="the satisfaction report")
+    report.add_argument("--unit", required=True, help="unit code")
+    report.add_argument("--from", dest="start", type=_date, help="first day (default: the 1st of this month)")
+    report.add_argument("--to", dest="end", type=_date, help="last day (default: today)")
+    report.add_argument("--format", choices=["text", "json"], default="text")
+    report.add_argument("--include-children", action="store_true", help="add the units below it")
+    report.add_argument("--out", type=Path, help="write to this file instead of the terminal")
+    return parser
+
+
+async def _with_app(action: Callable[[App], Awaitable[None]]) -> None:
+    app = App(load_settings())
+    try:
+        await app.start()
+        await action(app)
+    finally:
+        await app.close()
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return "(invalid URL)"
+
+
+async def _db_upgrade(app: App) -> None:
+    from storage.migrate import current_revision
+
+    revision = await current_revision(app.services.database)
+    print(f"database {_safe_url(app.settings.database_url)} is at revision {revision}")
+
+
+async def _units_add(app: App, args: argparse.Namespace) -> None:
+    unit = await app.units.add(args.code, args.name, args.parent, args.form)
+    print(f"added unit {unit.code}: {unit.name}" + (f" (form {unit.form_id})" if unit.form_id else ""))
+
+
+async def _units_list(app: App) -> None:
+    async with app.services.uow(read_only=True) as uow:
+        units = await uow.units.all()
+    by_id = {u.id: u for u in units}
+    for unit in units:
+        parent = by_id[unit.parent_id].code if unit.parent_id in by_id else "-"
+        form = unit.form_id or app.settings.survey_form
+        print(f"{unit.code}\t{unit.name}\t(parent: {parent}; form: {form})")
+
+
+async def _report(app: App, args: argparse.Namespace) -> None:
+    today = app.services.policy.local_date(app.services.clock())
+    start = args.start or today.replace(day=1)
+    end = args.end or today
+    report = await app.reporter.satisfaction(args.unit, Period(start, end), args.include_children)
+    output = (
+        json.dumps(report, ensure_ascii=False, indent=2) if args.format == "json" else render_text(report, app.services)
+    )
+    if args.out:
+        try:
+            args.out.write_text(output + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+    else:
+        print(output)
+
+
+async def _apikey_create(app: App, args: argparse.Namespace) -> None:
+    key = await app.api_keys.create(args.name, args.scopes.split(","))
+    print(key)
+    print("(keep it now: it is shown once and only its hash is stored)", file=sys.stderr)
+
+
+async def _run(app: App) -> None:
+    from bot.service import Service  # the service pulls in the web server and the channels' libraries
+
+    logging.getLogger().setLevel(logging.INFO)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await Service(app).run(stop)
+
+
+def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
+    if args.command == "run":
+        return _run
+    if args.command == "demo":
+        return lambda app: run_demo(app, sys.stdin, sys.stdout)
+    if args.command == "shell":
+        return lambda app: run_shell(app, args.user, sys.stdin, sys.stdout)
+    if args.command == "db":
+        return _db_upgrade
+    if args.command == "apikey":
+        return lambda app: _apikey_create(app, args)
+    if args.command == "units":
+        if args.units_command == "add":
+            return lambda app: _units_add(app, args)
+        return _units_list
+    return lambda app: _report(app, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; the exit status: 0 ok, 2 user error, 1 internal error, 130 interrupted."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = _parser().parse_args(argv)
+        asyncio.run(_with_app(_dispatch(args)))
+    except (UsageError, SettingsError, FormError, DatabaseError, HandlerError) as exc:
+        print(f"sipasbot: error: {exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        print(f"sipasbot: error: cannot use the database: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"sipasbot: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            log.exception("internal error")
+        print(f"sipasbot: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

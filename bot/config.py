@@ -1,0 +1,109 @@
+"""Settings (SPEC.md §2): environment variables with the prefix SIPAS_, and a .env file. Built once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from handlers.context import QuietHours
+
+
+class SettingsError(Exception):
+    """Configuration that cannot be used; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything configurable; nothing is required to start (SQLite and the console channel)."""
+
+    model_config = SettingsConfigDict(env_prefix="SIPAS_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///sipasbot.db"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_rate: float = Field(default=30.0, gt=0, le=1000)  # messages per second, the whole bot
+    telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)  # seconds between two messages to one chat
+    telegram_webhook_connections: int = Field(default=40, ge=1, le=100)  # Telegram's own default
+
+    zalo_oa_app_id: str | None = None
+    zalo_oa_app_secret: SecretStr | None = None
+    zalo_oa_secret_key: SecretStr | None = None
+    zalo_oa_access_token: SecretStr | None = None
+    zalo_oa_refresh_token: SecretStr | None = None
+    zalo_oa_api_url: str = "https://openapi.zalo.me"
+    zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
+    zns_api_url: str = "https://business.openapi.zalo.me"
+    zns_rating_template_id: str | None = None
+    zns_apology_template_id: str | None = None
+
+    zalo_bot_token: SecretStr | None = None
+    zalo_bot_api_url: str = "https://bot-api.zaloplatforms.com/bot"
+    zalo_bot_mode: Literal["polling", "webhook"] = "polling"
+    zalo_bot_webhook_secret: SecretStr | None = None
+
+    survey_form: str = "sipas-2022"
+    survey_delay_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    survey_tick_seconds: float = Field(default=60.0, ge=0.1, le=3600)  # how often due invitations are looked for
+    quiet_hours: str = "21:00-07:00"
+    digest_time: str = "07:30"
+    retention_days: int = Field(default=365, ge=1)
+    forms_dir: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"expected HH:MM, got {value!r}")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _webhook_secrets(self) -> Settings:
+        if self.telegram_token and self.telegram_mode == "webhook" and not self.telegram_webhook_secret:
+            raise ValueError("SIPAS_TELEGRAM_WEBHOOK_SECRET is required when SIPAS_TELEGRAM_MODE=webhook")
+        if self.zalo_bot_token and self.zalo_bot_mode == "webhook" and not self.zalo_bot_webhook_secret:
+            raise ValueError("SIPAS_ZALO_BOT_WEBHOOK_SECRET is required when SIPAS_ZALO_BOT_MODE=webhook")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The local time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; SettingsError names the variable and the problem in one line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "SIPAS_" + str(error["loc"][0]).upper() if error["loc"] else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(message if not error["loc"] else f"{name}: {message}")
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,335 @@
+"""Delivery: sends what handlers queued, after their commit — paced, in order per recipient, retried.
+
+Per channel a pacer spaces the starts of sends so that no one-second window holds more than the
+channel's overall rate; per recipient one message is in flight at a time and the next starts only
+``interval`` seconds after the previous one *completed* (completion comes after the platform received
+it, so jitter cannot squeeze two arrivals closer than that). A 429 pauses the whole channel for the
+time the platform asks; 5xx and timeouts back off per message; a recipient that cannot be reached
+is marked so and its queue dropped. Every outcome is committed on its own, right after the send,
+so a crash repeats at most the messages that were in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.channels.base import Channel, Delivery
+from handlers.context import Services
+from handlers.messages import Reply
+from storage.uow import UnitOfWork
+from storage.values import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = (2, 10, 60, 300, 1800)
+REFILL_SECONDS = 1.0
+COALESCE_SECONDS = 0.01  # commits arriving in a burst are read together
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast a channel may send: overall per second, and seconds between two messages to one chat."""
+
+    per_second: float = 30.0
+    per_recipient_interval: float = 1.0
+    in_flight: int = 16
+    window_margin: float = 0.01  # seconds added to the one-second window
+
+
+@dataclass
+class _Lane:
+    """One channel's queue: per-recipient FIFOs and the pacer's state."""
+
+    channel: Channel
+    pace: Pace
+    queues: dict[str, deque[OutboxMessage]] = field(default_factory=dict)
+    known: set[int] = field(default_factory=set)
+    # messages that left the queue (sent, dropped, held back) by the sequence number of that event:
+    # a refill whose read began before that event may still see them pending and must skip them
+    settled: dict[int, int] = field(default_factory=dict)
+    sequence: int = 0
+    high_water: int = 0  # the highest id ever read: a wake-up only needs what came after it
+    threads: dict[tuple[str, str], str] = field(default_factory=dict)  # (recipient, thread) -> last message id
+    busy: set[str] = field(default_factory=set)
+    ready_at: dict[str, float] = field(default_factory=dict)
+    completions: deque[float] = field(default_factory=deque)  # when recent sends completed (the rate window)
+    sending: int = 0  # sends that have taken a slot and not completed
+    last_start: float = 0.0
+    slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
+    paused_until: float = 0.0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class Outbox:
+    """Drains the outbox table through the configured channels."""
+
+    def __init__(
+        self,
+        services: Services,
+        channels: dict[str, Channel],
+        paces: dict[str, Pace] | None = None,
+        wakeup: asyncio.Event | None = None,
+    ) -> None:
+        self.services = services
+        self.channels = channels
+        self.lanes = {name: _Lane(channel, (paces or {}).get(name, Pace())) for name, channel in channels.items()}
+        self.wakeup = wakeup or asyncio.Event()  # set by commits that queued messages: read the table
+        self._progress = asyncio.Event()  # set when a send finished: only dispatch again
+        self.sent = 0
+
+    def wake(self) -> None:
+        """Look for new messages now (called after every commit that queued some)."""
+        self.wakeup.set()
+
+    # --- the long-running loop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; then let the sends in flight finish."""
+        refill_at = read_at = 0.0
+        try:
+            while not stop.is_set():
+                full = time.monotonic() >= refill_at
+                woken = self.wakeup.is_set() and time.monotonic() >= read_at + COALESCE_SECONDS
+                if woken:
+                    self.wakeup.clear()
+                self._progress.clear()
+                if woken or full:
+                    read_at = time.monotonic()
+                    for name, lane in self.lanes.items():
+                        await self._refill(name, lane, full=full)
+                    if full:
+                        refill_at = time.monotonic() + REFILL_SECONDS
+                for name, lane in self.lanes.items():
+                    self._dispatch(name, lane)
+                timeout = min(self._sleep_time(), max(0.001, refill_at - time.monotonic()))
+                if self.wakeup.is_set():  # a wake-up held back to coalesce: look again when its time comes
+                    timeout = min(timeout, max(0.001, read_at + COALESCE_SECONDS - time.monotonic()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._next_event(stop), timeout=timeout)
+        finally:
+            await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for the sends in flight."""
+        pending = [task for lane in self.lanes.values() for task in lane.tasks]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _next_event(self, stop: asyncio.Event) -> None:
+        events = (self._progress, stop) if self.wakeup.is_set() else (self.wakeup, self._progress, stop)
+        waiters = [asyncio.ensure_future(event.wait()) for event in events]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _sleep_time(self) -> float:
+        """Until the next send could start, or the next look at the table."""
+        now = time.monotonic()
+        soonest = REFILL_SECONDS
+        for lane in self.lanes.values():
+            ready = [lane.ready_at.get(r, 0.0) for r in lane.queues if r not in lane.busy]
+            if ready:
+                soonest = min(soonest, max(0.0, max(lane.paused_until, min(ready)) - now))
+        return max(0.001, soonest)
+
+    async def _refill(self, name: str, lane: _Lane, *, full: bool) -> None:
+        """Add pending messages this process does not hold yet, in id order.
+
+        After a wake-up only rows newer than any read before are fetched; the periodic ``full`` pass
+        also finds older rows whose retry time has come (reading ids first, payloads only for new ones).
+        """
+        room = BATCH - len(lane.known)
+        if room <= 0:
+            return
+        began = lane.sequence
+        now = self.services.clock()
+        async with self.services.uow(read_only=True) as uow:
+            if full:
+                ids = await uow.outbox.pending_ids(name, now, BATCH)
+                fresh = [i for i in ids if i not in lane.known and i not in lane.settled][:room]
+                batch = await uow.outbox.by_ids(fresh) if fresh else []
+            else:
+                batch = await uow.outbox.pending(name, now, room, after_id=lane.high_water)
+        for message in batch:
+            lane.high_water = max(lane.high_water, message.id)
+            if message.id in lane.known or message.id in lane.settled:
+                continue
+            lane.known.add(message.id)
+            lane.queues.setdefault(message.recipient, deque()).append(message)
+        if full:
+            # a retried message may sit before newer ones of its recipient: keep each queue in id order
+            for recipient, queue in lane.queues.items():
+                lane.queues[recipient] = deque(sorted(queue, key=lambda m: m.id))
+        # what settled before this read began cannot have been seen pending by it, nor by any later read
+        lane.settled = {key: seq for key, seq in lane.settled.items() if seq > began}
+
+    def _dispatch(self, name: str, lane: _Lane) -> None:
+        """Start a send for every recipient that may have its next message now (the rate is kept in ``_slot``)."""
+        now = time.monotonic()
+        if now < lane.paused_until:
+            return
+        for recipient in list(lane.queues):
+            if len(lane.tasks) >= lane.pace.in_flight:
+                return
+            if recipient in lane.busy or lane.ready_at.get(recipient, 0.0) > now:
+                continue
+            queue = lane.queues[recipient]
+            message = queue.popleft()
+            if not queue:
+                del lane.queues[recipient]
+            lane.busy.add(recipient)
+            task = asyncio.create_task(self._send(name, lane, message))
+            lane.tasks.add(task)
+            task.add_done_callback(lane.tasks.discard)
+
+    @staticmethod
+    async def _slot(lane: _Lane) -> None:
+        """Wait until a send cannot make the platform see more than its cap within any one second.
+
+        A request reaches the platform somewhere between its start and its completion. So a send may
+        start when the sends that completed within the last second, plus those still under way, are
+        fewer than the cap: however the network delays or bunches requests, no one-second window
+        at the platform can then hold more. Starts are also never closer than half the pace.
+        """
+        pace = lane.pace
+        limit = max(1, int(pace.per_second))
+        window = limit / pace.per_second + pace.window_margin
+        while True:
+            now = time.monotonic()
+            while lane.completions and lane.completions[0] <= now - window:
+                lane.completions.popleft()
+            start = max(now, lane.last_start + 0.5 / pace.per_second, lane.paused_until)
+            if len(lane.completions) + lane.sending < limit:
+                if start <= now:
+                    lane.sending += 1  # taken before any await: slots never overlap
+                    lane.last_start = now
+                    return
+                await asyncio.sleep(start - now)
+                continue
+            lane.slot_freed.clear()
+            wake = lane.completions[0] + window - now if lane.completions else 1.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lane.slot_freed.wait(), timeout=max(0.001, wake))
+
+    @staticmethod
+    def _slot_done(lane: _Lane) -> None:
+        lane.sending -= 1
+        lane.completions.append(time.monotonic())
+        lane.slot_freed.set()
+
+    async def _send(self, name: str, lane: _Lane, message: OutboxMessage) -> None:
+        try:
+            await self.deliver(name, lane.channel, message, lane)
+        except Exception:  # a delivery must never kill the loop; the message stays pending
+            log.exception("delivery of outbox message %s on %s failed", message.id, name)
+            self._settle(lane, [message.id])
+            self._forget(lane, message.recipient)
+        finally:
+            lane.busy.discard(message.recipient)
+            lane.ready_at[message.recipient] = time.monotonic() + lane.pace.per_recipient_interval
+            self._progress.set()
+
+    # --- one message
+
+    async def deliver(self, name: str, channel: Channel, message: OutboxMessage, lane: _Lane | None = None) -> Delivery:
+        """Send one message and commit what became of it."""
+        services = self.services
+        reply = Reply.from_payload(message.payload)
+        replace = None
+        if reply.thread:
+            replace = lane.threads.get((message.recipient, reply.thread)) if lane is not None else None
+            if replace is None:  # not sent by this process: the table knows
+                async with services.uow(read_only=True) as uow:
+                    replace = await uow.outbox.last_in_thread(name, message.recipient, reply.thread, message.id)
+        if lane is not None:
+            await self._slot(lane)
+            try:
+                outcome = await channel.send(message.recipient, reply, replace=replace)
+            finally:
+                self._slot_done(lane)
+        else:
+            outcome = await channel.send(message.recipient, reply, replace=replace)
+        now = services.clock()
+        async with services.uow() as uow:
+            if outcome.status == "delivered":
+                await uow.outbox.mark_sent(message, now, outcome.platform_message_id)
+            elif outcome.status == "retry_later":
+                retry_at = now + timedelta(seconds=self._backoff(message, outcome))
+                await uow.outbox.hold_recipient(message, outcome.error, retry_at)
+            elif outcome.status == "failed":
+                await uow.outbox.mark(message.id, "failed", outcome.error)
+            else:
+                await self._give_up(uow, name, message, outcome, now)
+            await uow.commit()
+        # only now, with the outcome committed, may this process forget what it held
+        if outcome.status == "delivered":
+            self.sent += 1
+        elif outcome.status == "failed":
+            log.error("outbox message %s on %s refused by the platform: %s", message.id, name, outcome.error)
+        elif outcome.status == "reauth":
+            log.error("%s refused our credentials; delivery paused: %s", name, outcome.error)
+        if lane is not None:
+            self._settle(lane, [message.id])
+            if outcome.status == "delivered" and reply.thread and outcome.platform_message_id:
+                lane.threads[(message.recipient, reply.thread)] = outcome.platform_message_id
+            if outcome.status not in ("delivered", "failed"):
+                self._forget(lane, message.recipient)  # its later messages wait (retry) or were dropped
+            if outcome.retry_after is not None:
+                lane.paused_until = max(lane.paused_until, time.monotonic() + outcome.retry_after)
+            if outcome.status == "reauth":
+                lane.paused_until = time.monotonic() + 300
+        return outcome
+
+    @staticmethod
+    def _backoff(message: OutboxMessage, outcome: Delivery) -> float:
+        if outcome.retry_after is not None:
+            return outcome.retry_after
+        return BACKOFF_SECONDS[min(message.attempts, len(BACKOFF_SECONDS) - 1)]
+
+    @staticmethod
+    def _settle(lane: _Lane, ids: list[int]) -> None:
+        lane.sequence += 1
+        for message_id in ids:
+            lane.known.discard(message_id)
+            lane.settled[message_id] = lane.sequence
+
+    def _forget(self, lane: _Lane, recipient: str) -> None:
+        """Drop the recipient's queued messages from memory (the table says when they go, if ever)."""
+        self._settle(lane, [queued.id for queued in lane.queues.pop(recipient, deque())])
+
+    @staticmethod
+    async def _give_up(uow: UnitOfWork, name: str, message: OutboxMessage, outcome: Delivery, now: datetime) -> None:
+        await uow.outbox.mark(message.id, outcome.status, outcome.error)
+        if outcome.status in ("unreachable", "window_closed"):
+            chat = await uow.chats.get(name, message.recipient)
+            if chat is not None:
+                await uow.chats.update(chat.id, now, status=outcome.status)
+                log.warning("chat %s on %s is %s", chat.id, name, outcome.status)
+            await uow.outbox.cancel_for_recipient(name, message.recipient)
+
+    # --- for the terminal and tests: everything ready now, in order, without pacing
+
+    async def deliver_pending(self, channel: str, limit: int = 100, recipient: str | None = None) -> int:
+        """Send what is ready on ``channel`` (to ``recipient`` only, if given), one by one; the number delivered."""
+        services, adapter = self.services, self.channels[channel]
+        async with services.uow(read_only=True) as uow:
+            batch = await uow.outbox.pending(channel, services.clock(), limit, recipient)
+        delivered, held = 0, set()
+        for message in batch:
+            if message.recipient in held:
+                continue
+            outcome = await self.deliver(channel, adapter, message)
+            if outcome.status == "delivered":
+                delivered += 1
+            else:
+                held.add(message.recipient)
+        return delivered

@@ -1,0 +1,119 @@
+"""Chatting with the bot in a terminal: `sipasbot shell --as citizen` and `sipasbot demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import TextIO
+
+from bot.app import App
+from bot.channels.console import ConsoleChannel
+from bot.outbox import Outbox
+from handlers.dossiers import ContactInput, DossierInput
+from handlers.messages import Identity, Inbound, InboundKind
+from handlers.reporting import Period, render_text
+
+DEMO_UNIT = ("DEMO", "Phường Mẫu (đơn vị trình diễn)")
+
+
+class TerminalChat:
+    """One console chat: what is typed goes through the handlers; replies come back through the outbox."""
+
+    def __init__(self, app: App, user: str, stdin: TextIO, stdout: TextIO) -> None:
+        self.app = app
+        self.identity = Identity("console", user)
+        self.stdin = stdin
+        self.stdout = stdout
+        self.interactive = stdin.isatty()
+        self.outbox = Outbox(app.services, {"console": ConsoleChannel(stdout)})
+
+    def print(self, text: str) -> None:
+        """Show a line that is not a bot message."""
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    async def send(self, kind: InboundKind, text: str = "", value: str = "") -> None:
+        """Act as the person: type ``text`` or press the button ``value``; show what the bot answers."""
+        inbound = Inbound(self.identity, event_id=uuid.uuid4().hex, kind=kind, text=text, value=value)
+        await self.app.citizens.handle(inbound)
+        await self.deliver()
+
+    async def deliver(self) -> None:
+        """Print every message waiting for this chat."""
+        while await self.outbox.deliver_pending("console", recipient=self.identity.external_id):
+            pass
+
+    async def read_line(self) -> str | None:
+        """The next line typed (None at the end of input)."""
+        if self.interactive:
+            self.stdout.write("> ")
+            self.stdout.flush()
+        line = await asyncio.to_thread(self.stdin.readline)
+        if not line:
+            return None
+        line = line.rstrip("\r\n")
+        if not self.interactive:
+            self.print(f"> {line}")
+        return line
+
+
+async def run_shell(app: App, user: str, stdin: TextIO, stdout: TextIO) -> None:
+    """Talk to the bot as a citizen until the input ends."""
+    chat = TerminalChat(app, user, stdin, stdout)
+    chat.print(app.services.texts("vi", "shell.banner", user=user))
+    await chat.deliver()
+    while (line := await chat.read_line()) is not None:
+        await chat.send("text", line)
+
+
+async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
+    """A returned sample dossier, the survey played in the terminal, then the unit's report."""
+    services, texts = app.services, app.services.texts
+    unit = await app.units.ensure(*DEMO_UNIT)
+    now = services.clock()
+    async with services.uow(read_only=True) as uow:
+        number = await uow.dossiers.count_for_unit(unit.id) + 1
+    code = f"DEMO-{services.policy.local_date(now):%y%m%d}-{uuid.uuid4().hex[:6].upper()}"
+    citizen = f"Người dân mẫu {number}"
+    result = await app.dossiers.upsert(
+        DossierInput(
+            code=code,
+            unit=unit.code,
+            procedure="Chứng thực bản sao từ bản chính giấy tờ, văn bản",
+            field="Chứng thực",
+            applicant=ContactInput(name=citizen),
+            received_at=now - timedelta(days=2),
+            due_at=now + timedelta(days=1),
+            channel="truc_tiep",
+        )
+    )
+    returned_at = now - services.policy.survey_delay
+    await app.dossiers.add_event(code, "result_ready", returned_at - timedelta(hours=2))
+    await app.dossiers.add_event(code, "returned", returned_at)
+
+    user = f"demo-{number}-{code[-6:].lower()}"
+    chat = TerminalChat(app, user, stdin, stdout)
+    chat.print(texts("vi", "demo.intro", code=code, unit=unit.name, citizen=citizen, user=user))
+    chat.print(f"> /start {result.dossier.optin_token}")
+    await chat.send("text", f"/start {result.dossier.optin_token}")
+    chat.print(texts("vi", "demo.auto_consent"))
+    await chat.send("choice", value="c:yes")
+    chat.print("> /khaosat")
+    await chat.send("text", "/khaosat")
+    while not await _completed(app, result.dossier.id):
+        line = await chat.read_line()
+        if line is None:
+            chat.print("\n" + texts("vi", "demo.stdin_ended", user=user))
+            break
+        await chat.send("text", line)
+    report = await app.reporter.satisfaction(unit.code, Period.month_to_date(services.policy.local_date(now)))
+    chat.print("\n" + render_text(report, services))
+    if report["satisfaction"]["suppressed"]:
+        chat.print(texts("vi", "demo.report_note"))
+
+
+async def _completed(app: App, dossier_id: int) -> bool:
+    async with app.services.uow(read_only=True) as uow:
+        invitation = await uow.invitations.for_dossier(dossier_id)
+    return invitation is not None and invitation.status == "completed"

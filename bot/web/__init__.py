@@ -1,0 +1,1 @@
+"""The web server (aiohttp): webhooks, the REST API and public pages."""

@@ -1,0 +1,1024 @@
+"""The REST API of SPEC.md §4 under /api/v1, and the QR code printed on the citizen's receipt.
+
+Thin: each route checks the key, reads and validates the body, calls a handler, and shapes the
+answer. Every refusal has the error shape; bad input is never a 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date, datetime
+from functools import partial, wraps
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import segno
+from aiohttp import web
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from bot.app import App
+from bot.web.openapi import Answer, Operation, build_document
+from bot.web.server import APP, error_response, status_of
+from handlers.dossiers import (
+    CODE_RE,
+    EVENT_TYPES,
+    SUBMISSION_CHANNELS,
+    ContactInput,
+    DossierInput,
+    DossierView,
+    local_moment,
+)
+from handlers.errors import HandlerError, NotFound
+from handlers.reporting import Period
+from storage.uow import UnitOfWork
+from storage.values import ApiKey, Dossier, StoredResponse
+
+PREFIX = "/api/v1"
+WRITE = "dossiers:write"
+READ_REPORTS = "reports:read"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,200}")
+BEARER_RE = re.compile(r"bearer +([A-Za-z0-9._~+/-]{1,200}=*) *", re.IGNORECASE)
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+YEARS = range(1900, 3000)  # far enough either way; keeps every conversion clear of datetime's limits
+BATCH_LIMIT = 1000
+QR_SCALE = 10  # pixels per module: a t.me link (33 modules + border) is ~410 px, 3.5 cm at 300 dpi
+QR_CACHE = "private, max-age=3600"  # the token links a chat to a person: no shared caches
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("sipas_openapi")
+_dumps = partial(json.dumps, ensure_ascii=False)
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """A refusal of the API layer itself (key, body, query, header), answered in the error shape."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+    def inner(self) -> dict[str, str]:
+        """The inner object of the error shape."""
+        return {"code": self.code, "message": self.message}
+
+
+# ---------------------------------------------------------------------------------------------- bodies
+
+
+def _moment(value: object, *, date_allowed: bool = True) -> datetime | date:
+    """An ISO 8601 date-time (with or without an offset) or, where allowed, a date alone."""
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 string")
+    text = value.strip()
+    date_only = DATE_RE.fullmatch(text) is not None
+    if date_only and not date_allowed:
+        raise ValueError("a date and a time are required, e.g. 2026-11-18T09:30:00+07:00")
+    parsed: datetime | date
+    try:
+        parsed = date.fromisoformat(text) if date_only else datetime.fromisoformat(text)
+    except ValueError:
+        example = "2026-11-18T09:30:00+07:00" + (" or 2026-11-18" if date_allowed else "")
+        kind = "date or date-time" if date_allowed else "date-time"
+        raise ValueError(f"not an ISO 8601 {kind} (e.g. {example})") from None
+    if parsed.year not in YEARS:
+        raise ValueError(f"the year must be between {YEARS.start} and {YEARS.stop - 1}")
+    return parsed
+
+
+def storable(text: str) -> str:
+    """``text`` if a database can keep it: no NUL character, no unpaired surrogate (JSON can carry both)."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must not contain unpaired surrogates") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(storable)]
+
+_NAIVE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
+Moment = Annotated[
+    datetime | date,
+    PlainValidator(_moment),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"format": "date-time"}, {"pattern": _NAIVE}, {"format": "date"}],
+            "description": (
+                "ISO 8601. With an offset it is taken as is; without one it is local time (SIPAS_TIMEZONE). "
+                "A date alone means the start of that local day for received_at and its end (23:59:59) for due_at."
+            ),
+            "examples": ["2026-11-18T09:30:00+07:00", "2026-11-18T09:30:00", "2026-11-18"],
+        }
+    ),
+]
+EventMoment = Annotated[
+    datetime,
+    PlainValidator(partial(_moment, date_allowed=False)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"format": "date-time"}, {"pattern": _NAIVE}],
+            "description": "ISO 8601 date-time; without an offset it is local time (SIPAS_TIMEZONE).",
+            "examples": ["2026-11-20T15:00:00+07:00"],
+        }
+    ),
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactBody(_Body):
+    """A person on a dossier: the applicant or the authorised representative."""
+
+    name: Text = Field(description="Full name (≤ 200 characters); stored in Unicode NFC.")
+    phone: Text | None = Field(default=None, description="Vietnamese phone number in any usual form: 0912 345 678.")
+    email: Text | None = None
+    zalo_user_id: Text | None = Field(default=None, description="The person's Zalo user id, if known.")
+
+
+class DossierBody(_Body):
+    """A dossier as the one-stop-shop software holds it (DOMAIN.md §2); the code is in the path."""
+
+    unit: Text = Field(description="Code of a unit known to SIPAS Bot (`sipasbot units add`).")
+    procedure: Text = Field(description="Procedure name (≤ 300 characters).")
+    procedure_code: Text | None = Field(default=None, description="National procedure code (mã TTHC), e.g. 1.014390.")
+    field: Text = Field(description="Field of the procedure (lĩnh vực), e.g. Hộ tịch (≤ 100 characters).")
+    applicant: ContactBody
+    representative: ContactBody | None = Field(
+        default=None, description="The authorised representative; when present, the survey goes to them."
+    )
+    received_at: Moment
+    due_at: Moment
+    channel: Literal["truc_tiep", "truc_tuyen", "buu_chinh"] = Field(
+        description="Submission channel: in person, online, or by public post."
+    )
+    handler: Text | None = Field(default=None, description="The handling officer (never shown publicly).")
+    zalo_optin: StrictBool = Field(default=False, description="The citizen agreed to be reached on Zalo.")
+
+
+EventType = Literal["supplement_requested", "supplement_received", "result_ready", "returned", "cancelled"]
+
+
+class EventBody(_Body):
+    """A lifecycle event of a dossier; the same (type, at) twice changes nothing the second time."""
+
+    type: EventType = Field(
+        description="`returned` (result handed back: the survey follows), `result_ready` (processing finished), "
+        "`supplement_requested`, `supplement_received`, `cancelled`."
+    )
+    at: EventMoment
+    note: Text | None = Field(default=None, description="Free text (≤ 2000 characters).")
+
+
+class UpsertItem(_Body):
+    """A batch item: create or update a dossier, as PUT /dossiers/{code}."""
+
+    op: Literal["upsert"]
+    code: Text
+    dossier: DossierBody
+
+
+class EventItem(_Body):
+    """A batch item: an event, as POST /dossiers/{code}/events."""
+
+    op: Literal["event"]
+    code: Text
+    event: EventBody
+
+
+class BatchBody(_Body):
+    """Up to 1000 upserts and events, applied in order, each in its own transaction."""
+
+    items: list[Annotated[UpsertItem | EventItem, Field(discriminator="op")]] = Field(
+        min_length=1, max_length=BATCH_LIMIT
+    )
+
+
+class _BatchEnvelope(_Body):
+    """The batch as first validated: the items are checked one by one, so that one bad item spoils only itself."""
+
+    items: list[Any] = Field(min_length=1, max_length=BATCH_LIMIT)
+
+
+# ------------------------------------------------------------------------------------------- answers
+
+DATETIME_NOTE = "Local time (SIPAS_TIMEZONE) with its offset."
+
+
+class DossierOut(BaseModel):
+    """Where a dossier stands. Contact data is not echoed back."""
+
+    code: str
+    unit: str
+    procedure: str
+    procedure_code: str | None
+    field: str
+    channel: str
+    state: str = Field(description="received, supplement_requested, result_ready, returned or cancelled.")
+    received_at: datetime = Field(description=DATETIME_NOTE)
+    due_at: datetime = Field(description=DATETIME_NOTE)
+    finished_at: datetime | None = Field(description="When processing finished (result_ready or returned).")
+    returned_at: datetime | None
+    cancelled_at: datetime | None
+    on_time: bool | None = Field(description="Finished on or before the due date (local days); null until finished.")
+    zalo_optin: bool
+
+
+class OptinOut(BaseModel):
+    """How the citizen links a chat to the dossier: print the QR code or the link on the receipt."""
+
+    token: str = Field(description="Opaque, unguessable, no personal data; at most 64 of [A-Za-z0-9_-].")
+    telegram_url: str | None = Field(description="https://t.me/<bot>?start=<token>; null when Telegram is off.")
+    zalo_url: str | None = Field(description="Always null for now: the Zalo channels come later.")
+    qr_url: str = Field(
+        description="A PNG QR code for the receipt, no key needed. It encodes telegram_url, or, while Telegram "
+        "is off, the text `/start <token>` (what a chat without deep links takes)."
+    )
+
+
+class UpsertOut(BaseModel):
+    """The dossier after PUT, and its opt-in links (the same token every time)."""
+
+    dossier: DossierOut
+    optin: OptinOut
+
+
+class EventOut(BaseModel):
+    """The dossier after an event; ``changed`` is false when the same event was applied before."""
+
+    dossier: DossierOut
+    changed: bool
+
+
+class TimelineEntry(BaseModel):
+    """One event of the dossier's timeline."""
+
+    type: str
+    at: datetime
+    note: str | None
+
+
+class FormRef(BaseModel):
+    """A survey form and the version that is asked."""
+
+    id: str
+    version: int
+
+
+class SurveyOut(BaseModel):
+    """The dossier's one survey invitation (no answers: they are anonymous statistics)."""
+
+    status: str = Field(description="pending, sent, started, completed, expired or cancelled.")
+    form: FormRef
+    channel: str | None
+    scheduled_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    closed_at: datetime | None
+
+
+class ApologyOut(BaseModel):
+    """The dossier's apology (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
+
+    number: str | None
+    reason: str
+    new_due_at: datetime
+    issued_by: str
+    issued_at: datetime
+
+
+class DossierDetailOut(DossierOut):
+    """A dossier read back: its state, timeline, new due date, survey and apology."""
+
+    new_due_at: datetime | None = Field(description="The new appointment from the apology; null without one.")
+    timeline: list[TimelineEntry]
+    survey: SurveyOut | None = Field(description="Null until the dossier is returned and a survey is planned.")
+    apology: ApologyOut | None
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable code and a one-line message."""
+
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The error shape of every failure."""
+
+    error: ErrorBody
+
+
+class BatchResult(BaseModel):
+    """The outcome of one batch item: the status and body it would have had as a call of its own."""
+
+    index: int
+    status: int
+    dossier: DossierOut | None = Field(default=None, description="Present when the item succeeded.")
+    optin: OptinOut | None = Field(default=None, description="Present for a successful upsert.")
+    changed: bool | None = Field(default=None, description="Present for a successful event.")
+    error: ErrorBody | None = Field(default=None, description="Present when the item failed.")
+
+
+class BatchOut(BaseModel):
+    """One result per item, in the order of the items."""
+
+    results: list[BatchResult]
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReportDossiers(_Report):
+    """Dossier counts of the period."""
+
+    received: int
+    resolved: int
+    on_time: int
+    late: int
+    on_time_rate: float | None
+    apologies: int
+    late_without_apology: int
+    overdue_open: int
+
+
+class ReportSurveys(_Report):
+    """The survey funnel of the period."""
+
+    offered: int
+    delivered: int
+    started: int
+    completed: int
+    response_rate: float | None
+
+
+class ReportOverall(_Report):
+    """The overall satisfaction index."""
+
+    index: float | None
+    n: int
+    ci95: list[float] | None
+    suppressed: bool
+
+
+class ReportFactor(_Report):
+    """One factor's index."""
+
+    code: str
+    name: str
+    index: float | None
+    n: int
+    ci95: list[float] | None
+    suppressed: bool
+
+
+class ReportCriterion(_Report):
+    """One criterion's index and answer counts."""
+
+    code: str
+    factor: str | None
+    index: float | None
+    n: int
+    counts: dict[str, int]
+    mean: float | None
+    alarm_rate: float | None
+    ci95: list[float] | None
+    suppressed: bool
+
+
+class ReportPriority(_Report):
+    """One priority item's index."""
+
+    code: str
+    index: float | None
+    n: int
+    suppressed: bool
+
+
+class ReportField(_Report):
+    """The overall index within one field."""
+
+    field: str
+    index: float | None
+    n: int
+    suppressed: bool
+
+
+class ReportOut(_Report):
+    """The satisfaction report of SPEC.md §7: rates and indexes in percent (0–100) or null; n < 5 is suppressed."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    unit: str
+    unit_name: str
+    from_: str = Field(alias="from", description="YYYY-MM-DD")
+    to: str = Field(description="YYYY-MM-DD")
+    include_children: bool
+    form: str
+    dossiers: ReportDossiers
+    surveys: ReportSurveys
+    satisfaction: ReportOverall
+    factors: list[ReportFactor]
+    criteria: list[ReportCriterion]
+    priorities: list[ReportPriority]
+    by_field: list[ReportField]
+
+
+class OpenApiOut(BaseModel):
+    """An OpenAPI 3.1 document (this one)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+
+
+# ------------------------------------------------------------------------------------- the plumbing
+
+
+def _json(payload: Mapping[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(payload, status=status, headers=headers, dumps=_dumps)
+
+
+def _guard(handler: Handler) -> Handler:
+    """Answer an ApiError in the error shape (handler errors are the middleware's)."""
+
+    @wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as error:
+            return error_response(error.status, error.code, error.message, error.headers)
+
+    return guarded
+
+
+async def _authorize(request: web.Request, scopes: tuple[str, ...]) -> ApiKey:
+    """The caller's live key, holding at least one of ``scopes``; 401 or 403 otherwise."""
+    challenge = 'Bearer realm="sipas"'
+    header = request.headers.get("Authorization")
+    if header is None:
+        raise ApiError(401, "unauthorized", "missing Authorization: Bearer <key>", {"WWW-Authenticate": challenge})
+    match = BEARER_RE.fullmatch(header)
+    invalid = {"WWW-Authenticate": f'{challenge}, error="invalid_token"'}
+    if match is None:
+        raise ApiError(401, "unauthorized", "the Authorization header must be 'Bearer <key>'", invalid)
+    key = await request.app[APP].api_keys.check(match.group(1))
+    if key is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked API key", invalid)
+    if not key.scopes & set(scopes):
+        needed = " or ".join(scopes)
+        raise ApiError(
+            403,
+            "forbidden",
+            f"this key lacks the scope {needed}",
+            {"WWW-Authenticate": f'{challenge}, error="insufficient_scope", scope="{" ".join(scopes)}"'},
+        )
+    return key
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object: 400 when it is not UTF-8 or not JSON, 422 when it is not an object."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_encoding", "the body is not UTF-8") from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ApiError(400, "bad_json", "the body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ApiError(422, "invalid_input", f"the body must be a JSON object, not {_json_kind(value)}")
+    return value
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+async def _read_object(request: web.Request) -> dict[str, Any]:
+    # a body over MAX_BODY_BYTES (the app's client_max_size) raises 413 here, answered by the middleware
+    return parse_json_object(await request.read())
+
+
+def _existing_code(request: web.Request) -> str:
+    """The path's dossier code; one that no dossier can have is not found without asking the database."""
+    code = request.match_info["code"]
+    if not CODE_RE.fullmatch(code):
+        raise ApiError(404, "not_found", f"no dossier {code!r}")
+    return code
+
+
+def _where(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def describe(error: ValidationError, limit: int = 5) -> str:
+    """A validation error in one line, each problem prefixed by the field it is about."""
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        where = _where(tuple(item["loc"]))
+        problems.append(f"{where}: {message}" if where else message)
+    extra = len(problems) - limit
+    return "; ".join(problems[:limit]) + (f"; and {extra} more" if extra > 0 else "")
+
+
+def _validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_input", describe(exc)) from None
+
+
+def _zone(app: App) -> ZoneInfo:
+    return app.services.policy.timezone
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return moment.astimezone(zone) if moment is not None else None
+
+
+def _dossier_fields(dossier: Dossier, unit_code: str, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "code": dossier.code,
+        "unit": unit_code,
+        "procedure": dossier.procedure_name,
+        "procedure_code": dossier.procedure_code,
+        "field": dossier.field,
+        "channel": dossier.channel,
+        "state": dossier.state,
+        "received_at": dossier.received_at.astimezone(zone),
+        "due_at": dossier.due_at.astimezone(zone),
+        "finished_at": _local(dossier.finished_at, zone),
+        "returned_at": _local(dossier.returned_at, zone),
+        "cancelled_at": _local(dossier.cancelled_at, zone),
+        "on_time": dossier.on_time,
+        "zalo_optin": dossier.zalo_optin,
+    }
+
+
+def optin_links(app: App, token: str) -> OptinOut:
+    """The opt-in links of a dossier's token."""
+    telegram = f"https://t.me/{app.bot_username}?start={token}" if app.bot_username else None
+    return OptinOut(
+        token=token,
+        telegram_url=telegram,
+        zalo_url=None,
+        qr_url=f"{app.settings.public_url.rstrip('/')}/qr/{token}.png",
+    )
+
+
+def qr_content(app: App, token: str) -> str:
+    """What the receipt's QR code holds: the Telegram deep link, or the command any chat takes."""
+    links = optin_links(app, token)
+    return links.telegram_url or links.zalo_url or f"/start {token}"
+
+
+def _dossier_input(code: str, body: DossierBody, zone: ZoneInfo) -> DossierInput:
+    def contact(person: ContactBody) -> ContactInput:
+        return ContactInput(name=person.name, phone=person.phone, email=person.email, zalo_user_id=person.zalo_user_id)
+
+    return DossierInput(
+        code=code,
+        unit=body.unit,
+        procedure=body.procedure,
+        procedure_code=body.procedure_code,
+        field=body.field,
+        applicant=contact(body.applicant),
+        representative=contact(body.representative) if body.representative else None,
+        received_at=local_moment(body.received_at, zone),
+        due_at=local_moment(body.due_at, zone, end_of_day=True),
+        channel=body.channel,
+        handler=body.handler,
+        zalo_optin=body.zalo_optin,
+    )
+
+
+async def _upsert(app: App, code: str, body: DossierBody) -> tuple[int, dict[str, Any]]:
+    """Create or update a dossier (one transaction); the status and body of the answer."""
+    zone = _zone(app)
+    result = await app.dossiers.upsert(_dossier_input(code, body, zone))
+    answer = UpsertOut(
+        dossier=DossierOut(**_dossier_fields(result.dossier, body.unit, zone)),
+        optin=optin_links(app, result.dossier.optin_token),
+    )
+    return (201 if result.created else 200), answer.model_dump(mode="json")
+
+
+class _Idempotency:
+    """An Idempotency-Key and what it is bound to: who asked, what, and a hash of the request."""
+
+    def __init__(self, scope: str, key: str, request_hash: str) -> None:
+        self.scope = scope
+        self.key = key
+        self.request_hash = request_hash
+
+    def replay(self, stored: StoredResponse) -> tuple[int, dict[str, Any], bool]:
+        if stored.request_hash != self.request_hash:
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                f"the {IDEMPOTENCY_HEADER} was already used for a different request",
+            )
+        return stored.status_code, stored.response, True
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    """A hash of the request: method, path and canonical JSON body."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+async def _event_in(app: App, uow: UnitOfWork, code: str, body: EventBody) -> tuple[int, dict[str, Any]]:
+    zone = _zone(app)
+    result = await app.dossiers.add_event_in(uow, code, body.type, local_moment(body.at, zone), body.note)
+    unit = await uow.units.get(result.dossier.unit_id)
+    answer = EventOut(dossier=DossierOut(**_dossier_fields(result.dossier, unit.code, zone)), changed=result.changed)
+    return 202, answer.model_dump(mode="json")
+
+
+async def _record_event(
+    app: App, code: str, body: EventBody, idempotency: _Idempotency | None
+) -> tuple[int, dict[str, Any], bool]:
+    """Apply an event; with a key, its answer is stored in the same transaction. (status, body, replayed)."""
+    services = app.services
+    async with services.uow() as uow:
+        if idempotency is not None:
+            stored = await uow.idempotency.get(idempotency.scope, idempotency.key)
+            if stored is not None:
+                return idempotency.replay(stored)
+        status, answer = await _event_in(app, uow, code, body)
+        if idempotency is None or await uow.idempotency.put(
+            idempotency.scope, idempotency.key, idempotency.request_hash, status, answer, services.clock()
+        ):
+            await uow.commit()
+            services.on_commit()
+            return status, answer, False
+        # a concurrent request with the same key stored its answer first: ours is thrown away, theirs is given
+        await uow.rollback()
+    assert idempotency is not None
+    async with services.uow(read_only=True) as uow:
+        stored = await uow.idempotency.get(idempotency.scope, idempotency.key)
+    assert stored is not None
+    return idempotency.replay(stored)
+
+
+# ------------------------------------------------------------------------------------------- routes
+
+
+async def put_dossier(request: web.Request) -> web.Response:
+    """PUT /dossiers/{code}: create (201) or update (200) a dossier."""
+    await _authorize(request, (WRITE,))
+    code = request.match_info["code"]
+    body = _validate(DossierBody, await _read_object(request))
+    status, answer = await _upsert(request.app[APP], code, body)
+    headers = {"Location": f"{PREFIX}/dossiers/{quote(answer['dossier']['code'], safe='')}"} if status == 201 else None
+    return _json(answer, status, headers)
+
+
+async def post_event(request: web.Request) -> web.Response:
+    """POST /dossiers/{code}/events: apply a lifecycle event (202); Idempotency-Key honoured."""
+    api_key = await _authorize(request, (WRITE,))
+    code = _existing_code(request)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(key):
+        raise ApiError(400, "bad_idempotency_key", f"{IDEMPOTENCY_HEADER} must be 1–200 visible ASCII characters")
+    data = await _read_object(request)
+    body = _validate(EventBody, data)
+    idempotency = None
+    if key is not None:
+        path = f"{PREFIX}/dossiers/{code}/events"
+        idempotency = _Idempotency(f"{api_key.id} POST {path}", key, request_hash("POST", path, data))
+    status, answer, replayed = await _record_event(request.app[APP], code, body, idempotency)
+    return _json(answer, status, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+async def _batch_item(app: App, item: Any) -> dict[str, Any]:
+    try:
+        if not isinstance(item, dict):
+            raise ApiError(422, "invalid_input", f"the item must be a JSON object, not {_json_kind(item)}")
+        op = item.get("op")
+        if op == "upsert":
+            upsert = _validate(UpsertItem, item)
+            status, answer = await _upsert(app, upsert.code, upsert.dossier)
+        elif op == "event":
+            event = _validate(EventItem, item)
+            status, answer, _ = await _record_event(app, event.code, event.event, None)
+        else:
+            raise ApiError(422, "invalid_input", "op: must be 'upsert' or 'event'")
+    except ApiError as error:
+        return {"status": error.status, "error": error.inner()}
+    except HandlerError as error:
+        return {"status": status_of(error), "error": {"code": error.code, "message": error.message}}
+    return {"status": status, **answer}
+
+
+async def post_batch(request: web.Request) -> web.Response:
+    """POST /dossiers:batch: up to 1000 upserts and events, in order, one transaction and one result each."""
+    await _authorize(request, (WRITE,))
+    envelope = _validate(_BatchEnvelope, await _read_object(request))
+    app = request.app[APP]
+    results = [{"index": index, **await _batch_item(app, item)} for index, item in enumerate(envelope.items)]
+    return _json({"results": results})
+
+
+async def get_dossier(request: web.Request) -> web.Response:
+    """GET /dossiers/{code}: state, timeline, due dates, survey status and apology."""
+    await _authorize(request, (WRITE, READ_REPORTS))
+    app = request.app[APP]
+    view = await app.dossiers.view(_existing_code(request))
+    return _json(dossier_detail(view, _zone(app)).model_dump(mode="json"))
+
+
+def dossier_detail(view: DossierView, zone: ZoneInfo) -> DossierDetailOut:
+    """The answer of GET /dossiers/{code}."""
+    invitation, apology = view.invitation, view.apology
+    survey = None
+    if invitation is not None:
+        survey = SurveyOut(
+            status=invitation.status,
+            form=FormRef(id=invitation.form_id, version=invitation.form_version),
+            channel=invitation.channel,
+            scheduled_at=invitation.scheduled_at.astimezone(zone),
+            expires_at=invitation.expires_at.astimezone(zone),
+            sent_at=_local(invitation.sent_at, zone),
+            delivered_at=_local(invitation.delivered_at, zone),
+            started_at=_local(invitation.started_at, zone),
+            completed_at=_local(invitation.completed_at, zone),
+            closed_at=_local(invitation.closed_at, zone),
+        )
+    return DossierDetailOut(
+        **_dossier_fields(view.dossier, view.unit_code, zone),
+        new_due_at=_local(view.new_due_at, zone),
+        timeline=[TimelineEntry(type=e.type, at=e.at.astimezone(zone), note=e.note) for e in view.events],
+        survey=survey,
+        apology=(
+            ApologyOut(
+                number=apology.number,
+                reason=apology.reason,
+                new_due_at=apology.new_due_at.astimezone(zone),
+                issued_by=apology.issued_by,
+                issued_at=apology.issued_at.astimezone(zone),
+            )
+            if apology is not None
+            else None
+        ),
+    )
+
+
+REPORT_PARAMETERS = ("unit", "from", "to", "include_children")
+TRUE_WORDS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _query_date(request: web.Request, name: str) -> date | None:
+    text = request.query.get(name)
+    if text is None:
+        return None
+    try:
+        if not DATE_RE.fullmatch(text):
+            raise ValueError
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(422, "invalid_input", f"{name}: expected a date as YYYY-MM-DD") from None
+    if value.year not in YEARS:
+        raise ApiError(422, "invalid_input", f"{name}: the year must be between {YEARS.start} and {YEARS.stop - 1}")
+    return value
+
+
+async def get_report(request: web.Request) -> web.Response:
+    """GET /reports/satisfaction: the report of SPEC.md §7 as JSON."""
+    await _authorize(request, (READ_REPORTS,))
+    query = request.query
+    for name in query:
+        if name not in REPORT_PARAMETERS:
+            raise ApiError(422, "invalid_input", f"{name}: unknown parameter (known: {', '.join(REPORT_PARAMETERS)})")
+        if len(query.getall(name)) > 1:
+            raise ApiError(422, "invalid_input", f"{name}: given more than once")
+        try:
+            storable(query[name])
+        except ValueError as exc:
+            raise ApiError(422, "invalid_input", f"{name}: {exc}") from None
+    unit = query.get("unit", "").strip()
+    if not unit:
+        raise ApiError(422, "invalid_input", "unit: required")
+    app = request.app[APP]
+    policy = app.services.policy
+    end = _query_date(request, "to") or policy.local_date(app.services.clock())
+    start = _query_date(request, "from") or end.replace(day=1)
+    if start > end:
+        raise ApiError(422, "invalid_input", f"from: {start.isoformat()} is after to ({end.isoformat()})")
+    flag = query.get("include_children", "false").strip().lower()
+    if flag not in TRUE_WORDS:
+        raise ApiError(422, "invalid_input", "include_children: expected true, false, 1 or 0")
+    try:
+        report = await app.reporter.satisfaction(unit, Period(start, end), TRUE_WORDS[flag])
+    except NotFound:
+        raise ApiError(422, "unknown_unit", f"unit: unknown unit {unit!r}") from None
+    return _json(report)
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    """GET /openapi.json: this API's OpenAPI 3.1 document."""
+    document: dict[str, Any] = request.app[OPENAPI]
+    return _json(document)
+
+
+async def get_qr(request: web.Request) -> web.Response:
+    """GET /qr/{token}.png: the receipt's QR code (no key: the token itself is the secret)."""
+    app = request.app[APP]
+    token = request.match_info["token"]
+    async with app.services.uow(read_only=True) as uow:
+        dossier = await uow.dossiers.get_by_token(token)
+    if dossier is None:
+        return error_response(404, "not_found", "no such opt-in code")
+    content = qr_content(app, token)
+    etag = '"' + hashlib.sha256(content.encode()).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": QR_CACHE, "ETag": etag, "X-Content-Type-Options": "nosniff"}
+    if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=qr_png(content), content_type="image/png", headers=headers)
+
+
+def qr_png(content: str) -> bytes:
+    """A QR code as PNG, large enough to print on an A4/A5 receipt and scan from a phone."""
+    buffer = io.BytesIO()
+    segno.make(content, error="m", micro=False).save(buffer, kind="png", scale=QR_SCALE, border=4, dpi=300)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------- the operations
+
+CODE_PARAMETER = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "description": "The dossier code (mã hồ sơ): 1–50 letters, digits or . _ / - (a / is sent as %2F).",
+    "schema": {"type": "string", "pattern": CODE_RE.pattern, "maxLength": 50},
+}
+_BATCH_ANSWER = Answer(
+    "One result per item, in order; `status` is the HTTP status the item would have had on its own.", BatchOut
+)
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "PUT",
+        f"{PREFIX}/dossiers/{{code}}",
+        put_dossier,
+        "putDossier",
+        "Create or update a dossier",
+        "Sending the same dossier again changes nothing and gives the same opt-in token. "
+        f"Submission channels: {', '.join(SUBMISSION_CHANNELS)}. Text is stored in Unicode NFC.",
+        scopes=(WRITE,),
+        body=DossierBody,
+        parameters=(CODE_PARAMETER,),
+        answers={
+            200: Answer("The dossier was updated.", UpsertOut),
+            201: Answer("The dossier was created.", UpsertOut, headers={"Location": "The dossier's URL."}),
+        },
+    ),
+    Operation(
+        "GET",
+        f"{PREFIX}/dossiers/{{code}}",
+        get_dossier,
+        "getDossier",
+        "Read a dossier back",
+        "State, timeline, due and new due dates, survey status and apology. A key with `dossiers:write` "
+        "(the system that sends the dossier) or `reports:read` may read it; no contact data is returned.",
+        scopes=(WRITE, READ_REPORTS),
+        parameters=(CODE_PARAMETER,),
+        answers={200: Answer("The dossier.", DossierDetailOut)},
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/dossiers/{{code}}/events",
+        post_event,
+        "postDossierEvent",
+        "Apply a lifecycle event",
+        f"Event types: {', '.join(EVENT_TYPES)}. The same (type, at) again changes nothing (`changed: false`). "
+        f"With an `{IDEMPOTENCY_HEADER}`, the first successful answer is stored with the event and replayed "
+        "for the same key and request; the same key with a different request is refused "
+        "(422 `idempotency_key_reused`). Refusals are not stored.",
+        scopes=(WRITE,),
+        body=EventBody,
+        parameters=(
+            CODE_PARAMETER,
+            {
+                "name": IDEMPOTENCY_HEADER,
+                "in": "header",
+                "required": False,
+                "description": "1–200 visible ASCII characters; scoped to the API key and this path.",
+                "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,200}$"},
+            },
+        ),
+        answers={
+            202: Answer(
+                "The event was applied (or had been before).",
+                EventOut,
+                headers={"Idempotent-Replayed": "`true` when this is the stored answer of an earlier request."},
+            )
+        },
+        errors=(404, 409),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/dossiers:batch",
+        post_batch,
+        "postDossierBatch",
+        "Apply many upserts and events",
+        f"1–{BATCH_LIMIT} items, applied in order, each in its own transaction: a bad item fails alone. "
+        "The call answers 200 unless the envelope itself is bad.",
+        scopes=(WRITE,),
+        body=_BatchEnvelope,
+        body_schema_model=BatchBody,
+        answers={200: _BATCH_ANSWER},
+    ),
+    Operation(
+        "GET",
+        f"{PREFIX}/reports/satisfaction",
+        get_report,
+        "getSatisfactionReport",
+        "The satisfaction report of a unit",
+        "Counts, rates and indexes for local calendar days `from`–`to` (both included). Defaults: `to` is today, "
+        "`from` the first day of `to`'s month. An unknown unit is 422 `unknown_unit`.",
+        tag="reports",
+        scopes=(READ_REPORTS,),
+        parameters=(
+            {"name": "unit", "in": "query", "required": True, "schema": {"type": "string"}},
+            {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+            {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+            {
+                "name": "include_children",
+                "in": "query",
+                "required": False,
+                "description": "Also count the units below this one.",
+                "schema": {"type": "string", "enum": ["true", "false", "1", "0"], "default": "false"},
+            },
+        ),
+        answers={200: Answer("The report (SPEC.md §7).", ReportOut)},
+        errors=(422,),
+    ),
+    Operation(
+        "GET",
+        f"{PREFIX}/openapi.json",
+        get_openapi,
+        "getOpenApi",
+        "This document",
+        tag="meta",
+        answers={200: Answer("OpenAPI 3.1.", OpenApiOut)},
+    ),
+)
+
+QR_PATH = "/qr/{token:[A-Za-z0-9_-]{1,64}}.png"
+
+
+def setup_api(web_app: web.Application) -> None:
+    """Register the REST API under /api/v1, its OpenAPI document and the QR route."""
+    for operation in OPERATIONS:
+        web_app.router.add_route(operation.method, operation.path, _guard(operation.handler))
+    web_app.router.add_get(QR_PATH, get_qr)
+    web_app[OPENAPI] = build_document(OPERATIONS, public_url=web_app[APP].settings.public_url, error_model=ErrorOut)

@@ -1,0 +1,110 @@
+"""What every handler is given: the database, the forms, the wording, the rules, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.texts import Texts
+from storage.db import Database
+from storage.uow import UnitOfWork
+from survey_forms.catalog import Catalog
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window (local time) in which no unsolicited message goes to a citizen; may wrap midnight."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours | None:
+        """``"21:00-07:00"`` → QuietHours; empty → None; ValueError when malformed."""
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            start_text, end_text = text.split("-")
+            start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+        except ValueError:
+            raise ValueError(f"expected HH:MM-HH:MM, got {text!r}") from None
+        if start == end:
+            raise ValueError("the quiet window starts and ends at the same time")
+        return cls(start, end)
+
+    def contains(self, local: time) -> bool:
+        """Whether a local time of day falls inside the window."""
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def next_allowed(self, moment: datetime, zone: ZoneInfo) -> datetime:
+        """``moment`` itself, or the end of the quiet window it falls in (UTC)."""
+        local = moment.astimezone(zone)
+        if not self.contains(local.time().replace(tzinfo=None)):
+            return moment
+        end = datetime.combine(local.date(), self.end, tzinfo=zone)
+        if end <= local:
+            end = datetime.combine(local.date() + timedelta(days=1), self.end, tzinfo=zone)
+        return end.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The product's rules as configured (SPEC.md §2, §5)."""
+
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
+    default_form: str = "sipas-2022"
+    survey_delay: timedelta = timedelta(minutes=60)
+    quiet_hours: QuietHours | None = field(default_factory=lambda: QuietHours(time(21), time(7)))
+    invitation_ttl: timedelta = timedelta(days=7)
+    reminder_after: timedelta = timedelta(hours=24)
+    retention_days: int = 365
+
+    def local_date(self, moment: datetime) -> date:
+        """The local calendar date of ``moment``."""
+        return moment.astimezone(self.timezone).date()
+
+    def day_start(self, day: date) -> datetime:
+        """Local midnight starting ``day``, as UTC."""
+        return datetime.combine(day, time(0), tzinfo=self.timezone).astimezone(UTC)
+
+    def show(self, moment: datetime) -> str:
+        """A moment as people read it: dd/mm/yyyy HH:MM local time."""
+        return moment.astimezone(self.timezone).strftime("%d/%m/%Y %H:%M")
+
+    def show_date(self, moment: datetime) -> str:
+        """A moment's local date: dd/mm/yyyy."""
+        return moment.astimezone(self.timezone).strftime("%d/%m/%Y")
+
+    def allowed_at(self, moment: datetime) -> datetime:
+        """The earliest moment at or after ``moment`` outside the quiet hours."""
+        return self.quiet_hours.next_allowed(moment, self.timezone) if self.quiet_hours else moment
+
+    def is_quiet(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls in the quiet hours."""
+        return self.allowed_at(moment) != moment
+
+
+@dataclass
+class Services:
+    """Shared by every handler; built once by the composition root."""
+
+    database: Database
+    catalog: Catalog
+    texts: Texts
+    policy: Policy = field(default_factory=Policy)
+    clock: Callable[[], datetime] = utc_now
+    on_commit: Callable[[], None] = lambda: None
+
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work."""
+        return UnitOfWork(self.database, read_only=read_only)

@@ -1,0 +1,332 @@
+"""The dossier lifecycle (DOMAIN.md §2): upserts and events, idempotent; the survey invitation on return."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from handlers.contacts import normalize_phone
+from handlers.context import Services
+from handlers.errors import Conflict, InvalidInput, NotFound
+from handlers.messages import nfc
+from storage.uow import UnitOfWork
+from storage.values import Apology, Dossier, DossierEvent, Invitation
+
+SUBMISSION_CHANNELS = ("truc_tiep", "truc_tuyen", "buu_chinh")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$")
+
+# event type -> (states it may follow, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "supplement_requested": (frozenset({"received", "result_ready", "returned"}), "supplement_requested"),
+    "supplement_received": (frozenset({"supplement_requested"}), "received"),
+    "result_ready": (frozenset({"received"}), "result_ready"),
+    "returned": (frozenset({"received", "result_ready"}), "returned"),
+    "cancelled": (frozenset({"received", "supplement_requested", "result_ready", "returned"}), "cancelled"),
+}
+EVENT_TYPES = tuple(TRANSITIONS)
+STATE_WORDS = {
+    "received": "being processed",
+    "supplement_requested": "waiting for a supplement",
+    "result_ready": "resolved, waiting to be returned",
+    "returned": "already returned",
+    "cancelled": "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    """A person as the one-stop-shop software describes them."""
+
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    zalo_user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DossierInput:
+    """A dossier as the one-stop-shop software (or an import) describes it."""
+
+    code: str
+    unit: str
+    procedure: str
+    field: str
+    applicant: ContactInput
+    received_at: datetime
+    due_at: datetime
+    channel: str = "truc_tiep"
+    procedure_code: str | None = None
+    representative: ContactInput | None = None
+    handler: str | None = None
+    zalo_optin: bool = False
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """The dossier after an upsert, and whether it was new."""
+
+    dossier: Dossier
+    created: bool
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """The dossier after an event; ``changed`` is False for an event seen before."""
+
+    dossier: Dossier
+    changed: bool
+
+
+@dataclass(frozen=True)
+class DossierView:
+    """A dossier as the one-stop-shop software reads it back: where it stands, its timeline, survey and apology."""
+
+    dossier: Dossier
+    unit_code: str
+    events: tuple[DossierEvent, ...]
+    invitation: Invitation | None
+    apology: Apology | None
+
+    @property
+    def new_due_at(self) -> datetime | None:
+        """The new appointment an apology promised, if there is one."""
+        return self.apology.new_due_at if self.apology is not None else None
+
+
+END_OF_DAY = time(23, 59, 59)
+
+
+def local_moment(value: datetime | date, zone: ZoneInfo, *, end_of_day: bool = False) -> datetime:
+    """A timezone-aware moment from what the one-stop-shop software sent.
+
+    A date-time with an offset is kept; a naive one is local time in ``zone``; a date alone is the
+    start of that local day, or its end (23:59:59) with ``end_of_day`` (an appointment date means
+    "by the end of that day").
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    return datetime.combine(value, END_OF_DAY if end_of_day else time(0), tzinfo=zone)
+
+
+def _clean(text: str | None, what: str, limit: int, required: bool = True) -> str | None:
+    value = nfc(text or "").strip()
+    if not value:
+        if required:
+            raise InvalidInput(f"{what} is required")
+        return None
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters")
+    return value
+
+
+def _aware(moment: datetime, what: str) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{what} must carry a timezone")
+    return moment
+
+
+class DossierHandler:
+    """Upserts dossiers and applies their events, one transaction each."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def upsert(self, data: DossierInput) -> UpsertResult:
+        """Create or update a dossier."""
+        async with self.services.uow() as uow:
+            result = await self.upsert_in(uow, data)
+            await uow.commit()
+        return result
+
+    async def add_event(self, code: str, type_: str, at: datetime, note: str | None = None) -> EventResult:
+        """Apply one lifecycle event; the same event twice changes nothing the second time."""
+        async with self.services.uow() as uow:
+            result = await self.add_event_in(uow, code, type_, at, note)
+            await uow.commit()
+        self.services.on_commit()
+        return result
+
+    async def view(self, code: str) -> DossierView:
+        """The dossier ``code`` with its timeline, survey and apology; NotFound when there is none."""
+        async with self.services.uow(read_only=True) as uow:
+            dossier = await uow.dossiers.get_by_code(code)
+            if dossier is None:
+                raise NotFound(f"no dossier {code!r}")
+            unit = await uow.units.get(dossier.unit_id)
+            return DossierView(
+                dossier=dossier,
+                unit_code=unit.code,
+                events=tuple(await uow.dossiers.events(dossier.id)),
+                invitation=await uow.invitations.for_dossier(dossier.id),
+                apology=await uow.dossiers.apology(dossier.id),
+            )
+
+    async def upsert_in(self, uow: UnitOfWork, data: DossierInput) -> UpsertResult:
+        """``upsert`` inside a caller's unit of work."""
+        now = self.services.clock()
+        code = nfc(data.code).strip()
+        if not CODE_RE.fullmatch(code):
+            raise InvalidInput("code must be 1–50 letters, digits or . _ / - and start with a letter or digit")
+        unit = await uow.units.get_by_code(data.unit)
+        if unit is None:
+            raise InvalidInput(f"unknown unit {data.unit!r}", code="unknown_unit")
+        if data.channel not in SUBMISSION_CHANNELS:
+            raise InvalidInput(f"channel must be one of {', '.join(SUBMISSION_CHANNELS)}")
+        received_at = _aware(data.received_at, "received_at")
+        due_at = _aware(data.due_at, "due_at")
+        if due_at < received_at:
+            raise InvalidInput("due_at is before received_at")
+        field = _clean(data.field, "field", 100)
+        assert field is not None
+        existing = await uow.dossiers.get_by_code(code)
+        fields = {
+            "unit_id": unit.id,
+            "procedure_name": _clean(data.procedure, "procedure", 300),
+            "procedure_code": _clean(data.procedure_code, "procedure_code", 32, required=False),
+            "field": field,
+            "field_id": await uow.fields.ensure(field),
+            "channel": data.channel,
+            "handler": _clean(data.handler, "handler", 100, required=False),
+            "received_at": received_at,
+            "due_at": due_at,
+            "zalo_optin": data.zalo_optin,
+            "applicant_id": await self._person(
+                uow, data.applicant, "applicant", now, existing.applicant_id if existing else None
+            ),
+            "representative_id": (
+                await self._person(
+                    uow, data.representative, "representative", now, existing.representative_id if existing else None
+                )
+                if data.representative
+                else None
+            ),
+        }
+        if existing is None:
+            dossier = await uow.dossiers.add(
+                now, code=code, state="received", optin_token=secrets.token_urlsafe(16), **fields
+            )
+            return UpsertResult(dossier, created=True)
+        if existing.finished_at is not None:
+            fields["on_time"] = self._on_time(existing.finished_at, due_at)
+        await uow.dossiers.update(existing.id, now, **fields)
+        return UpsertResult(await uow.dossiers.get(existing.id), created=False)
+
+    async def add_event_in(self, uow: UnitOfWork, code: str, type_: str, at: datetime, note: str | None) -> EventResult:
+        """``add_event`` inside a caller's unit of work."""
+        now = self.services.clock()
+        if type_ not in TRANSITIONS:
+            raise InvalidInput(f"type must be one of {', '.join(EVENT_TYPES)}")
+        at = _aware(at, "at")
+        note = _clean(note, "note", 2000, required=False)
+        dossier = await uow.dossiers.get_by_code(code)
+        if dossier is None:
+            raise NotFound(f"no dossier {code!r}")
+        if await uow.dossiers.has_event(dossier.id, type_, at):
+            return EventResult(dossier, changed=False)
+        sources, target = TRANSITIONS[type_]
+        if dossier.state not in sources:
+            raise Conflict(
+                f"cannot apply {type_} to a dossier that is {STATE_WORDS[dossier.state]}",
+                code="invalid_transition",
+            )
+        if at < dossier.received_at:
+            raise InvalidInput("at is before the dossier was received")
+        await uow.dossiers.add_event(dossier.id, type_, at, note, now)
+        changes: dict[str, object] = {"state": target}
+        if type_ == "result_ready":
+            changes.update(finished_at=at, on_time=self._on_time(at, dossier.due_at))
+        elif type_ == "returned":
+            changes["returned_at"] = at
+            if dossier.finished_at is None:
+                changes.update(finished_at=at, on_time=self._on_time(at, dossier.due_at))
+        elif type_ in ("supplement_requested", "cancelled"):
+            changes.update(finished_at=None, returned_at=None, on_time=None)
+            if type_ == "cancelled":
+                changes["cancelled_at"] = at
+            await self._cancel_invitation(uow, dossier, now)
+        await uow.dossiers.update(dossier.id, now, **changes)
+        dossier = await uow.dossiers.get(dossier.id)
+        if type_ == "returned":
+            await self._invite(uow, dossier, at, now)
+        return EventResult(dossier, changed=True)
+
+    def _on_time(self, finished_at: datetime, due_at: datetime) -> bool:
+        """On time when processing finished on or before the due date (local calendar days)."""
+        policy = self.services.policy
+        return policy.local_date(finished_at) <= policy.local_date(due_at)
+
+    async def _person(
+        self, uow: UnitOfWork, contact: ContactInput, role: str, now: datetime, current_id: int | None = None
+    ) -> int:
+        """The person ``contact`` describes: the dossier's ``current_id`` again, one known by phone, or a new one."""
+        name = _clean(contact.name, f"{role}.name", 200)
+        phone = None
+        if contact.phone and contact.phone.strip():
+            try:
+                phone = normalize_phone(contact.phone)
+            except ValueError as exc:
+                raise InvalidInput(f"{role}.phone: {exc}") from None
+        email = _clean(contact.email, f"{role}.email", 200, required=False)
+        if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            raise InvalidInput(f"{role}.email is not an e-mail address")
+        zalo = _clean(contact.zalo_user_id, f"{role}.zalo_user_id", 64, required=False)
+        if current_id is not None:
+            # a dossier sent again keeps its person (and the chats linked to them), unless the phone changed
+            current = await uow.people.get(current_id)
+            if current.erased_at is None and (phone is None or phone == current.phone):
+                await uow.people.update(
+                    current.id, name=name, email=email or current.email, zalo_user_id=zalo or current.zalo_user_id
+                )
+                return current.id
+        if phone is not None:
+            known = await uow.people.find_by_phone(phone)
+            if known is not None:
+                await uow.people.update(
+                    known.id, name=name, email=email or known.email, zalo_user_id=zalo or known.zalo_user_id
+                )
+                return known.id
+        return (await uow.people.add(name, phone, email, zalo, now)).id
+
+    async def _cancel_invitation(self, uow: UnitOfWork, dossier: Dossier, now: datetime) -> None:
+        invitation = await uow.invitations.for_dossier(dossier.id)
+        if invitation is not None and invitation.status in ("pending", "sent", "started"):
+            await uow.invitations.update(invitation.id, status="cancelled", cursor=None, closed_at=now)
+
+    async def _invite(self, uow: UnitOfWork, dossier: Dossier, returned_at: datetime, now: datetime) -> None:
+        """Create the dossier's one invitation, due after the delay and outside the quiet hours."""
+        person_id = dossier.respondent_id
+        if person_id is None:
+            return
+        person = await uow.people.get(person_id)
+        if person.opted_out_at is not None or person.erased_at is not None:
+            return
+        policy = self.services.policy
+        scheduled_at = policy.allowed_at(returned_at + policy.survey_delay)
+        existing: Invitation | None = await uow.invitations.for_dossier(dossier.id)
+        if existing is not None:
+            if existing.status == "cancelled" and existing.sent_at is None:
+                await uow.invitations.update(
+                    existing.id,
+                    status="pending",
+                    person_id=person_id,
+                    scheduled_at=scheduled_at,
+                    expires_at=scheduled_at + policy.invitation_ttl,
+                    closed_at=None,
+                )
+            return
+        unit = await uow.units.get(dossier.unit_id)
+        form = self.services.catalog.get(unit.form_id or policy.default_form)
+        await uow.invitations.add(
+            now,
+            dossier_id=dossier.id,
+            person_id=person_id,
+            unit_id=dossier.unit_id,
+            form_id=form.id,
+            form_version=form.version,
+            status="pending",
+            scheduled_at=scheduled_at,
+            expires_at=scheduled_at + policy.invitation_ttl,
+        )

@@ -1,0 +1,114 @@
+"""Channel-neutral messages: what a person sent us, and what we send back."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+InboundKind = Literal["text", "choice", "contact", "blocked", "unblocked"]
+
+
+def nfc(text: str) -> str:
+    """Text in Unicode NFC, as everything is stored and sent."""
+    return unicodedata.normalize("NFC", text)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A chat on a channel: ``("telegram", "123456789")``, ``("console", "demo-1")``."""
+
+    channel: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a person did in a chat.
+
+    Typed text, pressed a button (``value``), shared a contact (``phone``), or blocked / unblocked
+    the bot (unfollowed / followed, on Zalo).
+    """
+
+    identity: Identity
+    event_id: str
+    kind: InboundKind
+    text: str = ""
+    value: str = ""
+    phone: str = ""
+    locale_hint: str | None = None
+    at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", nfc(self.text).strip())
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice offered with a message: a button, or a numbered line where there are no buttons.
+
+    ``number`` is what a person types to pick it on a channel without buttons (None: not numbered).
+    """
+
+    value: str
+    label: str
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message to a person.
+
+    ``hint`` is shown only by channels without buttons (how to answer by typing). ``thread`` names a
+    message to edit in place where the channel allows (the survey question being answered).
+    ``heading``: the first line of ``text`` is a heading (bold where the channel formats text).
+    ``request_contact``: the label of a "share my phone number" button, where the channel has one.
+    """
+
+    text: str
+    options: tuple[Option, ...] = ()
+    hint: str | None = None
+    thread: str | None = None
+    heading: bool = False
+    request_contact: str | None = None
+    attachments: tuple[dict[str, Any], ...] = field(default=())
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON kept in the outbox."""
+        payload: dict[str, Any] = {"text": nfc(self.text)}
+        if self.options:
+            payload["options"] = [{"value": o.value, "label": nfc(o.label), "number": o.number} for o in self.options]
+        if self.hint:
+            payload["hint"] = nfc(self.hint)
+        if self.thread:
+            payload["thread"] = self.thread
+        if self.heading:
+            payload["heading"] = True
+        if self.request_contact:
+            payload["request_contact"] = self.request_contact
+        if self.attachments:
+            payload["attachments"] = list(self.attachments)
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Reply:
+        """Read a reply back from the outbox."""
+        return cls(
+            text=payload["text"],
+            options=tuple(Option(o["value"], o["label"], o.get("number")) for o in payload.get("options", ())),
+            hint=payload.get("hint"),
+            thread=payload.get("thread"),
+            heading=bool(payload.get("heading", False)),
+            request_contact=payload.get("request_contact"),
+            attachments=tuple(payload.get("attachments", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one inbound event did: the replies queued, and a short acknowledgement for a button."""
+
+    duplicate: bool = False
+    replies: tuple[Reply, ...] = ()
+    ack: str | None = None

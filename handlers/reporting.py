@@ -1,0 +1,236 @@
+"""The one reporting module: every figure in chat, JSON, Excel and pages comes from here (SPEC.md §7)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from handlers.context import Services
+from handlers.errors import InvalidInput, NotFound
+from storage.values import AnswerCount, DossierCounts, SurveyCounts
+from survey_forms.scoring import FormScore, Interval, score_form
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local calendar days from ``start`` to ``end``, both included."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def month_to_date(cls, today: date) -> Period:
+        """From the first of ``today``'s month to ``today``."""
+        return cls(today.replace(day=1), today)
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _ci(interval: Interval | None, suppressed: bool) -> list[float] | None:
+    if interval is None or suppressed:
+        return None
+    return [round(interval.low, 2), round(interval.high, 2)]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole * 100, 2) if whole else None
+
+
+class Reporter:
+    """Builds satisfaction reports from SQL aggregates and the form's scoring rules."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def satisfaction(self, unit_code: str, period: Period, include_children: bool = False) -> dict[str, Any]:
+        """The report of SPEC.md §7 for one unit (and, optionally, the units below it)."""
+        if period.end < period.start:
+            raise InvalidInput("the period ends before it starts")
+        services = self.services
+        policy = services.policy
+        start = policy.day_start(period.start)
+        end = policy.day_start(period.end + timedelta(days=1))
+        as_of = min(services.clock(), end)
+        async with services.uow(read_only=True) as uow:
+            unit = await uow.units.get_by_code(unit_code)
+            if unit is None:
+                raise NotFound(f"no unit {unit_code!r}")
+            unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
+        form = services.catalog.get(unit.form_id or policy.default_form)
+
+        async def answers() -> list[AnswerCount]:
+            async with services.uow(read_only=True) as uow:
+                return await uow.reports.answer_counts(unit_ids, start, end, form.id)
+
+        async def counts() -> tuple[DossierCounts, SurveyCounts]:
+            async with services.uow(read_only=True) as uow:
+                dossiers = await uow.reports.dossier_counts(unit_ids, start, end, as_of)
+                return dossiers, await uow.reports.survey_counts(unit_ids, start, end)
+
+        # the scan of the answers and the small counts run side by side on two read-only connections
+        answer_counts, (dossiers, surveys) = await asyncio.gather(answers(), counts())
+        overall_counts, field_counts = _split(answer_counts)
+        score = score_form(form, overall_counts)
+        return {
+            "unit": unit.code,
+            "unit_name": unit.name,
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "include_children": include_children,
+            "form": form.id,
+            "dossiers": {
+                "received": dossiers.received,
+                "resolved": dossiers.resolved,
+                "on_time": dossiers.on_time,
+                "late": dossiers.late,
+                "on_time_rate": _rate(dossiers.on_time, dossiers.resolved),
+                "apologies": dossiers.apologies,
+                "late_without_apology": dossiers.late_without_apology,
+                "overdue_open": dossiers.overdue_open,
+            },
+            "surveys": {
+                "offered": surveys.offered,
+                "delivered": surveys.delivered,
+                "started": surveys.started,
+                "completed": surveys.completed,
+                "response_rate": _rate(surveys.completed, surveys.offered),
+            },
+            **_score_json(form_names={f.code: f.name.vi for f in form.factors}, score=score),
+            "by_field": [_field_json(name, score_form(form, counts)) for name, counts in sorted(field_counts.items())],
+        }
+
+
+def _split(rows: list[AnswerCount]) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, dict[str, int]]]]:
+    overall: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_field: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for row in rows:
+        if row.value is None:
+            continue
+        overall[row.question_code][row.value] += row.count
+        by_field[row.field][row.question_code][row.value] += row.count
+    return overall, by_field
+
+
+def _score_json(form_names: dict[str, str], score: FormScore) -> dict[str, Any]:
+    overall = score.overall
+    return {
+        "satisfaction": {
+            "index": None if overall.suppressed else _pct(overall.index),
+            "n": overall.n,
+            "ci95": _ci(overall.ci95, overall.suppressed),
+            "suppressed": overall.suppressed,
+        },
+        "factors": [
+            {
+                "code": f.code,
+                "name": form_names.get(f.code, f.code),
+                "index": None if f.suppressed else _pct(f.index),
+                "n": f.n,
+                "ci95": _ci(f.ci95, f.suppressed),
+                "suppressed": f.suppressed,
+            }
+            for f in score.factors
+        ],
+        "criteria": [
+            {
+                "code": c.code,
+                "factor": c.factor,
+                "index": None if c.suppressed else _pct(c.index),
+                "n": c.n,
+                "counts": {str(level): c.counts[level] for level in sorted(c.counts)},
+                "mean": None if c.suppressed or c.mean is None else round(c.mean, 2),
+                "alarm_rate": None if c.suppressed else _pct(c.alarm_rate),
+                "ci95": _ci(c.ci95, c.suppressed),
+                "suppressed": c.suppressed,
+            }
+            for c in score.criteria
+        ],
+        "priorities": [
+            {
+                "code": p.code,
+                "index": None if p.suppressed else _pct(p.index),
+                "n": p.n,
+                "suppressed": p.suppressed,
+            }
+            for p in score.priorities
+        ],
+    }
+
+
+def _field_json(name: str, score: FormScore) -> dict[str, Any]:
+    overall = score.overall
+    return {
+        "field": name,
+        "index": None if overall.suppressed else _pct(overall.index),
+        "n": overall.n,
+        "suppressed": overall.suppressed,
+    }
+
+
+def _percent_text(value: float | None, insufficient: str) -> str:
+    """A percentage as people read it: one decimal, decimal comma (91,9%)."""
+    if value is None:
+        return insufficient
+    return f"{value:.1f}".replace(".", ",") + "%"
+
+
+def render_text(report: dict[str, Any], services: Services, locale: str = "vi") -> str:
+    """The report as plain text for the terminal or a chat."""
+    t = services.texts
+    none = t(locale, "report.insufficient")
+    start = date.fromisoformat(report["from"]).strftime("%d/%m/%Y")
+    end = date.fromisoformat(report["to"]).strftime("%d/%m/%Y")
+    dossiers, surveys, overall = report["dossiers"], report["surveys"], report["satisfaction"]
+    ci = ""
+    if overall["ci95"]:
+        low, high = overall["ci95"]
+        ci = t(locale, "report.ci", low=_percent_text(low, none), high=_percent_text(high, none))
+    lines = [
+        t(locale, "report.title", unit=report["unit_name"], code=report["unit"], start=start, end=end),
+        t(locale, "report.form", form=report["form"]),
+        "",
+        t(
+            locale,
+            "report.dossiers",
+            **{k: v for k, v in dossiers.items() if k != "on_time_rate"},
+            rate=_percent_text(dossiers["on_time_rate"], none),
+        ),
+        t(
+            locale,
+            "report.surveys",
+            **{k: v for k, v in surveys.items() if k != "response_rate"},
+            rate=_percent_text(surveys["response_rate"], none),
+        ),
+        "",
+        t(locale, "report.overall", index=_percent_text(overall["index"], none), n=overall["n"], ci=ci),
+    ]
+    if report["factors"]:
+        lines.append(t(locale, "report.factors"))
+        lines += [
+            t(locale, "report.factor_line", name=f["name"], index=_percent_text(f["index"], none), n=f["n"])
+            for f in report["factors"]
+        ]
+    lines.append(t(locale, "report.criteria"))
+    for c in report["criteria"]:
+        counts = " · ".join(f"{level}: {count}" for level, count in c["counts"].items())
+        lines.append(
+            t(
+                locale,
+                "report.criterion_line",
+                code=c["code"],
+                index=_percent_text(c["index"], none),
+                n=c["n"],
+                counts=counts,
+            )
+        )
+    lines.append(t(locale, "report.by_field"))
+    lines += [
+        t(locale, "report.field_line", field=f["field"], index=_percent_text(f["index"], none), n=f["n"])
+        for f in report["by_field"]
+    ] or [t(locale, "report.none")]
+    return "\n".join(lines)

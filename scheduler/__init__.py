@@ -1,0 +1,1 @@
+"""When things happen: periodic jobs that call handlers, each run claimed in the database."""

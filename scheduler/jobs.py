@@ -1,0 +1,89 @@
+"""The periodic jobs and how a run is claimed so that no period is handled twice."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from handlers.context import Services
+from handlers.invitations import InvitationHandler
+
+log = logging.getLogger(__name__)
+
+SURVEY_TICK_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class SurveyTick:
+    """What one pass of the survey job did."""
+
+    expired: int
+    sent: int
+    reminded: int
+
+
+class Jobs:
+    """The work the scheduler runs; every job only calls handlers."""
+
+    def __init__(self, services: Services, instance: str) -> None:
+        self.services = services
+        self.instance = instance
+        self.invitations = InvitationHandler(services)
+
+    async def surveys(self) -> SurveyTick:
+        """Close surveys past their window, offer due ones, remind once. Safe to repeat at any time."""
+        expired = await self.invitations.expire()
+        sent = await self.invitations.send_due()
+        reminded = await self.invitations.send_reminders()
+        if expired or sent or reminded:
+            log.info("surveys: %d expired, %d sent, %d reminded", expired, sent, reminded)
+        return SurveyTick(expired, sent, reminded)
+
+    async def claimed(self, job: str, period: str, scope: str, work: Callable[[], Awaitable[None]]) -> bool:
+        """Run ``work`` for (job, period, scope) unless another run has it; False when not claimed.
+
+        The claim is committed before the work starts, so a second instance or a restart skips it;
+        a run that fails releases its claim for a later attempt.
+        """
+        services = self.services
+        async with services.uow() as uow:
+            claimed = await uow.jobs.claim(job, period, scope, self.instance, services.clock())
+            await uow.commit()
+        if not claimed:
+            return False
+        try:
+            await work()
+        except Exception as exc:
+            async with services.uow() as uow:
+                await uow.jobs.finish(job, period, scope, "failed", f"{type(exc).__name__}: {exc}", services.clock())
+                await uow.commit()
+            raise
+        async with services.uow() as uow:
+            await uow.jobs.finish(job, period, scope, "done", None, services.clock())
+            await uow.commit()
+        return True
+
+
+def build_scheduler(jobs: Jobs, zone: ZoneInfo, survey_tick_seconds: float = SURVEY_TICK_SECONDS) -> AsyncIOScheduler:
+    """An APScheduler 3 scheduler, in the service's event loop and local time, with every periodic job.
+
+    The survey job runs at once on start-up (what fell due while the service was down goes out now),
+    then every ``survey_tick_seconds``.
+    """
+    scheduler = AsyncIOScheduler(timezone=zone)
+    scheduler.add_job(
+        jobs.surveys,
+        IntervalTrigger(seconds=survey_tick_seconds, timezone=zone),
+        id="surveys",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=int(survey_tick_seconds) + 1,
+        next_run_time=datetime.now(zone),
+    )
+    return scheduler

@@ -1,0 +1,97 @@
+"""The database: one async engine; SQLite pragmas and transaction mode."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from storage.sqlite_driver import OneTripConnection, one_trip_dbapi
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SORTER_THREADS = min(4, os.cpu_count() or 1)
+READ_ONLY = "sipas_read_only"
+
+
+class DatabaseError(Exception):
+    """The database URL cannot be used; the message says why in one line."""
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for writing transactions.
+
+    pysqlite's own implicit BEGIN is switched off so that SQLAlchemy's transaction is the real one;
+    a writing transaction takes the write lock at BEGIN, so two writers queue on the busy timeout
+    instead of failing with "database is locked" when a read lock cannot be upgraded.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA threads = {SORTER_THREADS}")  # large GROUP BYs sort in parallel
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        driver_connection: Any = connection.connection.dbapi_connection
+        if isinstance(driver_connection, OneTripConnection):
+            driver_connection.defer_begin(statement)  # sent with the transaction's first statement
+        else:
+            connection.exec_driver_sql(statement)
+
+
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An async engine for ``url`` (sqlite+aiosqlite or postgresql+asyncpg)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - sqlalchemy raises several types for a bad URL
+        raise DatabaseError(f"not a database URL: {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.get_driver_name() != "aiosqlite":
+            raise DatabaseError("SQLite needs the async driver: use sqlite+aiosqlite:///FILE")
+        dbapi = one_trip_dbapi()
+        if dbapi is not None:
+            options.setdefault("module", dbapi)
+        # every unit of work ends its transaction itself; the pool's extra rollback would be a wasted trip
+        options.setdefault("pool_reset_on_return", None)
+        engine = create_async_engine(parsed, **options)
+        _sqlite_setup(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "asyncpg":
+            raise DatabaseError("PostgreSQL needs the async driver: use postgresql+asyncpg://…")
+        options.setdefault("pool_pre_ping", True)
+        return create_async_engine(parsed, **options)
+    raise DatabaseError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
+
+
+class Database:
+    """An engine and its connection pool, made once by the composition root."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self.url = url
+        self.engine = create_engine(url, **options)
+        # SQLite has one writer at a time; writers in this process queue here rather than in SQLite's
+        # busy handler, which sleeps in steps of milliseconds (other processes still wait on the timeout)
+        self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

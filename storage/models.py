@@ -1,0 +1,319 @@
+"""The tables. Alembic migrations are the authority on the schema; these mirror them for queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store UTC; SQLite gets it without an offset."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as timezone-aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so that migrations name constraints alike."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class UnitRow(Base):
+    """An administrative unit (tỉnh, xã, phường…); units form a tree."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    form_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class FieldRow(Base):
+    """A field of procedures (lĩnh vực: Hộ tịch, Đất đai, Chứng thực…), named once, referred to by id."""
+
+    __tablename__ = "fields"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class PersonRow(Base):
+    """A citizen (applicant or representative) with only the contact data a survey needs."""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    zalo_user_id: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(5), default="vi")
+    opted_out_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class IdentityRow(Base):
+    """A chat on one channel, linked to a person after consent."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    locale: Mapped[str] = mapped_column(String(5), default="vi")
+    pending: Mapped[str | None] = mapped_column(String(64))
+    consent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DossierRow(Base):
+    """A dossier (hồ sơ TTHC) and where it stands in its lifecycle."""
+
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        Index("ix_dossiers_unit_id_received_at", "unit_id", "received_at"),
+        Index("ix_dossiers_unit_id_finished_at", "unit_id", "finished_at"),
+        Index("ix_dossiers_state_due_at", "state", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    procedure_code: Mapped[str | None] = mapped_column(String(32))
+    procedure_name: Mapped[str] = mapped_column(String(300))
+    field: Mapped[str] = mapped_column(String(100))
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    applicant_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    representative_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    handler: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(24))
+    received_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    zalo_optin: Mapped[bool] = mapped_column(Boolean, default=False)
+    optin_token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DossierEventRow(Base):
+    """One lifecycle event of a dossier; the same event twice is stored once."""
+
+    __tablename__ = "dossier_events"
+    __table_args__ = (UniqueConstraint("dossier_id", "type", "at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class InvitationRow(Base):
+    """The one survey of a dossier: whom, which form version, and where the conversation stands."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index("ix_invitations_status_scheduled_at", "status", "scheduled_at"),
+        Index("ix_invitations_person_id_status", "person_id", "status"),
+        Index("ix_invitations_unit_id_sent_at", "unit_id", "sent_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    form_id: Mapped[str] = mapped_column(String(32))
+    form_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    cursor: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    scheduled_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class AnswerRow(Base):
+    """One answer to one question of one invitation, with the form version it answered.
+
+    Unit and field are copied from the dossier when the answer is recorded so that reports
+    aggregate this one table (the field as a small id: reports group a million rows by it).
+    """
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("invitation_id", "question_code"),
+        Index("ix_answers_unit_id_answered_at", "unit_id", "answered_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    question_code: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
+    form_id: Mapped[str] = mapped_column(String(32))
+    form_version: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"))
+    answered_at: Mapped[datetime]
+
+
+class InboundEventRow(Base):
+    """An inbound platform event already handled; a second delivery of it changes nothing."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """A message to send, written in the transaction that decided it; delivered after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_channel_id", "status", "channel", "id"),
+        Index("ix_outbox_recipient", "channel", "recipient", "id"),
+        Index("ix_outbox_thread", "channel", "recipient", "thread", "id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="SET NULL"))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", ondelete="SET NULL"))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    thread: Mapped[str | None] = mapped_column(String(64))  # a message edited in place where channels allow
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    not_before: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class ApologyRow(Base):
+    """The one apology (phiếu xin lỗi và hẹn lại) a late dossier may get."""
+
+    __tablename__ = "apologies"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True)
+    number: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    new_due_at: Mapped[datetime]
+    issued_by: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime]
+
+
+class JobRunRow(Base):
+    """A claimed run of a periodic job, so that no period runs twice."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "period", "scope"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str] = mapped_column(String(100))
+    claimed_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class IdempotencyRow(Base):
+    """The stored answer to a request sent with an ``Idempotency-Key``, replayed when the key comes again."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200))  # who asked and what: API key id, method, path
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ApiKeyRow(Base):
+    """An API key of the one-stop-shop software: only its hash is kept."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    """Who did what and when."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any] | None]

@@ -1,0 +1,853 @@
+"""Queries over one connection, as SQLAlchemy Core. Repositories never commit: the unit of work does.
+
+Rows come back as the frozen values of storage/values.py; ORM objects are not used at run time
+(the declarative models only describe the tables). Statements run on every inbound event are built
+once, with bound parameters, per database dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import (
+    Delete,
+    Executable,
+    Insert,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.models import (
+    AnswerRow,
+    ApiKeyRow,
+    ApologyRow,
+    AuditRow,
+    DossierEventRow,
+    DossierRow,
+    FieldRow,
+    IdempotencyRow,
+    IdentityRow,
+    InboundEventRow,
+    InvitationRow,
+    JobRunRow,
+    OutboxRow,
+    PersonRow,
+    UnitRow,
+)
+from storage.values import (
+    Answer,
+    ApiKey,
+    Apology,
+    Chat,
+    ChatSurvey,
+    Dossier,
+    DossierEvent,
+    Invitation,
+    OutboxMessage,
+    Person,
+    StoredResponse,
+    Unit,
+)
+
+V = TypeVar("V")
+
+UNITS = cast(Table, UnitRow.__table__)
+PEOPLE = cast(Table, PersonRow.__table__)
+CHATS = cast(Table, IdentityRow.__table__)
+DOSSIERS = cast(Table, DossierRow.__table__)
+EVENTS = cast(Table, DossierEventRow.__table__)
+FIELDS = cast(Table, FieldRow.__table__)
+API_KEYS = cast(Table, ApiKeyRow.__table__)
+IDEMPOTENCY = cast(Table, IdempotencyRow.__table__)
+INVITATIONS = cast(Table, InvitationRow.__table__)
+ANSWERS = cast(Table, AnswerRow.__table__)
+INBOUND = cast(Table, InboundEventRow.__table__)
+OUTBOX = cast(Table, OutboxRow.__table__)
+APOLOGIES = cast(Table, ApologyRow.__table__)
+JOB_RUNS = cast(Table, JobRunRow.__table__)
+AUDIT = cast(Table, AuditRow.__table__)
+
+OPEN_INVITATION = ("sent", "started")
+CLOSED_DOSSIER = ("returned", "cancelled")
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _names(kind: type[Any]) -> tuple[str, ...]:
+    """The field names of a value class (looked up once per class)."""
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names
+
+
+def _value(kind: type[V], row: Row[Any]) -> V:
+    """A frozen value from a row that has (at least) the value's fields as columns."""
+    mapping = row._mapping
+    return kind(**{name: mapping[name] for name in _names(kind)})
+
+
+def _insert(dialect: str, table: Table) -> Any:
+    """An INSERT that knows ON CONFLICT on both backends."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+@cache
+def _statement(dialect: str, build: Callable[[str], Executable]) -> Executable:
+    """A statement built once per dialect (bound parameters carry the values)."""
+    return build(dialect)
+
+
+class _Repository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect.name
+
+    async def _first(self, kind: type[V], statement: Executable, parameters: dict[str, Any] | None = None) -> V | None:
+        row = (await self.connection.execute(statement, parameters)).first()
+        return _value(kind, row) if row is not None else None
+
+    async def _all(self, kind: type[V], statement: Executable, parameters: dict[str, Any] | None = None) -> list[V]:
+        return [_value(kind, row) for row in await self.connection.execute(statement, parameters)]
+
+    async def _run(self, statement: Executable, parameters: dict[str, Any] | None = None) -> int:
+        """Execute and return the number of rows changed."""
+        result = await self.connection.execute(statement, parameters)
+        return int(result.rowcount)
+
+    def _prepared(self, build: Callable[[str], Executable]) -> Executable:
+        return _statement(self.dialect, build)
+
+
+class UnitRepository(_Repository):
+    """Units and their tree."""
+
+    async def get_by_code(self, code: str) -> Unit | None:
+        """The unit with ``code``."""
+        return await self._first(Unit, select(UNITS).where(UNITS.c.code == code))
+
+    async def get(self, unit_id: int) -> Unit:
+        """The unit with id ``unit_id``."""
+        unit = await self._first(Unit, select(UNITS).where(UNITS.c.id == unit_id))
+        if unit is None:
+            raise LookupError(f"no unit {unit_id}")
+        return unit
+
+    async def add(self, code: str, name: str, parent_id: int | None, now: datetime) -> Unit:
+        """Create a unit."""
+        statement = insert(UNITS).values(code=code, name=name, parent_id=parent_id, created_at=now)
+        unit = await self._first(Unit, statement.returning(*UNITS.c))
+        assert unit is not None
+        return unit
+
+    async def set_form(self, unit_id: int, form_id: str | None) -> None:
+        """Give a unit its own survey form (None: the default)."""
+        await self._run(update(UNITS).where(UNITS.c.id == unit_id).values(form_id=form_id))
+
+    async def all(self) -> list[Unit]:
+        """Every unit, by code."""
+        return await self._all(Unit, select(UNITS).order_by(UNITS.c.code))
+
+    async def subtree_ids(self, unit_id: int) -> list[int]:
+        """``unit_id`` and every unit below it."""
+        children: dict[int | None, list[int]] = {}
+        for row_id, parent in await self.connection.execute(select(UNITS.c.id, UNITS.c.parent_id)):
+            children.setdefault(parent, []).append(row_id)
+        result, stack = [], [unit_id]
+        while stack:
+            current = stack.pop()
+            result.append(current)
+            stack.extend(children.get(current, []))
+        return sorted(result)
+
+
+class PersonRepository(_Repository):
+    """Citizens' contact data."""
+
+    async def get(self, person_id: int) -> Person:
+        """The person with id ``person_id``."""
+        person = await self._first(Person, select(PEOPLE).where(PEOPLE.c.id == person_id))
+        if person is None:
+            raise LookupError(f"no person {person_id}")
+        return person
+
+    async def add(
+        self, name: str | None, phone: str | None, email: str | None, zalo_user_id: str | None, now: datetime
+    ) -> Person:
+        """Record a person."""
+        statement = insert(PEOPLE).values(
+            name=name, phone=phone, email=email, zalo_user_id=zalo_user_id, locale="vi", created_at=now
+        )
+        person = await self._first(Person, statement.returning(*PEOPLE.c))
+        assert person is not None
+        return person
+
+    async def find_by_phone(self, phone: str) -> Person | None:
+        """The (oldest) person with ``phone``."""
+        return await self._first(Person, select(PEOPLE).where(PEOPLE.c.phone == phone).order_by(PEOPLE.c.id).limit(1))
+
+    async def update(self, person_id: int, **values: Any) -> None:
+        """Change some of a person's fields."""
+        await self._run(update(PEOPLE).where(PEOPLE.c.id == person_id).values(**values))
+
+    async def erase(self, person_id: int, now: datetime) -> None:
+        """Forget every contact field of a person; the row stays so that statistics keep their counts."""
+        await self.update(person_id, name=None, phone=None, email=None, zalo_user_id=None, erased_at=now)
+
+
+def _chat_survey(dialect: str) -> Select[Any]:
+    """A chat with its person's current survey (a started one first) and the dossier's field."""
+    invitation = INVITATIONS.alias("invitation")
+    current = (
+        select(invitation.c.id)
+        .where(invitation.c.person_id == CHATS.c.person_id, invitation.c.status.in_(OPEN_INVITATION))
+        .order_by(case((invitation.c.status == "started", 0), else_=1), invitation.c.scheduled_at, invitation.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    survey_columns = [c.label(f"survey_{c.name}") for c in INVITATIONS.c]
+    return (
+        select(CHATS, *survey_columns, DOSSIERS.c.field_id.label("survey_field_id"))
+        .select_from(
+            CHATS.outerjoin(INVITATIONS, INVITATIONS.c.id == current).outerjoin(
+                DOSSIERS, DOSSIERS.c.id == INVITATIONS.c.dossier_id
+            )
+        )
+        .where(CHATS.c.channel == bindparam("channel"), CHATS.c.external_id == bindparam("external_id"))
+    )
+
+
+class ChatRepository(_Repository):
+    """Chats (channel identities)."""
+
+    async def get(self, channel: str, external_id: str) -> Chat | None:
+        """The chat ``external_id`` on ``channel``."""
+        return await self._first(
+            Chat, select(CHATS).where(CHATS.c.channel == channel, CHATS.c.external_id == external_id)
+        )
+
+    async def with_survey(self, channel: str, external_id: str) -> ChatSurvey | None:
+        """The chat, its person's current survey and that dossier's field, in one query."""
+        row = (
+            await self.connection.execute(
+                self._prepared(_chat_survey), {"channel": channel, "external_id": external_id}
+            )
+        ).first()
+        if row is None:
+            return None
+        mapping = row._mapping
+        invitation = None
+        if mapping["survey_id"] is not None:
+            invitation = Invitation(**{name: mapping[f"survey_{name}"] for name in _names(Invitation)})
+        return ChatSurvey(_value(Chat, row), invitation, mapping["survey_field_id"])
+
+    async def get_by_id(self, chat_id: int) -> Chat:
+        """The chat with id ``chat_id``."""
+        chat = await self._first(Chat, select(CHATS).where(CHATS.c.id == chat_id))
+        if chat is None:
+            raise LookupError(f"no chat {chat_id}")
+        return chat
+
+    async def add(self, channel: str, external_id: str, locale: str, now: datetime) -> Chat:
+        """Record a chat, not yet linked to anyone."""
+        statement = insert(CHATS).values(
+            channel=channel,
+            external_id=external_id,
+            status="pending_consent",
+            locale=locale,
+            created_at=now,
+            updated_at=now,
+        )
+        chat = await self._first(Chat, statement.returning(*CHATS.c))
+        assert chat is not None
+        return chat
+
+    async def update(self, chat_id: int, now: datetime, **values: Any) -> None:
+        """Change some of a chat's fields."""
+        await self._run(update(CHATS).where(CHATS.c.id == chat_id).values(updated_at=now, **values))
+
+    async def for_person(self, person_id: int) -> list[Chat]:
+        """Every chat linked to ``person_id``, oldest first."""
+        return await self._all(Chat, select(CHATS).where(CHATS.c.person_id == person_id).order_by(CHATS.c.id))
+
+    async def delete(self, chat_id: int) -> None:
+        """Forget a chat."""
+        await self._run(delete(CHATS).where(CHATS.c.id == chat_id))
+
+
+class FieldRepository(_Repository):
+    """Fields of procedures (lĩnh vực)."""
+
+    async def ensure(self, name: str) -> int:
+        """The id of the field called ``name``, recorded on first use."""
+        statement = _insert(self.dialect, FIELDS).values(name=name).on_conflict_do_nothing(index_elements=["name"])
+        await self._run(statement)
+        return int((await self.connection.execute(select(FIELDS.c.id).where(FIELDS.c.name == name))).scalar_one())
+
+
+class DossierRepository(_Repository):
+    """Dossiers and their events."""
+
+    async def get_by_code(self, code: str) -> Dossier | None:
+        """The dossier with ``code``."""
+        return await self._first(Dossier, select(DOSSIERS).where(DOSSIERS.c.code == code))
+
+    async def count_for_unit(self, unit_id: int) -> int:
+        """How many dossiers the unit has."""
+        query = select(func.count()).select_from(DOSSIERS).where(DOSSIERS.c.unit_id == unit_id)
+        return int((await self.connection.execute(query)).scalar_one())
+
+    async def get(self, dossier_id: int) -> Dossier:
+        """The dossier with id ``dossier_id``."""
+        dossier = await self._first(Dossier, select(DOSSIERS).where(DOSSIERS.c.id == dossier_id))
+        if dossier is None:
+            raise LookupError(f"no dossier {dossier_id}")
+        return dossier
+
+    async def get_by_token(self, token: str) -> Dossier | None:
+        """The dossier whose opt-in token is ``token``."""
+        return await self._first(Dossier, select(DOSSIERS).where(DOSSIERS.c.optin_token == token))
+
+    async def add(self, now: datetime, **values: Any) -> Dossier:
+        """Record a dossier."""
+        statement = insert(DOSSIERS).values(created_at=now, updated_at=now, **values).returning(*DOSSIERS.c)
+        dossier = await self._first(Dossier, statement)
+        assert dossier is not None
+        return dossier
+
+    async def update(self, dossier_id: int, now: datetime, **values: Any) -> None:
+        """Change some of a dossier's fields."""
+        await self._run(update(DOSSIERS).where(DOSSIERS.c.id == dossier_id).values(updated_at=now, **values))
+
+    async def add_event(self, dossier_id: int, type_: str, at: datetime, note: str | None, now: datetime) -> bool:
+        """Store an event; False when the same event (type and time) was stored before."""
+        statement = (
+            _insert(self.dialect, EVENTS)
+            .values(dossier_id=dossier_id, type=type_, at=at, note=note, created_at=now)
+            .on_conflict_do_nothing(index_elements=["dossier_id", "type", "at"])
+            .returning(EVENTS.c.id)
+        )
+        return (await self.connection.execute(statement)).first() is not None
+
+    async def has_event(self, dossier_id: int, type_: str, at: datetime) -> bool:
+        """Whether exactly this event was stored."""
+        query = select(exists().where(EVENTS.c.dossier_id == dossier_id, EVENTS.c.type == type_, EVENTS.c.at == at))
+        return bool((await self.connection.execute(query)).scalar())
+
+    async def open_for_phone(self, phone: str) -> list[Dossier]:
+        """Dossiers with ``phone`` on them that are still being handled or whose survey is still open."""
+        people = select(PEOPLE.c.id).where(PEOPLE.c.phone == phone)
+        survey_open = (
+            select(INVITATIONS.c.id)
+            .where(
+                INVITATIONS.c.dossier_id == DOSSIERS.c.id,
+                INVITATIONS.c.status.in_(("pending", *OPEN_INVITATION)),
+            )
+            .exists()
+        )
+        query = (
+            select(DOSSIERS)
+            .where(
+                or_(DOSSIERS.c.state.not_in(CLOSED_DOSSIER), survey_open),
+                or_(DOSSIERS.c.applicant_id.in_(people), DOSSIERS.c.representative_id.in_(people)),
+            )
+            .order_by(DOSSIERS.c.id)
+        )
+        return await self._all(Dossier, query)
+
+    async def events(self, dossier_id: int) -> list[DossierEvent]:
+        """The dossier's events in the order they happened (then in the order they were stored)."""
+        query = select(EVENTS).where(EVENTS.c.dossier_id == dossier_id).order_by(EVENTS.c.at, EVENTS.c.id)
+        return await self._all(DossierEvent, query)
+
+    async def apology(self, dossier_id: int) -> Apology | None:
+        """The dossier's apology, if it has one."""
+        return await self._first(Apology, select(APOLOGIES).where(APOLOGIES.c.dossier_id == dossier_id))
+
+
+class InvitationRepository(_Repository):
+    """Surveys and where each conversation stands."""
+
+    async def get(self, invitation_id: int) -> Invitation | None:
+        """The invitation with id ``invitation_id``."""
+        return await self._first(Invitation, select(INVITATIONS).where(INVITATIONS.c.id == invitation_id))
+
+    async def for_dossier(self, dossier_id: int) -> Invitation | None:
+        """The dossier's invitation, if one was created."""
+        return await self._first(Invitation, select(INVITATIONS).where(INVITATIONS.c.dossier_id == dossier_id))
+
+    async def add(self, now: datetime, **values: Any) -> Invitation | None:
+        """Create the dossier's invitation; None when it already has one (one survey per dossier, ever)."""
+        statement = (
+            _insert(self.dialect, INVITATIONS)
+            .values(created_at=now, **values)
+            .on_conflict_do_nothing(index_elements=["dossier_id"])
+            .returning(*INVITATIONS.c)
+        )
+        return await self._first(Invitation, statement)
+
+    async def update(self, invitation_id: int, **values: Any) -> None:
+        """Change some of an invitation's fields."""
+        await self._run(update(INVITATIONS).where(INVITATIONS.c.id == invitation_id).values(**values))
+
+    async def advance(self, invitation_id: int, cursor: str | None, now: datetime) -> None:
+        """Move the conversation to ``cursor`` and mark the survey started if it was only offered."""
+        await self._run(
+            self._prepared(_advance),
+            {"invitation_id": invitation_id, "cursor": cursor, "now": now},
+        )
+
+    async def for_person(self, person_id: int, statuses: Sequence[str]) -> list[Invitation]:
+        """The person's invitations in ``statuses``, oldest first."""
+        query = (
+            select(INVITATIONS)
+            .where(INVITATIONS.c.person_id == person_id, INVITATIONS.c.status.in_(statuses))
+            .order_by(INVITATIONS.c.scheduled_at, INVITATIONS.c.id)
+        )
+        return await self._all(Invitation, query)
+
+    async def due(self, now: datetime, limit: int) -> list[Invitation]:
+        """Pending invitations whose time has come and whose person has a chat to reach."""
+        reachable = (
+            select(CHATS.c.id).where(CHATS.c.person_id == INVITATIONS.c.person_id, CHATS.c.status == "active").exists()
+        )
+        query = (
+            select(INVITATIONS)
+            .where(INVITATIONS.c.status == "pending", INVITATIONS.c.scheduled_at <= now, reachable)
+            .order_by(INVITATIONS.c.scheduled_at, INVITATIONS.c.id)
+            .limit(limit)
+        )
+        return await self._all(Invitation, query)
+
+    async def to_remind(self, sent_before: datetime, limit: int) -> list[Invitation]:
+        """Open invitations, never reminded, sent before ``sent_before``."""
+        query = (
+            select(INVITATIONS)
+            .where(
+                INVITATIONS.c.status.in_(OPEN_INVITATION),
+                INVITATIONS.c.reminded_at.is_(None),
+                INVITATIONS.c.sent_at <= sent_before,
+            )
+            .order_by(INVITATIONS.c.id)
+            .limit(limit)
+        )
+        return await self._all(Invitation, query)
+
+    async def expire(self, now: datetime) -> int:
+        """Close every unfinished invitation past its expiry; the number closed."""
+        return await self._run(
+            update(INVITATIONS)
+            .where(INVITATIONS.c.status.in_(("pending", *OPEN_INVITATION)), INVITATIONS.c.expires_at <= now)
+            .values(status="expired", closed_at=now, cursor=None)
+        )
+
+    async def detach_person(self, person_id: int) -> None:
+        """Unlink a person's invitations from them (their answers stay, anonymous)."""
+        await self._run(update(INVITATIONS).where(INVITATIONS.c.person_id == person_id).values(person_id=None))
+
+
+def _advance(dialect: str) -> Update:
+    started = INVITATIONS.c.status == "sent"
+    return (
+        update(INVITATIONS)
+        .where(INVITATIONS.c.id == bindparam("invitation_id"))
+        .values(
+            cursor=bindparam("cursor"),
+            status=case((started, literal_column("'started'")), else_=INVITATIONS.c.status),
+            started_at=func.coalesce(INVITATIONS.c.started_at, bindparam("now")),
+        )
+    )
+
+
+def _upsert_answer(dialect: str) -> Insert:
+    statement = _insert(dialect, ANSWERS).values(
+        invitation_id=bindparam("invitation_id"),
+        question_code=bindparam("question_code"),
+        value=bindparam("value"),
+        text=bindparam("text"),
+        form_id=bindparam("form_id"),
+        form_version=bindparam("form_version"),
+        unit_id=bindparam("unit_id"),
+        field_id=bindparam("field_id"),
+        answered_at=bindparam("answered_at"),
+    )
+    return cast(
+        Insert,
+        statement.on_conflict_do_update(
+            index_elements=["invitation_id", "question_code"],
+            set_={
+                "value": statement.excluded.value,
+                "text": statement.excluded.text,
+                "answered_at": statement.excluded.answered_at,
+            },
+        ),
+    )
+
+
+def _delete_answer(dialect: str) -> Delete:
+    return delete(ANSWERS).where(
+        ANSWERS.c.invitation_id == bindparam("invitation_id"), ANSWERS.c.question_code == bindparam("question_code")
+    )
+
+
+class AnswerRepository(_Repository):
+    """Answers to survey questions."""
+
+    async def for_invitation(self, invitation_id: int) -> dict[str, Answer]:
+        """The invitation's answers by question code."""
+        rows = await self.connection.execute(select(ANSWERS).where(ANSWERS.c.invitation_id == invitation_id))
+        return {row.question_code: _value(Answer, row) for row in rows}
+
+    async def upsert(
+        self, invitation: Invitation, field_id: int, code: str, value: str | None, text: str | None, now: datetime
+    ) -> None:
+        """Record an answer; an earlier answer to the same question is replaced."""
+        await self.connection.execute(
+            self._prepared(_upsert_answer),
+            {
+                "invitation_id": invitation.id,
+                "question_code": code,
+                "value": value,
+                "text": text,
+                "form_id": invitation.form_id,
+                "form_version": invitation.form_version,
+                "unit_id": invitation.unit_id,
+                "field_id": field_id,
+                "answered_at": now,
+            },
+        )
+
+    async def delete(self, invitation_id: int, codes: Iterable[str]) -> None:
+        """Remove the answers to ``codes``."""
+        for code in codes:
+            await self._run(self._prepared(_delete_answer), {"invitation_id": invitation_id, "question_code": code})
+
+    async def clear_texts_of_person(self, person_id: int) -> None:
+        """Blank the free texts a person wrote (they may hold personal data); ratings stay."""
+        invitations = select(INVITATIONS.c.id).where(INVITATIONS.c.person_id == person_id)
+        await self._run(
+            update(ANSWERS)
+            .where(ANSWERS.c.invitation_id.in_(invitations), ANSWERS.c.text.is_not(None))
+            .values(text=None)
+        )
+
+
+def _first_seen(dialect: str) -> Insert:
+    return cast(
+        Insert,
+        _insert(dialect, INBOUND)
+        .values(channel=bindparam("channel"), event_id=bindparam("event_id"), received_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+        .returning(INBOUND.c.id),
+    )
+
+
+class InboundRepository(_Repository):
+    """Inbound events already handled."""
+
+    async def first_seen(self, channel: str, event_id: str, now: datetime) -> bool:
+        """Record the event; False when it was recorded before (a re-delivery)."""
+        result = await self.connection.execute(
+            self._prepared(_first_seen), {"channel": channel, "event_id": event_id, "now": now}
+        )
+        return result.first() is not None
+
+
+def _queue(dialect: str) -> Insert:
+    return insert(OUTBOX).values(
+        channel=bindparam("channel"),
+        recipient=bindparam("recipient"),
+        identity_id=bindparam("identity_id"),
+        invitation_id=bindparam("invitation_id"),
+        payload=bindparam("payload", type_=OUTBOX.c.payload.type),
+        status="pending",
+        attempts=0,
+        dedupe_key=bindparam("dedupe_key"),
+        thread=bindparam("thread"),
+        not_before=bindparam("not_before"),
+        created_at=bindparam("now"),
+    )
+
+
+class OutboxRepository(_Repository):
+    """Messages waiting to be delivered."""
+
+    async def add(
+        self,
+        channel: str,
+        recipient: str,
+        payload: dict[str, Any],
+        now: datetime,
+        *,
+        identity_id: int | None = None,
+        invitation_id: int | None = None,
+        dedupe_key: str | None = None,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """Queue a message; False when a message with the same ``dedupe_key`` was queued before."""
+        parameters = {
+            "channel": channel,
+            "recipient": recipient,
+            "identity_id": identity_id,
+            "invitation_id": invitation_id,
+            "payload": payload,
+            "dedupe_key": dedupe_key,
+            "thread": payload.get("thread"),
+            "not_before": not_before or now,
+            "now": now,
+        }
+        if dedupe_key is None:
+            await self.connection.execute(self._prepared(_queue), parameters)
+            return True
+        del parameters["now"]
+        parameters.update(status="pending", attempts=0, created_at=now)
+        statement = (
+            _insert(self.dialect, OUTBOX)
+            .values(**parameters)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OUTBOX.c.id)
+        )
+        return (await self.connection.execute(statement)).first() is not None
+
+    async def to_chat(
+        self,
+        chat: Chat,
+        payload: dict[str, Any],
+        now: datetime,
+        *,
+        invitation_id: int | None = None,
+        dedupe_key: str | None = None,
+    ) -> bool:
+        """Queue a message to a known chat (see ``add``)."""
+        return await self.add(
+            chat.channel,
+            chat.external_id,
+            payload,
+            now,
+            identity_id=chat.id,
+            invitation_id=invitation_id,
+            dedupe_key=dedupe_key,
+        )
+
+    async def pending(
+        self, channel: str, now: datetime, limit: int, recipient: str | None = None, after_id: int = 0
+    ) -> list[OutboxMessage]:
+        """Messages ready to send on ``channel`` (to ``recipient`` only, if given; above ``after_id``), oldest first."""
+        query = select(OUTBOX).where(
+            OUTBOX.c.status == "pending",
+            OUTBOX.c.channel == channel,
+            OUTBOX.c.not_before <= now,
+            OUTBOX.c.id > after_id,
+        )
+        if recipient is not None:
+            query = query.where(OUTBOX.c.recipient == recipient)
+        return await self._all(OutboxMessage, query.order_by(OUTBOX.c.id).limit(limit))
+
+    async def pending_ids(self, channel: str, now: datetime, limit: int) -> list[int]:
+        """The ids of the messages ready to send on ``channel``, oldest first (no payloads read)."""
+        query = (
+            select(OUTBOX.c.id)
+            .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == channel, OUTBOX.c.not_before <= now)
+            .order_by(OUTBOX.c.id)
+            .limit(limit)
+        )
+        return list((await self.connection.execute(query)).scalars())
+
+    async def by_ids(self, ids: Sequence[int]) -> list[OutboxMessage]:
+        """The messages with ``ids``, oldest first."""
+        return await self._all(OutboxMessage, select(OUTBOX).where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id))
+
+    async def mark_sent(self, message: OutboxMessage, now: datetime, platform_message_id: str | None = None) -> None:
+        """The platform accepted the message; the first message of an invitation marks it delivered."""
+        await self._run(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == message.id)
+            .values(status="sent", sent_at=now, platform_message_id=platform_message_id, attempts=OUTBOX.c.attempts + 1)
+        )
+        if message.invitation_id is not None:
+            await self._run(
+                update(INVITATIONS)
+                .where(INVITATIONS.c.id == message.invitation_id, INVITATIONS.c.delivered_at.is_(None))
+                .values(delivered_at=now)
+            )
+
+    async def last_in_thread(self, channel: str, recipient: str, thread: str, before_id: int) -> str | None:
+        """The platform id of the latest delivered message of ``thread`` to ``recipient`` (to edit it in place)."""
+        query = (
+            select(OUTBOX.c.platform_message_id)
+            .where(
+                OUTBOX.c.channel == channel,
+                OUTBOX.c.recipient == recipient,
+                OUTBOX.c.thread == thread,
+                OUTBOX.c.status == "sent",
+                OUTBOX.c.id < before_id,
+            )
+            .order_by(OUTBOX.c.id.desc())
+            .limit(1)
+        )
+        return (await self.connection.execute(query)).scalar()
+
+    async def hold_recipient(self, message: OutboxMessage, error: str | None, retry_at: datetime) -> None:
+        """The message must wait until ``retry_at``; the recipient's later messages wait behind it (order kept)."""
+        await self.mark(message.id, "pending", error, retry_at)
+        await self._run(
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.channel == message.channel,
+                OUTBOX.c.recipient == message.recipient,
+                OUTBOX.c.status == "pending",
+                OUTBOX.c.id > message.id,
+                OUTBOX.c.not_before < retry_at,
+            )
+            .values(not_before=retry_at)
+        )
+
+    async def mark(self, message_id: int, status: str, error: str | None, retry_at: datetime | None = None) -> None:
+        """Record a failed attempt: to retry at ``retry_at`` (status pending), or given up."""
+        values: dict[str, Any] = {
+            "status": status,
+            "last_error": (error or "")[:500],
+            "attempts": OUTBOX.c.attempts + 1,
+        }
+        if retry_at is not None:
+            values["not_before"] = retry_at
+        await self._run(update(OUTBOX).where(OUTBOX.c.id == message_id).values(**values))
+
+    async def cancel_for_recipient(self, channel: str, recipient: str) -> None:
+        """Drop every pending message to a chat that can no longer be reached."""
+        await self._run(
+            update(OUTBOX)
+            .where(OUTBOX.c.channel == channel, OUTBOX.c.recipient == recipient, OUTBOX.c.status == "pending")
+            .values(status="cancelled")
+        )
+
+
+class JobRunRepository(_Repository):
+    """Claims on periodic job runs."""
+
+    async def claim(self, job: str, period: str, scope: str, claimed_by: str, now: datetime) -> bool:
+        """Claim the run of ``job`` for ``period`` and ``scope``; False when it is running or done elsewhere.
+
+        A run that failed may be claimed again.
+        """
+        statement = (
+            _insert(self.dialect, JOB_RUNS)
+            .values(job=job, period=period, scope=scope, status="running", claimed_by=claimed_by, claimed_at=now)
+            .on_conflict_do_nothing(index_elements=["job", "period", "scope"])
+            .returning(JOB_RUNS.c.id)
+        )
+        if (await self.connection.execute(statement)).first() is not None:
+            return True
+        retry = (
+            update(JOB_RUNS)
+            .where(
+                JOB_RUNS.c.job == job,
+                JOB_RUNS.c.period == period,
+                JOB_RUNS.c.scope == scope,
+                JOB_RUNS.c.status == "failed",
+            )
+            .values(status="running", claimed_by=claimed_by, claimed_at=now, finished_at=None)
+        )
+        return bool(await self._run(retry))
+
+    async def finish(self, job: str, period: str, scope: str, status: str, detail: str | None, now: datetime) -> None:
+        """Record how a claimed run ended."""
+        await self._run(
+            update(JOB_RUNS)
+            .where(and_(JOB_RUNS.c.job == job, JOB_RUNS.c.period == period, JOB_RUNS.c.scope == scope))
+            .values(status=status, detail=(detail or "")[:500] or None, finished_at=now)
+        )
+
+
+class ApiKeyRepository(_Repository):
+    """API keys of the one-stop-shop software; only hashes are kept."""
+
+    async def add(self, name: str, prefix: str, key_hash: str, scopes: Iterable[str], now: datetime) -> int:
+        """Store a new key's hash; its id."""
+        statement = insert(API_KEYS).values(
+            name=name, prefix=prefix, key_hash=key_hash, scopes=",".join(sorted(scopes)), created_at=now
+        )
+        return int((await self.connection.execute(statement.returning(API_KEYS.c.id))).scalar_one())
+
+    async def find(self, key_hash: str) -> ApiKey | None:
+        """The live (not revoked) key with ``key_hash``."""
+        row = (
+            await self.connection.execute(
+                select(API_KEYS).where(API_KEYS.c.key_hash == key_hash, API_KEYS.c.revoked_at.is_(None))
+            )
+        ).first()
+        if row is None:
+            return None
+        return ApiKey(row.id, row.name, row.prefix, frozenset(filter(None, row.scopes.split(","))))
+
+    async def touch(self, key_id: int, now: datetime) -> None:
+        """Remember when the key was last used."""
+        await self._run(update(API_KEYS).where(API_KEYS.c.id == key_id).values(last_used_at=now))
+
+    async def revoke(self, name: str, now: datetime) -> int:
+        """Revoke every live key called ``name``; how many."""
+        return await self._run(
+            update(API_KEYS).where(API_KEYS.c.name == name, API_KEYS.c.revoked_at.is_(None)).values(revoked_at=now)
+        )
+
+
+class IdempotencyRepository(_Repository):
+    """Answers to requests sent with an ``Idempotency-Key``."""
+
+    async def get(self, scope: str, key: str) -> StoredResponse | None:
+        """The stored answer for (scope, key), if any."""
+        row = (
+            await self.connection.execute(
+                select(IDEMPOTENCY).where(IDEMPOTENCY.c.scope == scope, IDEMPOTENCY.c.key == key)
+            )
+        ).first()
+        return StoredResponse(row.request_hash, row.status_code, row.response) if row else None
+
+    async def put(
+        self, scope: str, key: str, request_hash: str, status_code: int, response: dict[str, Any], now: datetime
+    ) -> bool:
+        """Store an answer; False when another request stored one for the same key first."""
+        statement = (
+            _insert(self.dialect, IDEMPOTENCY)
+            .values(
+                scope=scope,
+                key=key,
+                request_hash=request_hash,
+                status_code=status_code,
+                response=response,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(IDEMPOTENCY.c.id)
+        )
+        return (await self.connection.execute(statement)).first() is not None
+
+
+class AuditRepository(_Repository):
+    """The audit log."""
+
+    async def add(
+        self, actor: str, action: str, subject: str | None, detail: dict[str, Any] | None, now: datetime
+    ) -> None:
+        """Record who did what."""
+        await self._run(insert(AUDIT).values(at=now, actor=actor, action=action, subject=subject, detail=detail))

@@ -1,0 +1,104 @@
+"""The unit of work: one connection, one transaction, committed in one place."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import READ_ONLY, Database
+from storage.reporting import ReportRepository
+from storage.repositories import (
+    AnswerRepository,
+    ApiKeyRepository,
+    AuditRepository,
+    ChatRepository,
+    DossierRepository,
+    FieldRepository,
+    IdempotencyRepository,
+    InboundRepository,
+    InvitationRepository,
+    JobRunRepository,
+    OutboxRepository,
+    PersonRepository,
+    UnitRepository,
+)
+
+
+class UnitOfWork:
+    """``async with UnitOfWork(db) as uow: ...; await uow.commit()`` — leaving without commit rolls back."""
+
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+        self._database = database
+        self._read_only = read_only
+        self._connection: AsyncConnection | None = None
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The connection of this unit of work (only inside ``async with``)."""
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._connection
+
+    async def __aenter__(self) -> UnitOfWork:
+        lock = None if self._read_only else self._database.write_lock
+        if lock is not None:
+            await lock.acquire()
+        self._lock = lock
+        try:
+            connection = await self._database.engine.connect()
+        except BaseException:
+            self._release()
+            raise
+        try:
+            connection = await connection.execution_options(**{READ_ONLY: self._read_only})
+            await connection.begin()
+        except BaseException:
+            await connection.close()
+            self._release()
+            raise
+        self._connection = connection
+        self.units = UnitRepository(connection)
+        self.people = PersonRepository(connection)
+        self.chats = ChatRepository(connection)
+        self.fields = FieldRepository(connection)
+        self.dossiers = DossierRepository(connection)
+        self.invitations = InvitationRepository(connection)
+        self.answers = AnswerRepository(connection)
+        self.inbound = InboundRepository(connection)
+        self.outbox = OutboxRepository(connection)
+        self.jobs = JobRunRepository(connection)
+        self.audit = AuditRepository(connection)
+        self.api_keys = ApiKeyRepository(connection)
+        self.idempotency = IdempotencyRepository(connection)
+        self.reports = ReportRepository(connection)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        connection = self.connection
+        try:
+            if connection.in_transaction():
+                await connection.rollback()
+        finally:
+            try:
+                await connection.close()
+            finally:
+                self._connection = None
+                self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    async def commit(self) -> None:
+        """Commit everything done in this unit of work."""
+        await self.connection.commit()
+
+    async def rollback(self) -> None:
+        """Throw away everything done so far."""
+        await self.connection.rollback()

@@ -1,0 +1,206 @@
+"""Plain values the repositories return: ORM rows never leave storage/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Unit:
+    """An administrative unit."""
+
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    form_id: str | None
+
+
+@dataclass(frozen=True)
+class Person:
+    """A citizen's contact data (None everywhere once erased)."""
+
+    id: int
+    name: str | None
+    phone: str | None
+    email: str | None
+    zalo_user_id: str | None
+    locale: str
+    opted_out_at: datetime | None
+    erased_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A chat on one channel (a channel identity), linked to a person once they consent."""
+
+    id: int
+    channel: str
+    external_id: str
+    person_id: int | None
+    status: str
+    locale: str
+    pending: str | None
+    consent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A dossier and where it stands."""
+
+    id: int
+    code: str
+    unit_id: int
+    procedure_code: str | None
+    procedure_name: str
+    field: str
+    field_id: int
+    channel: str
+    applicant_id: int | None
+    representative_id: int | None
+    handler: str | None
+    state: str
+    received_at: datetime
+    due_at: datetime
+    finished_at: datetime | None
+    returned_at: datetime | None
+    cancelled_at: datetime | None
+    on_time: bool | None
+    zalo_optin: bool
+    optin_token: str
+
+    @property
+    def respondent_id(self) -> int | None:
+        """Whom to ask: the authorised representative where there is one, else the applicant."""
+        return self.representative_id if self.representative_id is not None else self.applicant_id
+
+
+@dataclass(frozen=True)
+class DossierEvent:
+    """One lifecycle event of a dossier, as its timeline shows it."""
+
+    type: str
+    at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Apology:
+    """The one apology (phiếu xin lỗi và hẹn lại) of a late dossier."""
+
+    number: str | None
+    reason: str
+    new_due_at: datetime
+    issued_by: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """The survey of one dossier."""
+
+    id: int
+    dossier_id: int
+    person_id: int | None
+    unit_id: int
+    form_id: str
+    form_version: int
+    status: str
+    cursor: str | None
+    channel: str | None
+    scheduled_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    reminded_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One recorded answer."""
+
+    question_code: str
+    value: str | None
+    text: str | None
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A queued message."""
+
+    id: int
+    channel: str
+    recipient: str
+    identity_id: int | None
+    invitation_id: int | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class AnswerCount:
+    """How many answers one value of one question got, in one field (by name)."""
+
+    field: str
+    question_code: str
+    value: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class DossierCounts:
+    """The dossier counts of a report."""
+
+    received: int
+    resolved: int
+    on_time: int
+    late: int
+    apologies: int
+    late_without_apology: int
+    overdue_open: int
+
+
+@dataclass(frozen=True)
+class SurveyCounts:
+    """The survey funnel of a report."""
+
+    offered: int
+    delivered: int
+    started: int
+    completed: int
+
+
+@dataclass(frozen=True)
+class ChatSurvey:
+    """A chat, its person's current survey (if any) and the field of that survey's dossier."""
+
+    chat: Chat
+    invitation: Invitation | None
+    field_id: int | None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A live API key (its hash never leaves storage)."""
+
+    id: int
+    name: str
+    prefix: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The answer once given to a request with an Idempotency-Key."""
+
+    request_hash: str
+    status_code: int
+    response: dict[str, Any]

@@ -1,0 +1,1 @@
+"""What SIPAS Bot asks and how it is scored: form files, their catalog and the index method."""

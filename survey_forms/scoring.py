@@ -1,0 +1,205 @@
+"""Satisfaction indexes as DOMAIN.md §4 defines them, from answer counts.
+
+Criterion index = answers 4–5 ÷ answers 1–5 × 100 (a skip is not an answer). Factor index = mean
+of the indexes of its criteria that have answers. Overall = (weighted, by default equal) mean of the
+factor indexes that have answers. Every figure carries its ``n``; figures on fewer than
+``MIN_N`` answers are suppressed ("chưa đủ dữ liệu"), never shown as numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from survey_forms.schema import Form
+
+MIN_N = 5
+Z_95 = 1.959963984540054
+SCORES = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval, in percent."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class CriterionScore:
+    """The figures of one rated criterion."""
+
+    code: str
+    factor: str | None
+    counts: Mapping[int, int]
+    n: int
+    index: float | None
+    mean: float | None
+    alarm_rate: float | None
+    ci95: Interval | None
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class FactorScore:
+    """The figures of one factor; ``n`` is the answers of its most-answered criterion."""
+
+    code: str
+    index: float | None
+    n: int
+    ci95: Interval | None
+    suppressed: bool
+    criteria: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OverallScore:
+    """The overall index; ``n`` is the answers of its most-answered factor (or item)."""
+
+    index: float | None
+    n: int
+    ci95: Interval | None
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class PriorityScore:
+    """The share of "Rất nhiều" + "Nhiều" among the answers to one priority item."""
+
+    code: str
+    index: float | None
+    n: int
+    ci95: Interval | None
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class FormScore:
+    """Every figure of one form over one set of answers."""
+
+    overall: OverallScore
+    factors: tuple[FactorScore, ...]
+    criteria: tuple[CriterionScore, ...]
+    priorities: tuple[PriorityScore, ...]
+
+
+def wilson(successes: int, n: int, z: float = Z_95) -> Interval | None:
+    """The Wilson score interval of ``successes`` out of ``n``, in percent (None when n = 0)."""
+    if n <= 0:
+        return None
+    if not 0 <= successes <= n:
+        raise ValueError("successes must be between 0 and n")
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return Interval(low=max(0.0, centre - half) * 100, high=min(1.0, centre + half) * 100)
+
+
+def _interval_at(index: float | None, n: int) -> Interval | None:
+    """Wilson interval around a derived index, treating it as a proportion over ``n`` people."""
+    if index is None or n <= 0:
+        return None
+    return wilson(round(index / 100 * n), n)
+
+
+def criterion_score(
+    code: str,
+    counts: Mapping[int, int],
+    factor: str | None = None,
+    satisfied_min: int = 4,
+    alarm_max: int = 2,
+) -> CriterionScore:
+    """Index, mean, alarm rate and interval of one criterion from its counts per score 1–5."""
+    clean = {score: int(counts.get(score, 0)) for score in SCORES}
+    n = sum(clean.values())
+    if n == 0:
+        return CriterionScore(code, factor, clean, 0, None, None, None, None, True)
+    satisfied = sum(c for s, c in clean.items() if s >= satisfied_min)
+    alarmed = sum(c for s, c in clean.items() if s <= alarm_max)
+    return CriterionScore(
+        code=code,
+        factor=factor,
+        counts=clean,
+        n=n,
+        index=satisfied / n * 100,
+        mean=sum(s * c for s, c in clean.items()) / n,
+        alarm_rate=alarmed / n * 100,
+        ci95=wilson(satisfied, n),
+        suppressed=n < MIN_N,
+    )
+
+
+def factor_score(code: str, criteria: Iterable[CriterionScore]) -> FactorScore:
+    """Mean of the indexes of the factor's criteria that have answers."""
+    members = tuple(criteria)
+    answered = [c for c in members if c.index is not None]
+    n = max((c.n for c in answered), default=0)
+    index = sum(c.index for c in answered if c.index is not None) / len(answered) if answered else None
+    return FactorScore(
+        code=code,
+        index=index,
+        n=n,
+        ci95=_interval_at(index, n),
+        suppressed=n < MIN_N,
+        criteria=tuple(c.code for c in members),
+    )
+
+
+def overall_from_factors(factors: Iterable[FactorScore], weights: Mapping[str, float] | None = None) -> OverallScore:
+    """Weighted mean (equal weights by default) of the factor indexes that have answers."""
+    answered = [f for f in factors if f.index is not None]
+    n = max((f.n for f in answered), default=0)
+    if not answered:
+        return OverallScore(None, 0, None, True)
+    weight = {f.code: (weights or {}).get(f.code, 1.0) for f in answered}
+    total = sum(weight.values())
+    index = sum(f.index * weight[f.code] for f in answered if f.index is not None) / total
+    return OverallScore(index=index, n=n, ci95=_interval_at(index, n), suppressed=n < MIN_N)
+
+
+def priority_score(code: str, counts: Mapping[str, int], top_values: Iterable[str]) -> PriorityScore:
+    """Share of the top options ("Rất nhiều", "Nhiều") among the answers to one priority item."""
+    tops = set(top_values)
+    n = sum(counts.values())
+    if n == 0:
+        return PriorityScore(code, None, 0, None, True)
+    top = sum(c for v, c in counts.items() if v in tops)
+    return PriorityScore(code, top / n * 100, n, wilson(top, n), n < MIN_N)
+
+
+def _rating_counts(counts: Mapping[str, int]) -> dict[int, int]:
+    result: dict[int, int] = {}
+    for value, count in counts.items():
+        if value.isdigit() and 1 <= int(value) <= 5:
+            result[int(value)] = result.get(int(value), 0) + count
+    return result
+
+
+def score_form(form: Form, counts: Mapping[str, Mapping[str, int]]) -> FormScore:
+    """Every figure of ``form`` from answer counts per question code and value."""
+    rules = form.scoring
+    criteria = tuple(
+        criterion_score(
+            q.code,
+            _rating_counts(counts.get(q.code, {})),
+            q.factor,
+            rules.satisfied_min,
+            rules.alarm_max,
+        )
+        for q in form.rating_questions()
+    )
+    factors = tuple(factor_score(f.code, (c for c in criteria if c.factor == f.code)) for f in form.factors)
+    if rules.overall == "factors":
+        overall = overall_from_factors(factors, {f.code: f.weight for f in form.factors})
+    else:
+        item = next(c for c in criteria if c.code == rules.overall)
+        overall = OverallScore(item.index, item.n, item.ci95, item.suppressed)
+    priorities = tuple(
+        priority_score(q.code, counts.get(q.code, {}), (o.value for o in form.options_of(q) if o.top))
+        for q in form.questions
+        if q.priority
+    )
+    return FormScore(overall=overall, factors=factors, criteria=criteria, priorities=priorities)

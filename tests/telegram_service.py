@@ -1,0 +1,119 @@
+"""Running the real service against the Telegram emulator, in-process, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Any
+
+import aiohttp
+
+from bot.app import App
+from bot.config import load_settings
+from bot.service import Service
+from tests.emulators.telegram import TelegramEmulator
+
+TOKEN = "123456:TEST-token"
+SECRET = "s3cr3t_Token-1"
+PACE = {"telegram_rate": 150.0, "telegram_chat_interval": 0.1}  # the emulator enforces 10/s per chat, 160/s overall
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RunningService:
+    """The service, its HTTP address, an API key, and helpers to call the REST API."""
+
+    def __init__(self, service: Service, base_url: str, key: str, session: aiohttp.ClientSession) -> None:
+        self.service = service
+        self.app = service.app
+        self.base_url = base_url
+        self.key = key
+        self.session = session
+
+    async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.session.request(
+            method, self.base_url + path, json=body, headers={"Authorization": f"Bearer {self.key}"}
+        ) as response:
+            return response.status, await response.json()
+
+    async def put_dossier(
+        self,
+        code: str,
+        name: str,
+        received: str = "2026-11-10T09:00:00+07:00",
+        due: str = "2026-11-20",
+        field: str = "Hộ tịch",
+    ) -> dict[str, Any]:
+        status, body = await self.api(
+            "PUT",
+            f"/api/v1/dossiers/{code}",
+            {
+                "unit": "P8",
+                "procedure": "Đăng ký khai sinh",
+                "field": field,
+                "applicant": {"name": name},
+                "received_at": received,
+                "due_at": due,
+                "channel": "truc_tiep",
+            },
+        )
+        assert status in (200, 201), body
+        return body  # type: ignore[no-any-return]
+
+    async def event(self, code: str, type_: str, at: str) -> dict[str, Any]:
+        status, body = await self.api("POST", f"/api/v1/dossiers/{code}/events", {"type": type_, "at": at})
+        assert status == 202, body
+        return body  # type: ignore[no-any-return]
+
+    async def report(self, start: date, end: date) -> dict[str, Any]:
+        status, body = await self.api(
+            "GET", f"/api/v1/reports/satisfaction?unit=P8&from={start.isoformat()}&to={end.isoformat()}"
+        )
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def running_service(
+    database_url: str, emulator: TelegramEmulator, mode: str = "polling", **settings: Any
+) -> AsyncIterator[RunningService]:
+    """``sipasbot run`` in this process, talking to ``emulator``; stopped on exit."""
+    port = free_port()
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "http_port": port,
+        "public_url": f"http://127.0.0.1:{port}",
+        "telegram_token": TOKEN,
+        "telegram_api_url": emulator.api_url,
+        "telegram_mode": mode,
+        "telegram_webhook_secret": SECRET,
+        "survey_delay_minutes": 0,
+        "quiet_hours": "",
+        **PACE,
+        **settings,
+    }
+    app = App(load_settings(**values))
+    service = Service(app, instance="test")
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    ready = asyncio.create_task(service.ready.wait())
+    await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        ready.cancel()
+        task.result()  # raises what stopped it
+    if not await app.units.exists("P8"):
+        await app.units.add("P8", "Phường 8")
+    key = await app.api_keys.create("test", ["dossiers:write", "reports:read"])
+    async with aiohttp.ClientSession() as session:
+        try:
+            yield RunningService(service, f"http://127.0.0.1:{port}", key, session)
+        finally:
+            stop.set()
+            await task

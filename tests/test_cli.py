@@ -1,0 +1,316 @@
+"""The `sipasbot` command as a newcomer and an operator use it: real subprocesses on a real database file."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
+SERVICE_ITEMS = [
+    "TC1", "TC2", "TC3", "TC4", "TT1", "TT2", "TT3", "TT4", "CC1", "CC2", "CC3", "CC4", "CC5",
+    "KQ1", "KQ2", "KQ3", "PA1", "PA2", "PA3",
+]  # fmt: skip
+FACTORS = {"TC": SERVICE_ITEMS[0:4], "TT": SERVICE_ITEMS[4:8], "CC": SERVICE_ITEMS[8:13],
+           "KQ": SERVICE_ITEMS[13:16], "PA": SERVICE_ITEMS[16:19]}  # fmt: skip
+AFTER_SERVICE_ITEMS = 14  # 8 priorities, 5 profile questions, the comment
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
+    environment["SIPAS_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}"
+    environment["PYTHONUNBUFFERED"] = "1"
+    return environment
+
+
+def run(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SIPASBOT, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120, cwd=cwd, check=False
+    )
+
+
+def demo_input(ratings: list[int]) -> str:
+    assert len(ratings) == 19
+    return "".join(f"{r}\n" for r in ratings) + "0\n" * AFTER_SERVICE_ITEMS + "lines left over are ignored\n"
+
+
+def test_five_demo_runs_give_the_figures_of_the_index_method(env: dict[str, str]) -> None:
+    runs = [
+        [5] * 19,
+        [4, 4, 4, 3, 5, 5, 2, 1, 4, 4, 4, 4, 4, 3, 3, 3, 5, 4, 3],
+        [3, 2, 1, 5, 4, 4, 4, 4, 2, 2, 2, 2, 2, 5, 4, 3, 1, 1, 1],
+        [4, 5, 4, 4, 3, 3, 3, 3, 5, 5, 5, 4, 4, 4, 4, 4, 2, 5, 4],
+        [1, 4, 2, 3, 5, 4, 3, 2, 1, 4, 5, 3, 4, 5, 5, 2, 4, 4, 5],
+    ]
+    for ratings in runs:
+        result = run(env, "demo", stdin=demo_input(ratings))
+        assert result.returncode == 0, result.stderr
+        assert "Trân trọng cảm ơn Ông/Bà" in result.stdout
+        assert "BÁO CÁO MỨC ĐỘ HÀI LÒNG" in result.stdout
+        assert "lines left over" not in result.stdout
+        assert result.stderr == ""
+    report = run(env, "report", "--unit", "DEMO", "--format", "json")
+    assert report.returncode == 0, report.stderr
+    figures = json.loads(report.stdout)
+
+    # the index method of DOMAIN.md §4, computed here by hand
+    expected_criteria = {}
+    for position, code in enumerate(SERVICE_ITEMS):
+        answers = [ratings[position] for ratings in runs]
+        expected_criteria[code] = {
+            "counts": {str(level): answers.count(level) for level in range(1, 6)},
+            "index": round(100 * sum(1 for a in answers if a >= 4) / len(answers), 2),
+        }
+    exact_criteria = {
+        code: 100 * sum(1 for ratings in runs if ratings[SERVICE_ITEMS.index(code)] >= 4) / len(runs)
+        for code in SERVICE_ITEMS
+    }
+    expected_factors = {f: sum(exact_criteria[c] for c in codes) / len(codes) for f, codes in FACTORS.items()}
+    expected_overall = sum(expected_factors.values()) / len(expected_factors)
+
+    criteria = {c["code"]: c for c in figures["criteria"]}
+    assert set(criteria) == set(SERVICE_ITEMS)
+    for code, expected in expected_criteria.items():
+        assert criteria[code]["n"] == 5
+        assert criteria[code]["counts"] == expected["counts"], code
+        assert criteria[code]["index"] == expected["index"], code
+    factors = {f["code"]: f for f in figures["factors"]}
+    for code, value in expected_factors.items():
+        assert factors[code]["index"] == round(value, 2), code
+    assert figures["satisfaction"]["index"] == round(expected_overall, 2)
+    assert figures["satisfaction"]["n"] == 5
+    assert figures["surveys"]["completed"] == 5
+    assert figures["dossiers"]["received"] == 5
+
+
+class Terminal:
+    """A running `sipasbot` process typed into line by line."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.process = subprocess.Popen(
+            [SIPASBOT, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.transcript: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.transcript.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"{text!r} never appeared; saw:\n{''.join(self.transcript[-20:])}")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def user(self) -> str:
+        intro = next(line for line in self.transcript if "cuộc trò chuyện “" in line)
+        return intro.split("cuộc trò chuyện “")[1].split("”")[0]
+
+
+def stored(env: dict[str, str]) -> tuple[dict[str, str], str | None]:
+    path = env["SIPAS_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(path) as connection:
+        answers = dict(connection.execute("SELECT question_code, value FROM answers").fetchall())
+        (cursor,) = connection.execute("SELECT cursor FROM invitations").fetchone()
+    return answers, cursor
+
+
+def test_a_killed_survey_resumes_at_the_next_unanswered_question(env: dict[str, str]) -> None:
+    terminal = Terminal(env, "demo")
+    terminal.wait_for("Câu 1/33")
+    typed = ["5", "4", "3", "hài lòng", "rat hai long", "2", "1"]
+    for number, answer in enumerate(typed, start=2):
+        terminal.type(answer)
+        terminal.wait_for(f"Câu {number}/33")
+    user = terminal.user()
+    terminal.kill()
+
+    answers, cursor = stored(env)
+    assert answers == {"TC1": "5", "TC2": "4", "TC3": "3", "TC4": "4", "TT1": "5", "TT2": "2", "TT3": "1"}
+    assert cursor == "TT4"
+
+    resumed = run(env, "shell", "--as", "citizen", "--user", user, stdin="/khaosat\n4\n")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Câu 8/33 · II. Thủ tục hành chính" in resumed.stdout
+    assert "Thời hạn giải quyết thủ tục hành chính cho người dân là đúng quy định." in resumed.stdout
+    assert "Câu 9/33" in resumed.stdout
+    answers, cursor = stored(env)
+    assert len(answers) == 8
+    assert answers["TT4"] == "4"
+    assert cursor == "CC1"
+
+
+def test_a_kill_in_the_middle_of_an_answer_leaves_a_consistent_survey(env: dict[str, str]) -> None:
+    terminal = Terminal(env, "demo")
+    terminal.wait_for("Câu 1/33")
+    for number in range(2, 6):
+        terminal.type("4")
+        terminal.wait_for(f"Câu {number}/33")
+    user = terminal.user()
+    terminal.type("5")  # killed before its reply is seen: committed whole or not at all
+    terminal.kill()
+    answers, cursor = stored(env)
+    assert len(answers) in (4, 5)
+    assert cursor == SERVICE_ITEMS[len(answers)]
+    resumed = run(env, "shell", "--as", "citizen", "--user", user, stdin="/khaosat\n")
+    assert f"Câu {len(answers) + 1}/33" in resumed.stdout
+
+
+def test_a_demo_whose_input_ends_early_says_how_to_continue(env: dict[str, str]) -> None:
+    result = run(env, "demo", stdin="5\n4\n")
+    assert result.returncode == 0, result.stderr
+    assert "sipasbot shell --as citizen --user demo-1-" in result.stdout
+    assert "Câu 3/33" in result.stdout
+    assert "chạy sipasbot demo thêm vài lần để thấy số liệu" in result.stdout
+    assert "đã bắt đầu 1" in result.stdout
+
+
+def test_the_default_database_is_sipasbot_db_in_the_working_directory(env: dict[str, str], tmp_path: Path) -> None:
+    del env["SIPAS_DATABASE_URL"]
+    result = run(env, "db", "upgrade", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "sqlite+aiosqlite:///sipasbot.db is at revision 0002" in result.stdout
+    assert (tmp_path / "sipasbot.db").exists()
+
+
+def test_units_and_reports(env: dict[str, str]) -> None:
+    assert run(env, "units", "add", "Q3", "Quận 3").returncode == 0
+    added = run(env, "units", "add", "P8", "Phường 8", "--parent", "Q3")
+    assert added.stdout.strip() == "added unit P8: Phường 8"
+    listed = run(env, "units", "list")
+    assert "P8\tPhường 8\t(parent: Q3; form: sipas-2022)" in listed.stdout
+    report = run(
+        env,
+        "report",
+        "--unit",
+        "Q3",
+        "--include-children",
+        "--from",
+        "01/11/2026",
+        "--to",
+        "2026-11-30",
+        "--format",
+        "json",
+    )
+    figures = json.loads(report.stdout)
+    assert (figures["from"], figures["to"], figures["include_children"]) == ("2026-11-01", "2026-11-30", True)
+    assert figures["satisfaction"] == {"index": None, "n": 0, "ci95": None, "suppressed": True}
+
+
+def test_a_report_can_be_written_to_a_file(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, "units", "add", "P8", "Phường 8")
+    out = tmp_path / "bao-cao.txt"
+    result = run(env, "report", "--unit", "P8", "--out", str(out))
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "BÁO CÁO MỨC ĐỘ HÀI LÒNG — Phường 8 (P8)" in out.read_text(encoding="utf-8")
+
+
+def _broken_forms(tmp_path: Path) -> Path:
+    directory = tmp_path / "forms"
+    directory.mkdir()
+    (directory / "hong.v1.yaml").write_text(
+        "id: hong\nversion: 1\ntitle: {vi: Hỏng}\nintro: {vi: Hỏng}\noutro: {vi: Hỏng}\n"
+        "questions:\n  - {code: Q1, type: choice, text: {vi: Chọn đi}}\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("args", "settings", "message"),
+    [
+        (["report", "--unit", "NOPE"], {}, "sipasbot: error: no unit 'NOPE'"),
+        (["report", "--unit", "DEMO", "--from", "2026-13-01"], {}, "not a date: '2026-13-01'"),
+        (["report", "--unit", "DEMO", "--format", "pdf"], {}, "invalid choice: 'pdf'"),
+        ([], {}, "the following arguments are required: command"),
+        (["units", "add", "P8", "Phường 8", "--parent", "NOPE"], {}, "no parent unit 'NOPE'"),
+        (["units", "add", "mã sai", "Phường"], {}, "a unit code is"),
+        (["db", "upgrade"], {"SIPAS_QUIET_HOURS": "tối"}, "SIPAS_QUIET_HOURS: expected HH:MM-HH:MM"),
+        (["db", "upgrade"], {"SIPAS_TIMEZONE": "Mars/Olympus"}, "SIPAS_TIMEZONE: unknown time zone"),
+        (["db", "upgrade"], {"SIPAS_SURVEY_FORM": "khong-co"}, "SIPAS_SURVEY_FORM: unknown form 'khong-co'"),
+        (["db", "upgrade"], {"SIPAS_DATABASE_URL": "mysql+aiomysql://x/y"}, "unsupported database 'mysql'"),
+        (
+            ["db", "upgrade"],
+            {"SIPAS_DATABASE_URL": "sqlite+aiosqlite:////no/such/dir/x.db"},
+            "cannot use the database: unable to open database file",
+        ),
+        (
+            ["db", "upgrade"],
+            {"SIPAS_TELEGRAM_TOKEN": "1:x", "SIPAS_TELEGRAM_MODE": "webhook"},
+            "SIPAS_TELEGRAM_WEBHOOK_SECRET is required",
+        ),
+        (["db", "upgrade"], {"SIPAS_FORMS_DIR": "BROKEN"}, "hong.v1.yaml: question Q1: empty option list"),
+        (["db", "upgrade"], {"SIPAS_FORMS_DIR": "UNPARSEABLE"}, "hong.v1.yaml: cannot read: expected ',' or '}'"),
+    ],
+)
+def test_user_errors_are_one_line_without_a_traceback(
+    env: dict[str, str], tmp_path: Path, args: list[str], settings: dict[str, str], message: str
+) -> None:
+    if settings.get("SIPAS_FORMS_DIR") == "BROKEN":
+        settings = {"SIPAS_FORMS_DIR": str(_broken_forms(tmp_path))}
+    elif settings.get("SIPAS_FORMS_DIR") == "UNPARSEABLE":
+        directory = _broken_forms(tmp_path)
+        (directory / "hong.v1.yaml").write_text("title: {vi: Chọn?}\n", encoding="utf-8")
+        settings = {"SIPAS_FORMS_DIR": str(directory)}
+    result = run({**env, **settings}, *args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sipasbot: error: ")
+    assert message in lines[0]
+
+
+def test_a_unit_code_is_added_once(env: dict[str, str]) -> None:
+    assert run(env, "units", "add", "P8", "Phường 8").returncode == 0
+    again = run(env, "units", "add", "P8", "Phường 8")
+    assert again.returncode == 2
+    assert again.stderr.strip() == "sipasbot: error: unit P8 already exists"
+
+
+def test_a_unit_can_have_its_own_form(env: dict[str, str]) -> None:
+    added = run(env, "units", "add", "P8", "Phường 8", "--form", "sipas-nhanh")
+    assert added.stdout.strip() == "added unit P8: Phường 8 (form sipas-nhanh)"
+    assert "P8\tPhường 8\t(parent: -; form: sipas-nhanh)" in run(env, "units", "list").stdout
+    refused = run(env, "units", "add", "P9", "Phường 9", "--form", "khong-co")
+    assert refused.returncode == 2
+    assert "unknown form 'khong-co'" in refused.stderr

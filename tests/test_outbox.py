@@ -1,0 +1,194 @@
+"""Delivery: pace, order per recipient, retries, a channel-wide pause after a 429, unreachable chats."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot.channels.base import Delivery
+from bot.outbox import Outbox, Pace
+from handlers.context import Services
+from handlers.messages import Reply
+from storage.models import IdentityRow, OutboxRow
+from tests.conftest import Clock
+
+
+@dataclass
+class Sent:
+    recipient: str
+    text: str
+    replace: str | None
+    started: float
+    finished: float
+
+
+class ScriptedChannel:
+    """A channel that records every send and answers from a script (per recipient, else delivered)."""
+
+    name = "fake"
+
+    def __init__(self, latency: float = 0.002) -> None:
+        self.latency = latency
+        self.sent: list[Sent] = []
+        self.script: dict[str, deque[Delivery]] = {}
+        self.changed = asyncio.Condition()
+        self.ids = 0
+
+    def answer(self, recipient: str, *outcomes: Delivery) -> None:
+        self.script.setdefault(recipient, deque()).extend(outcomes)
+
+    async def send(self, recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
+        started = time.monotonic()
+        await asyncio.sleep(self.latency)
+        script = self.script.get(recipient)
+        outcome = script.popleft() if script else None
+        if outcome is None:
+            self.ids += 1
+            outcome = Delivery("delivered", platform_message_id=replace or str(self.ids))
+        self.sent.append(Sent(recipient, reply.text, replace, started, time.monotonic()))
+        async with self.changed:
+            self.changed.notify_all()
+        return outcome
+
+    async def wait(self, condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10), self.changed:
+            await self.changed.wait_for(condition)
+
+
+async def queue(services: Services, recipient: str, *texts: str, thread: str | None = None) -> None:
+    async with services.uow() as uow:
+        for text in texts:
+            await uow.outbox.add("fake", recipient, Reply(text, thread=thread).to_payload(), services.clock())
+        await uow.commit()
+
+
+@asynccontextmanager
+async def delivering(services: Services, channel: ScriptedChannel, pace: Pace) -> AsyncIterator[Outbox]:
+    outbox = Outbox(services, {"fake": channel}, {"fake": pace})
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox.run(stop))
+    try:
+        yield outbox
+    finally:
+        stop.set()
+        await task
+
+
+async def statuses(services: Services) -> dict[str, list[str]]:
+    async with services.uow(read_only=True) as uow:
+        rows = await uow.connection.execute(select(OutboxRow.payload, OutboxRow.status).order_by(OutboxRow.id))
+        result: dict[str, list[str]] = {}
+        for payload, status in rows:
+            result.setdefault(status, []).append(payload["text"])
+        return result
+
+
+async def test_messages_go_in_order_per_recipient_spaced_by_the_interval(services: Services) -> None:
+    channel = ScriptedChannel()
+    await queue(services, "a", *(f"a{i}" for i in range(5)))
+    await queue(services, "b", *(f"b{i}" for i in range(5)))
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.05)):
+        await channel.wait(lambda: len(channel.sent) == 10)
+    for recipient in ("a", "b"):
+        mine = [s for s in channel.sent if s.recipient == recipient]
+        assert [s.text for s in mine] == [f"{recipient}{i}" for i in range(5)]
+        for before, after in itertools.pairwise(mine):
+            assert after.started - before.finished >= 0.05 - 0.002
+    assert (await statuses(services)) == {"sent": [f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]}
+
+
+async def test_the_overall_rate_is_never_exceeded(services: Services) -> None:
+    channel = ScriptedChannel(latency=0.0)
+    for number in range(60):
+        await queue(services, f"chat{number}", "xin chào")
+    async with delivering(services, channel, Pace(per_second=20, per_recipient_interval=1.0)):
+        await channel.wait(lambda: len(channel.sent) == 60)
+    starts = sorted(s.started for s in channel.sent)
+    for index in range(len(starts) - 20):
+        assert starts[index + 20] - starts[index] >= 1.0  # never 21 sends within one second at 20/s
+    for before, after in itertools.pairwise(starts):
+        assert after - before >= 0.5 / 20 - 0.001  # and never faster than twice the pace
+    assert starts[-1] - starts[0] <= 3 * 1.04 + 0.5  # yet the pace is kept: 60 sends in about three windows
+
+
+async def test_a_message_that_must_wait_keeps_its_successors_behind_it(services: Services, clock: Clock) -> None:
+    channel = ScriptedChannel()
+    channel.answer("a", Delivery("retry_later", error="Bad Gateway"))
+    await queue(services, "a", "a1", "a2")
+    await queue(services, "b", "b1")
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.0)):
+        await channel.wait(lambda: any(s.text == "b1" for s in channel.sent))
+        await asyncio.sleep(0.1)  # a2 must not overtake a1 however long we wait
+        assert [s.text for s in channel.sent if s.recipient == "a"] == ["a1"]
+        clock.advance(seconds=3)
+        await channel.wait(lambda: [s.text for s in channel.sent if s.recipient == "a"] == ["a1", "a1", "a2"])
+    assert (await statuses(services))["sent"] == ["a1", "a2", "b1"]
+
+
+async def test_a_flood_answer_pauses_the_whole_channel(services: Services) -> None:
+    channel = ScriptedChannel(latency=0.0)
+    channel.answer("a", Delivery("retry_later", retry_after=0.3, error="Too Many Requests: retry after 1"))
+    await queue(services, "a", "a1")
+    async with delivering(services, channel, Pace(per_second=1000, per_recipient_interval=0.0)) as outbox:
+        await channel.wait(lambda: len(channel.sent) == 1)
+        flooded_at = channel.sent[0].finished
+        await queue(services, "b", "b1")
+        outbox.wake()
+        await channel.wait(lambda: any(s.recipient == "b" for s in channel.sent))
+    b_sent = next(s for s in channel.sent if s.recipient == "b")
+    assert b_sent.started - flooded_at >= 0.3 - 0.01
+
+
+async def test_an_unreachable_chat_is_tried_once_and_its_queue_dropped(services: Services) -> None:
+    async with services.uow() as uow:
+        chat = await uow.chats.add("fake", "blocked", "vi", services.clock())
+        await uow.chats.update(chat.id, services.clock(), status="active")
+        await uow.commit()
+    channel = ScriptedChannel()
+    channel.answer("blocked", Delivery("unreachable", error="Forbidden: bot was blocked by the user"))
+    await queue(services, "blocked", "m1", "m2", "m3")
+    await queue(services, "ok", "m4")
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.0)):
+        await channel.wait(lambda: any(s.recipient == "ok" for s in channel.sent))
+        await asyncio.sleep(0.05)
+    assert [s.text for s in channel.sent if s.recipient == "blocked"] == ["m1"]
+    assert await statuses(services) == {"unreachable": ["m1"], "cancelled": ["m2", "m3"], "sent": ["m4"]}
+    async with services.uow(read_only=True) as uow:
+        assert await uow.connection.scalar(select(IdentityRow.status)) == "unreachable"
+
+
+async def test_a_message_the_platform_refuses_is_parked_and_the_next_goes(services: Services) -> None:
+    channel = ScriptedChannel()
+    channel.answer("a", Delivery("failed", error="Bad Request: message is too long"))
+    await queue(services, "a", "too long", "next")
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.0)):
+        await channel.wait(lambda: len(channel.sent) == 2)
+    assert await statuses(services) == {"failed": ["too long"], "sent": ["next"]}
+
+
+async def test_a_thread_is_edited_in_place(services: Services) -> None:
+    channel = ScriptedChannel()
+    await queue(services, "a", "Câu 1/33", thread="survey:1")
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.0)) as outbox:
+        await channel.wait(lambda: len(channel.sent) == 1)
+        await queue(services, "a", "Câu 2/33", thread="survey:1")
+        await queue(services, "a", "Cảm ơn")
+        outbox.wake()
+        await channel.wait(lambda: len(channel.sent) == 3)
+    first, second, third = channel.sent
+    assert (first.replace, second.replace, third.replace) == (None, "1", None)
+
+
+async def test_stopping_lets_sends_in_flight_finish(services: Services) -> None:
+    channel = ScriptedChannel(latency=0.2)
+    await queue(services, "a", "a1")
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.0)):
+        await asyncio.sleep(0.05)  # the send has started
+    assert await statuses(services) == {"sent": ["a1"]}
