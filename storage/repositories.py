@@ -652,13 +652,17 @@ class OutboxRepository(_Repository):
     async def pending(
         self, channel: str, now: datetime, limit: int, recipient: str | None = None, after_id: int = 0
     ) -> list[OutboxMessage]:
-        """Messages ready to send on ``channel`` (to ``recipient`` only, if given; above ``after_id``), oldest first."""
-        query = select(OUTBOX).where(
-            OUTBOX.c.status == "pending",
-            OUTBOX.c.channel == channel,
-            OUTBOX.c.not_before <= now,
-            OUTBOX.c.id > after_id,
-        )
+        """Messages ready to send on ``channel`` (to ``recipient`` only, if given), oldest first.
+
+        With ``after_id``: the messages above it, and every earlier pending message of their recipients —
+        PostgreSQL hands out ids at insert, so a transaction may commit its lower ids after a higher id of
+        another was read; its recipient's earlier messages must still come first.
+        """
+        ready = (OUTBOX.c.status == "pending", OUTBOX.c.channel == channel, OUTBOX.c.not_before <= now)
+        query = select(OUTBOX).where(*ready)
+        if after_id:
+            fresh = select(OUTBOX.c.recipient).where(*ready, OUTBOX.c.id > after_id)
+            query = query.where(OUTBOX.c.recipient.in_(fresh))
         if recipient is not None:
             query = query.where(OUTBOX.c.recipient == recipient)
         return await self._all(OutboxMessage, query.order_by(OUTBOX.c.id).limit(limit))

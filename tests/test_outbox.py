@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bot.channels.base import Delivery
 from bot.outbox import Outbox, Pace
@@ -192,3 +192,37 @@ async def test_stopping_lets_sends_in_flight_finish(services: Services) -> None:
     async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.0)):
         await asyncio.sleep(0.05)  # the send has started
     assert await statuses(services) == {"sent": ["a1"]}
+
+
+async def insert_with_id(services: Services, *rows: tuple[int, str, str]) -> None:
+    """Rows with chosen ids, committed together: PostgreSQL hands out ids at insert, not at commit."""
+    now = services.clock()
+    async with services.uow() as uow:
+        for message_id, recipient, text in rows:
+            await uow.connection.execute(
+                insert(OutboxRow).values(
+                    id=message_id,
+                    channel="fake",
+                    recipient=recipient,
+                    payload=Reply(text).to_payload(),
+                    status="pending",
+                    attempts=0,
+                    not_before=now,
+                    created_at=now,
+                )
+            )
+        await uow.commit()
+
+
+async def test_a_transaction_that_commits_after_a_later_id_keeps_its_recipients_order(services: Services) -> None:
+    # T1 takes id 100 for "a", T2 takes id 101 for "b" and commits, then T1 takes 102 for "a" and commits:
+    # the first read sees 101, the next read must still deliver a's 100 before a's 102.
+    channel = ScriptedChannel()
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.01)) as outbox:
+        await insert_with_id(services, (101, "b", "b-first"))
+        outbox.wake()
+        await channel.wait(lambda: len(channel.sent) == 1)
+        await insert_with_id(services, (100, "a", "a-intro"), (102, "a", "a-question"))
+        outbox.wake()
+        await channel.wait(lambda: len(channel.sent) == 3)
+    assert [s.text for s in channel.sent if s.recipient == "a"] == ["a-intro", "a-question"]
