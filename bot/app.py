@@ -12,6 +12,7 @@ from handlers.citizen import CitizenHandler
 from handlers.context import Policy, QuietHours, Services, utc_now
 from handlers.dossiers import DossierHandler
 from handlers.invitations import InvitationHandler
+from handlers.ratings import RatingHandler
 from handlers.reporting import Reporter
 from handlers.texts import Texts
 from handlers.units import UnitHandler
@@ -36,6 +37,7 @@ class App:
             survey_delay=timedelta(minutes=settings.survey_delay_minutes),
             quiet_hours=QuietHours.parse(settings.quiet_hours),
             retention_days=settings.retention_days,
+            zns_rating_template=settings.zns_rating_template_id if settings.zalo_oa_enabled else None,
         )
         self.wakeup = asyncio.Event()
         self.services = Services(
@@ -49,6 +51,7 @@ class App:
         self.citizens = CitizenHandler(self.services)
         self.dossiers = DossierHandler(self.services)
         self.invitations = InvitationHandler(self.services)
+        self.ratings = RatingHandler(self.services)
         self.reporter = Reporter(self.services)
         self.units = UnitHandler(self.services)
         self.api_keys = ApiKeyHandler(self.services)

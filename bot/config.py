@@ -43,7 +43,10 @@ class Settings(BaseSettings):
     zalo_oa_refresh_token: SecretStr | None = None
     zalo_oa_api_url: str = "https://openapi.zalo.me"
     zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_oa_webhook_max_age: float = Field(default=300.0, gt=0, le=86400)  # seconds; older events are refused
+    zalo_oa_rate: float = Field(default=20.0, gt=0, le=1000)  # messages per second, the whole OA
     zns_api_url: str = "https://business.openapi.zalo.me"
+    zns_rate: float = Field(default=10.0, gt=0, le=1000)
     zns_rating_template_id: str | None = None
     zns_apology_template_id: str | None = None
 
@@ -51,6 +54,8 @@ class Settings(BaseSettings):
     zalo_bot_api_url: str = "https://bot-api.zaloplatforms.com/bot"
     zalo_bot_mode: Literal["polling", "webhook"] = "polling"
     zalo_bot_webhook_secret: SecretStr | None = None
+    zalo_bot_rate: float = Field(default=20.0, gt=0, le=1000)
+    zalo_chat_interval: float = Field(default=0.5, ge=0, le=60)  # seconds between two messages to one Zalo chat
 
     survey_form: str = "sipas-2022"
     survey_delay_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
@@ -89,6 +94,11 @@ class Settings(BaseSettings):
         if self.zalo_bot_token and self.zalo_bot_mode == "webhook" and not self.zalo_bot_webhook_secret:
             raise ValueError("SIPAS_ZALO_BOT_WEBHOOK_SECRET is required when SIPAS_ZALO_BOT_MODE=webhook")
         return self
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        """The Zalo app, its secret and the OA secret key are all set (ZNS needs them too)."""
+        return bool(self.zalo_oa_app_id and self.zalo_oa_app_secret and self.zalo_oa_secret_key)
 
     @property
     def zone(self) -> ZoneInfo:

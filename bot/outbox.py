@@ -315,6 +315,8 @@ class Outbox:
                 await uow.chats.update(chat.id, now, status=outcome.status)
                 log.warning("chat %s on %s is %s", chat.id, name, outcome.status)
             await uow.outbox.cancel_for_recipient(name, message.recipient)
+            if message.invitation_id is not None:  # offered on the next channel, if the person has one
+                await uow.invitations.undeliverable(message.invitation_id, name, now)
 
     # --- for the terminal and tests: everything ready now, in order, without pacing
 

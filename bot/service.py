@@ -13,6 +13,9 @@ from aiohttp import web
 from bot.app import App
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel, TelegramConfig
+from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig
+from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
+from bot.channels.zns import ZnsChannel, ZnsEvents
 from bot.outbox import Outbox, Pace
 from bot.web.api import setup_api
 from bot.web.server import build_web_app
@@ -29,6 +32,9 @@ class Service:
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.telegram: TelegramChannel | None = None
         self.outbox: Outbox | None = None
+        self.zalo_oa: ZaloOAChannel | None = None
+        self.zns: ZnsChannel | None = None
+        self.zalo_bot: ZaloBotChannel | None = None
         self.ready = asyncio.Event()
         self.port: int | None = None
 
@@ -47,6 +53,45 @@ class Service:
         )
         return TelegramChannel(config, self.app.citizens.handle)
 
+    def _zalo(self) -> None:
+        """The Zalo OA and ZNS channels (one app, one token pair), when the app is configured."""
+        settings = self.app.settings
+        app_id, app_secret, secret_key = (
+            settings.zalo_oa_app_id,
+            settings.zalo_oa_app_secret,
+            settings.zalo_oa_secret_key,
+        )
+        if not (app_id and app_secret and secret_key):
+            return
+        config = ZaloOAConfig(
+            app_id=app_id,
+            app_secret=app_secret.get_secret_value(),
+            secret_key=secret_key.get_secret_value(),
+            access_token=settings.zalo_oa_access_token.get_secret_value() if settings.zalo_oa_access_token else None,
+            refresh_token=settings.zalo_oa_refresh_token.get_secret_value() if settings.zalo_oa_refresh_token else None,
+            api_url=settings.zalo_oa_api_url,
+            oauth_url=settings.zalo_oa_oauth_url,
+            webhook_max_age=settings.zalo_oa_webhook_max_age,
+        )
+        api = ZaloApi(config, self.app.services)
+        self.zalo_oa = ZaloOAChannel(api, self.app.citizens.handle, ZnsEvents(self.app.ratings))
+        if settings.zns_rating_template_id or settings.zns_apology_template_id:
+            self.zns = ZnsChannel(api, settings.zone, settings.zns_api_url)
+
+    def _zalo_bot(self) -> ZaloBotChannel | None:
+        settings = self.app.settings
+        if settings.zalo_bot_token is None:
+            return None
+        secret = settings.zalo_bot_webhook_secret
+        config = ZaloBotConfig(
+            token=settings.zalo_bot_token.get_secret_value(),
+            api_url=settings.zalo_bot_api_url,
+            mode=settings.zalo_bot_mode,
+            webhook_secret=secret.get_secret_value() if secret else None,
+            public_url=settings.public_url,
+        )
+        return ZaloBotChannel(config, self.app.citizens.handle)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
         app, settings = self.app, self.app.settings
@@ -59,6 +104,19 @@ class Service:
             paces["telegram"] = Pace(settings.telegram_rate, settings.telegram_chat_interval)
             channels["telegram"] = self.telegram
             parts.append(self.telegram.setup_webhook)
+        self._zalo()
+        if self.zalo_oa is not None:
+            paces["zalo_oa"] = Pace(settings.zalo_oa_rate, settings.zalo_chat_interval)
+            channels["zalo_oa"] = self.zalo_oa
+            parts.append(self.zalo_oa.setup_webhook)
+        if self.zns is not None:
+            paces["zns"] = Pace(settings.zns_rate, 0.0)
+            channels["zns"] = self.zns
+        self.zalo_bot = self._zalo_bot()
+        if self.zalo_bot is not None:
+            paces["zalo_bot"] = Pace(settings.zalo_bot_rate, settings.zalo_chat_interval)
+            channels["zalo_bot"] = self.zalo_bot
+            parts.append(self.zalo_bot.setup_webhook)
         self.outbox = Outbox(app.services, channels, paces, wakeup=app.wakeup)
         runner = web.AppRunner(build_web_app(app, parts), access_log=None)
         await runner.setup()
@@ -73,6 +131,13 @@ class Service:
                 app.bot_username = self.telegram.username
                 if settings.telegram_mode == "polling":
                     tasks.append(asyncio.create_task(self.telegram.poll(stop), name="telegram-poll"))
+            if self.zalo_oa is not None:
+                await self.zalo_oa.start()
+                tasks.append(asyncio.create_task(self.zalo_oa.api.tokens.keep_fresh(stop), name="zalo-tokens"))
+            if self.zalo_bot is not None:
+                await self.zalo_bot.start()
+                if settings.zalo_bot_mode == "polling":
+                    tasks.append(asyncio.create_task(self.zalo_bot.poll(stop), name="zalo-bot-poll"))
             tasks.append(asyncio.create_task(self.outbox.run(stop), name="outbox"))
             scheduler.start()
             log.info(
@@ -88,9 +153,13 @@ class Service:
                 scheduler.shutdown(wait=False)
             await runner.cleanup()  # no more webhooks
             for task in tasks:
-                if task.get_name() == "telegram-poll":
+                if task.get_name() in ("telegram-poll", "zalo-bot-poll"):
                     task.cancel()  # a long poll holds no state: the offset was not confirmed
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.telegram is not None:
                 await self.telegram.stop()
+            if self.zalo_oa is not None:
+                await self.zalo_oa.stop()
+            if self.zalo_bot is not None:
+                await self.zalo_bot.stop()
             await app.close()

@@ -106,8 +106,14 @@ class _Turn:
             self.chat, self.current, self.current_field_id = found.chat, found.invitation, found.field_id
             self.current_known = True
             self.locale = self.chat.locale
+            if self.chat.status == "window_closed" and self.inbound.kind != "blocked":
+                # the person wrote: the platform's reply window is open again
+                await self.uow.chats.update(self.chat.id, self.now, status="active")
+                self.chat = dataclasses.replace(self.chat, status="active")
         if self.inbound.kind in ("blocked", "unblocked"):
             await self.on_reachability(self.inbound.kind == "blocked")
+        elif self.inbound.kind == "unsupported":
+            self.say("unsupported")
         elif self.inbound.kind == "contact":
             await self.on_contact(self.inbound.phone)
         elif self.inbound.kind == "choice":

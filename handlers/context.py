@@ -68,6 +68,7 @@ class Policy:
     invitation_ttl: timedelta = timedelta(days=7)
     reminder_after: timedelta = timedelta(hours=24)
     retention_days: int = 365
+    zns_rating_template: str | None = None  # set: invitations reach a phone by ZNS when no chat can be used
 
     def local_date(self, moment: datetime) -> date:
         """The local calendar date of ``moment``."""

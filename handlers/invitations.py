@@ -6,10 +6,11 @@ from datetime import datetime
 
 from handlers.context import Services
 from handlers.messages import Option, Reply
+from handlers.ratings import RATING_FORM, tracking_id
 from handlers.survey import first_question, render_question
 from handlers.texts import Texts
 from storage.uow import UnitOfWork
-from storage.values import Chat, Invitation
+from storage.values import Chat, Invitation, Person
 
 BATCH = 500
 
@@ -82,11 +83,16 @@ class InvitationHandler:
                 return sent
 
     async def _send_batch(self, now: datetime) -> tuple[int, int, int]:
-        """One batch of due invitations: (examined, offered, cancelled)."""
+        """One batch of due invitations: (examined, offered, cancelled).
+
+        The channel is chosen from what the person has: a linked chat (Telegram or Zalo) first, else a
+        ZNS rating by phone when ZNS is configured and the applicant agreed to Zalo notices.
+        """
         services = self.services
         offered = cancelled = 0
+        by_phone = services.policy.zns_rating_template is not None
         async with services.uow() as uow:
-            due = await uow.invitations.due(now, BATCH)
+            due = await uow.invitations.due(now, BATCH, by_phone=by_phone)
             for invitation in due:
                 assert invitation.person_id is not None
                 person = await uow.people.get(invitation.person_id)
@@ -95,20 +101,57 @@ class InvitationHandler:
                     cancelled += 1
                     continue
                 chat = reachable(await uow.chats.for_person(invitation.person_id))
-                if chat is None:
-                    continue
-                opening = await open_invitation(services, uow, invitation, chat, now)
-                for part, reply in enumerate(opening):
-                    await uow.outbox.to_chat(
-                        chat,
-                        reply.to_payload(),
-                        now,
-                        invitation_id=invitation.id,
-                        dedupe_key=f"invite:{invitation.id}:{part}",
-                    )
-                offered += 1
+                if chat is not None:
+                    opening = await open_invitation(services, uow, invitation, chat, now)
+                    for part, reply in enumerate(opening):
+                        await uow.outbox.to_chat(
+                            chat,
+                            reply.to_payload(),
+                            now,
+                            invitation_id=invitation.id,
+                            dedupe_key=f"invite:{invitation.id}:{chat.id}:{part}",
+                        )
+                    offered += 1
+                elif by_phone and person.phone is not None and await self._by_phone(uow, invitation, person, now):
+                    offered += 1
             await uow.commit()
         return len(due), offered, cancelled
+
+    async def _by_phone(self, uow: UnitOfWork, invitation: Invitation, person: Person, now: datetime) -> bool:
+        """Offer the invitation as a ZNS rating template; False when the dossier's applicant did not agree."""
+        services = self.services
+        dossier = await uow.dossiers.get(invitation.dossier_id)
+        if not dossier.zalo_optin or person.phone is None or services.policy.zns_rating_template is None:
+            return False
+        form = services.catalog.get(RATING_FORM)
+        returned = dossier.returned_at or now
+        reply = Reply(
+            text=services.texts("vi", "zns.rating_summary", procedure=dossier.procedure_name, code=dossier.code),
+            template={
+                "template_id": services.policy.zns_rating_template,
+                "tracking_id": tracking_id(invitation.id),
+                "data": {
+                    "ho_ten": person.name or "Ông/Bà",
+                    "ma_ho_so": dossier.code,
+                    "thu_tuc": dossier.procedure_name[:100],
+                    "ngay_tra": services.policy.show_date(returned),
+                },
+            },
+        )
+        await uow.invitations.update(
+            invitation.id,
+            status="sent",
+            sent_at=now,
+            channel="zns",
+            form_id=form.id,
+            form_version=form.version,
+            cursor=None,
+            expires_at=now + services.policy.invitation_ttl,
+        )
+        await uow.outbox.add(
+            "zns", person.phone, reply.to_payload(), now, invitation_id=invitation.id, dedupe_key=f"zns:{invitation.id}"
+        )
+        return True
 
     async def send_reminders(self, now: datetime | None = None) -> int:
         """Remind, once, everyone whose survey is still open a day after it was offered."""

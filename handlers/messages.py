@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-InboundKind = Literal["text", "choice", "contact", "blocked", "unblocked"]
+InboundKind = Literal["text", "choice", "contact", "blocked", "unblocked", "unsupported"]
 
 
 def nfc(text: str) -> str:
@@ -27,8 +27,8 @@ class Identity:
 class Inbound:
     """One thing a person did in a chat.
 
-    Typed text, pressed a button (``value``), shared a contact (``phone``), or blocked / unblocked
-    the bot (unfollowed / followed, on Zalo).
+    Typed text, pressed a button (``value``), shared a contact (``phone``), blocked / unblocked
+    the bot (unfollowed / followed, on Zalo), or sent something we cannot read (a sticker, a photo).
     """
 
     identity: Identity
@@ -64,6 +64,9 @@ class Reply:
     message to edit in place where the channel allows (the survey question being answered).
     ``heading``: the first line of ``text`` is a heading (bold where the channel formats text).
     ``request_contact``: the label of a "share my phone number" button, where the channel has one.
+    ``tap_hint``: shown by channels that offer the answers as buttons but not the controls (skip, back):
+    how to use those by typing. ``template``: a platform template to send instead of text, where the
+    channel sends templates (ZNS: ``{"template_id", "data", "tracking_id"}``).
     """
 
     text: str
@@ -73,6 +76,8 @@ class Reply:
     heading: bool = False
     request_contact: str | None = None
     attachments: tuple[dict[str, Any], ...] = field(default=())
+    tap_hint: str | None = None
+    template: dict[str, Any] | None = None
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON kept in the outbox."""
@@ -89,6 +94,10 @@ class Reply:
             payload["request_contact"] = self.request_contact
         if self.attachments:
             payload["attachments"] = list(self.attachments)
+        if self.tap_hint:
+            payload["tap_hint"] = nfc(self.tap_hint)
+        if self.template:
+            payload["template"] = self.template
         return payload
 
     @classmethod
@@ -102,6 +111,8 @@ class Reply:
             heading=bool(payload.get("heading", False)),
             request_contact=payload.get("request_contact"),
             attachments=tuple(payload.get("attachments", ())),
+            tap_hint=payload.get("tap_hint"),
+            template=payload.get("template"),
         )
 
 

@@ -215,6 +215,14 @@ def render_question(
     else:
         hint_key = "survey.hint_choice" if question.skippable else "survey.hint_choice_required"
     hint = texts(locale, hint_key, count=len(form.options_of(question)))
+    tap_hint = None
+    if question.type in ("rating", "choice"):
+        tap_hint = texts(locale, "survey.tap_hint" if question.skippable else "survey.tap_hint_required")
     return Reply(
-        text="\n".join(lines), options=tuple(options), hint=hint, thread=f"survey:{invitation_id}", heading=True
+        text="\n".join(lines),
+        options=tuple(options),
+        hint=hint,
+        thread=f"survey:{invitation_id}",
+        heading=True,
+        tap_hint=tap_hint,
     )

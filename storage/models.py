@@ -307,6 +307,20 @@ class ApiKeyRow(Base):
     last_used_at: Mapped[datetime | None]
 
 
+class PlatformTokenRow(Base):
+    """A platform's current credentials (the Zalo OA token pair), replaced in place when they rotate."""
+
+    __tablename__ = "platform_tokens"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | reauthorise
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    refreshed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
 class AuditRow(Base):
     """Who did what and when."""
 

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Delete,
     Executable,
     Insert,
@@ -51,6 +52,7 @@ from storage.models import (
     JobRunRow,
     OutboxRow,
     PersonRow,
+    PlatformTokenRow,
     UnitRow,
 )
 from storage.values import (
@@ -64,6 +66,7 @@ from storage.values import (
     Invitation,
     OutboxMessage,
     Person,
+    PlatformToken,
     StoredResponse,
     Unit,
 )
@@ -85,6 +88,7 @@ OUTBOX = cast(Table, OutboxRow.__table__)
 APOLOGIES = cast(Table, ApologyRow.__table__)
 JOB_RUNS = cast(Table, JobRunRow.__table__)
 AUDIT = cast(Table, AuditRow.__table__)
+TOKENS = cast(Table, PlatformTokenRow.__table__)
 
 OPEN_INVITATION = ("sent", "started")
 CLOSED_DOSSIER = ("returned", "cancelled")
@@ -426,11 +430,23 @@ class InvitationRepository(_Repository):
         )
         return await self._all(Invitation, query)
 
-    async def due(self, now: datetime, limit: int) -> list[Invitation]:
-        """Pending invitations whose time has come and whose person has a chat to reach."""
-        reachable = (
+    async def due(self, now: datetime, limit: int, *, by_phone: bool = False) -> list[Invitation]:
+        """Pending invitations whose time has come and whose person has a chat to reach.
+
+        ``by_phone``: also those whose dossier's applicant agreed to Zalo notices and has a phone number
+        (ZNS reaches a phone without any chat).
+        """
+        reachable: ColumnElement[bool] = (
             select(CHATS.c.id).where(CHATS.c.person_id == INVITATIONS.c.person_id, CHATS.c.status == "active").exists()
         )
+        if by_phone:
+            phone = (
+                select(DOSSIERS.c.id)
+                .join(PEOPLE, PEOPLE.c.id == INVITATIONS.c.person_id)
+                .where(DOSSIERS.c.id == INVITATIONS.c.dossier_id, DOSSIERS.c.zalo_optin, PEOPLE.c.phone.is_not(None))
+                .exists()
+            )
+            reachable = or_(reachable, phone)
         query = (
             select(INVITATIONS)
             .where(INVITATIONS.c.status == "pending", INVITATIONS.c.scheduled_at <= now, reachable)
@@ -438,6 +454,22 @@ class InvitationRepository(_Repository):
             .limit(limit)
         )
         return await self._all(Invitation, query)
+
+    async def undeliverable(self, invitation_id: int, channel: str, now: datetime) -> None:
+        """Its first message could not reach the person on ``channel``: offer it again on the next channel.
+
+        An invitation already answered stays where it is (the person comes back by writing); one that
+        failed on ZNS, the last resort, is closed as undeliverable.
+        """
+        if channel == "zns":
+            values: dict[str, Any] = {"status": "undeliverable", "closed_at": now}
+        else:
+            values = {"status": "pending", "channel": None, "cursor": None, "sent_at": None, "scheduled_at": now}
+        await self._run(
+            update(INVITATIONS)
+            .where(INVITATIONS.c.id == invitation_id, INVITATIONS.c.status == "sent", INVITATIONS.c.channel == channel)
+            .values(**values)
+        )
 
     async def to_remind(self, sent_before: datetime, limit: int) -> list[Invitation]:
         """Open invitations, never reminded, sent before ``sent_before``."""
@@ -695,6 +727,13 @@ class OutboxRepository(_Repository):
                 .values(delivered_at=now)
             )
 
+    async def invitation_of(self, channel: str, platform_message_id: str) -> int | None:
+        """The invitation a delivered message on ``channel`` belonged to."""
+        query = select(OUTBOX.c.invitation_id).where(
+            OUTBOX.c.channel == channel, OUTBOX.c.platform_message_id == platform_message_id
+        )
+        return (await self.connection.execute(query.limit(1))).scalar()
+
     async def last_in_thread(self, channel: str, recipient: str, thread: str, before_id: int) -> str | None:
         """The platform id of the latest delivered message of ``thread`` to ``recipient`` (to edit it in place)."""
         query = (
@@ -845,6 +884,64 @@ class IdempotencyRepository(_Repository):
             .returning(IDEMPOTENCY.c.id)
         )
         return (await self.connection.execute(statement)).first() is not None
+
+
+class TokenRepository(_Repository):
+    """Platform credentials that rotate (the Zalo OA token pair)."""
+
+    async def get(self, channel: str, *, for_update: bool = False) -> PlatformToken | None:
+        """The current pair.
+
+        ``for_update`` locks it until the transaction ends (PostgreSQL; SQLite writers hold the database's
+        write lock anyway), so two instances never spend one refresh token.
+        """
+        query = select(TOKENS).where(TOKENS.c.channel == channel)
+        if for_update and self.dialect == "postgresql":
+            query = query.with_for_update()
+        return await self._first(PlatformToken, query)
+
+    async def seed(
+        self, channel: str, access_token: str, refresh_token: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Store the first pair (from the settings) unless one is stored; False when one was."""
+        statement = (
+            _insert(self.dialect, TOKENS)
+            .values(
+                channel=channel,
+                access_token=access_token,
+                refresh_token=refresh_token,
+                expires_at=expires_at,
+                status="active",
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel"])
+            .returning(TOKENS.c.channel)
+        )
+        return (await self.connection.execute(statement)).first() is not None
+
+    async def replace(
+        self, channel: str, access_token: str, refresh_token: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Keep a new pair (after a refresh, or a new grant by the OA's administrator)."""
+        values = {
+            "access_token": access_token,
+            "refresh_token": refresh_token,
+            "expires_at": expires_at,
+            "status": "active",
+            "last_error": None,
+            "refreshed_at": now,
+            "updated_at": now,
+        }
+        if not await self._run(update(TOKENS).where(TOKENS.c.channel == channel).values(**values)):
+            await self._run(insert(TOKENS).values(channel=channel, **values))
+
+    async def mark(self, channel: str, status: str, error: str | None, now: datetime) -> None:
+        """Record that the pair no longer works (``reauthorise``: the administrator must grant again)."""
+        await self._run(
+            update(TOKENS)
+            .where(TOKENS.c.channel == channel)
+            .values(status=status, last_error=(error or "")[:500] or None, updated_at=now)
+        )
 
 
 class AuditRepository(_Repository):

@@ -22,6 +22,7 @@ from storage.repositories import (
     JobRunRepository,
     OutboxRepository,
     PersonRepository,
+    TokenRepository,
     UnitRepository,
 )
 
@@ -74,6 +75,7 @@ class UnitOfWork:
         self.api_keys = ApiKeyRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.reports = ReportRepository(connection)
+        self.tokens = TokenRepository(connection)
         return self
 
     async def __aexit__(

@@ -204,3 +204,16 @@ class StoredResponse:
     request_hash: str
     status_code: int
     response: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlatformToken:
+    """A platform's current credentials (the Zalo OA token pair) and whether they still work."""
+
+    channel: str
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    status: str
+    last_error: str | None
+    refreshed_at: datetime | None

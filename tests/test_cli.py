@@ -207,7 +207,7 @@ def test_the_default_database_is_sipasbot_db_in_the_working_directory(env: dict[
     del env["SIPAS_DATABASE_URL"]
     result = run(env, "db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "sqlite+aiosqlite:///sipasbot.db is at revision 0002" in result.stdout
+    assert "sqlite+aiosqlite:///sipasbot.db is at revision 0003" in result.stdout
     assert (tmp_path / "sipasbot.db").exists()
 
 

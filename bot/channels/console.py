@@ -5,19 +5,8 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.channels.base import Delivery
+from bot.channels.plain import render_plain
 from handlers.messages import Reply
-
-
-def render_plain(reply: Reply) -> str:
-    """A reply as a channel without buttons shows it: text, numbered options, how to answer."""
-    lines = [reply.text]
-    numbered = sorted((o for o in reply.options if o.number is not None), key=lambda o: (o.number == 0, o.number))
-    if numbered:
-        lines.append("")
-        lines += [f"  {o.number}. {o.label}" for o in numbered]
-    if reply.hint:
-        lines += ["", reply.hint]
-    return "\n".join(lines)
 
 
 class ConsoleChannel:

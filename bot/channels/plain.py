@@ -1,0 +1,35 @@
+"""Replies as plain text, for channels without buttons (the console, the Zalo Bot platform) or with few."""
+
+from __future__ import annotations
+
+from handlers.messages import Reply
+
+
+def render_plain(reply: Reply) -> str:
+    """A reply as a channel without buttons shows it: text, numbered options, how to answer."""
+    lines = [reply.text]
+    numbered = sorted((o for o in reply.options if o.number is not None), key=lambda o: (o.number == 0, o.number))
+    if numbered:
+        lines.append("")
+        lines += [f"  {o.number}. {o.label}" for o in numbered]
+    if reply.hint:
+        lines += ["", reply.hint]
+    return "\n".join(lines)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """``text`` in parts of at most ``limit`` characters, cut at paragraph, then line, then word breaks."""
+    text = text.strip()
+    parts: list[str] = []
+    while len(text) > limit:
+        window = text[: limit + 1]
+        cut = max(window.rfind("\n\n"), 0)
+        if cut < limit // 2:
+            cut = max(window.rfind("\n"), window.rfind(" "))
+        if cut < limit // 2:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        parts.append(text)
+    return parts

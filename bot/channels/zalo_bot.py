@@ -1,0 +1,244 @@
+"""The Zalo Bot platform channel (PLATFORMS.md §4): our own small aiohttp client, no buttons, no edits.
+
+Updates become neutral ``Inbound`` events; replies are sent as plain text with numbered options, cut
+into parts of at most 2000 characters. ``getUpdates`` hands out one update per call and forgets it
+(at-most-once), so each update is handled — committed — before the next call; an empty poll is an
+HTTP 200 with ``error_code`` 408 and means nothing new. Webhook deliveries carry
+``X-Bot-Api-Secret-Token`` and come flat or wrapped in ``{"ok": true, "result": …}``; both are read,
+and a re-delivery (same ``message_id``) changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.base import Delivery
+from bot.channels.plain import render_plain, split_text
+from bot.web.server import error_response
+from handlers.messages import Identity, Inbound, Outcome, Reply
+
+log = logging.getLogger(__name__)
+
+NAME = "zalo_bot"
+WEBHOOK_PATH = "/webhooks/zalo-bot"
+SECRET_HEADER = "X-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
+TEXT_LIMIT = 2000
+POLL_TIMEOUT_SECONDS = 25
+NOTHING_NEW = 408
+UNAUTHORIZED = 401
+TOO_MANY = 429
+
+InboundHandler = Callable[[Inbound], Awaitable[Outcome]]
+
+
+class ZaloBotError(Exception):
+    """An answer that was not ``ok``: the HTTP status, Zalo's ``error_code`` and ``description``."""
+
+    def __init__(self, status: int, code: int | None, description: str) -> None:
+        super().__init__(f"HTTP {status}, error {code}: {description}")
+        self.status = status
+        self.code = code
+        self.description = description
+
+
+@dataclass(frozen=True)
+class ZaloBotConfig:
+    """What the channel needs from the settings."""
+
+    token: str
+    api_url: str = "https://bot-api.zaloplatforms.com/bot"
+    mode: str = "polling"
+    webhook_secret: str | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    timeout_seconds: float = 10.0
+    poll_timeout_seconds: float = POLL_TIMEOUT_SECONDS
+    # ``ok: false`` codes meaning the chat cannot be reached (undocumented: PLATFORMS.md §7 says configurable)
+    unreachable_codes: tuple[int, ...] = (403, 404)
+
+    def url(self, method: str) -> str:
+        """The address of ``method``: the base (ending in ``/bot``), the token, the method."""
+        return f"{self.api_url}{self.token}/{method}"
+
+
+def to_inbound(update: dict[str, Any]) -> Inbound | None:
+    """The neutral event a Zalo Bot update stands for (flat or wrapped); None when it is not one."""
+    if "event_name" not in update and isinstance(update.get("result"), dict):
+        update = update["result"]
+    event = update.get("event_name")
+    message = update.get("message")
+    if not isinstance(event, str) or not isinstance(message, dict):
+        return None
+    chat = message.get("chat") or {}
+    sender = message.get("from") or {}
+    chat_id = chat.get("id") or sender.get("id")
+    message_id = message.get("message_id")
+    if not chat_id or not message_id or sender.get("is_bot"):
+        return None
+    if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
+        return None
+    identity = Identity(NAME, str(chat_id))
+    if event == "message.text.received":
+        return Inbound(identity, str(message_id), "text", text=str(message.get("text") or ""))
+    return Inbound(identity, str(message_id), "unsupported")
+
+
+def outcome_of(error: ZaloBotError | aiohttp.ClientError | TimeoutError, unreachable: tuple[int, ...]) -> Delivery:
+    """The shared delivery outcome of a failed call (PLATFORMS.md §7)."""
+    if not isinstance(error, ZaloBotError):
+        return Delivery("retry_later", error=str(error) or type(error).__name__)
+    text = str(error)
+    if error.status == TOO_MANY or error.code == TOO_MANY:
+        return Delivery("retry_later", retry_after=1.0, error=text)
+    if error.status >= 500:
+        return Delivery("retry_later", error=text)
+    if error.code == UNAUTHORIZED or error.status == UNAUTHORIZED:
+        return Delivery("reauth", error=text)
+    if error.code in unreachable:
+        return Delivery("unreachable", error=text)
+    return Delivery("failed", error=text)  # our defect (too long, empty): parked, never retried
+
+
+class ZaloBotChannel:
+    """The Zalo Bot platform over aiohttp."""
+
+    name = NAME
+
+    def __init__(self, config: ZaloBotConfig, on_inbound: InboundHandler) -> None:
+        self.config = config
+        self.on_inbound = on_inbound
+        self._session: aiohttp.ClientSession | None = None
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self.account: dict[str, Any] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP client (opened by ``start``)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+        return self._session
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
+        """Call ``method``; its ``result`` (or True), else ZaloBotError. Every answer's ``ok`` is checked."""
+        seconds = wait if wait is not None else self.config.timeout_seconds
+        async with self.session.post(
+            self.config.url(method), json=params or {}, timeout=aiohttp.ClientTimeout(total=seconds)
+        ) as response:
+            raw = await response.read()
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = {}
+            if not isinstance(body, dict):
+                body = {}
+            if response.status >= 300 or body.get("ok") is not True:
+                code = body.get("error_code")
+                description = str(body.get("description") or response.reason or "no description")
+                raise ZaloBotError(response.status, code if isinstance(code, int) else None, description)
+            return body.get("result", True)
+
+    async def start(self) -> None:
+        """Check the token (getMe); register our webhook, or make sure none is set for polling."""
+        self.account = await self.call("getMe")
+        if self.config.mode == "webhook":
+            assert self.config.webhook_secret, "webhook mode needs a secret"
+            await self.call(
+                "setWebhook",
+                {"url": self.config.public_url.rstrip("/") + WEBHOOK_PATH, "secret_token": self.config.webhook_secret},
+            )
+        else:
+            await self.call("deleteWebhook")
+
+    async def stop(self) -> None:
+        """Release the HTTP client."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- inbound
+
+    async def process(self, update: dict[str, Any]) -> bool:
+        """Handle one update fully (committed); False when it is not an update we act on."""
+        inbound = to_inbound(update)
+        if inbound is None:
+            return False
+        lock = self._chat_locks.setdefault(inbound.identity.external_id, asyncio.Lock())
+        async with lock:
+            await self.on_inbound(inbound)
+        return True
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Poll getUpdates until ``stop``: one update per call, handled before the next call."""
+        failures = 0
+        poll = self.config.poll_timeout_seconds
+        while not stop.is_set():
+            try:
+                update = await self.call("getUpdates", {"timeout": poll}, wait=poll + self.config.timeout_seconds)
+            except ZaloBotError as error:
+                if error.code == NOTHING_NEW:
+                    failures = 0
+                    continue
+                failures += 1
+                wait = 60.0 if error.code == UNAUTHORIZED else min(30.0, 0.5 * 2**failures)
+                log.warning("polling the Zalo Bot platform failed (%s); again in %.1f s", error, wait)
+                await self._pause(stop, wait)
+                continue
+            except (aiohttp.ClientError, TimeoutError) as error:
+                failures += 1
+                wait = min(30.0, 0.5 * 2**failures)
+                log.warning("polling the Zalo Bot platform failed (%s); again in %.1f s", error, wait)
+                await self._pause(stop, wait)
+                continue
+            failures = 0
+            if not isinstance(update, dict):
+                continue
+            try:
+                await self.process(update)
+            except Exception:  # at-most-once: the platform will not give it again; say so loudly
+                log.exception("handling a Zalo Bot update failed; the platform does not redeliver it")
+
+    @staticmethod
+    async def _pause(stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    def setup_webhook(self, web_app: web.Application) -> None:
+        """Register ``POST /webhooks/zalo-bot`` on our aiohttp server."""
+        web_app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        secret = self.config.webhook_secret or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            return error_response(403, "forbidden", "wrong or missing secret token")
+        try:
+            update = await request.json()
+        except ValueError:
+            return error_response(400, "bad_request", "not a Zalo Bot update")
+        if not isinstance(update, dict):
+            return error_response(400, "bad_request", "not a Zalo Bot update")
+        await self.process(update)
+        return web.json_response({"ok": True})
+
+    # --- outbound
+
+    async def send(self, recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
+        """Send the reply as text in parts of at most 2000 characters (this platform cannot edit)."""
+        last: str | None = None
+        for part in split_text(render_plain(reply), TEXT_LIMIT):
+            try:
+                result = await self.call("sendMessage", {"chat_id": recipient, "text": part})
+            except (ZaloBotError, aiohttp.ClientError, TimeoutError) as error:
+                # a reply cut in parts is sent again whole: a repeated part is better than a lost one
+                return outcome_of(error, self.config.unreachable_codes)
+            last = str(result.get("message_id")) if isinstance(result, dict) else None
+        return Delivery("delivered", platform_message_id=last)
