@@ -86,7 +86,7 @@ async def test_a_person_on_a_chat_and_on_zns_gets_exactly_one_invitation(service
     handler = InvitationHandler(services)
     assert await handler.send_due() == 1
     assert await handler.send_due() == 0
-    intro, question = await person.receive()
+    _intro, question = await person.receive()
     assert question.text.startswith("Câu 1/33")
     assert [row[0] for row in await outbox_rows(services)].count("zns") == 0
     assert await invitation(services) == ("sent", "console", "sipas-2022")
