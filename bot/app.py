@@ -55,6 +55,7 @@ class App:
         self.reporter = Reporter(self.services)
         self.units = UnitHandler(self.services)
         self.api_keys = ApiKeyHandler(self.services)
+        self.channel_states: dict[str, Callable[[], str]] = {}  # for /healthz: "ok", or what is wrong
         self.bot_username: str | None = None  # the Telegram bot's username, known once the channel has started
 
     async def start(self) -> None:

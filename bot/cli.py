@@ -10,7 +10,7 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -78,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     create = apikey_commands.add_parser("create", help="make a key (printed once; only its hash is kept)")
     create.add_argument("name")
     create.add_argument("--scopes", required=True, help="comma-separated: dossiers:write,reports:read,apologies:write")
+
+    zalo = commands.add_parser("zalo-oa", help="the Zalo Official Account's credentials")
+    zalo_commands = zalo.add_subparsers(dest="zalo_command", required=True, parser_class=_Parser)
+    tokens = zalo_commands.add_parser(
+        "tokens", help="store a new token pair after the OA's administrator granted access"
+    )
+    tokens.add_argument("--access-token", required=True)
+    tokens.add_argument("--refresh-token", required=True)
+    tokens.add_argument("--expires-in", type=int, default=90000, help="seconds the access token lives (default 90000)")
 
     report = commands.add_parser("report", help="the satisfaction report")
     report.add_argument("--unit", required=True, help="unit code")
@@ -150,6 +159,18 @@ async def _apikey_create(app: App, args: argparse.Namespace) -> None:
     print("(keep it now: it is shown once and only its hash is stored)", file=sys.stderr)
 
 
+async def _zalo_tokens(app: App, args: argparse.Namespace) -> None:
+    access, refresh = args.access_token.strip(), args.refresh_token.strip()
+    if not access or not refresh or args.expires_in <= 0:
+        raise UsageError("both tokens are needed, and --expires-in must be positive")
+    services = app.services
+    now = services.clock()
+    async with services.uow() as uow:
+        await uow.tokens.replace("zalo_oa", access, refresh, now + timedelta(seconds=args.expires_in), now)
+        await uow.commit()
+    print("Zalo OA tokens stored; a running service picks them up at its next refresh or restart.")
+
+
 async def _run(app: App) -> None:
     from bot.service import Service  # the service pulls in the web server and the channels' libraries
 
@@ -172,6 +193,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
         return _db_upgrade
     if args.command == "apikey":
         return lambda app: _apikey_create(app, args)
+    if args.command == "zalo-oa":
+        return lambda app: _zalo_tokens(app, args)
     if args.command == "units":
         if args.units_command == "add":
             return lambda app: _units_add(app, args)

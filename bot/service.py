@@ -75,6 +75,10 @@ class Service:
         )
         api = ZaloApi(config, self.app.services)
         self.zalo_oa = ZaloOAChannel(api, self.app.citizens.handle, ZnsEvents(self.app.ratings))
+        tokens = api.tokens
+        self.app.channel_states["zalo_oa"] = lambda: (
+            "reauthorise" if tokens.broken else "no_tokens" if tokens.current is None else "ok"
+        )
         if settings.zns_rating_template_id or settings.zns_apology_template_id:
             self.zns = ZnsChannel(api, settings.zone, settings.zns_api_url)
 

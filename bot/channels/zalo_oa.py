@@ -197,6 +197,10 @@ class ZaloTokens:
     async def keep_fresh(self, stop: asyncio.Event, every: float = 60.0) -> None:
         """Refresh the pair before it expires, until ``stop``."""
         while not stop.is_set():
+            if self.broken:  # waiting for `sipasbot zalo-oa tokens` after the administrator's new grant
+                stored = self.current = await self._reload()
+                if stored is not None and stored.status == "active":
+                    log.warning("Zalo OA: a new token pair was stored; sending again")
             if self.due():
                 await self.refresh()
             with contextlib.suppress(TimeoutError):

@@ -81,7 +81,11 @@ async def healthz(request: web.Request) -> web.Response:
     except (SQLAlchemyError, OSError) as exc:
         log.warning("health check: database unavailable: %s", type(exc).__name__)
         return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
+    body: dict[str, object] = {"status": "ok", "database": "ok"}
+    states = request.app[APP].channel_states
+    if states:
+        body["channels"] = {name: state() for name, state in states.items()}
+    return web.json_response(body)
 
 
 def build_web_app(app: App, parts: Iterable[Callable[[web.Application], None]] = ()) -> web.Application:
