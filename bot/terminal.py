@@ -72,6 +72,10 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
     services, texts = app.services, app.services.texts
     unit = await app.units.ensure(*DEMO_UNIT)
     now = services.clock()
+    # the sample visit happens earlier today, so that today's report (this month to date) holds it,
+    # even on the first of a month
+    received_at = max(services.policy.day_start(services.policy.local_date(now)), now - timedelta(hours=2))
+    returned_at = max(received_at, now - services.policy.survey_delay)
     async with services.uow(read_only=True) as uow:
         number = await uow.dossiers.count_for_unit(unit.id) + 1
     code = f"DEMO-{services.policy.local_date(now):%y%m%d}-{uuid.uuid4().hex[:6].upper()}"
@@ -83,13 +87,12 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
             procedure="Chứng thực bản sao từ bản chính giấy tờ, văn bản",
             field="Chứng thực",
             applicant=ContactInput(name=citizen),
-            received_at=now - timedelta(days=2),
+            received_at=received_at,
             due_at=now + timedelta(days=1),
             channel="truc_tiep",
         )
     )
-    returned_at = now - services.policy.survey_delay
-    await app.dossiers.add_event(code, "result_ready", returned_at - timedelta(hours=2))
+    await app.dossiers.add_event(code, "result_ready", received_at + (returned_at - received_at) / 2)
     await app.dossiers.add_event(code, "returned", returned_at)
 
     user = f"demo-{number}-{code[-6:].lower()}"

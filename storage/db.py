@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -51,6 +52,19 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
             connection.exec_driver_sql(statement)
 
 
+def _check_sqlite_folder(database: str | None) -> None:
+    """Refuse a database file in a folder that does not exist, before the driver's thread is started.
+
+    aiosqlite's worker thread reports a failed connect after the event loop may have closed, which
+    prints a stray traceback from that thread; the common cause, a wrong folder, is caught here.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().parent
+    if not folder.is_dir():
+        raise DatabaseError(f"cannot use the database: unable to open database file (no folder {folder})")
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for ``url`` (sqlite+aiosqlite or postgresql+asyncpg)."""
     try:
@@ -61,6 +75,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     if backend == "sqlite":
         if parsed.get_driver_name() != "aiosqlite":
             raise DatabaseError("SQLite needs the async driver: use sqlite+aiosqlite:///FILE")
+        _check_sqlite_folder(parsed.database)
         dbapi = one_trip_dbapi()
         if dbapi is not None:
             options.setdefault("module", dbapi)
