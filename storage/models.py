@@ -199,7 +199,8 @@ class AnswerRow(Base):
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("invitation_id", "question_code"),
-        Index("ix_answers_unit_id_answered_at", "unit_id", "answered_at"),
+        # covers the report's scan: a unit's answers to a form over a period, read from the index alone
+        Index("ix_answers_report", "unit_id", "form_id", "answered_at", "field_id", "question_code", "value"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from storage import migrate
+
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
 SERVICE_ITEMS = [
     "TC1", "TC2", "TC3", "TC4", "TT1", "TT2", "TT3", "TT4", "CC1", "CC2", "CC3", "CC4", "CC5",
@@ -207,7 +209,7 @@ def test_the_default_database_is_sipasbot_db_in_the_working_directory(env: dict[
     del env["SIPAS_DATABASE_URL"]
     result = run(env, "db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "sqlite+aiosqlite:///sipasbot.db is at revision 0003" in result.stdout
+    assert f"sqlite+aiosqlite:///sipasbot.db is at revision {migrate.head_revision()}" in result.stdout
     assert (tmp_path / "sipasbot.db").exists()
 
 
