@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", type=_date, help="last day (default: today)")
     report.add_argument("--format", choices=["text", "json"], default="text")
     report.add_argument("--include-children", action="store_true", help="add the units below it")
+    report.add_argument("--form", help="score the answers to this form (default: the unit's form)")
     report.add_argument("--out", type=Path, help="write to this file instead of the terminal")
     return parser
 
@@ -140,7 +141,7 @@ async def _report(app: App, args: argparse.Namespace) -> None:
     today = app.services.policy.local_date(app.services.clock())
     start = args.start or today.replace(day=1)
     end = args.end or today
-    report = await app.reporter.satisfaction(args.unit, Period(start, end), args.include_children)
+    report = await app.reporter.satisfaction(args.unit, Period(start, end), args.include_children, form_id=args.form)
     output = (
         json.dumps(report, ensure_ascii=False, indent=2) if args.format == "json" else render_text(report, app.services)
     )

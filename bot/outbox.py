@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_SECONDS = (2, 10, 60, 300, 1800)
 REFILL_SECONDS = 1.0
+REAUTH_HOLD_SECONDS = 300  # credentials refused: try again after this (a refresh or a new grant may come)
 COALESCE_SECONDS = 0.01  # commits arriving in a burst are read together
 BATCH = 1000
 
@@ -265,6 +266,8 @@ class Outbox:
             elif outcome.status == "retry_later":
                 retry_at = now + timedelta(seconds=self._backoff(message, outcome))
                 await uow.outbox.hold_recipient(message, outcome.error, retry_at)
+            elif outcome.status == "reauth":  # our credentials, not the message: it waits, never lost
+                await uow.outbox.hold_recipient(message, outcome.error, now + timedelta(seconds=REAUTH_HOLD_SECONDS))
             elif outcome.status == "failed":
                 await uow.outbox.mark(message.id, "failed", outcome.error)
             else:
@@ -286,7 +289,7 @@ class Outbox:
             if outcome.retry_after is not None:
                 lane.paused_until = max(lane.paused_until, time.monotonic() + outcome.retry_after)
             if outcome.status == "reauth":
-                lane.paused_until = time.monotonic() + 300
+                lane.paused_until = time.monotonic() + REAUTH_HOLD_SECONDS
         return outcome
 
     @staticmethod
@@ -332,6 +335,8 @@ class Outbox:
             outcome = await self.deliver(channel, adapter, message)
             if outcome.status == "delivered":
                 delivered += 1
+            elif outcome.status == "reauth":
+                break  # the channel's credentials were refused: nothing more goes with them
             else:
                 held.add(message.recipient)
         return delivered

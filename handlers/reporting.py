@@ -47,8 +47,13 @@ class Reporter:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def satisfaction(self, unit_code: str, period: Period, include_children: bool = False) -> dict[str, Any]:
-        """The report of SPEC.md §7 for one unit (and, optionally, the units below it)."""
+    async def satisfaction(
+        self, unit_code: str, period: Period, include_children: bool = False, form_id: str | None = None
+    ) -> dict[str, Any]:
+        """The report of SPEC.md §7 for one unit (and, optionally, the units below it).
+
+        The answers scored are those to ``form_id``, by default the unit's survey form.
+        """
         if period.end < period.start:
             raise InvalidInput("the period ends before it starts")
         services = self.services
@@ -61,7 +66,10 @@ class Reporter:
             if unit is None:
                 raise NotFound(f"no unit {unit_code!r}")
             unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
-        form = services.catalog.get(unit.form_id or policy.default_form)
+        wanted = form_id or unit.form_id or policy.default_form
+        if wanted not in services.catalog:
+            raise InvalidInput(f"unknown form {wanted!r}")
+        form = services.catalog.get(wanted)
 
         async def answers() -> list[AnswerCount]:
             async with services.uow(read_only=True) as uow:

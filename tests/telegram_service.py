@@ -1,4 +1,4 @@
-"""Running the real service against the Telegram emulator, in-process, for integration tests."""
+"""Running the real service in-process against the platform emulators, for integration tests."""
 
 from __future__ import annotations
 
@@ -50,7 +50,10 @@ class RunningService:
         received: str = "2026-11-10T09:00:00+07:00",
         due: str = "2026-11-20",
         field: str = "Hộ tịch",
+        phone: str | None = None,
+        zalo_optin: bool = False,
     ) -> dict[str, Any]:
+        applicant = {"name": name, **({"phone": phone} if phone else {})}
         status, body = await self.api(
             "PUT",
             f"/api/v1/dossiers/{code}",
@@ -58,10 +61,11 @@ class RunningService:
                 "unit": "P8",
                 "procedure": "Đăng ký khai sinh",
                 "field": field,
-                "applicant": {"name": name},
+                "applicant": applicant,
                 "received_at": received,
                 "due_at": due,
                 "channel": "truc_tiep",
+                "zalo_optin": zalo_optin,
             },
         )
         assert status in (200, 201), body
@@ -72,31 +76,23 @@ class RunningService:
         assert status == 202, body
         return body  # type: ignore[no-any-return]
 
-    async def report(self, start: date, end: date) -> dict[str, Any]:
-        status, body = await self.api(
-            "GET", f"/api/v1/reports/satisfaction?unit=P8&from={start.isoformat()}&to={end.isoformat()}"
-        )
+    async def report(self, start: date, end: date, form: str | None = None) -> dict[str, Any]:
+        query = f"unit=P8&from={start.isoformat()}&to={end.isoformat()}" + (f"&form={form}" if form else "")
+        status, body = await self.api("GET", f"/api/v1/reports/satisfaction?{query}")
         assert status == 200, body
         return body  # type: ignore[no-any-return]
 
 
 @asynccontextmanager
-async def running_service(
-    database_url: str, emulator: TelegramEmulator, mode: str = "polling", **settings: Any
-) -> AsyncIterator[RunningService]:
-    """``sipasbot run`` in this process, talking to ``emulator``; stopped on exit."""
+async def running(database_url: str, **settings: Any) -> AsyncIterator[RunningService]:
+    """``sipasbot run`` in this process with ``settings`` (the channels they configure); stopped on exit."""
     port = free_port()
     values: dict[str, Any] = {
         "database_url": database_url,
         "http_port": port,
         "public_url": f"http://127.0.0.1:{port}",
-        "telegram_token": TOKEN,
-        "telegram_api_url": emulator.api_url,
-        "telegram_mode": mode,
-        "telegram_webhook_secret": SECRET,
         "survey_delay_minutes": 0,
         "quiet_hours": "",
-        **PACE,
         **settings,
     }
     app = App(load_settings(**values))
@@ -117,3 +113,19 @@ async def running_service(
         finally:
             stop.set()
             await task
+
+
+@asynccontextmanager
+async def running_service(
+    database_url: str, emulator: TelegramEmulator, mode: str = "polling", **settings: Any
+) -> AsyncIterator[RunningService]:
+    """``sipasbot run`` in this process, talking to the Telegram ``emulator``; stopped on exit."""
+    telegram: dict[str, Any] = {
+        "telegram_token": TOKEN,
+        "telegram_api_url": emulator.api_url,
+        "telegram_mode": mode,
+        "telegram_webhook_secret": SECRET,
+        **PACE,
+    }
+    async with running(database_url, **{**telegram, **settings}) as service:
+        yield service

@@ -226,3 +226,19 @@ async def test_a_transaction_that_commits_after_a_later_id_keeps_its_recipients_
         outbox.wake()
         await channel.wait(lambda: len(channel.sent) == 3)
     assert [s.text for s in channel.sent if s.recipient == "a"] == ["a-intro", "a-question"]
+
+
+async def test_refused_credentials_keep_the_messages_pending_and_pause_the_channel(
+    services: Services, clock: Clock
+) -> None:
+    channel = ScriptedChannel()
+    channel.answer("a", Delivery("reauth", error="-216: Access token is invalid"))
+    await queue(services, "a", "m1", "m2")
+    await queue(services, "b", "m3")
+    outbox = Outbox(services, {"fake": channel}, {"fake": Pace(per_second=200, per_recipient_interval=0.0)})
+    assert await outbox.deliver_pending("fake") == 0  # refused: the pass stops, nothing else tried with that token
+    assert await statuses(services) == {"pending": ["m1", "m2", "m3"]}
+    clock.advance(minutes=6)  # the administrator stored a new grant; the hold ran out
+    assert await outbox.deliver_pending("fake") == 3
+    assert await statuses(services) == {"sent": ["m1", "m2", "m3"]}
+    assert [s.text for s in channel.sent] == ["m1", "m1", "m2", "m3"]

@@ -810,7 +810,7 @@ def dossier_detail(view: DossierView, zone: ZoneInfo) -> DossierDetailOut:
     )
 
 
-REPORT_PARAMETERS = ("unit", "from", "to", "include_children")
+REPORT_PARAMETERS = ("unit", "from", "to", "include_children", "form")
 TRUE_WORDS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -854,8 +854,12 @@ async def get_report(request: web.Request) -> web.Response:
     flag = query.get("include_children", "false").strip().lower()
     if flag not in TRUE_WORDS:
         raise ApiError(422, "invalid_input", "include_children: expected true, false, 1 or 0")
+    form = query.get("form", "").strip() or None
+    if form is not None and form not in app.services.catalog:
+        known = ", ".join(app.services.catalog.ids())
+        raise ApiError(422, "invalid_input", f"form: unknown form {form!r} (known: {known})")
     try:
-        report = await app.reporter.satisfaction(unit, Period(start, end), TRUE_WORDS[flag])
+        report = await app.reporter.satisfaction(unit, Period(start, end), TRUE_WORDS[flag], form_id=form)
     except NotFound:
         raise ApiError(422, "unknown_unit", f"unit: unknown unit {unit!r}") from None
     return _json(report)
@@ -997,6 +1001,14 @@ OPERATIONS: tuple[Operation, ...] = (
                 "required": False,
                 "description": "Also count the units below this one.",
                 "schema": {"type": "string", "enum": ["true", "false", "1", "0"], "default": "false"},
+            },
+            {
+                "name": "form",
+                "in": "query",
+                "required": False,
+                "description": "The form whose answers are scored (default: the unit's survey form). ZNS ratings "
+                "are answers to `danh-gia-ho-so`.",
+                "schema": {"type": "string"},
             },
         ),
         answers={200: Answer("The report (SPEC.md §7).", ReportOut)},

@@ -20,7 +20,8 @@ Interface (all times are the emulator's clock, see ``advance``):
   ``emu.oauth_url`` (``…/oauth``: ``POST {oauth_url}/v4/oa/access_token``), ``emu.zns_url`` (``…/business``: see
   ``tests.emulators.zns``).
 - Tokens: ``emu.access_token`` / ``emu.refresh_token`` (the pair issued last), ``emu.refreshes``,
-  ``emu.refresh_log`` (``RefreshRecord``), ``emu.refresh_event`` (an ``asyncio.Event`` set once each refresh answer
+  ``emu.refresh_log`` (``RefreshRecord``), ``grant()`` (a new pair: the administrator authorised the app again),
+  ``emu.refresh_event`` (an ``asyncio.Event`` set once each refresh answer
   is written: ``clear()`` it yourself), ``emu.on_refresh`` (a hook, sync or async, called with the
   ``RefreshRecord`` right after the answer is written), ``expire_access_token()``, ``expire_refresh_token()``.
 - People: ``emu.person(user_id, display_name, ...)`` → ``Person`` with ``follow``, ``unfollow``, ``send_text``,
@@ -726,6 +727,15 @@ class ZaloOAEmulator:
     def expire_access_token(self, token: str | None = None) -> None:
         """The access token (default: the latest) answers -216 (openapi) / -124 (business) from now on."""
         self._access_tokens.pop(self._access_token if token is None else token, None)
+
+    def grant(self) -> tuple[str, str]:
+        """The OA's administrator authorised the app again: a new (access, refresh) pair; the old ones unchanged."""
+        now = self.now()
+        access, refresh = self._new_token("AT"), self._new_token("RT")
+        self._access_tokens[access] = now + self.access_ttl
+        self._refresh_tokens[refresh] = now + self.refresh_ttl
+        self._access_token, self._refresh_token = access, refresh
+        return access, refresh
 
     def expire_refresh_token(self) -> None:
         """The latest refresh token is refused from now on (the OA admin must grant access again)."""

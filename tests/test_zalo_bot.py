@@ -1,0 +1,191 @@
+"""The Zalo Bot platform end to end: the real service and our aiohttp client over loopback HTTP to the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig
+from handlers.messages import Inbound, Option, Outcome, Reply
+from storage.models import InboundEventRow, OutboxRow
+from tests.conftest import Backend
+from tests.emulators.zalo_bot import Person, ZaloBotEmulator
+from tests.telegram_service import RunningService, running
+
+TOKEN = "1459232241454765289:secret-abc"
+SECRET = "mykey-abcxyz"
+LEVELS = ["Rất không hài lòng", "Không hài lòng", "Bình thường", "Hài lòng", "Rất hài lòng"]
+
+
+def bot_settings(emu: ZaloBotEmulator, mode: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "zalo_bot_token": TOKEN,
+        "zalo_bot_api_url": emu.api_url,
+        "zalo_bot_mode": mode,
+        "zalo_bot_webhook_secret": SECRET,
+        "zalo_bot_rate": 300.0,
+        "zalo_chat_interval": 0.02,
+        "survey_tick_seconds": 0.2,
+        **extra,
+    }
+
+
+@asynccontextmanager
+async def bot_service(url: str, mode: str, **emulator: Any) -> AsyncIterator[tuple[ZaloBotEmulator, RunningService]]:
+    """The Zalo Bot emulator and the service talking to it."""
+    async with ZaloBotEmulator(token=TOKEN, **emulator) as emu, running(url, **bot_settings(emu, mode)) as service:
+        yield emu, service
+
+
+def now_iso(delta: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+def today_window() -> tuple[Any, Any]:
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    return today - timedelta(days=1), today + timedelta(days=1)
+
+
+def without_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def typed(level: int, style: int) -> str:
+    """One way of typing a rating level: its number, its label, without accents, in capitals."""
+    label = LEVELS[level - 1]
+    return [str(level), label, without_accents(label).lower(), label.upper()][style % 4]
+
+
+async def link(person: Person, token: str) -> None:
+    """Send the receipt's code, agree to the notice by typing."""
+    await person.send_text(f"/start {token}")
+    await person.wait_for(lambda p: "1. Đồng ý" in p.last.text)
+    assert person.texts[-1].startswith("Kính gửi Ông/Bà,") or person.texts[-2].startswith("Kính gửi Ông/Bà,")
+    await person.send_text("đồng ý")
+    await person.wait_for(lambda p: any("đã được liên kết" in text for text in p.texts))
+
+
+async def answer_everything(person: Person, index: int) -> dict[int, int]:
+    """Type an answer to each of the 33 questions; the rating levels given."""
+    given: dict[int, int] = {}
+    await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=60)
+    for number in range(1, 34):
+        question = person.last.text
+        assert question.startswith(f"Câu {number}/33"), question
+        assert "  1. " in question or number == 33, question
+        if "  5. Rất hài lòng" in question:
+            level = (index + number) % 5 + 1
+            given[number] = level
+            await person.send_text(typed(level, index + number))
+        elif number == 33:  # the comment
+            await person.send_text("bỏ qua" if index % 2 else "0")
+        else:
+            await person.send_text("1")
+        done = f"Câu {number + 1}/33" if number < 33 else "Trân trọng cảm ơn"
+        await person.wait_for(lambda p, done=done: p.last.text.startswith(done), timeout=60)
+    return given
+
+
+async def count(service: RunningService, column: Any) -> int:
+    async with service.app.services.uow(read_only=True) as uow:
+        return int(await uow.connection.scalar(select(func.count(column))))
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_fifty_people_answer_by_typing_numbers_and_labels(backend: Backend, mode: str) -> None:
+    async with bot_service(backend.url, mode, default_poll_timeout=1.0) as (emu, service):
+        people: list[Person] = []
+        for number in range(50):
+            body = await service.put_dossier(
+                f"P8-261118-{number:04d}",
+                f"Người dân {number}",
+                received=now_iso(-timedelta(days=3)),
+                due=now_iso(timedelta(days=2)),
+            )
+            people.append(emu.person(f"6ede9afa66b88fe6{number:04x}", display_name=f"Dân {number}"))
+            await link(people[-1], body["optin"]["token"])
+        for number in range(50):
+            await service.event(f"P8-261118-{number:04d}", "returned", now_iso(-timedelta(minutes=1)))
+        results = await asyncio.gather(*(answer_everything(p, n) for n, p in enumerate(people)))
+
+        report = await service.report(*today_window())
+        for position, criterion in enumerate(report["criteria"], start=1):
+            expected = Counter(result[position] for result in results if position in result)
+            assert criterion["counts"] == {str(level): expected.get(level, 0) for level in range(1, 6)}
+            assert criterion["n"] == 50
+        assert report["surveys"]["completed"] == 50
+        assert report["surveys"]["offered"] == 50
+        for person in people:
+            assert sum(text.startswith("Phiếu khảo sát sự hài lòng") for text in person.texts) == 1
+            assert all(len(text) <= 2000 for text in person.texts)
+        assert emu.stats.errors_given == 0
+        if mode == "webhook":
+            assert emu.webhook is not None
+            assert emu.webhook.url == service.base_url + "/webhooks/zalo-bot"
+
+
+async def test_webhook_needs_the_secret_takes_both_envelopes_and_a_redelivery_changes_nothing(
+    backend: Backend,
+) -> None:
+    async with ZaloBotEmulator(token=TOKEN) as emu, running(backend.url, **bot_settings(emu, "webhook")) as service:
+        body = await service.put_dossier("P8-1", "Nguyễn Văn An")
+        message = {
+            "from": {"id": "6ede9afa66b88fe6d6a9", "display_name": "Ted", "is_bot": False},
+            "chat": {"id": "6ede9afa66b88fe6d6a9", "chat_type": "PRIVATE"},
+            "text": f"/start {body['optin']['token']}",
+            "message_id": "2d758cb5e222177a4e35",
+            "date": 1750316131602,
+        }
+        flat = {"event_name": "message.text.received", "message": message}
+        url = service.base_url + "/webhooks/zalo-bot"
+        async with aiohttp.ClientSession() as session:
+            for headers in ({}, {"X-Bot-Api-Secret-Token": "wrong-secret"}):
+                async with session.post(url, json=flat, headers=headers) as response:
+                    assert response.status == 403
+                    assert (await response.json())["error"]["code"] == "forbidden"
+            assert await count(service, InboundEventRow.id) == 0
+            good = {"X-Bot-Api-Secret-Token": SECRET}
+            for update in (flat, {"ok": True, "result": flat}, flat):
+                async with session.post(url, json=update, headers=good) as response:
+                    assert response.status == 200
+            async with session.post(url, data=b"{not json", headers=good) as response:
+                assert response.status == 400
+        assert await count(service, InboundEventRow.id) == 1
+        assert await count(service, OutboxRow.id) == 1  # one consent notice
+
+
+async def test_a_long_reply_is_cut_into_parts_of_at_most_2000_characters() -> None:
+    async with ZaloBotEmulator(token=TOKEN) as emu:
+        person = emu.person("6ede9afa66b88fe6d6a9", display_name="An")
+        await person.send_text("xin chào")  # the platform lets a bot write only to someone who wrote first
+        channel = ZaloBotChannel(ZaloBotConfig(token=TOKEN, api_url=emu.api_url), on_inbound=_unused)
+        paragraphs = [f"Đoạn {n}: " + "Cán bộ hướng dẫn tận tình, chu đáo. " * 12 for n in range(10)]
+        text = "\n\n".join(p.strip() for p in paragraphs)  # 4,500 characters
+        reply = Reply(text, options=(Option("a:1", "Hài lòng", 1), Option("a:2", "Rất hài lòng", 2)))
+        try:
+            delivery = await channel.send(person.chat_id, reply)
+        finally:
+            await channel.stop()
+        assert delivery.status == "delivered"
+        parts = person.texts
+        assert len(parts) == 3
+        assert all(len(part) <= 2000 for part in parts)
+        assert parts[0].startswith("Đoạn 0:")
+        assert parts[-1].endswith("2. Rất hài lòng")
+        assert " ".join(" ".join(parts).split()).startswith(" ".join(text.split()))
+        assert emu.stats.errors_given == 0
+
+
+async def _unused(inbound: Inbound) -> Outcome:
+    raise AssertionError("nothing comes in here")
