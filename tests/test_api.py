@@ -197,6 +197,12 @@ async def test_the_telegram_link_names_the_bot_once_it_is_known(client: Client, 
     assert optin["zalo_url"] is None
 
 
+async def test_the_zalo_link_is_the_oas_chat_link_when_configured(client: Client, keys: Keys, sipas: App) -> None:
+    sipas.settings = sipas.settings.model_copy(update={"zalo_oa_link": "https://zalo.me/579745863508352884"})
+    optin = (await put(client, keys.write)).body["optin"]
+    assert optin["zalo_url"] == "https://zalo.me/579745863508352884"
+
+
 @pytest.mark.parametrize("phone", ["0912 345 678", None])
 async def test_sending_the_same_dossier_again_changes_nothing(
     client: Client, keys: Keys, sipas: App, phone: str | None

@@ -252,7 +252,10 @@ class OptinOut(BaseModel):
 
     token: str = Field(description="Opaque, unguessable, no personal data; at most 64 of [A-Za-z0-9_-].")
     telegram_url: str | None = Field(description="https://t.me/<bot>?start=<token>; null when Telegram is off.")
-    zalo_url: str | None = Field(description="Always null for now: the Zalo channels come later.")
+    zalo_url: str | None = Field(
+        description="The OA's chat link (SIPAS_ZALO_OA_LINK), where the citizen sends `/start <token>`: Zalo links "
+        "carry no token. Null when not configured."
+    )
     qr_url: str = Field(
         description="A PNG QR code for the receipt, no key needed. It encodes telegram_url, or, while Telegram "
         "is off, the text `/start <token>` (what a chat without deep links takes)."
@@ -607,7 +610,7 @@ def optin_links(app: App, token: str) -> OptinOut:
     return OptinOut(
         token=token,
         telegram_url=telegram,
-        zalo_url=None,
+        zalo_url=app.settings.zalo_oa_link,
         qr_url=f"{app.settings.public_url.rstrip('/')}/qr/{token}.png",
     )
 

@@ -529,6 +529,8 @@ class ZaloOAEmulator:
         webhook_url: where events go (settable later, as in Zalo's console).
         push_retries: extra attempts per event after a non-2xx answer or a connection error (0: one attempt).
         push_retry_delay: seconds between attempts; ``webhook_timeout``: seconds our server has per push.
+        push_concurrency: pushes in flight at once (default 1: serialized, in order; a person's own events stay in
+            order either way, since a person's action returns only once its push was answered).
         errors: overrides of ``DEFAULT_ERRORS``; ``oauth_errors``: overrides of ``DEFAULT_OAUTH_ERRORS``.
         clock: the wall clock the emulator's clock starts from (``advance`` adds to it).
     """
@@ -559,6 +561,7 @@ class ZaloOAEmulator:
         push_retries: int = 0,
         push_retry_delay: float = 0.05,
         webhook_timeout: float = 5.0,
+        push_concurrency: int = 1,
         errors: Mapping[str, ErrorSpec] | None = None,
         oauth_errors: Mapping[str, JSONDict] | None = None,
         clock: Callable[[], float] = time.time,
@@ -610,7 +613,7 @@ class ZaloOAEmulator:
         self._token_counter = 1
         self._faults: list[_Fault] = []
         self._rate_window: deque[float] = deque()
-        self._push_lock = asyncio.Lock()
+        self._push_lock = asyncio.Semaphore(max(1, push_concurrency))  # 1: pushes arrive one at a time, in order
         self._state_changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None

@@ -1,0 +1,185 @@
+"""Signed Zalo OA webhook events per second through verification, dedupe and answer commit, against a bare server.
+
+The OA emulator (in this process) pushes every person's typed answer to a webhook, with up to
+``--connections`` pushes in flight (a person's next answer waits for the previous push's 200). First the
+real service, `sipasbot run` with the Zalo OA configured, in its own process on SQLite, receives them:
+signature and age checked, the event deduplicated, the answer and the next question committed before the
+200; its outbox meanwhile sends each next question back to the emulator (customer-service messages).
+Then a bare aiohttp server in its own process answers 200 to every event without looking at it. Same
+emulator, same people, same number of events, in the same run.
+
+    python -m bench.zalo_webhook [--people 100] [--answers 19] [--connections 40] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bench.telegram_inbound import healthy, run
+from storage.db import Database
+from storage.models import AnswerRow
+from storage.uow import UnitOfWork
+from tests.emulators.zalo_oa import Person, ZaloOAEmulator
+from tests.telegram_service import free_port
+
+SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
+APP_ID, APP_SECRET, SECRET_KEY = "1234567890", "app-secret", "oa-secret-key"
+
+
+async def answer_through(people: list[Person], answers: int) -> tuple[int, float]:
+    """Everyone types their answers one after the other (each once the previous push was answered 200)."""
+
+    async def one(person: Person) -> None:
+        for _ in range(answers):
+            await person.send_text("4")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(person) for person in people))
+    return len(people) * answers, time.perf_counter() - started
+
+
+async def ours(emulator: ZaloOAEmulator, database_url: str, count: int, answers: int) -> tuple[list[Person], float]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
+    env.update(
+        SIPAS_DATABASE_URL=database_url,
+        SIPAS_HTTP_PORT=str(port),
+        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        SIPAS_ZALO_OA_APP_ID=APP_ID,
+        SIPAS_ZALO_OA_APP_SECRET=APP_SECRET,
+        SIPAS_ZALO_OA_SECRET_KEY=SECRET_KEY,
+        SIPAS_ZALO_OA_ACCESS_TOKEN=emulator.access_token,
+        SIPAS_ZALO_OA_REFRESH_TOKEN=emulator.refresh_token,
+        SIPAS_ZALO_OA_API_URL=emulator.api_url,
+        SIPAS_ZALO_OA_OAUTH_URL=emulator.oauth_url,
+        SIPAS_SURVEY_DELAY_MINUTES="0",
+        SIPAS_QUIET_HOURS="",
+        SIPAS_SURVEY_TICK_SECONDS="1",
+    )
+    await asyncio.to_thread(run, env, "units", "add", "P8", "Phường 8")
+    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write")
+    service = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    emulator.webhook_url = f"http://127.0.0.1:{port}/webhooks/zalo-oa"
+    people = [emulator.person(f"24684588352{n:08d}", display_name=f"Dân {n}") for n in range(count)]
+    try:
+        await healthy(f"http://127.0.0.1:{port}/healthz", service)
+        now = datetime.now(UTC)
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
+            for number, person in enumerate(people):
+                async with session.put(
+                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}",
+                    json={
+                        "unit": "P8",
+                        "procedure": "Đăng ký khai sinh",
+                        "field": "Hộ tịch",
+                        "applicant": {"name": f"Người dân {number}"},
+                        "channel": "truc_tiep",
+                        "received_at": (now - timedelta(days=2)).isoformat(),
+                        "due_at": (now + timedelta(days=2)).isoformat(),
+                    },
+                ) as response:
+                    token = (await response.json())["optin"]["token"]
+                await person.follow()
+                await person.send_text(f"/start {token}")
+                await person.wait_for(lambda p: "Đồng ý" in p.last.button_titles, timeout=60)
+                await person.press("Đồng ý")
+                async with session.post(
+                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}/events",
+                    json={"type": "returned", "at": now.isoformat()},
+                ) as response:
+                    assert response.status == 202
+        for person in people:  # the invitation (intro and first question) delivered by the service
+            await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=300)
+        done, seconds = await answer_through(people, answers)
+        database = Database(database_url)
+        async with UnitOfWork(database, read_only=True) as uow:
+            stored = await uow.connection.scalar(select(func.count(AnswerRow.id)))
+        await database.close()
+    finally:
+        service.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(service.wait, 60)
+    assert stored == done, f"{stored} answers stored for {done} events"
+    print(f"service: {done} signed events in {seconds:.2f} s = {done / seconds:.1f} events/s (all {stored} committed)")
+    return people, done / seconds
+
+
+def bare_server(port: int) -> None:
+    """The bare server, run in its own process: reads each event and answers 200, nothing else."""
+
+    async def webhook(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"error": 0, "message": "Success"})
+
+    async def health(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def serve() -> None:
+        server = web.Application()
+        server.router.add_post("/webhooks/zalo-oa", webhook)
+        server.router.add_get("/healthz", health)
+        runner = web.AppRunner(server, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+async def bare(emulator: ZaloOAEmulator, people: list[Person], answers: int) -> float:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.zalo_webhook", "--bare-server", str(port)])
+    try:
+        await healthy(f"http://127.0.0.1:{port}/healthz", process)
+        emulator.webhook_url = f"http://127.0.0.1:{port}/webhooks/zalo-oa"
+        done, seconds = await answer_through(people, answers)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 30)
+    print(f"bare aiohttp server: {done} events in {seconds:.2f} s = {done / seconds:.1f} events/s")
+    return done / seconds
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as directory:
+        url = args.database_url or f"sqlite+aiosqlite:///{directory}/zalo.db"
+        print(
+            f"database: {url.split('://')[0]}; {args.people} people x {args.answers} answers; "
+            f"{args.connections} pushes in flight"
+        )
+        async with ZaloOAEmulator(
+            app_id=APP_ID,
+            app_secret=APP_SECRET,
+            oa_secret_key=SECRET_KEY,
+            push_concurrency=args.connections,
+            replies_per_window=None,
+        ) as emulator:
+            people, service_rate = await ours(emulator, url, args.people, args.answers)
+            bare_rate = await bare(emulator, people, args.answers)
+    print(f"ratio service / bare = {service_rate / bare_rate:.2f}  (target >= 0.50)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=100)
+    parser.add_argument("--answers", type=int, default=19)
+    parser.add_argument("--connections", type=int, default=40, help="webhook pushes in flight")
+    parser.add_argument("--database-url", help="an empty, migrated or new database (default: a new SQLite file)")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.bare_server:
+        bare_server(arguments.bare_server)
+    else:
+        asyncio.run(main(arguments))
