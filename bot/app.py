@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.config import Settings, SettingsError
 from handlers.apikeys import ApiKeyHandler
+from handlers.calendar import WorkCalendar
 from handlers.citizen import CitizenHandler
 from handlers.context import Policy, QuietHours, Services, utc_now
 from handlers.dossiers import DossierHandler
 from handlers.invitations import InvitationHandler
 from handlers.ratings import RatingHandler
 from handlers.reporting import Reporter
+from handlers.staff import Alerts, Apologies, Roles
 from handlers.texts import Texts
 from handlers.units import UnitHandler
 from storage import migrate
@@ -38,7 +41,13 @@ class App:
             quiet_hours=QuietHours.parse(settings.quiet_hours),
             retention_days=settings.retention_days,
             zns_rating_template=settings.zns_rating_template_id if settings.zalo_oa_enabled else None,
+            zns_apology_template=settings.zns_apology_template_id if settings.zalo_oa_enabled else None,
+            public_url=settings.public_url,
+            apology_title=settings.apology_title,
+            apology_authority=settings.apology_authority,
+            apology_signer=settings.apology_signer,
         )
+        calendar = WorkCalendar.load(settings.holidays_file)
         self.wakeup = asyncio.Event()
         self.services = Services(
             database=Database(settings.database_url),
@@ -47,6 +56,7 @@ class App:
             policy=policy,
             clock=clock,
             on_commit=self.wakeup.set,
+            calendar=calendar,
         )
         self.citizens = CitizenHandler(self.services)
         self.dossiers = DossierHandler(self.services)
@@ -55,8 +65,17 @@ class App:
         self.reporter = Reporter(self.services)
         self.units = UnitHandler(self.services)
         self.api_keys = ApiKeyHandler(self.services)
+        self.apologies = Apologies(self.services)
+        self.roles = Roles(self.services)
+        self.alerts = Alerts(self.services)
         self.channel_states: dict[str, Callable[[], str]] = {}  # for /healthz: "ok", or what is wrong
         self.bot_username: str | None = None  # the Telegram bot's username, known once the channel has started
+
+    async def load_attachment(self, reference: dict[str, Any]) -> bytes | None:
+        """The bytes of a reply's attachment (the printable apology slip), for the channels that send files."""
+        if reference.get("kind") == "apology_slip" and isinstance(reference.get("apology_id"), int):
+            return await self.apologies.slip_pdf(reference["apology_id"])
+        return None
 
     async def start(self) -> None:
         """Bring the database schema up to date."""

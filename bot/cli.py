@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from bot.app import App
 from bot.config import SettingsError, load_settings
 from bot.terminal import run_demo, run_shell
+from handlers.calendar import CalendarError
 from handlers.errors import HandlerError
 from handlers.reporting import Period, render_text
 from storage.db import DatabaseError
@@ -57,8 +58,28 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="the service: web server, channels, delivery and the scheduler")
 
     shell = commands.add_parser("shell", help="talk to the bot in the terminal")
-    shell.add_argument("--as", dest="role", choices=["citizen"], required=True, help="whom to act as")
+    shell.add_argument(
+        "--as", dest="role", choices=["citizen", "staff", "leader"], required=True, help="whom to act as"
+    )
     shell.add_argument("--user", default="console", help="the console chat to use (default: console)")
+    shell.add_argument("--unit", help="staff and leaders: the unit they work for")
+    shell.add_argument("--name", help="staff: the officer's name as dossiers give it (cán bộ xử lý)")
+
+    invite = commands.add_parser("invite", help="a one-time code that gives a role to the chat that sends it")
+    invite.add_argument("--role", choices=["staff", "leader", "admin"], required=True)
+    invite.add_argument("--unit", required=True, help="the unit (its units below are included)")
+    invite.add_argument("--name", help="staff: the officer's name as dossiers give it (cán bộ xử lý)")
+    invite.add_argument(
+        "--lead", action="store_true", help="staff: the unit's one-stop-shop lead (warned of every late dossier)"
+    )
+    invite.add_argument("--days", type=int, default=7, help="days the code stays valid (default 7)")
+
+    holidays = commands.add_parser("holidays", help="the working-day calendar")
+    holiday_commands = holidays.add_subparsers(dest="holidays_command", required=True, parser_class=_Parser)
+    holiday_list = holiday_commands.add_parser(
+        "list", help="the days off of a year (public holidays and the override file)"
+    )
+    holiday_list.add_argument("--year", type=int, help="the year (default: this year)")
 
     db = commands.add_parser("db", help="the database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
@@ -72,6 +93,25 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--parent", help="the code of the unit above it")
     add.add_argument("--form", help="the survey form its citizens get (default: SIPAS_SURVEY_FORM)")
     unit_commands.add_parser("list", help="list the units")
+
+    dossiers = commands.add_parser("dossiers", help="dossiers from the one-stop-shop software")
+    dossier_commands = dossiers.add_subparsers(dest="dossiers_command", required=True, parser_class=_Parser)
+    dossier_import = dossier_commands.add_parser(
+        "import",
+        help="import dossiers and their dates from its export (.xlsx or .csv); importing again changes nothing twice",
+        description="Import dossiers and their dates from a one-stop-shop export. Columns are found by their "
+        "Vietnamese headers (accents and case ignored): Mã hồ sơ, Thủ tục, Lĩnh vực, Ngày tiếp nhận, Ngày hẹn trả "
+        "and Chủ hồ sơ are required; Mã thủ tục, Ngày xử lý xong, Ngày trả kết quả, Trạng thái, Số điện thoại, "
+        "Email, Cán bộ xử lý, Đơn vị and Hình thức nộp are read when present.",
+        epilog="Exit status 0 when the file was read, even if some rows were refused (each is listed as "
+        "'row N: reason'); 2 when the file is missing, unreadable, of another type or lacks a required header.",
+    )
+    dossier_import.add_argument("file", type=Path, help="the export: .xlsx or .csv (UTF-8, comma or semicolon)")
+    dossier_import.add_argument("--unit", help="unit code for rows without one (needed when there is no Đơn vị column)")
+    dossier_import.add_argument("--sheet", help="the sheet of the workbook to read (default: the first)")
+    dossier_import.add_argument(
+        "--progress", action="store_true", help="report progress on stderr even when it is not a terminal"
+    )
 
     apikey = commands.add_parser("apikey", help="API keys for the one-stop-shop software")
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, parser_class=_Parser)
@@ -137,6 +177,48 @@ async def _units_list(app: App) -> None:
         print(f"{unit.code}\t{unit.name}\t(parent: {parent}; form: {form})")
 
 
+async def _invite(app: App, args: argparse.Namespace) -> None:
+    code = await app.roles.invite(args.role, args.unit, officer_name=args.name, lead=args.lead, days=args.days)
+    print(code)
+    until = app.services.policy.show(app.services.clock() + timedelta(days=args.days))
+    print(
+        f"(gửi /join {code} cho bot trong cuộc trò chuyện của người được cấp quyền; dùng một lần, hết hạn {until})",
+        file=sys.stderr,
+    )
+
+
+async def _holidays(app: App, args: argparse.Namespace) -> None:
+    calendar, policy = app.services.calendar, app.services.policy
+    year = args.year or policy.local_date(app.services.clock()).year
+    if not 1900 <= year <= 2200:
+        raise UsageError("--year: between 1900 and 2200")
+    weekdays = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+    print(f"Ngày nghỉ năm {year} (ngoài thứ Bảy, Chủ nhật):")
+    for day in calendar.days_off_in(year):
+        origin = " (tệp bổ sung)" if day.added else ""
+        print(f"  {day.day:%d/%m/%Y}  {weekdays[day.day.weekday()]:<8}  {day.name}{origin}")
+    working = calendar.weekend_working_days_in(year)
+    if working:
+        print("Ngày làm việc bù vào cuối tuần (tệp bổ sung):")
+        for work_day in working:
+            print(f"  {work_day:%d/%m/%Y}  {weekdays[work_day.weekday()]}")
+    print(f"Tệp bổ sung: {app.settings.holidays_file} ({'có' if app.settings.holidays_file.exists() else 'chưa có'})")
+
+
+async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
+    from handlers.imports import DossierImporter
+
+    show_progress = args.progress or sys.stderr.isatty()
+
+    def progress(done: int, total: int | None) -> None:
+        if show_progress:
+            print(f"… {done}/{total} dòng" if total is not None else f"… {done} dòng", file=sys.stderr, flush=True)
+
+    importer = DossierImporter(app.services)
+    report = await importer.run(args.file, unit=args.unit, on_progress=progress, sheet=args.sheet)
+    print(report.summary())
+
+
 async def _report(app: App, args: argparse.Namespace) -> None:
     today = app.services.policy.local_date(app.services.clock())
     start = args.start or today.replace(day=1)
@@ -189,13 +271,23 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
     if args.command == "demo":
         return lambda app: run_demo(app, sys.stdin, sys.stdout)
     if args.command == "shell":
-        return lambda app: run_shell(app, args.user, sys.stdin, sys.stdout)
+        if args.role != "citizen" and not args.unit:
+            raise UsageError(f"--as {args.role} needs --unit CODE")
+        return lambda app: run_shell(
+            app, args.user, sys.stdin, sys.stdout, role=args.role, unit=args.unit, officer_name=args.name
+        )
+    if args.command == "invite":
+        return lambda app: _invite(app, args)
+    if args.command == "holidays":
+        return lambda app: _holidays(app, args)
     if args.command == "db":
         return _db_upgrade
     if args.command == "apikey":
         return lambda app: _apikey_create(app, args)
     if args.command == "zalo-oa":
         return lambda app: _zalo_tokens(app, args)
+    if args.command == "dossiers":
+        return lambda app: _dossiers_import(app, args)
     if args.command == "units":
         if args.units_command == "add":
             return lambda app: _units_add(app, args)
@@ -212,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         asyncio.run(_with_app(_dispatch(args)))
-    except (UsageError, SettingsError, FormError, DatabaseError, HandlerError) as exc:
+    except (UsageError, SettingsError, FormError, DatabaseError, HandlerError, CalendarError) as exc:
         print(f"sipasbot: error: {exc}", file=sys.stderr)
         return 2
     except OperationalError as exc:

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     digest_time: str = "07:30"
     retention_days: int = Field(default=365, ge=1)
     forms_dir: Path | None = None
+    # the apology slip (DOMAIN.md §5): its title may change with Thông tư 03/2025; "{unit}" is the unit's name
+    apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
+    apology_authority: str = "UBND {unit}"
+    apology_signer: str = "TM. ỦY BAN NHÂN DÂN"
+    holidays_file: Path = Path("holidays.yaml")  # days off and working days a later decision added
 
     @field_validator("timezone")
     @classmethod

@@ -51,7 +51,7 @@ class Service:
             public_url=settings.public_url,
             webhook_connections=settings.telegram_webhook_connections,
         )
-        return TelegramChannel(config, self.app.citizens.handle)
+        return TelegramChannel(config, self.app.citizens.handle, self.app.load_attachment)
 
     def _zalo(self) -> None:
         """The Zalo OA and ZNS channels (one app, one token pair), when the app is configured."""

@@ -58,10 +58,30 @@ class TerminalChat:
         return line
 
 
-async def run_shell(app: App, user: str, stdin: TextIO, stdout: TextIO) -> None:
-    """Talk to the bot as a citizen until the input ends."""
+async def run_shell(
+    app: App,
+    user: str,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    role: str = "citizen",
+    unit: str | None = None,
+    officer_name: str | None = None,
+) -> None:
+    """Talk to the bot as a citizen (or as a staff member or leader of ``unit``) until the input ends.
+
+    The one at the terminal holds the database: a staff or leader shell joins with a fresh one-time
+    code, through the same handlers (and audit log) as a chat would.
+    """
     chat = TerminalChat(app, user, stdin, stdout)
-    chat.print(app.services.texts("vi", "shell.banner", user=user))
+    if role == "citizen":
+        chat.print(app.services.texts("vi", "shell.banner", user=user))
+    else:
+        assert unit is not None
+        code = await app.roles.invite(role, unit, officer_name=officer_name, days=1)
+        role_name = app.services.texts("vi", f"role.{role}")
+        chat.print(app.services.texts("vi", "shell.banner_staff", user=user, role=role_name, unit=unit))
+        await chat.send("text", f"/join {code}")
     await chat.deliver()
     while (line := await chat.read_line()) is not None:
         await chat.send("text", line)

@@ -15,6 +15,7 @@ from handlers.contacts import normalize_phone
 from handlers.context import Services
 from handlers.invitations import open_invitation, with_start_button
 from handlers.messages import Inbound, Option, Outcome, Reply
+from handlers.staff import Feedbacks, StaffDesk
 from handlers.survey import (
     Back,
     Chosen,
@@ -45,6 +46,8 @@ class CitizenHandler:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.desk = StaffDesk(services)
+        self.feedbacks = Feedbacks(services)
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle ``inbound`` in one transaction and queue the replies to the same chat."""
@@ -53,7 +56,7 @@ class CitizenHandler:
         async with services.uow() as uow:
             if not await uow.inbound.first_seen(inbound.identity.channel, inbound.event_id, now):
                 return Outcome(duplicate=True)
-            turn = _Turn(services, uow, inbound, now)
+            turn = _Turn(services, uow, inbound, now, self)
             await turn.run()
             for reply in turn.replies:
                 await uow.outbox.add(
@@ -72,8 +75,11 @@ class CitizenHandler:
 class _Turn:
     """The handling of one inbound event."""
 
-    def __init__(self, services: Services, uow: UnitOfWork, inbound: Inbound, now: datetime) -> None:
+    def __init__(
+        self, services: Services, uow: UnitOfWork, inbound: Inbound, now: datetime, handler: CitizenHandler
+    ) -> None:
         self.services = services
+        self.handler = handler
         self.texts = services.texts
         self.uow = uow
         self.inbound = inbound
@@ -110,6 +116,8 @@ class _Turn:
                 # the person wrote: the platform's reply window is open again
                 await self.uow.chats.update(self.chat.id, self.now, status="active")
                 self.chat = dataclasses.replace(self.chat, status="active")
+        if await self.handler.desk.takes(self):  # a staff member's or leader's command, button or draft
+            return
         if self.inbound.kind in ("blocked", "unblocked"):
             await self.on_reachability(self.inbound.kind == "blocked")
         elif self.inbound.kind == "unsupported":
@@ -322,6 +330,7 @@ class _Turn:
             for invitation in await uow.invitations.for_person(person_id, ("pending", *OPEN)):
                 await uow.invitations.update(invitation.id, status="cancelled", cursor=None, closed_at=self.now)
             await uow.answers.clear_texts_of_person(person_id)
+            await uow.feedback.forget_texts_of_person(person_id)
             await uow.invitations.detach_person(person_id)
             for chat in await uow.chats.for_person(person_id):
                 await uow.outbox.cancel_for_recipient(chat.channel, chat.external_id)
@@ -371,11 +380,32 @@ class _Turn:
             if folded in ("1", "bat dau", "bat dau khao sat", "start"):
                 await self.on_survey_command("")  # the numbered "Bắt đầu khảo sát" option
             else:
-                self.say("unknown")
+                await self.on_free_message(text)
             return
         form, question = self.form_and_question(invitation)
         field = await self.field_of(invitation)
         await self.apply(invitation, field, form, question, interpret(form, question, text), typed=text)
+
+    async def on_free_message(self, text: str) -> None:
+        """A message that is not an answer: feedback for the unit of the person's latest dossier."""
+        assert self.chat is not None
+        assert self.chat.person_id is not None
+        dossier = await self.uow.dossiers.latest_for_person(self.chat.person_id)
+        if dossier is None or len(fold(text)) < 2:
+            self.say("unknown")
+            return
+        await self.handler.feedbacks.record(
+            self.uow,
+            source="message",
+            text=text,
+            person_id=self.chat.person_id,
+            dossier=dossier,
+            unit_id=dossier.unit_id,
+            invitation_id=None,
+            now=self.now,
+        )
+        unit = await self.uow.units.get(dossier.unit_id)
+        self.say("feedback.thanks", unit=unit.name)
 
     # --- the survey
 
@@ -561,6 +591,26 @@ class _Turn:
         answers = await self.uow.answers.for_invitation(invitation.id)
         self.replies.append(self.render(form, invitation, question, answers, fresh=True))
 
+    async def complaint_from_comment(self, invitation: Invitation, form: Form) -> None:
+        """A comment given with a rating at or below "Không hài lòng" becomes feedback for the unit."""
+        answers = await self.uow.answers.for_invitation(invitation.id)
+        ratings = {q.code for q in form.rating_questions()}
+        low = any(a.value in ("1", "2") for code, a in answers.items() if code in ratings)
+        comment = next((a.text for a in answers.values() if a.text and a.text.strip()), None)
+        if not low or comment is None:
+            return
+        dossier = await self.uow.dossiers.get(invitation.dossier_id)
+        await self.handler.feedbacks.record(
+            self.uow,
+            source="comment",
+            text=comment,
+            person_id=invitation.person_id,
+            dossier=dossier,
+            unit_id=invitation.unit_id,
+            invitation_id=invitation.id,
+            now=self.now,
+        )
+
     async def complete(self, invitation: Invitation, form: Form, values: dict[str, str | None]) -> None:
         """Close the survey, drop answers to questions that ended up hidden, and thank the person."""
         shown = {q.code for q in visible_questions(form, values)}
@@ -575,5 +625,6 @@ class _Turn:
             started_at=invitation.started_at or self.now,
         )
         unit = await self.uow.units.get(invitation.unit_id)
+        await self.complaint_from_comment(invitation, form)
         text = "\n\n".join([form.outro.get(self.locale), self.t("survey.next_steps", unit=unit.name)])
         self.replies.append(Reply(text, thread=f"survey:{invitation.id}"))

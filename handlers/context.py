@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from handlers.calendar import WorkCalendar
 from handlers.texts import Texts
 from storage.db import Database
 from storage.uow import UnitOfWork
@@ -69,6 +70,11 @@ class Policy:
     reminder_after: timedelta = timedelta(hours=24)
     retention_days: int = 365
     zns_rating_template: str | None = None  # set: invitations reach a phone by ZNS when no chat can be used
+    zns_apology_template: str | None = None  # set: apologies also reach the phone by ZNS
+    public_url: str = "http://127.0.0.1:8080"  # links people open (the printable slip)
+    apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
+    apology_authority: str = "UBND {unit}"  # the issuing authority printed on the slip
+    apology_signer: str = "TM. ỦY BAN NHÂN DÂN"
 
     def local_date(self, moment: datetime) -> date:
         """The local calendar date of ``moment``."""
@@ -105,6 +111,7 @@ class Services:
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], datetime] = utc_now
     on_commit: Callable[[], None] = lambda: None
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work."""

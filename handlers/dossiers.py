@@ -56,12 +56,13 @@ class DossierInput:
     field: str
     applicant: ContactInput
     received_at: datetime
-    due_at: datetime
+    due_at: datetime | None  # None: counted from ``processing_days``
     channel: str = "truc_tiep"
     procedure_code: str | None = None
     representative: ContactInput | None = None
     handler: str | None = None
     zalo_optin: bool = False
+    processing_days: int | None = None  # the procedure's time limit in working days, when no due date is given
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ class DossierHandler:
         if data.channel not in SUBMISSION_CHANNELS:
             raise InvalidInput(f"channel must be one of {', '.join(SUBMISSION_CHANNELS)}")
         received_at = _aware(data.received_at, "received_at")
-        due_at = _aware(data.due_at, "due_at")
+        due_at = _aware(self._due(received_at, data), "due_at")
         if due_at < received_at:
             raise InvalidInput("due_at is before received_at")
         field = _clean(data.field, "field", 100)
@@ -252,6 +253,16 @@ class DossierHandler:
         if type_ == "returned":
             await self._invite(uow, dossier, at, now)
         return EventResult(dossier, changed=True)
+
+    def _due(self, received_at: datetime, data: DossierInput) -> datetime:
+        """The due date given, or the end of the day ``processing_days`` working days after reception."""
+        if data.due_at is not None:
+            return data.due_at
+        if data.processing_days is None or not 0 < data.processing_days <= 365:
+            raise InvalidInput("due_at is required (or processing_days, 1 to 365 working days)")
+        policy = self.services.policy
+        day = self.services.calendar.add_working_days(policy.local_date(received_at), data.processing_days)
+        return datetime.combine(day, END_OF_DAY, tzinfo=policy.timezone)
 
     def _on_time(self, finished_at: datetime, due_at: datetime) -> bool:
         """On time when processing finished on or before the due date (local calendar days)."""

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from handlers.context import Services
+from handlers.staff import Feedbacks
 from storage.uow import UnitOfWork
 from storage.values import Invitation
 
@@ -61,6 +62,7 @@ class RatingHandler:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.feedbacks = Feedbacks(services)
 
     async def _invitation(
         self, uow: UnitOfWork, channel: str, tracking: str | None, message_id: str
@@ -104,6 +106,17 @@ class RatingHandler:
             completed_at=now,
             delivered_at=invitation.delivered_at or now,
         )
+        if rating.rate <= 2 and rating.note:  # a low rating with words: feedback the unit must answer
+            await self.feedbacks.record(
+                uow,
+                source="comment",
+                text=rating.note,
+                person_id=invitation.person_id,
+                dossier=dossier,
+                unit_id=invitation.unit_id,
+                invitation_id=invitation.id,
+                now=now,
+            )
 
     async def delivered(self, channel: str, tracking: str | None, message_id: str | None) -> bool:
         """The platform says the template reached the phone: the invitation counts as delivered."""

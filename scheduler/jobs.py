@@ -13,10 +13,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.context import Services
 from handlers.invitations import InvitationHandler
+from handlers.staff import Alerts
 
 log = logging.getLogger(__name__)
 
 SURVEY_TICK_SECONDS = 60
+AT_RISK_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Jobs:
         self.services = services
         self.instance = instance
         self.invitations = InvitationHandler(services)
+        self.alerts = Alerts(services)
 
     async def surveys(self) -> SurveyTick:
         """Close surveys past their window, offer due ones, remind once. Safe to repeat at any time."""
@@ -44,6 +47,21 @@ class Jobs:
         if expired or sent or reminded:
             log.info("surveys: %d expired, %d sent, %d reminded", expired, sent, reminded)
         return SurveyTick(expired, sent, reminded)
+
+    async def at_risk(self) -> bool:
+        """The 15-minute scan: dossiers at risk of running late, promised dates missed; False if claimed elsewhere.
+
+        The run is claimed for its quarter hour (local time), so two instances or a restart never run it
+        twice; each dossier is also warned about only once, whichever run finds it.
+        """
+        now = self.services.clock().astimezone(self.services.policy.timezone)
+        slot = now.replace(minute=now.minute - now.minute % AT_RISK_MINUTES, second=0, microsecond=0)
+
+        async def work() -> None:
+            await self.alerts.scan_at_risk()
+            await self.alerts.scan_promises()
+
+        return await self.claimed("at_risk", slot.strftime("%Y-%m-%dT%H:%M"), "", work)
 
     async def claimed(self, job: str, period: str, scope: str, work: Callable[[], Awaitable[None]]) -> bool:
         """Run ``work`` for (job, period, scope) unless another run has it; False when not claimed.
@@ -85,5 +103,14 @@ def build_scheduler(jobs: Jobs, zone: ZoneInfo, survey_tick_seconds: float = SUR
         max_instances=1,
         misfire_grace_time=int(survey_tick_seconds) + 1,
         next_run_time=datetime.now(zone),
+    )
+    scheduler.add_job(
+        jobs.at_risk,
+        IntervalTrigger(minutes=AT_RISK_MINUTES, timezone=zone),
+        id="at_risk",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=AT_RISK_MINUTES * 60,
+        next_run_time=datetime.now(zone),  # a scan missed while the service was down runs on start-up
     )
     return scheduler

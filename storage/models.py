@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -252,9 +253,14 @@ class OutboxRow(Base):
 
 
 class ApologyRow(Base):
-    """The one apology (phiếu xin lỗi và hẹn lại) a late dossier may get."""
+    """The one apology (phiếu xin lỗi và hẹn lại) a late dossier may get: the unique dossier id enforces it.
+
+    ``seq`` numbers the unit's slips per year (``{seq}/PXL``); ``pdf`` is the printable slip, made once;
+    ``token`` is the unguessable name under which the slip is served to channels that cannot attach files.
+    """
 
     __tablename__ = "apologies"
+    __table_args__ = (UniqueConstraint("unit_id", "year", "seq"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True)
     number: Mapped[str | None] = mapped_column(String(32))
@@ -262,6 +268,83 @@ class ApologyRow(Base):
     new_due_at: Mapped[datetime]
     issued_by: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime]
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    year: Mapped[int | None] = mapped_column(Integer)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    token: Mapped[str | None] = mapped_column(String(32), unique=True)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class RoleRow(Base):
+    """A chat's role in a unit (and the units below it): staff, leader or admin."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("identity_id", "unit_id", "role"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    officer_name: Mapped[str | None] = mapped_column(String(100))  # as dossiers name their handling officer
+    lead: Mapped[bool] = mapped_column(Boolean, default=False)  # the unit's one-stop-shop lead
+    granted_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class InviteRow(Base):
+    """A one-time code that gives a role to the chat that sends it (only its hash is kept)."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    officer_name: Mapped[str | None] = mapped_column(String(100))
+    lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="SET NULL"))
+
+
+class DraftRow(Base):
+    """What a chat is in the middle of (a staff member's apology, a reply to a complaint): one per chat."""
+
+    __tablename__ = "drafts"
+    identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    """A warning sent about a dossier (at risk of running late, a promised date missed): once per kind."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("dossier_id", "kind"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime]
+
+
+class FeedbackRow(Base):
+    """A complaint or comment for a unit (phản ánh): received → answered → closed."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_unit_id_status_created_at", "unit_id", "status", "created_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id", ondelete="SET NULL"))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", ondelete="SET NULL"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # comment (a low rating's comment) | message
+    text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None]
 
 
 class JobRunRow(Base):

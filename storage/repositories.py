@@ -379,6 +379,16 @@ class DossierRepository(_Repository):
         )
         return await self._all(Dossier, query)
 
+    async def latest_for_person(self, person_id: int) -> Dossier | None:
+        """The person's most recently received dossier (as applicant or representative)."""
+        query = (
+            select(DOSSIERS)
+            .where(or_(DOSSIERS.c.applicant_id == person_id, DOSSIERS.c.representative_id == person_id))
+            .order_by(DOSSIERS.c.received_at.desc(), DOSSIERS.c.id.desc())
+            .limit(1)
+        )
+        return await self._first(Dossier, query)
+
     async def events(self, dossier_id: int) -> list[DossierEvent]:
         """The dossier's events in the order they happened (then in the order they were stored)."""
         query = select(EVENTS).where(EVENTS.c.dossier_id == dossier_id).order_by(EVENTS.c.at, EVENTS.c.id)
@@ -386,7 +396,8 @@ class DossierRepository(_Repository):
 
     async def apology(self, dossier_id: int) -> Apology | None:
         """The dossier's apology, if it has one."""
-        return await self._first(Apology, select(APOLOGIES).where(APOLOGIES.c.dossier_id == dossier_id))
+        columns = [c for c in APOLOGIES.c if c.name != "pdf"]  # the slip itself is read only when sent
+        return await self._first(Apology, select(*columns).where(APOLOGIES.c.dossier_id == dossier_id))
 
 
 class InvitationRepository(_Repository):

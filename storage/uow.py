@@ -25,6 +25,14 @@ from storage.repositories import (
     TokenRepository,
     UnitRepository,
 )
+from storage.staff_repositories import (
+    AlertRepository,
+    ApologyRepository,
+    DraftRepository,
+    FeedbackRepository,
+    InviteRepository,
+    RoleRepository,
+)
 
 
 class UnitOfWork:
@@ -76,6 +84,12 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(connection)
         self.reports = ReportRepository(connection)
         self.tokens = TokenRepository(connection)
+        self.roles = RoleRepository(connection)
+        self.invites = InviteRepository(connection)
+        self.drafts = DraftRepository(connection)
+        self.alerts = AlertRepository(connection)
+        self.feedback = FeedbackRepository(connection)
+        self.apologies = ApologyRepository(connection)
         return self
 
     async def __aexit__(

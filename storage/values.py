@@ -90,11 +90,14 @@ class DossierEvent:
 class Apology:
     """The one apology (phiếu xin lỗi và hẹn lại) of a late dossier."""
 
+    id: int
+    dossier_id: int
     number: str | None
     reason: str
     new_due_at: datetime
     issued_by: str
     issued_at: datetime
+    token: str | None
 
 
 @dataclass(frozen=True)
@@ -217,3 +220,64 @@ class PlatformToken:
     status: str
     last_error: str | None
     refreshed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Role:
+    """A chat's role in a unit (and below it)."""
+
+    id: int
+    identity_id: int
+    unit_id: int
+    role: str
+    officer_name: str | None
+    lead: bool
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A one-time code's grant (the code itself is never stored)."""
+
+    id: int
+    role: str
+    unit_id: int
+    officer_name: str | None
+    lead: bool
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a chat is in the middle of."""
+
+    identity_id: int
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A complaint or comment for a unit."""
+
+    id: int
+    unit_id: int
+    dossier_id: int | None
+    invitation_id: int | None
+    person_id: int | None
+    source: str
+    text: str | None
+    status: str
+    created_at: datetime
+    answered_at: datetime | None
+    answered_by: str | None
+    answer: str | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StaffChat:
+    """A chat that holds a role, with what it needs to be written to."""
+
+    chat: Chat
+    role: Role

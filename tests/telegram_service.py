@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import aiohttp
@@ -52,6 +52,7 @@ class RunningService:
         field: str = "Hộ tịch",
         phone: str | None = None,
         zalo_optin: bool = False,
+        handler: str | None = None,
     ) -> dict[str, Any]:
         applicant = {"name": name, **({"phone": phone} if phone else {})}
         status, body = await self.api(
@@ -66,6 +67,7 @@ class RunningService:
                 "due_at": due,
                 "channel": "truc_tiep",
                 "zalo_optin": zalo_optin,
+                **({"handler": handler} if handler else {}),
             },
         )
         assert status in (200, 201), body
@@ -84,7 +86,9 @@ class RunningService:
 
 
 @asynccontextmanager
-async def running(database_url: str, **settings: Any) -> AsyncIterator[RunningService]:
+async def running(
+    database_url: str, clock: Callable[[], datetime] | None = None, **settings: Any
+) -> AsyncIterator[RunningService]:
     """``sipasbot run`` in this process with ``settings`` (the channels they configure); stopped on exit."""
     port = free_port()
     values: dict[str, Any] = {
@@ -95,7 +99,7 @@ async def running(database_url: str, **settings: Any) -> AsyncIterator[RunningSe
         "quiet_hours": "",
         **settings,
     }
-    app = App(load_settings(**values))
+    app = App(load_settings(**values), **({"clock": clock} if clock else {}))
     service = Service(app, instance="test")
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
@@ -117,7 +121,11 @@ async def running(database_url: str, **settings: Any) -> AsyncIterator[RunningSe
 
 @asynccontextmanager
 async def running_service(
-    database_url: str, emulator: TelegramEmulator, mode: str = "polling", **settings: Any
+    database_url: str,
+    emulator: TelegramEmulator,
+    mode: str = "polling",
+    clock: Callable[[], datetime] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[RunningService]:
     """``sipasbot run`` in this process, talking to the Telegram ``emulator``; stopped on exit."""
     telegram: dict[str, Any] = {
@@ -127,5 +135,5 @@ async def running_service(
         "telegram_webhook_secret": SECRET,
         **PACE,
     }
-    async with running(database_url, **{**telegram, **settings}) as service:
+    async with running(database_url, clock, **{**telegram, **settings}) as service:
         yield service

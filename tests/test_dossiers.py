@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -212,3 +213,16 @@ async def test_a_unit_with_its_own_form_invites_with_that_form(
     await dossiers.add_event("P8-261118-0001", "returned", local(2026, 11, 13, 10))
     (invitation,) = await _invitations(services)
     assert (invitation.form_id, invitation.form_version) == ("sipas-nhanh", 1)
+
+
+async def test_a_due_date_is_counted_in_working_days_when_only_the_time_limit_is_given(services: Services) -> None:
+    await add_unit(services)
+    received = datetime(2026, 11, 19, 2, 0, tzinfo=UTC)  # Thursday 09:00 in Hà Nội
+    data = dataclasses.replace(sample_dossier(received_at=received), due_at=None, processing_days=3)
+    dossier = (await DossierHandler(services).upsert(data)).dossier
+    # Friday, Monday, (Tuesday 24/11 is a public holiday), Wednesday: due by the end of Wednesday 25/11
+    assert dossier.due_at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")) == datetime(
+        2026, 11, 25, 23, 59, 59, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")
+    )
+    with pytest.raises(InvalidInput, match="due_at is required"):
+        await DossierHandler(services).upsert(dataclasses.replace(data, code="HS-2", processing_days=None))

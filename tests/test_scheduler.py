@@ -56,9 +56,11 @@ async def test_the_survey_job_sends_due_invitations_and_is_safe_to_repeat(servic
 
 async def test_the_scheduler_runs_the_survey_job_every_minute_in_local_time(services: Services) -> None:
     scheduler = build_scheduler(Jobs(services, "a"), services.policy.timezone)
-    (job,) = scheduler.get_jobs()
-    assert job.id == "surveys"
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    job = jobs["surveys"]
     assert job.trigger.interval.total_seconds() == SURVEY_TICK_SECONDS
+    assert jobs["at_risk"].trigger.interval.total_seconds() == 15 * 60
+    assert jobs["at_risk"].next_run_time is not None  # a scan missed while the service was down runs at once
     assert str(job.trigger.timezone) == "Asia/Ho_Chi_Minh"
     assert job.max_instances == 1
     assert job.next_run_time is not None  # runs at once on start-up

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from handlers.messages import Reply
 
 # "failed": the platform refused the message itself (our defect: too long, bad markup); never retried
 DeliveryStatus = Literal["delivered", "retry_later", "unreachable", "reauth", "window_closed", "failed"]
+
+
+# reads the bytes of a reply's attachment (the printable apology slip); None when they are gone
+AttachmentLoader = Callable[[dict[str, Any]], Awaitable[bytes | None]]
+
+
+async def no_attachments(_reference: dict[str, Any]) -> bytes | None:
+    """For channels built without a loader: attachments travel as their links."""
+    return None
 
 
 @dataclass(frozen=True)

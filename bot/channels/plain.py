@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from handlers.messages import Reply
+
+
+def with_links(reply: Reply) -> Reply:
+    """The reply with its attachments as links (for channels that cannot send files)."""
+    links = [str(a["link_text"]) for a in reply.attachments if a.get("link_text")]
+    if not links:
+        return reply
+    return dataclasses.replace(reply, text="\n\n".join([reply.text, *links]), attachments=())
 
 
 def render_plain(reply: Reply) -> str:
     """A reply as a channel without buttons shows it: text, numbered options, how to answer."""
+    reply = with_links(reply)
     lines = [reply.text]
     numbered = sorted((o for o in reply.options if o.number is not None), key=lambda o: (o.number == 0, o.number))
     if numbered:

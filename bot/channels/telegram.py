@@ -27,6 +27,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -46,7 +47,8 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from bot.channels.base import Delivery
+from bot.channels.base import AttachmentLoader, Delivery, no_attachments
+from bot.channels.plain import with_links
 from bot.web.server import error_response
 from handlers.messages import Identity, Inbound, Option, Outcome, Reply
 
@@ -170,10 +172,13 @@ class TelegramChannel:
 
     name = NAME
 
-    def __init__(self, config: TelegramConfig, on_inbound: InboundHandler) -> None:
+    def __init__(
+        self, config: TelegramConfig, on_inbound: InboundHandler, attachments: AttachmentLoader = no_attachments
+    ) -> None:
         os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter as timedelta, no deprecation warning
         self.config = config
         self.on_inbound = on_inbound
+        self.attachments = attachments
         timeout = config.timeout_seconds
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -341,6 +346,11 @@ class TelegramChannel:
                     resize_keyboard=True,
                     one_time_keyboard=True,
                 )
+            if reply.attachments:
+                sent = await self._send_file(int(recipient), reply)
+                if sent is not None:
+                    return sent
+                text = render_text(with_links(reply))  # the file cannot be read: its link instead
             message = await self.bot.send_message(
                 chat_id=int(recipient), text=text, parse_mode=ParseMode.HTML, reply_markup=markup
             )
@@ -350,6 +360,19 @@ class TelegramChannel:
             return outcome_of(error)
         except ValueError as error:  # a recipient that is not a chat id
             return Delivery("unreachable", error=str(error))
+
+    async def _send_file(self, chat_id: int, reply: Reply) -> Delivery | None:
+        """A reply that carries a file: the document, its text as the caption; None when the file is gone."""
+        attachment = reply.attachments[0]
+        content = await self.attachments(attachment)
+        if content is None:
+            return None
+        message = await self.bot.send_document(
+            chat_id=chat_id,
+            document=InputFile(content, filename=str(attachment.get("filename") or "tep.pdf")),
+            caption=reply.text[:1024] or None,
+        )
+        return Delivery("delivered", platform_message_id=str(message.message_id))
 
     async def _edit(
         self, recipient: str, message_id: str, text: str, keyboard: InlineKeyboardMarkup | None

@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.base import Delivery
-from bot.channels.plain import render_plain, split_text
+from bot.channels.plain import render_plain, split_text, with_links
 from bot.web.server import error_response
 from handlers.context import Services
 from handlers.messages import Identity, Inbound, Option, Outcome, Reply
@@ -270,6 +270,7 @@ def render_message(reply: Reply, config: ZaloOAConfig) -> tuple[list[str], list[
     Every option a button, when they all fit; else a question's answers as buttons and the controls
     (skip, back) explained in ``tap_hint``; else numbered text, as on channels without buttons.
     """
+    reply = with_links(reply)  # files travel as links: the emulated and the real OA need an upload first
     options = list(reply.options)
     answers = [o for o in options if o.number not in (None, 0)]
     if _fits(options, config):

@@ -50,6 +50,7 @@ from storage.values import ApiKey, Dossier, StoredResponse
 PREFIX = "/api/v1"
 WRITE = "dossiers:write"
 READ_REPORTS = "reports:read"
+WRITE_APOLOGIES = "apologies:write"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,200}")
 BEARER_RE = re.compile(r"bearer +([A-Za-z0-9._~+/-]{1,200}=*) *", re.IGNORECASE)
@@ -171,7 +172,16 @@ class DossierBody(_Body):
         default=None, description="The authorised representative; when present, the survey goes to them."
     )
     received_at: Moment
-    due_at: Moment
+    due_at: Moment | None = Field(
+        default=None, description="The appointment date; may be left out when processing_days is given."
+    )
+    processing_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=365,
+        description="The procedure's time limit in working days: without due_at, the dossier is due at the end "
+        "of that working day after reception (weekends and public holidays skipped).",
+    )
     channel: Literal["truc_tiep", "truc_tuyen", "buu_chinh"] = Field(
         description="Submission channel: in person, online, or by public post."
     )
@@ -215,6 +225,17 @@ class BatchBody(_Body):
     items: list[Annotated[UpsertItem | EventItem, Field(discriminator="op")]] = Field(
         min_length=1, max_length=BATCH_LIMIT
     )
+
+
+class ApologyBody(_Body):
+    """The apology for a dossier expected to run late (DOMAIN.md §5): at most one per dossier."""
+
+    reason: Text = Field(min_length=1, max_length=500, description="Why the dossier is late (printed on the slip).")
+    new_due_at: Moment = Field(
+        description="The new appointment: a working day after today and after the original due date; "
+        "a date-time counts by its local date."
+    )
+    issued_by: Text = Field(min_length=1, max_length=100, description="The officer issuing it.")
 
 
 class _BatchEnvelope(_Body):
@@ -314,6 +335,15 @@ class ApologyOut(BaseModel):
     new_due_at: datetime
     issued_by: str
     issued_at: datetime
+
+
+class ApologyIssuedOut(BaseModel):
+    """The apology as issued: its number, the new date, and where the citizen was sent it."""
+
+    dossier: str
+    apology: ApologyOut
+    slip_url: str = Field(description="The printable slip (PDF), under an unguessable address.")
+    sent_on: list[str] = Field(description="The channels the citizen was sent it on (empty: print and hand it over).")
 
 
 class DossierDetailOut(DossierOut):
@@ -634,10 +664,11 @@ def _dossier_input(code: str, body: DossierBody, zone: ZoneInfo) -> DossierInput
         applicant=contact(body.applicant),
         representative=contact(body.representative) if body.representative else None,
         received_at=local_moment(body.received_at, zone),
-        due_at=local_moment(body.due_at, zone, end_of_day=True),
+        due_at=local_moment(body.due_at, zone, end_of_day=True) if body.due_at is not None else None,
         channel=body.channel,
         handler=body.handler,
         zalo_optin=body.zalo_optin,
+        processing_days=body.processing_days,
     )
 
 
@@ -738,6 +769,56 @@ async def post_event(request: web.Request) -> web.Response:
         idempotency = _Idempotency(f"{api_key.id} POST {path}", key, request_hash("POST", path, data))
     status, answer, replayed = await _record_event(request.app[APP], code, body, idempotency)
     return _json(answer, status, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+async def post_apology(request: web.Request) -> web.Response:
+    """POST /dossiers/{code}/apology: the dossier's one apology (201); 409 when it has one."""
+    await _authorize(request, (WRITE_APOLOGIES,))
+    code = _existing_code(request)
+    body = _validate(ApologyBody, await _read_object(request))
+    app = request.app[APP]
+    services = app.services
+    zone = _zone(app)
+    new_due = body.new_due_at.astimezone(zone).date() if isinstance(body.new_due_at, datetime) else body.new_due_at
+    now = services.clock()
+    async with services.uow() as uow:
+        dossier = await uow.dossiers.get_by_code(code)
+        if dossier is None:
+            raise NotFound(f"no dossier {code!r}")
+        issued = await app.apologies.issue(uow, dossier, body.reason, new_due, body.issued_by, now)
+        await uow.commit()
+    services.on_commit()
+    apology = issued.apology
+    answer = ApologyIssuedOut(
+        dossier=dossier.code,
+        apology=ApologyOut(
+            number=apology.number,
+            reason=apology.reason,
+            new_due_at=apology.new_due_at.astimezone(zone),
+            issued_by=apology.issued_by,
+            issued_at=apology.issued_at.astimezone(zone),
+        ),
+        slip_url=f"{app.settings.public_url.rstrip('/')}/phieu/{apology.token}.pdf",
+        sent_on=list(issued.channels),
+    )
+    return _json(answer.model_dump(mode="json"), 201)
+
+
+async def get_slip(request: web.Request) -> web.Response:
+    """GET /phieu/{token}.pdf: a printable apology slip (no key: the unguessable token is the secret)."""
+    app = request.app[APP]
+    async with app.services.uow(read_only=True) as uow:
+        apology = await uow.apologies.by_token(request.match_info["token"])
+    pdf = await app.apologies.slip_pdf(apology.id) if apology is not None else None
+    if apology is None or pdf is None:
+        return error_response(404, "not_found", "no such slip")
+    number = (apology.number or "").replace("/", "-")
+    headers = {
+        "Content-Disposition": f'inline; filename="phieu-xin-loi-{number}.pdf"',
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return web.Response(body=pdf, content_type="application/pdf", headers=headers)
 
 
 async def _batch_item(app: App, item: Any) -> dict[str, Any]:
@@ -973,6 +1054,23 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "POST",
+        f"{PREFIX}/dossiers/{{code}}/apology",
+        post_apology,
+        "postDossierApology",
+        "Issue the dossier's apology",
+        "The apology and new appointment (phiếu xin lỗi và hẹn lại ngày trả kết quả) for a dossier that will run "
+        "late: numbered `N/PXL` per unit and year, sent to the citizen on every linked chat (and by ZNS where "
+        "configured) with the printable slip. A dossier gets at most one: a second is 409 `apology_exists`; a "
+        "resolved dossier is 409 `invalid_transition`; a new date that is not a working day after today and "
+        "after the due date is 422.",
+        scopes=(WRITE_APOLOGIES,),
+        body=ApologyBody,
+        parameters=(CODE_PARAMETER,),
+        answers={201: Answer("The apology was issued.", ApologyIssuedOut)},
+        errors=(404, 409, 422),
+    ),
+    Operation(
+        "POST",
         f"{PREFIX}/dossiers:batch",
         post_batch,
         "postDossierBatch",
@@ -1029,6 +1127,7 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 QR_PATH = "/qr/{token:[A-Za-z0-9_-]{1,64}}.png"
+SLIP_PATH = "/phieu/{token:[A-Za-z0-9_-]{1,64}}.pdf"
 
 
 def setup_api(web_app: web.Application) -> None:
@@ -1036,4 +1135,5 @@ def setup_api(web_app: web.Application) -> None:
     for operation in OPERATIONS:
         web_app.router.add_route(operation.method, operation.path, _guard(operation.handler))
     web_app.router.add_get(QR_PATH, get_qr)
+    web_app.router.add_get(SLIP_PATH, get_slip)
     web_app[OPENAPI] = build_document(OPERATIONS, public_url=web_app[APP].settings.public_url, error_model=ErrorOut)

@@ -1,0 +1,132 @@
+"""Working days (DOMAIN.md §6): Monday to Friday, except Vietnam's public holidays and the days a decision adds.
+
+The public holidays come from the ``holidays`` library (lunar dates converted, the government's swapped
+days included). A small YAML file the administrator edits adds days off or working days that a later
+decision announced::
+
+    # holidays.yaml
+    days_off:
+      "2026-12-31": "Nghỉ theo Quyết định số …"
+    working_days:
+      - "2027-02-06"   # thứ Bảy làm bù
+
+A day in ``working_days`` is a working day whatever the library or the weekend says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import holidays
+import yaml
+
+WEEKEND = frozenset({5, 6})  # Saturday, Sunday
+
+
+class CalendarError(Exception):
+    """The override file cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class DayOff:
+    """A day off and why: its name, and whether the override file gave it."""
+
+    day: date
+    name: str
+    added: bool = False
+
+
+@lru_cache(maxsize=64)
+def _public_holidays(year: int) -> dict[date, str]:
+    return dict(holidays.country_holidays("VN", years=year, language="vi").items())
+
+
+def _day(value: object, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise CalendarError(f"{where}: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Which days are working days."""
+
+    days_off: dict[date, str] = field(default_factory=dict)  # from the override file
+    working_days: frozenset[date] = frozenset()  # from the override file
+
+    @classmethod
+    def load(cls, path: Path | None) -> WorkCalendar:
+        """The calendar with the overrides of ``path`` (none when ``path`` is None or does not exist)."""
+        if path is None or not path.exists():
+            return cls()
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise CalendarError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+        if not isinstance(raw, dict) or set(raw) - {"days_off", "working_days"}:
+            raise CalendarError(f"{path}: expected the keys days_off and working_days")
+        off_raw = raw.get("days_off") or {}
+        work_raw = raw.get("working_days") or []
+        if not isinstance(off_raw, dict) or not isinstance(work_raw, list):
+            raise CalendarError(f"{path}: days_off is a mapping of dates to names, working_days a list of dates")
+        days_off = {_day(k, f"{path}: days_off"): str(v or "Ngày nghỉ") for k, v in off_raw.items()}
+        working = frozenset(_day(v, f"{path}: working_days") for v in work_raw)
+        both = sorted(set(days_off) & working)
+        if both:
+            raise CalendarError(f"{path}: {both[0].isoformat()} is both a day off and a working day")
+        return cls(days_off, working)
+
+    def day_off(self, day: date) -> DayOff | None:
+        """Why ``day`` is not a working day (a weekend day has the name "Thứ Bảy"/"Chủ nhật"); None if it is one."""
+        if day in self.working_days:
+            return None
+        if day in self.days_off:
+            return DayOff(day, self.days_off[day], added=True)
+        public = _public_holidays(day.year).get(day)
+        if public is not None:
+            return DayOff(day, public)
+        if day.weekday() in WEEKEND:
+            return DayOff(day, "Thứ Bảy" if day.weekday() == 5 else "Chủ nhật")
+        return None
+
+    def is_working_day(self, day: date) -> bool:
+        """Monday–Friday and not a day off, or a working day the override file names."""
+        return self.day_off(day) is None
+
+    def working_days_after(self, day: date) -> Iterator[date]:
+        """The working days after ``day``, in order, without end."""
+        current = day
+        while True:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                yield current
+
+    def next_working_day(self, day: date) -> date:
+        """The first working day after ``day``."""
+        return next(self.working_days_after(day))
+
+    def add_working_days(self, day: date, count: int) -> date:
+        """The day ``count`` working days after ``day`` (a procedure's time limit counted from reception)."""
+        if count <= 0:
+            return day
+        days = self.working_days_after(day)
+        for _ in range(count - 1):
+            next(days)
+        return next(days)
+
+    def days_off_in(self, year: int) -> list[DayOff]:
+        """The year's public holidays and added days off (weekends left out), in order."""
+        found = {d: DayOff(d, n) for d, n in _public_holidays(year).items()}
+        found.update({d: DayOff(d, n, added=True) for d, n in self.days_off.items() if d.year == year})
+        return [found[d] for d in sorted(found) if d not in self.working_days]
+
+    def weekend_working_days_in(self, year: int) -> list[date]:
+        """The weekend days of ``year`` that the override file makes working days."""
+        return sorted(d for d in self.working_days if d.year == year and d.weekday() in WEEKEND)

@@ -1,0 +1,247 @@
+"""The printable apology slip (template 04 of Thông tư 01/2018/TT-VPCP) as an A4 PDF, rendered with fpdf2."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import Align, XPos, YPos
+from fpdf.fonts import TTFFont
+
+from handlers.messages import nfc
+
+__all__ = ["SlipData", "render_slip"]
+
+DEFAULT_TITLE = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
+
+_SERIF = "DejaVuSerif"
+_SERIF_FILES = {
+    "": "DejaVuSerif.ttf",
+    "B": "DejaVuSerif-Bold.ttf",
+    "I": "DejaVuSerif-Italic.ttf",
+    "BI": "DejaVuSerif-BoldItalic.ttf",
+}
+# DejaVu Sans has some 2,600 characters DejaVu Serif lacks (Hebrew, Arabic, dingbats such as ✓) and a reason
+# typed by an officer may carry any of them; it is added only when needed, since fpdf2 embeds every font added.
+_SANS = "DejaVuSans"
+_SANS_FILE = "DejaVuSans.ttf"
+_VN_TZ = timezone(timedelta(hours=7), "ICT")
+
+# Layout in millimetres and points, after Nghị định 30/2020 on the presentation of official documents:
+# margins 20-25 mm top and bottom, 30-35 mm left, 15-20 mm right; text 13-14 pt.
+_LEFT, _RIGHT, _TOP, _BOTTOM = 30.0, 15.0, 20.0, 20.0
+_CONTENT_W = 210.0 - _LEFT - _RIGHT
+_LEFT_COL_W = 60.0  # the authority's column in the header and the "Nơi nhận" column at the foot
+_RIGHT_COL_W = _CONTENT_W - _LEFT_COL_W
+_HEADER_PT = 12.0
+_BODY_PT = 13.0
+_TITLE_PT = 14.0
+_SMALL_PT = 11.0
+_LINE = 1.35  # line height as a multiple of the font size
+_INDENT = 10.0  # first-line indent of body paragraphs
+_SIGNATURE_SPACE = 30.0  # blank space left for the signature and the seal
+_PT = 25.4 / 72  # one point in millimetres
+
+
+@dataclass(frozen=True)
+class SlipData:
+    """Everything printed on the slip (all text already NFC, dates already local)."""
+
+    authority: str  # issuing authority, e.g. "UBND PHƯỜNG 8" (printed upper-case, top left)
+    unit_name: str  # the unit's name, e.g. "Phường 8" (used in the body and the signature block)
+    number: str  # e.g. "12/PXL"  (printed as "Số: 12/PXL")
+    place: str  # e.g. "Phường 8"  (the "…, ngày … tháng … năm …" line uses it)
+    issued_on: date
+    applicant: str  # "Kính gửi: Ông/Bà <name>" ; may be "" when the name was erased -> print "Ông/Bà"
+    contact: str | None  # address or phone shown after the name (already masked by the caller), may be None
+    received_on: date
+    procedure: str
+    field: str
+    dossier_code: str
+    due_on: date  # the original appointment date
+    reason: str  # free text, may be long (wrap it), may contain any Unicode
+    new_due_on: date
+    signer_title: str  # e.g. "TM. ỦY BAN NHÂN DÂN" / "CHỦ TỊCH" — printed above the signature space
+    title: str = DEFAULT_TITLE  # configurable (Thông tư 03/2025 may rename it)
+
+
+@cache
+def _font_dir() -> Path:
+    """Where matplotlib keeps its bundled DejaVu fonts, found once."""
+    import matplotlib  # only for this path, and only when a slip is made: importing it reads its rc files
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+def _dmy(day: date) -> str:
+    return f"{day:%d/%m/%Y}"
+
+
+def _clean(text: str, *, keep_newlines: bool = False) -> str:
+    """NFC text without control characters (they have no glyph); newlines kept only where asked."""
+    text = nfc(text).replace("\r\n", "\n").replace("\r", "\n")
+    out = []
+    for char in text:
+        if char == "\n" and keep_newlines:
+            out.append(char)
+        elif unicodedata.category(char) in ("Cc", "Zl", "Zp") or char == "\u00ad":
+            out.append(" ")
+        else:
+            out.append(char)
+    cleaned = "".join(out)
+    if keep_newlines:
+        return "\n".join(filter(None, (" ".join(line.split()) for line in cleaned.split("\n"))))
+    return " ".join(cleaned.split())
+
+
+class _SlipPDF(FPDF):
+    """An A4 page in millimetres; from the second page on, the page number at the top, as official letters do."""
+
+    def header(self) -> None:
+        if self.page_no() > 1:
+            self.set_font(_SERIF, "", _BODY_PT)
+            self.set_y(_TOP / 2)
+            self.cell(0, _BODY_PT * _PT, str(self.page_no()), align=Align.C)
+            self.set_y(_TOP)
+
+
+def _new_pdf(data: SlipData) -> _SlipPDF:
+    pdf = _SlipPDF(orientation="P", unit="mm", format="A4")
+    for style, name in _SERIF_FILES.items():
+        pdf.add_font(_SERIF, style, _font_dir() / name)
+    printed = {ord(char) for char in "".join(_texts(data))} - {ord("\n")}
+    serif = [font for font in pdf.fonts.values() if isinstance(font, TTFFont)]
+    if any(not printed <= font.cmap.keys() for font in serif):
+        pdf.add_font(_SANS, "", _font_dir() / _SANS_FILE)
+        pdf.set_fallback_fonts([_SANS], exact_match=False)
+    # The same slip must give the same bytes (the /ID is a hash of the content and this date).
+    pdf.set_creation_date(datetime.combine(data.issued_on, time(), tzinfo=_VN_TZ))
+    pdf.set_title(_clean(data.title))
+    pdf.set_author(_clean(data.authority).upper())
+    pdf.set_lang("vi")
+    pdf.set_margins(_LEFT, _TOP, _RIGHT)
+    pdf.set_auto_page_break(auto=True, margin=_BOTTOM)
+    pdf.c_margin = 0
+    return pdf
+
+
+def _column(pdf: FPDF, x: float, y: float, w: float, lines: list[tuple[str, str, float]]) -> float:
+    """Centre ``lines`` (text, style, size) in the column at ``x`` from ``y``; return the y below them."""
+    pdf.set_xy(x, y)
+    for text, style, size in lines:
+        pdf.set_font(_SERIF, style, size)
+        pdf.set_x(x)
+        pdf.multi_cell(w, size * _LINE * _PT, text, align=Align.C, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    return float(pdf.get_y())
+
+
+def _rule_under(pdf: FPDF, x: float, w: float, y: float, length: float) -> None:
+    """A short horizontal line centred in the column, as under the motto and the authority's name."""
+    pdf.set_line_width(0.3)
+    start = x + (w - length) / 2
+    pdf.line(start, y, start + length, y)
+
+
+def _header(pdf: FPDF, data: SlipData) -> None:
+    top = pdf.get_y()
+    left_x, right_x = _LEFT, _LEFT + _LEFT_COL_W
+    authority, unit = _clean(data.authority).upper(), _clean(data.unit_name)
+    left_end = _column(pdf, left_x, top, _LEFT_COL_W, [(authority, "B", _HEADER_PT), (unit, "", _HEADER_PT)])
+    pdf.set_font(_SERIF, "B", _HEADER_PT)
+    widest = min(max(pdf.get_string_width(authority), pdf.get_string_width(unit)), _LEFT_COL_W)
+    _rule_under(pdf, left_x, _LEFT_COL_W, left_end + 1, max(widest / 2, 15))
+
+    motto = "Độc lập - Tự do - Hạnh phúc"
+    right_end = _column(
+        pdf,
+        right_x,
+        top,
+        _RIGHT_COL_W,
+        [("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "B", _HEADER_PT), (motto, "B", _HEADER_PT + 1)],
+    )
+    pdf.set_font(_SERIF, "B", _HEADER_PT + 1)
+    _rule_under(pdf, right_x, _RIGHT_COL_W, right_end + 1, pdf.get_string_width(motto))
+
+    line_y = max(left_end, right_end) + 4
+    number_end = _column(pdf, left_x, line_y, _LEFT_COL_W, [(f"Số: {_clean(data.number)}", "", _BODY_PT)])
+    issued = data.issued_on
+    dated = f"{_clean(data.place)}, ngày {issued:%d} tháng {issued:%m} năm {issued:%Y}"
+    dated_end = _column(pdf, right_x, line_y, _RIGHT_COL_W, [(dated, "I", _BODY_PT)])
+    pdf.set_xy(_LEFT, max(number_end, dated_end) + 8)
+
+
+def _texts(data: SlipData) -> list[str]:
+    """Every piece of variable text the slip prints."""
+    fields = [data.title, data.authority.upper(), data.unit_name, data.number, data.place, data.signer_title]
+    return [*map(_clean, fields), _addressee(data), *_body(data)]
+
+
+def _addressee(data: SlipData) -> str:
+    name = _clean(data.applicant)
+    text = f"Kính gửi: Ông/Bà {name}" if name else "Kính gửi: Ông/Bà"
+    contact = _clean(data.contact or "")
+    return f"{text} ({contact})" if contact else text
+
+
+def _body(data: SlipData) -> list[str]:
+    unit = _clean(data.unit_name)
+    return [
+        f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ đề nghị giải quyết thủ tục hành chính "
+        f"“{_clean(data.procedure)}” thuộc lĩnh vực {_clean(data.field)} của Ông/Bà; "
+        f"mã hồ sơ: {_clean(data.dossier_code)}.",
+        f"Thời gian hẹn trả kết quả giải quyết hồ sơ: ngày {_dmy(data.due_on)}.",
+        f"Tuy nhiên đến nay, {unit} chưa trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn như ghi trên "
+        "Giấy tiếp nhận hồ sơ và hẹn trả kết quả.",
+        f"Lý do: {_clean(data.reason, keep_newlines=True)}",
+        f"Sự chậm trễ này đã gây phiền hà, tốn kém chi phí, công sức của Ông/Bà. {unit} xin lỗi Ông/Bà "
+        "và kính mong Ông/Bà thông cảm.",
+        f"{unit} xin hẹn trả kết quả giải quyết hồ sơ cho Ông/Bà vào ngày {_dmy(data.new_due_on)}.",
+        "Xin trân trọng cảm ơn!",
+    ]
+
+
+def _foot(pdf: FPDF, data: SlipData) -> None:
+    """The "Nơi nhận" list on the left and the signer on the right, kept together on one page."""
+    title_lines = [line for line in (_clean(part) for part in data.signer_title.splitlines()) if line]
+    right: list[tuple[str, str, float]] = [(line, "B", _BODY_PT) for line in title_lines]
+    right.append(("(Ký, ghi rõ họ tên và đóng dấu)", "I", _SMALL_PT))
+    pdf.set_font(_SERIF, "B", _BODY_PT)
+    title_rows = sum(math.ceil(pdf.get_string_width(line) / _RIGHT_COL_W) for line in title_lines)
+    needed = 6 + (title_rows * _BODY_PT + _SMALL_PT) * _LINE * _PT + _SIGNATURE_SPACE
+    if pdf.get_y() + needed > pdf.page_break_trigger:
+        pdf.add_page()
+    top = pdf.get_y() + 6
+    _column(pdf, _LEFT + _LEFT_COL_W, top, _RIGHT_COL_W, right)
+
+    pdf.set_xy(_LEFT, top)
+    pdf.set_font(_SERIF, "BI", 12)
+    pdf.cell(_LEFT_COL_W, 12 * _LINE * _PT, "Nơi nhận:", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(_SERIF, "", _SMALL_PT)
+    for line in ("- Như trên;", "- Lưu: VT."):
+        pdf.cell(_LEFT_COL_W, _SMALL_PT * _LINE * _PT, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def render_slip(data: SlipData) -> bytes:
+    """The slip as a one-page (or more, if the reason is very long) A4 PDF."""
+    pdf = _new_pdf(data)
+    pdf.add_page()
+    _header(pdf, data)
+
+    pdf.set_font(_SERIF, "B", _TITLE_PT)
+    pdf.multi_cell(0, _TITLE_PT * _LINE * _PT, _clean(data.title), align=Align.C, new_x=XPos.LMARGIN)
+    pdf.ln(5)
+    pdf.set_font(_SERIF, "", _BODY_PT)
+    pdf.multi_cell(0, _BODY_PT * _LINE * _PT, _addressee(data), align=Align.C, new_x=XPos.LMARGIN)
+    pdf.ln(4)
+
+    with pdf.text_columns(text_align=Align.J, line_height=_LINE) as body:
+        for text in _body(data):
+            with body.paragraph(first_line_indent=_INDENT, bottom_margin=1.5) as paragraph:
+                paragraph.write(text)
+    _foot(pdf, data)
+    return bytes(pdf.output())

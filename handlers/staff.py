@@ -1,0 +1,970 @@
+"""What staff and leaders do in any chat: join with a code, apologise for a late dossier, answer complaints.
+
+The chat side (``StaffDesk``) takes the commands and buttons that are the staff's; the same unit of work
+as the citizen side records every step, and what must reach someone else (the citizen's apology, an
+answer to a complaint) is queued in the outbox in that transaction. A staff member's half-finished
+apology or answer lives in the ``drafts`` table, so it survives a restart and any web worker can go on.
+
+``Apologies`` issues the one apology a dossier may get, for the chat flow and the REST API alike;
+``Alerts`` is what the scheduler runs: dossiers at risk of running late, promised dates missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from itertools import islice
+from typing import Any, Protocol
+
+from handlers.context import Services
+from handlers.errors import Conflict, InvalidInput, NotFound
+from handlers.messages import Inbound, Option, Reply, nfc
+from handlers.privacy import mask_name, mask_phone, redact
+from handlers.slip import SlipData, render_slip
+from handlers.survey import fold
+from storage.uow import UnitOfWork
+from storage.values import Apology, Chat, Dossier, Feedback, Role, StaffChat, Unit
+
+log = logging.getLogger(__name__)
+
+ROLES = ("staff", "leader", "admin")
+STAFF_ROLES = ("staff", "admin")
+LEADER_ROLES = ("leader", "admin")
+UNRESOLVED = ("received", "supplement_requested")
+REASONS = ("1", "2", "3", "4")
+REASON_LIMIT = 500
+ANSWER_LIMIT = 2000
+DATE_CHOICES = 5
+INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed by hand
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$")
+TYPED_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+STAFF_COMMANDS = {"xinloi": "apology", "apology": "apology", "hoso": "dossier", "dossier": "dossier"}
+STAFF_COMMANDS |= {"phananh": "complaints", "complaints": "complaints"}
+YES = ("1", "xac nhan", "xac nhan gui", "gui", "dong y", "co", "yes", "ok", "send")
+NO = ("2", "huy", "khong", "no", "cancel")
+
+
+def invite_hash(code: str) -> str:
+    """The stored form of an invite code (typed with or without the dash, in any case)."""
+    normal = re.sub(r"[^A-Z0-9]", "", code.upper())
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+def new_invite_code() -> str:
+    """A fresh one-time code, ``XXXX-XXXX`` (about 40 bits)."""
+    raw = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two officers' names are the same, accents, case and spacing aside."""
+    return bool(a and b) and " ".join(fold(a or "").split()) == " ".join(fold(b or "").split())
+
+
+class ChatTurn(Protocol):
+    """What the staff side needs of the chat turn it joins (see handlers.citizen)."""
+
+    services: Services
+    uow: UnitOfWork
+    inbound: Inbound
+    now: datetime
+    chat: Chat | None
+    locale: str
+    replies: list[Reply]
+    ack: str | None
+
+    def say(self, key: str, **values: object) -> None:
+        """Queue a reply from the wording catalog."""
+
+    def t(self, key: str, **values: object) -> str:
+        """Wording from the catalog."""
+
+
+@dataclass(frozen=True)
+class IssuedApology:
+    """An apology just issued, and the channels the citizen was sent it on."""
+
+    apology: Apology
+    dossier: Dossier
+    channels: tuple[str, ...]
+
+
+async def units_below(uow: UnitOfWork, roles: list[Role], wanted: tuple[str, ...]) -> list[int]:
+    """Every unit where one of ``roles`` of kind ``wanted`` applies (its unit and the units below)."""
+    ids: set[int] = set()
+    for role in roles:
+        if role.role in wanted:
+            ids.update(await uow.units.subtree_ids(role.unit_id))
+    return sorted(ids)
+
+
+async def units_above(uow: UnitOfWork, unit_id: int) -> list[int]:
+    """``unit_id`` and the units above it (a role there covers this unit)."""
+    chain = [unit_id]
+    unit = await uow.units.get(unit_id)
+    while unit.parent_id is not None and unit.parent_id not in chain:
+        chain.append(unit.parent_id)
+        unit = await uow.units.get(unit.parent_id)
+    return chain
+
+
+class Roles:
+    """Invites and roles."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def invite(
+        self, role: str, unit_code: str, officer_name: str | None = None, lead: bool = False, days: int = 7
+    ) -> str:
+        """A one-time code giving ``role`` in the unit; only its hash is kept."""
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        if not 1 <= days <= 90:
+            raise InvalidInput("a code lives 1 to 90 days")
+        now = self.services.clock()
+        code = new_invite_code()
+        async with self.services.uow() as uow:
+            unit = await uow.units.get_by_code(unit_code)
+            if unit is None:
+                raise NotFound(f"no unit {unit_code!r}")
+            name = nfc(officer_name).strip() if officer_name else None
+            await uow.invites.add(invite_hash(code), role, unit.id, name, lead, now, now + timedelta(days=days))
+            await uow.audit.add("cli", "invite.create", f"unit:{unit.code}", {"role": role, "lead": lead}, now)
+            await uow.commit()
+        return code
+
+
+class Apologies:
+    """The one apology a dossier may get (DOMAIN.md §5): checked, numbered, printed and sent."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def valid_new_date(self, dossier: Dossier, day: date, now: datetime) -> bool:
+        """A working day after today and after the original appointment."""
+        policy = self.services.policy
+        today, due = policy.local_date(now), policy.local_date(dossier.due_at)
+        return day > today and day > due and self.services.calendar.is_working_day(day)
+
+    def offered_dates(self, dossier: Dossier, now: datetime) -> list[date]:
+        """The next working days a new appointment may take."""
+        policy = self.services.policy
+        start = max(policy.local_date(now), policy.local_date(dossier.due_at))
+        return list(islice(self.services.calendar.working_days_after(start), DATE_CHOICES))
+
+    def refusal(self, dossier: Dossier, existing: Apology | None) -> tuple[str, dict[str, object]] | None:
+        """Why this dossier cannot get an apology now (a wording key and its values), or None."""
+        show = self.services.policy.show_date
+        if existing is not None:
+            return "apology.exists", {
+                "code": dossier.code,
+                "number": existing.number,
+                "new_due": show(existing.new_due_at),
+            }
+        if dossier.state not in UNRESOLVED:
+            return "apology.resolved", {"code": dossier.code, "state": f"state.{dossier.state}"}
+        return None
+
+    async def issue(
+        self, uow: UnitOfWork, dossier: Dossier, reason: str, new_due_on: date, issued_by: str, now: datetime
+    ) -> IssuedApology:
+        """Issue the dossier's apology inside ``uow``: Conflict if it has one, InvalidInput for a bad date."""
+        policy = self.services.policy
+        reason = nfc(reason).strip()
+        if not reason:
+            raise InvalidInput("reason is required")
+        if len(reason) > REASON_LIMIT:
+            raise InvalidInput(f"reason is longer than {REASON_LIMIT} characters")
+        existing = await uow.dossiers.apology(dossier.id)
+        if existing is not None:
+            raise Conflict(
+                f"dossier {dossier.code} already has apology {existing.number}: an appointment moves only once",
+                code="apology_exists",
+            )
+        if dossier.state not in UNRESOLVED:
+            raise Conflict(f"dossier {dossier.code} is resolved: no apology is needed", code="invalid_transition")
+        if not self.valid_new_date(dossier, new_due_on, now):
+            raise InvalidInput(
+                f"new_due_at: {new_due_on:%d/%m/%Y} is not a working day after today and after the due date"
+            )
+        unit = await uow.units.get(dossier.unit_id)
+        year = policy.local_date(now).year
+        seq = await uow.apologies.next_seq(unit.id, year)
+        number = f"{seq}/PXL"
+        new_due_at = datetime.combine(new_due_on, time(23, 59, 59), tzinfo=policy.timezone)  # by the end of that day
+        apology = await uow.apologies.add(
+            now,
+            dossier_id=dossier.id,
+            number=number,
+            reason=reason,
+            new_due_at=new_due_at,
+            issued_by=nfc(issued_by).strip()[:100] or "?",
+            unit_id=unit.id,
+            year=year,
+            seq=seq,
+            token=secrets.token_urlsafe(16),
+        )
+        if apology is None:  # another request won the race for this dossier
+            raise Conflict(f"dossier {dossier.code} already has an apology", code="apology_exists")
+        person = await uow.people.get(dossier.respondent_id) if dossier.respondent_id is not None else None
+        # the PDF is printed when first sent (``slip_pdf``), outside this transaction: printing takes a while
+        channels = await self._send_to_citizen(uow, unit, dossier, apology, person, now)
+        await uow.audit.add(
+            apology.issued_by,
+            "apology.issue",
+            f"dossier:{dossier.code}",
+            {"number": number, "new_due": new_due_on.isoformat(), "channels": list(channels)},
+            now,
+        )
+        return IssuedApology(apology, dossier, channels)
+
+    async def slip_pdf(self, apology_id: int) -> bytes | None:
+        """The printable slip of an apology: printed once, on first use, then kept."""
+        services = self.services
+        async with services.uow(read_only=True) as uow:
+            pdf = await uow.apologies.pdf(apology_id=apology_id)
+            if pdf is not None:
+                return pdf
+            apology = await uow.apologies.get(apology_id)
+            if apology is None:
+                return None
+            dossier = await uow.dossiers.get(apology.dossier_id)
+            unit = await uow.units.get(dossier.unit_id)
+            person = await uow.people.get(dossier.respondent_id) if dossier.respondent_id is not None else None
+        data = self.slip_data(unit, dossier, apology, person)
+        pdf = await asyncio.to_thread(render_slip, data)
+        async with services.uow() as uow:
+            await uow.apologies.set_pdf(apology_id, pdf)
+            await uow.commit()
+        return pdf
+
+    def slip_data(self, unit: Unit, dossier: Dossier, apology: Apology, person: Any) -> SlipData:
+        """What the printed slip says."""
+        policy = self.services.policy
+        erased = person is None or person.erased_at is not None
+        return SlipData(
+            authority=policy.apology_authority.format(unit=unit.name).upper(),
+            unit_name=unit.name,
+            number=apology.number or "",
+            place=unit.name,
+            issued_on=policy.local_date(apology.issued_at),
+            applicant="" if erased else (person.name or ""),
+            contact=None if erased or not person.phone else mask_phone(person.phone),
+            received_on=policy.local_date(dossier.received_at),
+            procedure=dossier.procedure_name,
+            field=dossier.field,
+            dossier_code=dossier.code,
+            due_on=policy.local_date(dossier.due_at),
+            reason=apology.reason,
+            new_due_on=policy.local_date(apology.new_due_at),
+            signer_title=policy.apology_signer,
+            title=policy.apology_title,
+        )
+
+    def citizen_text(self, locale: str, unit: Unit, dossier: Dossier, apology: Apology, name: str | None) -> str:
+        """The apology as the citizen reads it in a chat (worded after the official slip)."""
+        show = self.services.policy.show_date
+        return self.services.texts(
+            locale,
+            "apology.citizen",
+            name=name or "",
+            unit=unit.name,
+            procedure=dossier.procedure_name,
+            field=dossier.field,
+            code=dossier.code,
+            received=show(dossier.received_at),
+            due=show(dossier.due_at),
+            reason=apology.reason,
+            new_due=show(apology.new_due_at),
+            number=apology.number,
+        ).replace(" ,", ",")  # no name (erased, or a preview): "Kính gửi Ông/Bà,"
+
+    def slip_reply(self, locale: str, apology: Apology) -> Reply:
+        """The printable slip as a message of its own (a file, or its link where files cannot be sent)."""
+        texts, public = self.services.texts, self.services.policy.public_url.rstrip("/")
+        number = (apology.number or "").replace("/", "-")
+        url = f"{public}/phieu/{apology.token}.pdf"
+        attachment = {
+            "kind": "apology_slip",
+            "apology_id": apology.id,
+            "filename": f"phieu-xin-loi-{number}.pdf",
+            "url": url,
+            "link_text": texts(locale, "apology.link", url=url),
+        }
+        return Reply(texts(locale, "apology.pdf_caption", number=apology.number), attachments=(attachment,))
+
+    async def _send_to_citizen(
+        self, uow: UnitOfWork, unit: Unit, dossier: Dossier, apology: Apology, person: Any, now: datetime
+    ) -> tuple[str, ...]:
+        """Queue the apology on every chat linked to the dossier's person, and by ZNS where configured."""
+        if person is None or person.erased_at is not None:
+            return ()
+        policy = self.services.policy
+        at = policy.allowed_at(now)  # unsolicited: never in the quiet hours
+        sent: list[str] = []
+        for chat in await uow.chats.for_person(person.id):
+            if chat.status not in ("active", "window_closed") or chat.consent_at is None:
+                continue
+            message = Reply(self.citizen_text(chat.locale, unit, dossier, apology, person.name))
+            for part, reply in enumerate((message, self.slip_reply(chat.locale, apology))):
+                await uow.outbox.add(
+                    chat.channel,
+                    chat.external_id,
+                    reply.to_payload(),
+                    now,
+                    identity_id=chat.id,
+                    dedupe_key=f"apology:{apology.id}:{chat.id}:{part}",
+                    not_before=at,
+                )
+            sent.append(chat.channel)
+        template = policy.zns_apology_template
+        if template and dossier.zalo_optin and person.phone:
+            show = policy.show_date
+            reply = Reply(
+                self.services.texts("vi", "apology.pdf_caption", number=apology.number),
+                template={
+                    "template_id": template,
+                    "tracking_id": f"apology-{apology.id}",
+                    "data": {
+                        "ho_ten": person.name or "",
+                        "ma_ho_so": dossier.code,
+                        "ngay_hen_cu": show(dossier.due_at),
+                        "ngay_hen_moi": show(apology.new_due_at),
+                        "ly_do": apology.reason[:100],
+                    },
+                },
+            )
+            queued = await uow.outbox.add(
+                "zns", person.phone, reply.to_payload(), now, dedupe_key=f"apology:{apology.id}:zns", not_before=at
+            )
+            if queued:
+                sent.append("zns")
+        return tuple(dict.fromkeys(sent))
+
+
+class StaffDesk:
+    """The staff's and leaders' side of a chat turn."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.apologies = Apologies(services)
+
+    async def takes(self, turn: ChatTurn) -> bool:
+        """Handle the turn if it is the staff's (a staff command or button, a draft in progress)."""
+        inbound = turn.inbound
+        if inbound.kind == "choice":
+            kind = inbound.value.partition(":")[0]
+            if kind not in ("x", "f"):
+                return False
+            roles = await self._roles(turn)
+            if not roles:
+                turn.ack = turn.t("apology.stale")
+                return True
+            if kind == "x":
+                await _ApologyFlow(self, turn, roles).on_button(inbound.value)
+            else:
+                await _Complaints(self, turn, roles).on_button(inbound.value)
+            return True
+        if inbound.kind != "text" or not inbound.text:
+            return False
+        if inbound.text.startswith("/"):
+            name, _, args = inbound.text[1:].partition(" ")
+            command = fold(name.split("@")[0])
+            if command == "join":
+                await self.join(turn, args.strip())
+                return True
+            if command in ("trogiup", "help"):
+                roles = await self._roles(turn)
+                if not roles:
+                    return False
+                turn.say("help")
+                if any(r.role in STAFF_ROLES for r in roles):
+                    turn.say("staff.help")
+                if any(r.role in LEADER_ROLES for r in roles):
+                    turn.say("leader.help")
+                return True
+            action = STAFF_COMMANDS.get(command)
+            if action is None:
+                return False
+            roles = await self._roles(turn)
+            if not any(r.role in STAFF_ROLES for r in roles):
+                turn.say("role.refused")
+                return True
+            if turn.chat is not None:
+                await turn.uow.drafts.drop(turn.chat.id)  # a new command abandons what was in progress
+            if action == "apology":
+                await _ApologyFlow(self, turn, roles).start_by_code(args.strip(), command)
+            elif action == "dossier":
+                await self.show_dossier(turn, roles, args.strip(), command)
+            else:
+                await _Complaints(self, turn, roles).list_open()
+            return True
+        if turn.chat is None:
+            return False
+        draft = await turn.uow.drafts.get(turn.chat.id)
+        if draft is None:
+            return False
+        roles = await self._roles(turn)
+        if not roles:
+            await turn.uow.drafts.drop(turn.chat.id)
+            return False
+        if draft.kind == "apology":
+            await _ApologyFlow(self, turn, roles).on_text(draft.data, inbound.text)
+        elif draft.kind == "reply":
+            await _Complaints(self, turn, roles).on_answer(int(draft.data["feedback_id"]), inbound.text)
+        return True
+
+    async def _roles(self, turn: ChatTurn) -> list[Role]:
+        return await turn.uow.roles.of_chat(turn.chat.id) if turn.chat is not None else []
+
+    async def join(self, turn: ChatTurn, code: str) -> None:
+        """``/join CODE``: the code's role for this chat."""
+        if not code:
+            turn.say("role.join_usage")
+            return
+        uow, now = turn.uow, turn.now
+        if turn.chat is None:
+            identity = turn.inbound.identity
+            turn.chat = await uow.chats.add(identity.channel, identity.external_id, turn.locale, now)
+        invite = await uow.invites.take(invite_hash(code), turn.chat.id, now)
+        if invite is None:
+            turn.say("role.join_invalid")
+            return
+        if turn.chat.consent_at is None or turn.chat.status != "active":
+            await uow.chats.update(turn.chat.id, now, status="active", consent_at=now, pending=None)
+        await uow.roles.grant(turn.chat.id, invite.unit_id, invite.role, invite.officer_name, invite.lead, now)
+        unit = await uow.units.get(invite.unit_id)
+        await uow.audit.add(
+            f"chat:{turn.chat.id}",
+            "role.grant",
+            f"unit:{unit.code}",
+            {"role": invite.role, "officer": invite.officer_name, "lead": invite.lead, "invite": invite.id},
+            now,
+        )
+        turn.say("role.joined", role=turn.t(f"role.{invite.role}"), unit=unit.name)
+
+    async def dossier_in_reach(self, turn: ChatTurn, roles: list[Role], code: str) -> Dossier | None:
+        """The dossier ``code`` when it belongs to one of the units the staff member works for."""
+        dossier = await turn.uow.dossiers.get_by_code(nfc(code).strip()) if CODE_RE.fullmatch(code) else None
+        if dossier is None or dossier.unit_id not in await units_below(turn.uow, roles, STAFF_ROLES):
+            return None
+        return dossier
+
+    async def show_dossier(self, turn: ChatTurn, roles: list[Role], code: str, command: str) -> None:
+        """``/hoso CODE``: where the dossier stands (the applicant's name masked)."""
+        if not code:
+            turn.say("dossier.usage", command=command)
+            return
+        dossier = await self.dossier_in_reach(turn, roles, code)
+        if dossier is None:
+            turn.say("dossier.not_found", code=code)
+            return
+        turn.replies.append(Reply(await self.summary(turn, dossier), heading=True))
+
+    async def summary(self, turn: ChatTurn, dossier: Dossier) -> str:
+        """A dossier as staff see it."""
+        uow, show = turn.uow, self.services.policy.show_date
+        applicant = await uow.people.get(dossier.applicant_id) if dossier.applicant_id else None
+        apology = await uow.dossiers.apology(dossier.id)
+        apology_line = (
+            turn.t("dossier.apology", number=apology.number, new_due=show(apology.new_due_at), reason=apology.reason)
+            if apology
+            else turn.t("dossier.no_apology")
+        )
+        return turn.t(
+            "dossier.summary",
+            code=dossier.code,
+            procedure=dossier.procedure_name,
+            field=dossier.field,
+            applicant=_who(applicant),
+            received=show(dossier.received_at),
+            due=show(dossier.due_at),
+            state=turn.t(f"state.{dossier.state}"),
+            handler=dossier.handler or "—",
+            apology=apology_line,
+        )
+
+
+def _who(person: Any) -> str:
+    """A citizen as staff see them: initials and the last digits of the phone."""
+    if person is None or person.erased_at is not None:
+        return "—"
+    parts = [mask_name(person.name), mask_phone(person.phone)]
+    return " · ".join(p for p in parts if p) or "—"
+
+
+class _ApologyFlow:
+    """Reason, new date, preview, confirm — each step a button or typed text, the draft kept in the database."""
+
+    def __init__(self, desk: StaffDesk, turn: ChatTurn, roles: list[Role]) -> None:
+        self.desk, self.turn, self.roles = desk, turn, roles
+        self.apologies = desk.apologies
+
+    @property
+    def chat(self) -> Chat:
+        assert self.turn.chat is not None
+        return self.turn.chat
+
+    async def start_by_code(self, code: str, command: str) -> None:
+        if not code:
+            self.turn.say("dossier.usage", command=command)
+            return
+        dossier = await self.desk.dossier_in_reach(self.turn, self.roles, code)
+        if dossier is None:
+            self.turn.say("dossier.not_found", code=code)
+            return
+        await self.start(dossier)
+
+    async def start(self, dossier: Dossier) -> None:
+        turn = self.turn
+        refusal = self.apologies.refusal(dossier, await turn.uow.dossiers.apology(dossier.id))
+        if refusal is not None:
+            key, values = refusal
+            if "state" in values:
+                values["state"] = turn.t(str(values["state"]))
+            turn.say(key, **values)
+            return
+        await turn.uow.drafts.put(self.chat.id, "apology", {"dossier_id": dossier.id, "step": "reason"}, turn.now)
+        options = [Option(f"x:{dossier.id}:r:{n}", turn.t(f"apology.reason.{n}"), int(n)) for n in REASONS]
+        options.append(Option(f"x:{dossier.id}:r:other", turn.t("apology.reason.other"), len(REASONS) + 1))
+        text = turn.t(
+            "apology.reason_prompt",
+            code=dossier.code,
+            procedure=dossier.procedure_name,
+            due=self.desk.services.policy.show_date(dossier.due_at),
+        )
+        turn.replies.append(Reply(text, options=tuple(options), hint=turn.t("apology.reason_hint")))
+
+    async def _dossier(self, dossier_id: int) -> Dossier | None:
+        try:
+            dossier = await self.turn.uow.dossiers.get(dossier_id)
+        except LookupError:
+            return None
+        allowed = await units_below(self.turn.uow, self.roles, STAFF_ROLES)
+        return dossier if dossier.unit_id in allowed else None
+
+    async def on_button(self, value: str) -> None:
+        turn = self.turn
+        parts = value.split(":")
+        dossier = await self._dossier(int(parts[1])) if len(parts) >= 3 and parts[1].isdigit() else None
+        if dossier is None:
+            turn.ack = turn.t("apology.stale")
+            return
+        action = parts[2]
+        if action == "s":  # the warning's button: start over
+            await self.start(dossier)
+            return
+        draft = await turn.uow.drafts.get(self.chat.id)
+        data = draft.data if draft is not None and draft.kind == "apology" else None
+        if data is None or data.get("dossier_id") != dossier.id:
+            turn.ack = turn.t("apology.stale")
+            return
+        if action == "r" and len(parts) == 4 and data["step"] in ("reason", "reason_text"):
+            if parts[3] == "other":
+                await self._save({**data, "step": "reason_text"})
+                turn.say("apology.reason_text")
+            elif parts[3] in REASONS:
+                await self.ask_date(dossier, {**data, "reason": turn.t(f"apology.reason.{parts[3]}")})
+            else:
+                turn.ack = turn.t("apology.stale")
+        elif action == "d" and len(parts) == 4 and data["step"] == "date":
+            try:
+                day = datetime.strptime(parts[3], "%Y%m%d").date()
+            except ValueError:
+                turn.ack = turn.t("apology.stale")
+                return
+            await self.take_date(dossier, data, day)
+        elif action in ("ok", "no") and data["step"] == "confirm":
+            await self.finish(dossier, data, action == "ok")
+        else:
+            turn.ack = turn.t("apology.stale")
+
+    async def on_text(self, data: dict[str, Any], text: str) -> None:
+        turn = self.turn
+        dossier = await self._dossier(int(data["dossier_id"]))
+        if dossier is None:
+            await turn.uow.drafts.drop(self.chat.id)
+            turn.say("apology.stale")
+            return
+        step, folded = data["step"], fold(text)
+        if step in ("reason", "reason_text"):
+            if step == "reason" and folded in REASONS:
+                await self.ask_date(dossier, {**data, "reason": turn.t(f"apology.reason.{folded}")})
+            elif step == "reason" and folded == str(len(REASONS) + 1):
+                await self._save({**data, "step": "reason_text"})
+                turn.say("apology.reason_text")
+            elif len(text) > REASON_LIMIT:
+                turn.say("apology.reason_long", max=REASON_LIMIT)
+            else:
+                await self.ask_date(dossier, {**data, "reason": text})
+        elif step == "date":
+            offered = self.apologies.offered_dates(dossier, turn.now)
+            if folded.isdigit() and 1 <= int(folded) <= len(offered):
+                await self.take_date(dossier, data, offered[int(folded) - 1])
+                return
+            match = TYPED_DATE.fullmatch(text.strip())
+            try:
+                day = date(int(match[3]), int(match[2]), int(match[1])) if match else None
+            except ValueError:
+                day = None
+            if day is None:
+                turn.say("apology.date_unreadable")
+                await self.ask_date(dossier, data)
+                return
+            await self.take_date(dossier, data, day)
+        elif step == "confirm":
+            if folded in YES:
+                await self.finish(dossier, data, True)
+            elif folded in NO:
+                await self.finish(dossier, data, False)
+            else:
+                await self.preview(dossier, data)
+
+    async def _save(self, data: dict[str, Any]) -> None:
+        await self.turn.uow.drafts.put(self.chat.id, "apology", data, self.turn.now)
+
+    async def ask_date(self, dossier: Dossier, data: dict[str, Any]) -> None:
+        turn = self.turn
+        await self._save({**data, "step": "date"})
+        offered = self.apologies.offered_dates(dossier, turn.now)
+        options = tuple(
+            Option(f"x:{dossier.id}:d:{day:%Y%m%d}", _weekday_date(day, turn.locale), number)
+            for number, day in enumerate(offered, start=1)
+        )
+        text = turn.t("apology.date_prompt", reason=data["reason"])
+        turn.replies.append(Reply(text, options=options, hint=turn.t("apology.date_hint")))
+
+    async def take_date(self, dossier: Dossier, data: dict[str, Any], day: date) -> None:
+        turn = self.turn
+        if not self.apologies.valid_new_date(dossier, day, turn.now):
+            turn.say(
+                "apology.date_invalid", date=f"{day:%d/%m/%Y}", due=self.desk.services.policy.show_date(dossier.due_at)
+            )
+            await self.ask_date(dossier, data)
+            return
+        data = {**data, "new_due": day.isoformat(), "step": "confirm"}
+        await self._save(data)
+        await self.preview(dossier, data)
+
+    async def preview(self, dossier: Dossier, data: dict[str, Any]) -> None:
+        turn, uow = self.turn, self.turn.uow
+        unit = await uow.units.get(dossier.unit_id)
+        person = await uow.people.get(dossier.respondent_id) if dossier.respondent_id is not None else None
+        day = date.fromisoformat(data["new_due"])
+        draft = Apology(
+            0,
+            dossier.id,
+            "…/PXL",
+            str(data["reason"]),
+            datetime.combine(day, datetime.min.time(), tzinfo=self.desk.services.policy.timezone),
+            "",
+            turn.now,
+            None,
+        )
+        message = self.apologies.citizen_text(
+            turn.locale, unit, dossier, draft, mask_name(person.name if person else None)
+        )
+        options = (
+            Option(f"x:{dossier.id}:ok", turn.t("apology.confirm"), 1),
+            Option(f"x:{dossier.id}:no", turn.t("apology.cancel"), 2),
+        )
+        turn.replies.append(
+            Reply(turn.t("apology.preview", message=message), options=options, hint=turn.t("apology.confirm_hint"))
+        )
+
+    async def finish(self, dossier: Dossier, data: dict[str, Any], confirmed: bool) -> None:
+        turn, uow = self.turn, self.turn.uow
+        await uow.drafts.drop(self.chat.id)
+        if not confirmed:
+            turn.say("apology.cancelled")
+            return
+        refusal = self.apologies.refusal(dossier, await uow.dossiers.apology(dossier.id))
+        if refusal is not None:
+            key, values = refusal
+            if "state" in values:
+                values["state"] = turn.t(str(values["state"]))
+            turn.say(key, **values)
+            return
+        day = date.fromisoformat(data["new_due"])
+        if not self.apologies.valid_new_date(dossier, day, turn.now):  # a draft left overnight
+            turn.say(
+                "apology.date_invalid", date=f"{day:%d/%m/%Y}", due=self.desk.services.policy.show_date(dossier.due_at)
+            )
+            await self.ask_date(dossier, data)
+            return
+        issuer = next((r.officer_name for r in self.roles if r.officer_name), None) or f"chat:{self.chat.id}"
+        issued = await self.apologies.issue(uow, dossier, str(data["reason"]), day, issuer, turn.now)
+        apology = issued.apology
+        delivery = (
+            turn.t("apology.delivered_to", channels=", ".join(_channel_names(issued.channels)))
+            if issued.channels
+            else turn.t("apology.not_delivered")
+        )
+        text = turn.t(
+            "apology.issued",
+            number=apology.number,
+            code=dossier.code,
+            new_due=self.desk.services.policy.show_date(apology.new_due_at),
+            delivery=delivery,
+        )
+        turn.replies += [Reply(text), self.apologies.slip_reply(turn.locale, apology)]
+
+
+def _channel_names(channels: tuple[str, ...]) -> list[str]:
+    names = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo", "zns": "ZNS", "console": "console"}
+    return [names.get(c, c) for c in channels]
+
+
+_WEEKDAYS = {
+    "vi": ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def _weekday_date(day: date, locale: str) -> str:
+    names = _WEEKDAYS.get(locale, _WEEKDAYS["vi"])
+    return f"{names[day.weekday()]} {day:%d/%m/%Y}"
+
+
+class _Complaints:
+    """Answering and closing feedback from the chat."""
+
+    def __init__(self, desk: StaffDesk, turn: ChatTurn, roles: list[Role]) -> None:
+        self.desk, self.turn, self.roles = desk, turn, roles
+
+    async def _feedback(self, feedback_id: int) -> Feedback | None:
+        feedback = await self.turn.uow.feedback.get(feedback_id)
+        if feedback is None or feedback.unit_id not in await units_below(self.turn.uow, self.roles, STAFF_ROLES):
+            return None
+        return feedback
+
+    async def list_open(self) -> None:
+        turn = self.turn
+        units = await units_below(turn.uow, self.roles, STAFF_ROLES)
+        open_ = await turn.uow.feedback.open_for(units, 10)
+        if not open_:
+            turn.say("feedback.none")
+            return
+        turn.say("feedback.list", count=len(open_))
+        for feedback in open_:
+            turn.replies.append(await self.card(feedback))
+
+    async def card(self, feedback: Feedback) -> Reply:
+        turn = self.turn
+        dossier = await turn.uow.dossiers.get(feedback.dossier_id) if feedback.dossier_id else None
+        text = turn.t(
+            "feedback.item",
+            id=feedback.id,
+            created=self.desk.services.policy.show(feedback.created_at),
+            status=turn.t(f"feedback.status.{feedback.status}"),
+            code=dossier.code if dossier else turn.t("feedback.no_dossier"),
+            text=redact(feedback.text),
+        )
+        return Reply(text, options=feedback_buttons(turn.t, feedback.id))
+
+    async def on_button(self, value: str) -> None:
+        turn = self.turn
+        parts = value.split(":")
+        feedback = await self._feedback(int(parts[1])) if len(parts) == 3 and parts[1].isdigit() else None
+        if feedback is None or feedback.status == "closed":
+            turn.ack = turn.t("feedback.stale")
+            return
+        assert turn.chat is not None
+        if parts[2] == "r":
+            await turn.uow.drafts.put(turn.chat.id, "reply", {"feedback_id": feedback.id}, turn.now)
+            turn.say("feedback.reply_prompt", id=feedback.id)
+        elif parts[2] == "c":
+            await turn.uow.feedback.close(feedback.id, turn.now)
+            await turn.uow.audit.add(
+                f"chat:{turn.chat.id}", "feedback.close", f"feedback:{feedback.id}", None, turn.now
+            )
+            turn.say("feedback.closed", id=feedback.id)
+        else:
+            turn.ack = turn.t("feedback.stale")
+
+    async def on_answer(self, feedback_id: int, text: str) -> None:
+        turn, uow = self.turn, self.turn.uow
+        assert turn.chat is not None
+        await uow.drafts.drop(turn.chat.id)
+        feedback = await self._feedback(feedback_id)
+        if feedback is None or feedback.status == "closed":
+            turn.say("feedback.stale")
+            return
+        answer = text[:ANSWER_LIMIT]
+        by = next((r.officer_name for r in self.roles if r.officer_name), None) or f"chat:{turn.chat.id}"
+        await uow.feedback.answer(feedback.id, answer, by, turn.now)
+        await uow.audit.add(f"chat:{turn.chat.id}", "feedback.answer", f"feedback:{feedback.id}", {"by": by}, turn.now)
+        unit = await uow.units.get(feedback.unit_id)
+        reached = 0
+        if feedback.person_id is not None:
+            for chat in await uow.chats.for_person(feedback.person_id):
+                if chat.status not in ("active", "window_closed") or chat.consent_at is None:
+                    continue
+                message = self.desk.services.texts(
+                    chat.locale, "feedback.answer_citizen", unit=unit.name, answer=answer
+                )
+                await uow.outbox.to_chat(chat, Reply(message).to_payload(), turn.now)
+                reached += 1
+        turn.say("feedback.answered" if reached else "feedback.unreachable", id=feedback.id)
+
+
+def feedback_buttons(t: Any, feedback_id: int) -> tuple[Option, ...]:
+    """The buttons under a complaint: answer it, close it."""
+    return (
+        Option(f"f:{feedback_id}:r", t("feedback.reply"), 1),
+        Option(f"f:{feedback_id}:c", t("feedback.close"), 2),
+    )
+
+
+async def staff_to_tell(uow: UnitOfWork, dossier: Dossier | None, unit_id: int) -> list[StaffChat]:
+    """Whom to tell about a dossier: its handling officer and the one-stop-shop leads, else the unit's staff."""
+    units = await units_above(uow, unit_id)
+    staff = await uow.roles.chats(units, STAFF_ROLES)
+    chosen = [
+        s
+        for s in staff
+        if s.role.lead
+        or (dossier is not None and s.role.unit_id == unit_id and same_person(s.role.officer_name, dossier.handler))
+    ]
+    if not chosen:
+        chosen = [s for s in staff if s.role.unit_id == unit_id] or staff
+    unique: dict[int, StaffChat] = {}
+    for s in chosen:
+        unique.setdefault(s.chat.id, s)
+    return list(unique.values())
+
+
+class Feedbacks:
+    """Feedback for a unit, recorded from a citizen's chat or rating, and its officers told at once."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def record(
+        self,
+        uow: UnitOfWork,
+        *,
+        source: str,
+        text: str,
+        person_id: int | None,
+        dossier: Dossier | None,
+        unit_id: int,
+        invitation_id: int | None,
+        now: datetime,
+    ) -> Feedback:
+        """Keep the feedback and queue its notice to the staff who must answer it."""
+        feedback = await uow.feedback.add(
+            now,
+            unit_id=unit_id,
+            dossier_id=dossier.id if dossier else None,
+            invitation_id=invitation_id,
+            person_id=person_id,
+            source=source,
+            text=nfc(text)[:ANSWER_LIMIT],
+        )
+        unit = await uow.units.get(unit_id)
+        person = await uow.people.get(person_id) if person_id is not None else None
+        known = [person.name] if person is not None and person.name else []
+        for staff in await staff_to_tell(uow, dossier, unit_id):
+            t = _texts_for(self.services, staff.chat.locale)
+            message = t(
+                "feedback.notify",
+                id=feedback.id,
+                unit=unit.name,
+                code=dossier.code if dossier else t("feedback.no_dossier"),
+                who=_who(person),
+                text=redact(feedback.text, names=known),
+            )
+            reply = Reply(message, options=feedback_buttons(t, feedback.id))
+            await uow.outbox.to_chat(
+                staff.chat, reply.to_payload(), now, dedupe_key=f"feedback:{feedback.id}:{staff.chat.id}"
+            )
+        return feedback
+
+
+def _texts_for(services: Services, locale: str) -> Any:
+    return lambda key, **values: services.texts(locale, key, **values)
+
+
+class Alerts:
+    """The jobs that warn people in time: dossiers at risk of running late, promised dates missed."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def scan_at_risk(self, now: datetime | None = None) -> int:
+        """Warn about every unresolved dossier due within one working day, once per dossier; how many."""
+        services = self.services
+        now = now or services.clock()
+        policy, calendar = services.policy, services.calendar
+        # at risk: at most one working day left before the due date (due before the second working day
+        # from now: from a Friday, a dossier due on the Saturday, the Sunday, the Monday — or on a holiday
+        # Tuesday — has only the Monday left)
+        today = policy.local_date(now)
+        second = list(islice(calendar.working_days_after(today), 2))[1]
+        due_before = policy.day_start(second)
+        warned = 0
+        async with services.uow() as uow:
+            for dossier_id in await uow.alerts.at_risk(due_before, 500):
+                if not await uow.alerts.claim(dossier_id, "at_risk", now):
+                    continue
+                dossier = await uow.dossiers.get(dossier_id)
+                applicant = await uow.people.get(dossier.applicant_id) if dossier.applicant_id else None
+                for staff in await staff_to_tell(uow, dossier, dossier.unit_id):
+                    t = _texts_for(services, staff.chat.locale)
+                    text = t(
+                        "risk.overdue" if dossier.due_at < now else "risk.warning",
+                        code=dossier.code,
+                        procedure=dossier.procedure_name,
+                        applicant=_who(applicant),
+                        due=policy.show_date(dossier.due_at),
+                        handler=dossier.handler or "—",
+                    )
+                    reply = Reply(text, options=(Option(f"x:{dossier.id}:s", t("risk.button"), 1),), heading=True)
+                    await uow.outbox.to_chat(
+                        staff.chat, reply.to_payload(), now, dedupe_key=f"risk:{dossier.id}:{staff.chat.id}"
+                    )
+                warned += 1
+            await uow.commit()
+        if warned:
+            services.on_commit()
+            log.info("at-risk scan: %d dossier(s) warned about", warned)
+        return warned
+
+    async def scan_promises(self, now: datetime | None = None) -> int:
+        """Tell the unit's leaders at once about every promised new date that passed; how many."""
+        services = self.services
+        now = now or services.clock()
+        told = 0
+        async with services.uow() as uow:
+            for dossier_id in await uow.alerts.promises_missed(now, 500):
+                if not await uow.alerts.claim(dossier_id, "promise_missed", now):
+                    continue
+                dossier = await uow.dossiers.get(dossier_id)
+                apology = await uow.dossiers.apology(dossier.id)
+                assert apology is not None
+                leaders = await uow.roles.chats(await units_above(uow, dossier.unit_id), LEADER_ROLES)
+                for leader in {s.chat.id: s for s in leaders}.values():
+                    t = _texts_for(services, leader.chat.locale)
+                    text = t(
+                        "promise.missed",
+                        code=dossier.code,
+                        procedure=dossier.procedure_name,
+                        new_due=services.policy.show_date(apology.new_due_at),
+                        number=apology.number,
+                        handler=dossier.handler or "—",
+                    )
+                    await uow.outbox.to_chat(
+                        leader.chat, Reply(text).to_payload(), now, dedupe_key=f"promise:{dossier.id}:{leader.chat.id}"
+                    )
+                told += 1
+            await uow.commit()
+        if told:
+            services.on_commit()
+        return told

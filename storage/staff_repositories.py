@@ -1,0 +1,286 @@
+"""Queries for the staff side: roles and invites, drafts, alerts, feedback and apology slips. Never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, delete, func, insert, select, update
+
+from storage.models import AlertRow, DraftRow, FeedbackRow, InviteRow, RoleRow
+from storage.repositories import APOLOGIES, CHATS, DOSSIERS, _insert, _Repository, _value
+from storage.values import Apology, Chat, Draft, Feedback, Invite, Role, StaffChat
+
+ROLES = cast(Table, RoleRow.__table__)
+INVITES = cast(Table, InviteRow.__table__)
+DRAFTS = cast(Table, DraftRow.__table__)
+ALERTS = cast(Table, AlertRow.__table__)
+FEEDBACK = cast(Table, FeedbackRow.__table__)
+
+UNRESOLVED = ("received", "supplement_requested")
+OPEN_FEEDBACK = ("received", "answered")
+
+
+class RoleRepository(_Repository):
+    """Who holds which role where."""
+
+    async def grant(
+        self, identity_id: int, unit_id: int, role: str, officer_name: str | None, lead: bool, now: datetime
+    ) -> None:
+        """Give a chat a role in a unit (again, if it was revoked); the officer's name and lead flag updated."""
+        values = {"officer_name": officer_name, "lead": lead, "granted_at": now, "revoked_at": None}
+        statement = (
+            _insert(self.dialect, ROLES)
+            .values(identity_id=identity_id, unit_id=unit_id, role=role, **values)
+            .on_conflict_do_update(index_elements=["identity_id", "unit_id", "role"], set_=values)
+        )
+        await self._run(statement)
+
+    async def of_chat(self, identity_id: int) -> list[Role]:
+        """The live roles of a chat."""
+        query = select(ROLES).where(ROLES.c.identity_id == identity_id, ROLES.c.revoked_at.is_(None))
+        return await self._all(Role, query.order_by(ROLES.c.id))
+
+    async def chats(self, unit_ids: Sequence[int], roles: Sequence[str]) -> list[StaffChat]:
+        """Reachable chats holding one of ``roles`` in one of ``unit_ids``, oldest grant first."""
+        query = (
+            select(ROLES, CHATS.c.channel, CHATS.c.external_id, CHATS.c.person_id, CHATS.c.status, CHATS.c.locale)
+            .add_columns(CHATS.c.pending, CHATS.c.consent_at, CHATS.c.id.label("chat_id"))
+            .join(CHATS, CHATS.c.id == ROLES.c.identity_id)
+            .where(
+                ROLES.c.unit_id.in_(unit_ids),
+                ROLES.c.role.in_(roles),
+                ROLES.c.revoked_at.is_(None),
+                CHATS.c.status == "active",
+            )
+            .order_by(ROLES.c.granted_at, ROLES.c.id)
+        )
+        result = []
+        for row in await self.connection.execute(query):
+            m = row._mapping
+            chat = Chat(
+                m["chat_id"],
+                m["channel"],
+                m["external_id"],
+                m["person_id"],
+                m["status"],
+                m["locale"],
+                m["pending"],
+                m["consent_at"],
+            )
+            result.append(StaffChat(chat, _value(Role, row)))
+        return result
+
+
+class InviteRepository(_Repository):
+    """One-time codes that give a role."""
+
+    async def add(
+        self,
+        code_hash: str,
+        role: str,
+        unit_id: int,
+        officer_name: str | None,
+        lead: bool,
+        now: datetime,
+        until: datetime,
+    ) -> None:
+        """Keep a new code's hash and what it grants."""
+        await self._run(
+            insert(INVITES).values(
+                code_hash=code_hash,
+                role=role,
+                unit_id=unit_id,
+                officer_name=officer_name,
+                lead=lead,
+                created_at=now,
+                expires_at=until,
+            )
+        )
+
+    async def take(self, code_hash: str, identity_id: int, now: datetime) -> Invite | None:
+        """Use the code (once, before it expires); what it grants, or None."""
+        taken = await self._run(
+            update(INVITES)
+            .where(INVITES.c.code_hash == code_hash, INVITES.c.used_at.is_(None), INVITES.c.expires_at > now)
+            .values(used_at=now, used_by=identity_id)
+        )
+        if not taken:
+            return None
+        return await self._first(Invite, select(INVITES).where(INVITES.c.code_hash == code_hash))
+
+
+class DraftRepository(_Repository):
+    """What a chat is in the middle of."""
+
+    async def get(self, identity_id: int) -> Draft | None:
+        """The chat's draft, if any."""
+        return await self._first(Draft, select(DRAFTS).where(DRAFTS.c.identity_id == identity_id))
+
+    async def put(self, identity_id: int, kind: str, data: dict[str, Any], now: datetime) -> None:
+        """Start or change the chat's draft."""
+        values = {"kind": kind, "data": data, "updated_at": now}
+        statement = (
+            _insert(self.dialect, DRAFTS)
+            .values(identity_id=identity_id, **values)
+            .on_conflict_do_update(index_elements=["identity_id"], set_=values)
+        )
+        await self._run(statement)
+
+    async def drop(self, identity_id: int) -> None:
+        """Forget the chat's draft."""
+        await self._run(delete(DRAFTS).where(DRAFTS.c.identity_id == identity_id))
+
+
+class AlertRepository(_Repository):
+    """Warnings sent about dossiers, once per dossier and kind."""
+
+    async def claim(self, dossier_id: int, kind: str, now: datetime) -> bool:
+        """Record the warning; False when it was sent before."""
+        statement = (
+            _insert(self.dialect, ALERTS)
+            .values(dossier_id=dossier_id, kind=kind, sent_at=now)
+            .on_conflict_do_nothing(index_elements=["dossier_id", "kind"])
+            .returning(ALERTS.c.id)
+        )
+        return (await self.connection.execute(statement)).first() is not None
+
+    async def at_risk(self, due_before: datetime, limit: int) -> list[int]:
+        """Unresolved dossiers without an apology or a warning, due before ``due_before``: their ids."""
+        warned = select(ALERTS.c.id).where(ALERTS.c.dossier_id == DOSSIERS.c.id, ALERTS.c.kind == "at_risk").exists()
+        apologised = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id).exists()
+        query = (
+            select(DOSSIERS.c.id)
+            .where(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < due_before, ~warned, ~apologised)
+            .order_by(DOSSIERS.c.due_at, DOSSIERS.c.id)
+            .limit(limit)
+        )
+        return list((await self.connection.execute(query)).scalars())
+
+    async def promises_missed(self, now: datetime, limit: int) -> list[int]:
+        """Unresolved dossiers whose apology's new date has passed, not yet reported: their ids."""
+        reported = (
+            select(ALERTS.c.id).where(ALERTS.c.dossier_id == DOSSIERS.c.id, ALERTS.c.kind == "promise_missed").exists()
+        )
+        query = (
+            select(DOSSIERS.c.id)
+            .join(APOLOGIES, APOLOGIES.c.dossier_id == DOSSIERS.c.id)
+            .where(DOSSIERS.c.state.in_(UNRESOLVED), APOLOGIES.c.new_due_at < now, ~reported)
+            .order_by(APOLOGIES.c.new_due_at, DOSSIERS.c.id)
+            .limit(limit)
+        )
+        return list((await self.connection.execute(query)).scalars())
+
+
+class FeedbackRepository(_Repository):
+    """Complaints and comments for units."""
+
+    async def add(self, now: datetime, **values: Any) -> Feedback:
+        """Record a new feedback (status received)."""
+        statement = insert(FEEDBACK).values(status="received", created_at=now, **values).returning(*FEEDBACK.c)
+        feedback = await self._first(Feedback, statement)
+        assert feedback is not None
+        return feedback
+
+    async def get(self, feedback_id: int) -> Feedback | None:
+        """The feedback with id ``feedback_id``."""
+        return await self._first(Feedback, select(FEEDBACK).where(FEEDBACK.c.id == feedback_id))
+
+    async def open_for(self, unit_ids: Sequence[int], limit: int) -> list[Feedback]:
+        """Feedback not closed in ``unit_ids``, oldest first."""
+        query = (
+            select(FEEDBACK)
+            .where(FEEDBACK.c.unit_id.in_(unit_ids), FEEDBACK.c.status.in_(OPEN_FEEDBACK))
+            .order_by(FEEDBACK.c.created_at, FEEDBACK.c.id)
+            .limit(limit)
+        )
+        return await self._all(Feedback, query)
+
+    async def answer(self, feedback_id: int, answer: str, by: str, now: datetime) -> bool:
+        """Record the answer (received → answered); False when it was closed meanwhile."""
+        return bool(
+            await self._run(
+                update(FEEDBACK)
+                .where(FEEDBACK.c.id == feedback_id, FEEDBACK.c.status.in_(OPEN_FEEDBACK))
+                .values(status="answered", answer=answer, answered_by=by, answered_at=now)
+            )
+        )
+
+    async def close(self, feedback_id: int, now: datetime) -> bool:
+        """Close it; False when it was closed already."""
+        return bool(
+            await self._run(
+                update(FEEDBACK)
+                .where(FEEDBACK.c.id == feedback_id, FEEDBACK.c.status.in_(OPEN_FEEDBACK))
+                .values(status="closed", closed_at=now)
+            )
+        )
+
+    async def counts(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> dict[str, int]:
+        """Feedback received in [start, end) by its status now."""
+        query = (
+            select(FEEDBACK.c.status, func.count())
+            .where(FEEDBACK.c.unit_id.in_(unit_ids), FEEDBACK.c.created_at >= start, FEEDBACK.c.created_at < end)
+            .group_by(FEEDBACK.c.status)
+        )
+        return {status: int(n) for status, n in await self.connection.execute(query)}
+
+    async def forget_texts_of_person(self, person_id: int) -> None:
+        """Blank what a person wrote and unlink them (their data is erased)."""
+        await self._run(
+            update(FEEDBACK).where(FEEDBACK.c.person_id == person_id).values(text=None, answer=None, person_id=None)
+        )
+
+
+class ApologyRepository(_Repository):
+    """Apology slips."""
+
+    async def add(self, now: datetime, **values: Any) -> Apology | None:
+        """Record the dossier's apology; None when the dossier has one already (one per dossier, ever)."""
+        statement = (
+            _insert(self.dialect, APOLOGIES)
+            .values(issued_at=now, **values)
+            .on_conflict_do_nothing(index_elements=["dossier_id"])
+            .returning(*APOLOGIES.c)
+        )
+        return await self._first(Apology, statement)
+
+    async def next_seq(self, unit_id: int, year: int) -> int:
+        """The next slip number of the unit in ``year``."""
+        query = select(func.coalesce(func.max(APOLOGIES.c.seq), 0)).where(
+            APOLOGIES.c.unit_id == unit_id, APOLOGIES.c.year == year
+        )
+        return int((await self.connection.execute(query)).scalar_one()) + 1
+
+    async def get(self, apology_id: int) -> Apology | None:
+        """The apology with id ``apology_id`` (without its PDF)."""
+        columns = [c for c in APOLOGIES.c if c.name != "pdf"]
+        return await self._first(Apology, select(*columns).where(APOLOGIES.c.id == apology_id))
+
+    async def by_token(self, token: str) -> Apology | None:
+        """The apology whose slip is published under ``token``."""
+        columns = [c for c in APOLOGIES.c if c.name != "pdf"]
+        return await self._first(Apology, select(*columns).where(APOLOGIES.c.token == token))
+
+    async def set_pdf(self, apology_id: int, pdf: bytes) -> None:
+        """Keep the printable slip."""
+        await self._run(update(APOLOGIES).where(APOLOGIES.c.id == apology_id).values(pdf=pdf))
+
+    async def pdf(self, *, apology_id: int | None = None, token: str | None = None) -> bytes | None:
+        """The printable slip, by id or by its public token."""
+        condition = APOLOGIES.c.id == apology_id if apology_id is not None else APOLOGIES.c.token == token
+        return (await self.connection.execute(select(APOLOGIES.c.pdf).where(condition))).scalar()
+
+    async def for_units(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[Apology]:
+        """The apologies issued in [start, end) for dossiers of ``unit_ids``, oldest first."""
+        query = (
+            select(*[c for c in APOLOGIES.c if c.name != "pdf"])
+            .join(DOSSIERS, DOSSIERS.c.id == APOLOGIES.c.dossier_id)
+            .where(
+                DOSSIERS.c.unit_id.in_(unit_ids),
+                and_(APOLOGIES.c.issued_at >= start, APOLOGIES.c.issued_at < end),
+            )
+            .order_by(APOLOGIES.c.issued_at)
+        )
+        return await self._all(Apology, query)
