@@ -465,16 +465,28 @@ class _Memory:
     """What this import has read or written, so that the handlers' look-ups need not ask the database again.
 
     Units are remembered for the whole import (an import adds none); field ids once the row that recorded
-    them was kept. Everything else only for the row being applied: it is forgotten when the next row starts,
-    so a row rolled back to its savepoint never leaves anything behind. A dossier created by this row is
-    known to have no events and no invitation but those this row adds.
+    them was kept. The dossiers of a batch, and their applicants, are read at once when the batch starts: a
+    dossier is handed to the first row with its code (later rows ask again), a person is forgotten as soon as
+    anyone changes them. Everything else only for the row being applied: it is forgotten when the next row
+    starts, so a row rolled back to its savepoint never leaves anything behind. A dossier created by this row
+    is known to have no events and no invitation but those this row adds.
     """
 
     def __init__(self, units: dict[str, Unit]) -> None:
         self.units = dict(units)
         self.unit_ids = {u.id: u for u in units.values()}
         self.fields: dict[str, int] = {}
+        self.batch_dossiers: dict[str, Dossier | None] = {}
+        self.batch_people: dict[int, Person] = {}
         self.start_row()
+
+    async def start_batch(self, uow: UnitOfWork, codes: Sequence[str]) -> None:
+        """Attach to the batch's unit of work and read the batch's dossiers and their applicants at once."""
+        self.attach(uow)
+        found = await uow.dossiers.by_codes(codes)
+        self.batch_dossiers = {code: None for code in codes} | {d.code: d for d in found}
+        applicants = {d.applicant_id for d in found if d.applicant_id is not None}
+        self.batch_people = {p.id: p for p in await uow.people.by_ids(applicants)}
 
     def start_row(self) -> None:
         """Forget what the previous row saw."""
@@ -557,10 +569,13 @@ class _Fields(_Remembering, FieldRepository):
 
 class _Dossiers(_Remembering, DossierRepository):
     async def get_by_code(self, code: str) -> Dossier | None:
-        """The dossier with ``code`` (remembered for the row)."""
+        """The dossier with ``code`` (remembered for the row, or read with its batch)."""
         if code in self.memory.dossiers:
             return self.memory.dossiers[code]
-        dossier = await super().get_by_code(code)
+        if code in self.memory.batch_dossiers:
+            dossier = self.memory.batch_dossiers.pop(code)
+        else:
+            dossier = await super().get_by_code(code)
         if dossier is None:
             self.memory.dossiers[code] = None
             return None
@@ -605,8 +620,8 @@ class _Dossiers(_Remembering, DossierRepository):
 
 class _People(_Remembering, PersonRepository):
     async def get(self, person_id: int) -> Person:
-        """The person with id ``person_id`` (remembered for the row)."""
-        known = self.memory.people.get(person_id)
+        """The person with id ``person_id`` (remembered for the row, or read with the batch)."""
+        known = self.memory.people.get(person_id) or self.memory.batch_people.get(person_id)
         if known is None:
             known = self.memory.people[person_id] = await super().get(person_id)
         return known
@@ -622,6 +637,7 @@ class _People(_Remembering, PersonRepository):
     async def update(self, person_id: int, **values: Any) -> None:
         """Change a person, and what is remembered of them."""
         await super().update(person_id, **values)
+        self.memory.batch_people.pop(person_id, None)
         known = self.memory.people.pop(person_id, None)
         if known is not None:
             changed = _changed(known, values)
@@ -901,7 +917,7 @@ class DossierImporter:
         if not plans:
             return
         async with self.services.uow() as uow:
-            memory.attach(uow)
+            await memory.start_batch(uow, [plan.data.code for plan in plans])
             for plan in plans:
                 memory.start_row()
                 try:

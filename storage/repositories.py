@@ -206,6 +206,11 @@ class PersonRepository(_Repository):
         assert person is not None
         return person
 
+    async def by_ids(self, ids: Iterable[int]) -> list[Person]:
+        """The people with these ids, in one query."""
+        wanted = sorted(set(ids))
+        return await self._all(Person, select(PEOPLE).where(PEOPLE.c.id.in_(wanted))) if wanted else []
+
     async def find_by_phone(self, phone: str) -> Person | None:
         """The (oldest) person with ``phone``."""
         return await self._first(Person, select(PEOPLE).where(PEOPLE.c.phone == phone).order_by(PEOPLE.c.id).limit(1))
@@ -378,6 +383,11 @@ class DossierRepository(_Repository):
             .order_by(DOSSIERS.c.id)
         )
         return await self._all(Dossier, query)
+
+    async def by_codes(self, codes: Iterable[str]) -> list[Dossier]:
+        """The dossiers with these codes, in one query (an import reads a batch at once)."""
+        wanted = sorted(set(codes))
+        return await self._all(Dossier, select(DOSSIERS).where(DOSSIERS.c.code.in_(wanted))) if wanted else []
 
     async def latest_for_person(self, person_id: int) -> Dossier | None:
         """The person's most recently received dossier (as applicant or representative)."""

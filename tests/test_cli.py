@@ -316,3 +316,39 @@ def test_a_unit_can_have_its_own_form(env: dict[str, str]) -> None:
     refused = run(env, "units", "add", "P9", "Phường 9", "--form", "khong-co")
     assert refused.returncode == 2
     assert "unknown form 'khong-co'" in refused.stderr
+
+
+def test_an_invite_code_gives_a_role_once(env: dict[str, str]) -> None:
+    assert run(env, "units", "add", "P8", "Phường 8").returncode == 0
+    invite = run(env, "invite", "--role", "staff", "--unit", "P8", "--name", "Trần Thị Bình")
+    assert invite.returncode == 0, invite.stderr
+    code = invite.stdout.strip()
+    assert len(code) == 9
+    assert f"gửi /join {code}" in invite.stderr
+    first = run(env, "shell", "--as", "citizen", "--user", "binh", stdin=f"/join {code}\n/phananh\n")
+    assert "Ông/Bà đã được cấp quyền cán bộ của Phường 8" in first.stdout
+    assert "Không có phản ánh nào đang chờ xử lý." in first.stdout
+    second = run(env, "shell", "--as", "citizen", "--user", "other", stdin=f"/join {code}\n/phananh\n")
+    assert "Mã này không đúng, đã được dùng hoặc đã hết hạn" in second.stdout
+    assert "Chức năng này chỉ dành cho cán bộ" in second.stdout
+    staff = run(env, "shell", "--as", "staff", "--unit", "P8", "--user", "lead", stdin="/hoso P8-1\n")
+    assert "đã được cấp quyền cán bộ" in staff.stdout
+    assert "Không tìm thấy hồ sơ P8-1" in staff.stdout
+    refused = run(env, "invite", "--role", "staff", "--unit", "XX")
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "sipasbot: error: no unit 'XX'"
+
+
+def test_the_holidays_of_a_year_with_the_override_file(env: dict[str, str], tmp_path: Path) -> None:
+    overrides = tmp_path / "holidays.yaml"
+    overrides.write_text('days_off:\n  "2026-12-31": "Nghỉ theo Quyết định số 01"\nworking_days: ["2026-12-26"]\n')
+    listed = run({**env, "SIPAS_HOLIDAYS_FILE": str(overrides)}, "holidays", "list", "--year", "2026")
+    assert listed.returncode == 0, listed.stderr
+    assert "24/11/2026  Thứ Ba    Ngày Văn hóa Việt Nam" in listed.stdout
+    assert "31/12/2026  Thứ Năm   Nghỉ theo Quyết định số 01 (tệp bổ sung)" in listed.stdout
+    assert "26/12/2026  Thứ Bảy" in listed.stdout
+    overrides.write_text("days_off: [1]\n")
+    broken = run({**env, "SIPAS_HOLIDAYS_FILE": str(overrides)}, "holidays", "list")
+    assert broken.returncode == 2
+    assert broken.stderr.count("\n") == 1
+    assert "days_off is a mapping" in broken.stderr
