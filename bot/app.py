@@ -14,6 +14,7 @@ from handlers.citizen import CitizenHandler
 from handlers.context import Policy, QuietHours, Services, utc_now
 from handlers.dossiers import DossierHandler
 from handlers.invitations import InvitationHandler
+from handlers.leader import Digests, PeriodReports, Targets, digest_time
 from handlers.ratings import RatingHandler
 from handlers.reporting import Reporter
 from handlers.staff import Alerts, Apologies, Roles
@@ -46,6 +47,7 @@ class App:
             apology_title=settings.apology_title,
             apology_authority=settings.apology_authority,
             apology_signer=settings.apology_signer,
+            digest_time=digest_time(settings.digest_time),
         )
         calendar = WorkCalendar.load(settings.holidays_file)
         self.wakeup = asyncio.Event()
@@ -58,7 +60,8 @@ class App:
             on_commit=self.wakeup.set,
             calendar=calendar,
         )
-        self.citizens = CitizenHandler(self.services)
+        self.digests = Digests(self.services, Targets(settings.target_satisfaction, settings.target_on_time))
+        self.citizens = CitizenHandler(self.services, self.digests)
         self.dossiers = DossierHandler(self.services)
         self.invitations = InvitationHandler(self.services)
         self.ratings = RatingHandler(self.services)
@@ -68,6 +71,7 @@ class App:
         self.apologies = Apologies(self.services)
         self.roles = Roles(self.services)
         self.alerts = Alerts(self.services)
+        self.period_reports = PeriodReports(self.services, self.digests)
         self.channel_states: dict[str, Callable[[], str]] = {}  # for /healthz: "ok", or what is wrong
         self.bot_username: str | None = None  # the Telegram bot's username, known once the channel has started
 
@@ -75,6 +79,10 @@ class App:
         """The bytes of a reply's attachment (the printable apology slip), for the channels that send files."""
         if reference.get("kind") == "apology_slip" and isinstance(reference.get("apology_id"), int):
             return await self.apologies.slip_pdf(reference["apology_id"])
+        if reference.get("kind") == "file" and isinstance(reference.get("file_id"), int):
+            async with self.services.uow(read_only=True) as uow:
+                found = await uow.files.content(file_id=reference["file_id"])
+            return found[1] if found else None
         return None
 
     async def start(self) -> None:

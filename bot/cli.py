@@ -55,7 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("demo", help="a first run: a sample dossier, its survey in the terminal, then the report")
-    commands.add_parser("run", help="the service: web server, channels, delivery and the scheduler")
+    run = commands.add_parser("run", help="the service: web server, channels, delivery and the scheduler")
+    run.add_argument(
+        "--role",
+        choices=["all", "web"],
+        default="all",
+        help="all (default): the web server, and delivery and scheduling while this instance holds the lock "
+        "(PostgreSQL: one instance at a time); web: webhooks, the API and the pages only",
+    )
 
     shell = commands.add_parser("shell", help="talk to the bot in the terminal")
     shell.add_argument(
@@ -73,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         "--lead", action="store_true", help="staff: the unit's one-stop-shop lead (warned of every late dossier)"
     )
     invite.add_argument("--days", type=int, default=7, help="days the code stays valid (default 7)")
+
+    digest = commands.add_parser("digest", help="a unit's daily digest (the leaders' morning message)")
+    digest.add_argument("--unit", required=True, help="unit code")
+    digest.add_argument("--date", type=_date, help="the day of the digest (default: today): it covers the day before")
+    digest.add_argument("--period", choices=["ngay", "tuan", "thang", "quy"], default="ngay", help="default: ngay")
+    digest.add_argument("--send", action="store_true", help="also send it to the unit's leaders (once per day)")
+    digest.add_argument("--chart", type=Path, help="write the chart (PNG) to this file")
 
     holidays = commands.add_parser("holidays", help="the working-day calendar")
     holiday_commands = holidays.add_subparsers(dest="holidays_command", required=True, parser_class=_Parser)
@@ -132,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--unit", required=True, help="unit code")
     report.add_argument("--from", dest="start", type=_date, help="first day (default: the 1st of this month)")
     report.add_argument("--to", dest="end", type=_date, help="last day (default: today)")
-    report.add_argument("--format", choices=["text", "json"], default="text")
+    report.add_argument("--format", choices=["text", "json", "xlsx"], default="text", help="xlsx needs --out")
     report.add_argument("--include-children", action="store_true", help="add the units below it")
     report.add_argument("--form", help="score the answers to this form (default: the unit's form)")
     report.add_argument("--out", type=Path, help="write to this file instead of the terminal")
@@ -219,10 +233,37 @@ async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
     print(report.summary())
 
 
+async def _digest(app: App, args: argparse.Namespace) -> None:
+    services = app.services
+    today = args.date or services.policy.local_date(services.clock())
+    kind = {"ngay": "day", "tuan": "week", "thang": "month", "quy": "quarter"}[args.period]
+    digest = await app.digests.build(args.unit, today, kind)
+    print(digest.text)
+    if args.chart:
+        try:
+            args.chart.write_bytes(digest.chart)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.chart}: {exc.strerror}") from None
+    if args.send:
+        sent = await app.digests.queue(digest, services.clock())
+        print(f"(đã xếp gửi cho {sent} lãnh đạo; người đã nhận bản tin của ngày này không nhận lại)", file=sys.stderr)
+
+
 async def _report(app: App, args: argparse.Namespace) -> None:
     today = app.services.policy.local_date(app.services.clock())
     start = args.start or today.replace(day=1)
     end = args.end or today
+    if args.format == "xlsx":
+        if not args.out:
+            raise UsageError("--format xlsx needs --out FILE.xlsx")
+        title = f"Báo cáo mức độ hài lòng từ {start:%d/%m/%Y} đến {end:%d/%m/%Y}"
+        content = await app.period_reports.workbook(args.unit, Period(start, end), title)
+        try:
+            args.out.write_bytes(content)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+        print(f"wrote {args.out} ({len(content)} bytes)")
+        return
     report = await app.reporter.satisfaction(args.unit, Period(start, end), args.include_children, form_id=args.form)
     output = (
         json.dumps(report, ensure_ascii=False, indent=2) if args.format == "json" else render_text(report, app.services)
@@ -254,7 +295,7 @@ async def _zalo_tokens(app: App, args: argparse.Namespace) -> None:
     print("Zalo OA tokens stored; a running service picks them up at its next refresh or restart.")
 
 
-async def _run(app: App) -> None:
+async def _run(app: App, role: str) -> None:
     from bot.service import Service  # the service pulls in the web server and the channels' libraries
 
     logging.getLogger().setLevel(logging.INFO)
@@ -262,12 +303,12 @@ async def _run(app: App) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await Service(app).run(stop)
+    await Service(app, role=role).run(stop)
 
 
 def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
     if args.command == "run":
-        return _run
+        return lambda app: _run(app, args.role)
     if args.command == "demo":
         return lambda app: run_demo(app, sys.stdin, sys.stdout)
     if args.command == "shell":
@@ -280,6 +321,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
         return lambda app: _invite(app, args)
     if args.command == "holidays":
         return lambda app: _holidays(app, args)
+    if args.command == "digest":
+        return lambda app: _digest(app, args)
     if args.command == "db":
         return _db_upgrade
     if args.command == "apikey":

@@ -60,9 +60,12 @@ class Settings(BaseSettings):
 
     survey_form: str = "sipas-2022"
     survey_delay_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    lock_retry_seconds: float = Field(default=10.0, gt=0, le=60)  # a standby instance tries for the lock this often
     survey_tick_seconds: float = Field(default=60.0, ge=0.1, le=3600)  # how often due invitations are looked for
     quiet_hours: str = "21:00-07:00"
     digest_time: str = "07:30"
+    target_satisfaction: float = Field(default=95.0, ge=0, le=100)  # DOMAIN.md §7 defaults; units may have their own
+    target_on_time: float = Field(default=95.0, ge=0, le=100)
     retention_days: int = Field(default=365, ge=1)
     forms_dir: Path | None = None
     # the apology slip (DOMAIN.md §5): its title may change with Thông tư 03/2025; "{unit}" is the unit's name

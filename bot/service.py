@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -18,8 +19,10 @@ from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
 from bot.channels.zns import ZnsChannel, ZnsEvents
 from bot.outbox import Outbox, Pace
 from bot.web.api import setup_api
+from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from scheduler.jobs import Jobs, build_scheduler
+from storage.locks import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +30,14 @@ log = logging.getLogger(__name__)
 class Service:
     """Everything `sipasbot run` starts, stopped in reverse order."""
 
-    def __init__(self, app: App, instance: str | None = None) -> None:
+    def __init__(self, app: App, instance: str | None = None, role: str = "all") -> None:
         self.app = app
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.role = role  # "all": web, and delivery and scheduling when holding the lock; "web": web only
+        self.channels: dict[str, Channel] = {}
+        self.paces: dict[str, Pace] = {}
+        self.leadership: Leadership | None = None
+        self.leading = asyncio.Event()  # set while this instance delivers and schedules
         self.telegram: TelegramChannel | None = None
         self.outbox: Outbox | None = None
         self.zalo_oa: ZaloOAChannel | None = None
@@ -97,69 +105,58 @@ class Service:
         return ZaloBotChannel(config, self.app.citizens.handle)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set."""
+        """Run until ``stop`` is set: the web server always; delivery and scheduling while holding the lock."""
         app, settings = self.app, self.app.settings
         await app.start()
-        channels: dict[str, Channel] = {}
-        paces: dict[str, Pace] = {}
-        parts: list[Callable[[web.Application], None]] = [setup_api]
+        parts: list[Callable[[web.Application], None]] = [setup_api, setup_pages]
         self.telegram = self._telegram()
         if self.telegram is not None:
-            paces["telegram"] = Pace(settings.telegram_rate, settings.telegram_chat_interval)
-            channels["telegram"] = self.telegram
+            self.paces["telegram"] = Pace(settings.telegram_rate, settings.telegram_chat_interval)
+            self.channels["telegram"] = self.telegram
             parts.append(self.telegram.setup_webhook)
         self._zalo()
         if self.zalo_oa is not None:
-            paces["zalo_oa"] = Pace(settings.zalo_oa_rate, settings.zalo_chat_interval)
-            channels["zalo_oa"] = self.zalo_oa
+            self.paces["zalo_oa"] = Pace(settings.zalo_oa_rate, settings.zalo_chat_interval)
+            self.channels["zalo_oa"] = self.zalo_oa
             parts.append(self.zalo_oa.setup_webhook)
         if self.zns is not None:
-            paces["zns"] = Pace(settings.zns_rate, 0.0)
-            channels["zns"] = self.zns
+            self.paces["zns"] = Pace(settings.zns_rate, 0.0)
+            self.channels["zns"] = self.zns
         self.zalo_bot = self._zalo_bot()
         if self.zalo_bot is not None:
-            paces["zalo_bot"] = Pace(settings.zalo_bot_rate, settings.zalo_chat_interval)
-            channels["zalo_bot"] = self.zalo_bot
+            self.paces["zalo_bot"] = Pace(settings.zalo_bot_rate, settings.zalo_chat_interval)
+            self.channels["zalo_bot"] = self.zalo_bot
             parts.append(self.zalo_bot.setup_webhook)
-        self.outbox = Outbox(app.services, channels, paces, wakeup=app.wakeup)
         runner = web.AppRunner(build_web_app(app, parts), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
-        tasks: list[asyncio.Task[None]] = []
-        scheduler = build_scheduler(Jobs(app.services, self.instance), settings.zone, settings.survey_tick_seconds)
         try:
             await site.start()
             self.port = runner.addresses[0][1] if runner.addresses else settings.http_port
             if self.telegram is not None:
                 await self.telegram.start()  # webhook mode registers our URL: the server must be up first
                 app.bot_username = self.telegram.username
-                if settings.telegram_mode == "polling":
-                    tasks.append(asyncio.create_task(self.telegram.poll(stop), name="telegram-poll"))
             if self.zalo_oa is not None:
                 await self.zalo_oa.start()
-                tasks.append(asyncio.create_task(self.zalo_oa.api.tokens.keep_fresh(stop), name="zalo-tokens"))
             if self.zalo_bot is not None:
                 await self.zalo_bot.start()
-                if settings.zalo_bot_mode == "polling":
-                    tasks.append(asyncio.create_task(self.zalo_bot.poll(stop), name="zalo-bot-poll"))
-            tasks.append(asyncio.create_task(self.outbox.run(stop), name="outbox"))
-            scheduler.start()
             log.info(
-                "SIPAS Bot is running on %s:%s (channels: %s)",
+                "SIPAS Bot is running on %s:%s as %s (channels: %s)",
                 settings.http_host,
                 self.port,
-                ", ".join(channels) or "none",
+                self.role,
+                ", ".join(self.channels) or "none",
+            )
+            app.channel_states["delivery"] = lambda: (
+                "web only" if self.role == "web" else "this instance" if self.leading.is_set() else "standby"
             )
             self.ready.set()
-            await stop.wait()
+            if self.role == "web":
+                await stop.wait()
+            else:
+                await self._lead(stop)
         finally:
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
             await runner.cleanup()  # no more webhooks
-            for task in tasks:
-                if task.get_name() in ("telegram-poll", "zalo-bot-poll"):
-                    task.cancel()  # a long poll holds no state: the offset was not confirmed
-            await asyncio.gather(*tasks, return_exceptions=True)
             if self.telegram is not None:
                 await self.telegram.stop()
             if self.zalo_oa is not None:
@@ -167,3 +164,53 @@ class Service:
             if self.zalo_bot is not None:
                 await self.zalo_bot.stop()
             await app.close()
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        """Take the delivery lock when it is free and do the work that must run once, until ``stop``."""
+        lock = self.leadership = Leadership(self.app.services.database)
+        retry = self.app.settings.lock_retry_seconds
+        try:
+            while not stop.is_set():
+                if await lock.acquire():
+                    log.info("this instance (%s) now delivers and schedules", self.instance)
+                    await self._work(stop, lock)
+                if not stop.is_set():
+                    await _pause(stop, retry)
+        finally:
+            await lock.release()
+
+    async def _work(self, stop: asyncio.Event, lock: Leadership) -> None:
+        """Delivery, the scheduler and the pollers, while the lock is held (checked every few seconds)."""
+        app, settings = self.app, self.app.settings
+        step_down = asyncio.Event()
+        self.outbox = Outbox(app.services, self.channels, self.paces, wakeup=app.wakeup)
+        tasks = [asyncio.create_task(self.outbox.run(step_down), name="outbox")]
+        polls: list[asyncio.Task[None]] = []
+        if self.telegram is not None and settings.telegram_mode == "polling":
+            polls.append(asyncio.create_task(self.telegram.poll(step_down), name="telegram-poll"))
+        if self.zalo_bot is not None and settings.zalo_bot_mode == "polling":
+            polls.append(asyncio.create_task(self.zalo_bot.poll(step_down), name="zalo-bot-poll"))
+        if self.zalo_oa is not None:
+            tasks.append(asyncio.create_task(self.zalo_oa.api.tokens.keep_fresh(step_down), name="zalo-tokens"))
+        jobs = Jobs(app.services, self.instance, app.digests.defaults)
+        scheduler = build_scheduler(jobs, settings.zone, settings.survey_tick_seconds)
+        scheduler.start()
+        self.leading.set()
+        try:
+            while not stop.is_set():
+                await _pause(stop, min(5.0, settings.lock_retry_seconds))
+                if not await lock.alive():
+                    break
+        finally:
+            self.leading.clear()
+            step_down.set()
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            for task in polls:
+                task.cancel()  # a long poll holds no state: the offset was not confirmed
+            await asyncio.gather(*tasks, *polls, return_exceptions=True)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -14,6 +14,7 @@ from datetime import datetime
 from handlers.contacts import normalize_phone
 from handlers.context import Services
 from handlers.invitations import open_invitation, with_start_button
+from handlers.leader import Digests, LeaderDesk
 from handlers.messages import Inbound, Option, Outcome, Reply
 from handlers.staff import Feedbacks, StaffDesk
 from handlers.survey import (
@@ -44,9 +45,10 @@ ERASE_YES_WORDS = ("1", "xoa", "xoa du lieu", "xoa du lieu cua toi", "dong y", "
 class CitizenHandler:
     """Handles one inbound event from a citizen's chat."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, digests: Digests | None = None) -> None:
         self.services = services
         self.desk = StaffDesk(services)
+        self.leaders = LeaderDesk(services, digests or Digests(services))
         self.feedbacks = Feedbacks(services)
 
     async def handle(self, inbound: Inbound) -> Outcome:
@@ -116,8 +118,8 @@ class _Turn:
                 # the person wrote: the platform's reply window is open again
                 await self.uow.chats.update(self.chat.id, self.now, status="active")
                 self.chat = dataclasses.replace(self.chat, status="active")
-        if await self.handler.desk.takes(self):  # a staff member's or leader's command, button or draft
-            return
+        if await self.handler.desk.takes(self) or await self.handler.leaders.takes(self):
+            return  # a staff member's or leader's command, button or draft
         if self.inbound.kind in ("blocked", "unblocked"):
             await self.on_reachability(self.inbound.kind == "blocked")
         elif self.inbound.kind == "unsupported":

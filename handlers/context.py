@@ -75,6 +75,7 @@ class Policy:
     apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
     apology_authority: str = "UBND {unit}"  # the issuing authority printed on the slip
     apology_signer: str = "TM. ỦY BAN NHÂN DÂN"
+    digest_time: time = time(7, 30)  # local time of the daily digest
 
     def local_date(self, moment: datetime) -> date:
         """The local calendar date of ``moment``."""

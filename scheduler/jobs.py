@@ -13,12 +13,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.context import Services
 from handlers.invitations import InvitationHandler
+from handlers.leader import Digests, PeriodReports, Targets
 from handlers.staff import Alerts
 
 log = logging.getLogger(__name__)
 
 SURVEY_TICK_SECONDS = 60
 AT_RISK_MINUTES = 15
+LEADERS_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,13 @@ class SurveyTick:
 class Jobs:
     """The work the scheduler runs; every job only calls handlers."""
 
-    def __init__(self, services: Services, instance: str) -> None:
+    def __init__(self, services: Services, instance: str, targets: Targets | None = None) -> None:
         self.services = services
         self.instance = instance
         self.invitations = InvitationHandler(services)
         self.alerts = Alerts(services)
+        self.digests = Digests(services, targets)
+        self.period_reports = PeriodReports(services, self.digests)
 
     async def surveys(self) -> SurveyTick:
         """Close surveys past their window, offer due ones, remind once. Safe to repeat at any time."""
@@ -62,6 +66,18 @@ class Jobs:
             await self.alerts.scan_promises()
 
         return await self.claimed("at_risk", slot.strftime("%Y-%m-%dT%H:%M"), "", work)
+
+    async def leaders(self) -> int:
+        """Today's digests once their time has come, and last month's and quarter's workbooks: each once per unit.
+
+        Looking every few minutes (and at start-up) rather than at one instant means that a missed hour — the
+        machine was off, the service restarted — is made up as soon as it runs again; the claims make it once.
+        """
+        sent = await self.digests.send_due(self.claimed)
+        sent += await self.period_reports.send_due(self.claimed)
+        if sent:
+            log.info("leaders: %d digest(s) and report(s) sent", sent)
+        return sent
 
     async def claimed(self, job: str, period: str, scope: str, work: Callable[[], Awaitable[None]]) -> bool:
         """Run ``work`` for (job, period, scope) unless another run has it; False when not claimed.
@@ -112,5 +128,14 @@ def build_scheduler(jobs: Jobs, zone: ZoneInfo, survey_tick_seconds: float = SUR
         max_instances=1,
         misfire_grace_time=AT_RISK_MINUTES * 60,
         next_run_time=datetime.now(zone),  # a scan missed while the service was down runs on start-up
+    )
+    scheduler.add_job(
+        jobs.leaders,
+        IntervalTrigger(minutes=LEADERS_MINUTES, timezone=zone),
+        id="leaders",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=LEADERS_MINUTES * 60,
+        next_run_time=datetime.now(zone),
     )
     return scheduler

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -73,6 +74,9 @@ class UnitRow(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     form_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    # the unit's own targets (percent); None: the configured defaults (DOMAIN.md §7)
+    target_satisfaction: Mapped[float | None] = mapped_column(Float)
+    target_on_time: Mapped[float | None] = mapped_column(Float)
 
 
 class FieldRow(Base):
@@ -273,6 +277,25 @@ class ApologyRow(Base):
     seq: Mapped[int | None] = mapped_column(Integer)
     token: Mapped[str | None] = mapped_column(String(32), unique=True)
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class FileRow(Base):
+    """A file the product made and keeps: a digest's chart, a monthly or quarterly workbook.
+
+    ``token`` is the unguessable name it is served under to channels that cannot attach files.
+    """
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_unit_id_kind_period", "unit_id", "kind", "period"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # digest_chart | monthly_report | quarterly_report
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    period: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
 
 
 class RoleRow(Base):

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, not_, or_, select
+from sqlalchemy import and_, case, func, literal, not_, or_, select
 
-from storage.repositories import ANSWERS, APOLOGIES, DOSSIERS, FIELDS, INVITATIONS, _Repository
-from storage.values import AnswerCount, DossierCounts, SurveyCounts
+from storage.repositories import ANSWERS, APOLOGIES, DOSSIERS, FIELDS, INVITATIONS, PEOPLE, _Repository
+from storage.staff_repositories import FEEDBACK
+from storage.values import (
+    AnswerCount,
+    DayAnswerCount,
+    DayResolved,
+    DossierCounts,
+    FeedbackLine,
+    LateDossier,
+    OfficerAnswerCount,
+    OfficerCounts,
+    RawAnswer,
+    SurveyCounts,
+)
 
 UNRESOLVED = ("received", "supplement_requested")
 
@@ -87,3 +100,195 @@ class ReportRepository(_Repository):
         ).where(INVITATIONS.c.unit_id.in_(unit_ids))
         offered, delivered, started, completed = (await self.connection.execute(query)).one()
         return SurveyCounts(int(offered), int(delivered), int(started), int(completed))
+
+
+def _local_day(column: Any, dialect: str, zone: ZoneInfo, at: datetime) -> Any:
+    """The local calendar day of a UTC timestamp column, computed by the database."""
+    if dialect == "postgresql":
+        return func.date(func.timezone(zone.key, column))
+    # SQLite knows no time zones: the zone's offset at the start of the period (Vietnam keeps no summer time)
+    offset = at.astimezone(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return func.date(column, f"{minutes:+d} minutes")
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+class DigestRepository(_Repository):
+    """What digests and workbooks add to the report: days, lists, officers, anonymised answers."""
+
+    async def daily_answers(
+        self, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str, zone: ZoneInfo
+    ) -> list[DayAnswerCount]:
+        """Answers per local day, question and value (free texts left out)."""
+        day = _local_day(ANSWERS.c.answered_at, self.dialect, zone, start).label("day")
+        query = (
+            select(day, ANSWERS.c.question_code, ANSWERS.c.value, func.count())
+            .where(
+                ANSWERS.c.unit_id.in_(unit_ids),
+                ANSWERS.c.form_id == form_id,
+                _within(ANSWERS.c.answered_at, start, end),
+                ANSWERS.c.value.is_not(None),
+            )
+            .group_by(day, ANSWERS.c.question_code, ANSWERS.c.value)
+        )
+        return [DayAnswerCount(_as_date(d), q, v, int(n)) for d, q, v, n in await self.connection.execute(query)]
+
+    async def daily_resolved(
+        self, unit_ids: Sequence[int], start: datetime, end: datetime, zone: ZoneInfo
+    ) -> list[DayResolved]:
+        """Dossiers resolved per local day, and how many of them on time."""
+        day = _local_day(DOSSIERS.c.finished_at, self.dialect, zone, start).label("day")
+        query = (
+            select(day, func.count(), _count(DOSSIERS.c.on_time.is_(True)))
+            .where(DOSSIERS.c.unit_id.in_(unit_ids), _within(DOSSIERS.c.finished_at, start, end))
+            .group_by(day)
+        )
+        return [DayResolved(_as_date(d), int(n), int(ok)) for d, n, ok in await self.connection.execute(query)]
+
+    async def late_without_apology(
+        self, unit_ids: Sequence[int], as_of: datetime, limit: int
+    ) -> tuple[int, list[LateDossier]]:
+        """Dossiers overdue (unresolved past their date) or resolved late, without an apology: how many, the oldest."""
+        apologised = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id).exists()
+        overdue = and_(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
+        condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), or_(overdue, DOSSIERS.c.on_time.is_(False)), ~apologised)
+        total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
+        query = (
+            select(DOSSIERS.c.code, DOSSIERS.c.due_at, DOSSIERS.c.state)
+            .where(condition)
+            .order_by(DOSSIERS.c.due_at, DOSSIERS.c.id)
+            .limit(limit)
+        )
+        rows = [LateDossier(c, d, st) for c, d, st in await self.connection.execute(query)]
+        return total, rows
+
+    async def overdue(self, unit_ids: Sequence[int], as_of: datetime, limit: int) -> tuple[int, list[LateDossier]]:
+        """Unresolved dossiers past their due date (with or without an apology): how many, the oldest."""
+        condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
+        total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
+        query = (
+            select(DOSSIERS.c.code, DOSSIERS.c.due_at, DOSSIERS.c.state)
+            .where(condition)
+            .order_by(DOSSIERS.c.due_at, DOSSIERS.c.id)
+            .limit(limit)
+        )
+        return total, [LateDossier(c, d, st) for c, d, st in await self.connection.execute(query)]
+
+    async def feedback_between(
+        self, unit_ids: Sequence[int], start: datetime, end: datetime, limit: int
+    ) -> tuple[int, list[FeedbackLine]]:
+        """Feedback received in [start, end): how many, and the first ``limit`` with their dossier's code."""
+        condition = and_(FEEDBACK.c.unit_id.in_(unit_ids), _within(FEEDBACK.c.created_at, start, end))
+        total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
+        query = (
+            select(FEEDBACK.c.id, DOSSIERS.c.code, FEEDBACK.c.text, FEEDBACK.c.status, PEOPLE.c.name)
+            .select_from(
+                FEEDBACK.outerjoin(DOSSIERS, DOSSIERS.c.id == FEEDBACK.c.dossier_id).outerjoin(
+                    PEOPLE, PEOPLE.c.id == FEEDBACK.c.person_id
+                )
+            )
+            .where(condition)
+            .order_by(FEEDBACK.c.created_at, FEEDBACK.c.id)
+            .limit(limit)
+        )
+        lines = [FeedbackLine(i, c, t, st, n) for i, c, t, st, n in await self.connection.execute(query)]
+        return total, lines
+
+    async def officers(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[OfficerCounts]:
+        """Dossiers resolved in [start, end) per handling officer: resolved, on time, late, apologies issued."""
+        resolved = _within(DOSSIERS.c.finished_at, start, end)
+        apologised = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id).exists()
+        handler = func.coalesce(DOSSIERS.c.handler, literal("")).label("handler")
+        query = (
+            select(
+                handler,
+                _count(resolved),
+                _count(and_(resolved, DOSSIERS.c.on_time.is_(True))),
+                _count(and_(resolved, DOSSIERS.c.on_time.is_(False))),
+                _count(and_(resolved, apologised)),
+            )
+            .where(DOSSIERS.c.unit_id.in_(unit_ids), resolved)
+            .group_by(handler)
+            .order_by(handler)
+        )
+        return [
+            OfficerCounts(h, int(r), int(o), int(la), int(a)) for h, r, o, la, a in await self.connection.execute(query)
+        ]
+
+    async def officer_answers(
+        self, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str
+    ) -> list[OfficerAnswerCount]:
+        """Answers in [start, end) per handling officer of the dossier, question and value."""
+        handler = func.coalesce(DOSSIERS.c.handler, literal("")).label("handler")
+        query = (
+            select(handler, ANSWERS.c.question_code, ANSWERS.c.value, func.count())
+            .select_from(
+                ANSWERS.join(INVITATIONS, INVITATIONS.c.id == ANSWERS.c.invitation_id).join(
+                    DOSSIERS, DOSSIERS.c.id == INVITATIONS.c.dossier_id
+                )
+            )
+            .where(
+                ANSWERS.c.unit_id.in_(unit_ids),
+                ANSWERS.c.form_id == form_id,
+                _within(ANSWERS.c.answered_at, start, end),
+                ANSWERS.c.value.is_not(None),
+            )
+            .group_by(handler, ANSWERS.c.question_code, ANSWERS.c.value)
+        )
+        return [OfficerAnswerCount(h, q, v, int(n)) for h, q, v, n in await self.connection.execute(query)]
+
+    async def late_list(self, unit_ids: Sequence[int], start: datetime, end: datetime, as_of: datetime) -> list[Any]:
+        """Dossiers resolved late in [start, end), or unresolved and overdue at ``as_of``, with their apology."""
+        late_resolved = and_(_within(DOSSIERS.c.finished_at, start, end), DOSSIERS.c.on_time.is_(False))
+        overdue = and_(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
+        query = (
+            select(
+                DOSSIERS.c.code,
+                DOSSIERS.c.procedure_name,
+                DOSSIERS.c.field,
+                DOSSIERS.c.handler,
+                DOSSIERS.c.received_at,
+                DOSSIERS.c.due_at,
+                DOSSIERS.c.finished_at,
+                DOSSIERS.c.state,
+                APOLOGIES.c.number,
+                APOLOGIES.c.new_due_at,
+                APOLOGIES.c.reason,
+            )
+            .select_from(DOSSIERS.outerjoin(APOLOGIES, APOLOGIES.c.dossier_id == DOSSIERS.c.id))
+            .where(DOSSIERS.c.unit_id.in_(unit_ids), or_(late_resolved, overdue))
+            .order_by(DOSSIERS.c.due_at, DOSSIERS.c.id)
+        )
+        return list(await self.connection.execute(query))
+
+    async def raw_answers(
+        self, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str
+    ) -> list[RawAnswer]:
+        """Every answer of the surveys completed in [start, end), by invitation (no person, no dossier)."""
+        query = (
+            select(
+                INVITATIONS.c.id,
+                INVITATIONS.c.completed_at,
+                INVITATIONS.c.channel,
+                FIELDS.c.name,
+                ANSWERS.c.question_code,
+                ANSWERS.c.value,
+                ANSWERS.c.text,
+            )
+            .select_from(
+                ANSWERS.join(INVITATIONS, INVITATIONS.c.id == ANSWERS.c.invitation_id).join(
+                    FIELDS, FIELDS.c.id == ANSWERS.c.field_id
+                )
+            )
+            .where(
+                INVITATIONS.c.unit_id.in_(unit_ids),
+                INVITATIONS.c.form_id == form_id,
+                INVITATIONS.c.status == "completed",
+                _within(INVITATIONS.c.completed_at, start, end),
+            )
+            .order_by(INVITATIONS.c.completed_at, INVITATIONS.c.id)
+        )
+        return [RawAnswer(*row) for row in await self.connection.execute(query)]

@@ -8,15 +8,16 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, delete, func, insert, select, update
 
-from storage.models import AlertRow, DraftRow, FeedbackRow, InviteRow, RoleRow
+from storage.models import AlertRow, DraftRow, FeedbackRow, FileRow, InviteRow, RoleRow
 from storage.repositories import APOLOGIES, CHATS, DOSSIERS, _insert, _Repository, _value
-from storage.values import Apology, Chat, Draft, Feedback, Invite, Role, StaffChat
+from storage.values import Apology, Chat, Draft, Feedback, Invite, Role, StaffChat, StoredFile
 
 ROLES = cast(Table, RoleRow.__table__)
 INVITES = cast(Table, InviteRow.__table__)
 DRAFTS = cast(Table, DraftRow.__table__)
 ALERTS = cast(Table, AlertRow.__table__)
 FEEDBACK = cast(Table, FeedbackRow.__table__)
+FILES = cast(Table, FileRow.__table__)
 
 UNRESOLVED = ("received", "supplement_requested")
 OPEN_FEEDBACK = ("received", "answered")
@@ -284,3 +285,55 @@ class ApologyRepository(_Repository):
             .order_by(APOLOGIES.c.issued_at)
         )
         return await self._all(Apology, query)
+
+
+class FileRepository(_Repository):
+    """Files the product made and keeps."""
+
+    async def add(
+        self,
+        kind: str,
+        unit_id: int | None,
+        period: str,
+        name: str,
+        media_type: str,
+        token: str,
+        content: bytes,
+        now: datetime,
+    ) -> StoredFile:
+        """Keep a file."""
+        statement = (
+            insert(FILES)
+            .values(
+                kind=kind,
+                unit_id=unit_id,
+                period=period,
+                name=name,
+                media_type=media_type,
+                token=token,
+                content=content,
+                created_at=now,
+            )
+            .returning(*[c for c in FILES.c if c.name not in ("content", "created_at")])
+        )
+        stored = await self._first(StoredFile, statement)
+        assert stored is not None
+        return stored
+
+    async def content(self, *, file_id: int | None = None, token: str | None = None) -> tuple[StoredFile, bytes] | None:
+        """A kept file and its bytes, by id or by token."""
+        condition = FILES.c.id == file_id if file_id is not None else FILES.c.token == token
+        row = (await self.connection.execute(select(FILES).where(condition))).first()
+        if row is None:
+            return None
+        return _value(StoredFile, row), bytes(row.content)
+
+    async def latest(self, unit_id: int, kind: str, period: str) -> StoredFile | None:
+        """The newest kept file of a kind for a unit and period."""
+        query = (
+            select(*[c for c in FILES.c if c.name not in ("content", "created_at")])
+            .where(FILES.c.unit_id == unit_id, FILES.c.kind == kind, FILES.c.period == period)
+            .order_by(FILES.c.id.desc())
+            .limit(1)
+        )
+        return await self._first(StoredFile, query)

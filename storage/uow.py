@@ -8,7 +8,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import READ_ONLY, Database
-from storage.reporting import ReportRepository
+from storage.reporting import DigestRepository, ReportRepository
 from storage.repositories import (
     AnswerRepository,
     ApiKeyRepository,
@@ -30,6 +30,7 @@ from storage.staff_repositories import (
     ApologyRepository,
     DraftRepository,
     FeedbackRepository,
+    FileRepository,
     InviteRepository,
     RoleRepository,
 )
@@ -83,6 +84,7 @@ class UnitOfWork:
         self.api_keys = ApiKeyRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.reports = ReportRepository(connection)
+        self.digests = DigestRepository(connection)
         self.tokens = TokenRepository(connection)
         self.roles = RoleRepository(connection)
         self.invites = InviteRepository(connection)
@@ -90,6 +92,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(connection)
         self.feedback = FeedbackRepository(connection)
         self.apologies = ApologyRepository(connection)
+        self.files = FileRepository(connection)
         return self
 
     async def __aexit__(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -16,6 +16,8 @@ class Unit:
     name: str
     parent_id: int | None
     form_id: str | None
+    target_satisfaction: float | None = None
+    target_on_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -281,3 +283,89 @@ class StaffChat:
 
     chat: Chat
     role: Role
+
+
+@dataclass(frozen=True)
+class DayAnswerCount:
+    """How many answers one value of one question got on one local day."""
+
+    day: date
+    question_code: str
+    value: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class DayResolved:
+    """Dossiers resolved on one local day, and how many on time."""
+
+    day: date
+    resolved: int
+    on_time: int
+
+
+@dataclass(frozen=True)
+class LateDossier:
+    """A dossier on a late list: its code, due date and state."""
+
+    code: str
+    due_at: datetime
+    state: str
+
+
+@dataclass(frozen=True)
+class FeedbackLine:
+    """A complaint on a digest (its text to be redacted before anyone sees it)."""
+
+    id: int
+    dossier_code: str | None
+    text: str | None
+    status: str
+    person_name: str | None
+
+
+@dataclass(frozen=True)
+class OfficerCounts:
+    """A handling officer's dossiers in a period."""
+
+    handler: str
+    resolved: int
+    on_time: int
+    late: int
+    apologies: int
+
+
+@dataclass(frozen=True)
+class OfficerAnswerCount:
+    """Answers to one value of one question for one handling officer's dossiers."""
+
+    handler: str
+    question_code: str
+    value: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """One answer of one completed survey, without the person or the dossier."""
+
+    invitation_id: int
+    completed_at: datetime
+    channel: str | None
+    field: str
+    question_code: str
+    value: str | None
+    text: str | None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A kept file, without its content."""
+
+    id: int
+    kind: str
+    unit_id: int | None
+    period: str
+    name: str
+    media_type: str
+    token: str

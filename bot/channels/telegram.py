@@ -367,11 +367,12 @@ class TelegramChannel:
         content = await self.attachments(attachment)
         if content is None:
             return None
-        message = await self.bot.send_document(
-            chat_id=chat_id,
-            document=InputFile(content, filename=str(attachment.get("filename") or "tep.pdf")),
-            caption=reply.text[:1024] or None,
-        )
+        upload = InputFile(content, filename=str(attachment.get("filename") or "tep.pdf"))
+        caption = reply.text[:1024] or None
+        if str(attachment.get("media_type", "")).startswith("image/"):  # a chart: shown in the chat
+            message = await self.bot.send_photo(chat_id=chat_id, photo=upload, caption=caption)
+        else:
+            message = await self.bot.send_document(chat_id=chat_id, document=upload, caption=caption)
         return Delivery("delivered", platform_message_id=str(message.message_id))
 
     async def _edit(

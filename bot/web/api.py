@@ -821,6 +821,22 @@ async def get_slip(request: web.Request) -> web.Response:
     return web.Response(body=pdf, content_type="application/pdf", headers=headers)
 
 
+async def get_file(request: web.Request) -> web.Response:
+    """GET /tep/{token}/{name}: a kept file (a digest's chart, a workbook) — the unguessable token is the secret."""
+    app = request.app[APP]
+    async with app.services.uow(read_only=True) as uow:
+        found = await uow.files.content(token=request.match_info["token"])
+    if found is None or found[0].name != request.match_info["name"]:
+        return error_response(404, "not_found", "no such file")
+    stored, content = found
+    headers = {
+        "Content-Disposition": f'attachment; filename="{stored.name}"',
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return web.Response(body=content, content_type=stored.media_type, headers=headers)
+
+
 async def _batch_item(app: App, item: Any) -> dict[str, Any]:
     try:
         if not isinstance(item, dict):
@@ -1128,6 +1144,7 @@ OPERATIONS: tuple[Operation, ...] = (
 
 QR_PATH = "/qr/{token:[A-Za-z0-9_-]{1,64}}.png"
 SLIP_PATH = "/phieu/{token:[A-Za-z0-9_-]{1,64}}.pdf"
+FILE_PATH = "/tep/{token:[A-Za-z0-9_-]{1,64}}/{name:[A-Za-z0-9_.-]{1,200}}"
 
 
 def setup_api(web_app: web.Application) -> None:
@@ -1136,4 +1153,5 @@ def setup_api(web_app: web.Application) -> None:
         web_app.router.add_route(operation.method, operation.path, _guard(operation.handler))
     web_app.router.add_get(QR_PATH, get_qr)
     web_app.router.add_get(SLIP_PATH, get_slip)
+    web_app.router.add_get(FILE_PATH, get_file)
     web_app[OPENAPI] = build_document(OPERATIONS, public_url=web_app[APP].settings.public_url, error_model=ErrorOut)

@@ -1,0 +1,483 @@
+"""The public quarterly disclosure (SPEC.md §4, §7): ``/cong-khai/{unit}`` as HTML and ``.json``, one view model.
+
+Every figure comes from the one reporting module; the page and the JSON are two renderings of the
+same :class:`Disclosure`, so they cannot disagree. Published figures are rounded to one decimal
+once, here, and both renderings show that value. Nothing personal reaches this module: the
+report holds counts and indexes only, and no other query is made but the unit's name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+
+from bot.web.server import APP
+from handlers.errors import HandlerError, NotFound
+from handlers.reporting import Period
+from handlers.units import UNIT_CODE_RE
+from survey_forms.schema import Form
+
+PREFIX = "/cong-khai"
+CACHE_CONTROL = "public, max-age=300"
+QUARTER_RE = re.compile(r"([0-9]{4})-[Qq]([1-4])")
+FIRST_YEAR = 2000  # SIPAS began in 2017; nothing older can hold data, and dates stay far from datetime's limits
+PREVIOUS_QUARTERS = 3
+INSUFFICIENT = "chưa đủ dữ liệu"
+ROMAN = ("I", "II", "III", "IV")
+MINISTRY_FORMS = {"sipas-2017", "sipas-2022"}  # the Ministry of Home Affairs' own questionnaires
+NUMBER_WORDS = {1: "một", 2: "hai", 3: "ba", 4: "bốn", 5: "năm", 6: "sáu", 7: "bảy", 8: "tám", 9: "chín", 10: "mười"}
+TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("sipas_page_templates", jinja2.Environment)
+_dumps = partial(json.dumps, ensure_ascii=False)
+
+
+class PageError(Exception):
+    """A refusal of the public page: an English message for the JSON, a Vietnamese one for people."""
+
+    def __init__(self, status: int, code: str, message: str, text: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.text = text
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    """A calendar quarter: ``2026-Q4`` is October to December 2026."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        """``"2026-Q4"`` → Quarter; ValueError when malformed."""
+        match = QUARTER_RE.fullmatch(text.strip())
+        if match is None:
+            raise ValueError(f"expected a quarter as YYYY-Qn (e.g. 2026-Q4), got {text[:40]!r}")
+        year, number = int(match[1]), int(match[2])
+        if year < FIRST_YEAR:
+            raise ValueError(f"no quarter before {FIRST_YEAR} can be shown")
+        return cls(year, number)
+
+    @classmethod
+    def containing(cls, day: date) -> Quarter:
+        """The quarter ``day`` falls in."""
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+    @property
+    def start(self) -> date:
+        """Its first day."""
+        return date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def end(self) -> date:
+        """Its last day."""
+        return self.next().start - timedelta(days=1)
+
+    def previous(self) -> Quarter:
+        """The quarter before it."""
+        return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+
+    def next(self) -> Quarter:
+        """The quarter after it."""
+        return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+
+    @property
+    def label(self) -> str:
+        """As people write it: ``Quý IV/2026``."""
+        return f"Quý {ROMAN[self.number - 1]}/{self.year}"
+
+    def __str__(self) -> str:
+        return f"{self.year}-Q{self.number}"
+
+
+def published(value: float | None) -> float | None:
+    """A percentage as published: one decimal."""
+    return None if value is None else round(value, 1)
+
+
+def percent_text(value: float | None) -> str:
+    """A published percentage the Vietnamese way (``91,9%``), or "chưa đủ dữ liệu"."""
+    return INSUFFICIENT if value is None else f"{value:.1f}".replace(".", ",") + "%"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One satisfaction index as published: ``index`` is None when suppressed (n < 5) or unanswered."""
+
+    index: float | None
+    n: int
+    ci95: tuple[float, float] | None
+    suppressed: bool
+
+    @classmethod
+    def of(cls, cell: dict[str, Any]) -> Figure:
+        """From a cell of the report; a suppressed cell keeps no number."""
+        suppressed = bool(cell["suppressed"])
+        ci = cell.get("ci95")
+        low_high = None if suppressed or not ci else (round(float(ci[0]), 1), round(float(ci[1]), 1))
+        index = None if suppressed else published(cell["index"])
+        return cls(index=index, n=int(cell["n"]), ci95=low_high, suppressed=suppressed or index is None)
+
+    @property
+    def text(self) -> str:
+        """``91,9%`` or "chưa đủ dữ liệu"."""
+        return percent_text(self.index)
+
+    @property
+    def ci_text(self) -> str | None:
+        """The 95% interval as ``85,1–95,6%``, when there is one."""
+        if self.ci95 is None:
+            return None
+        low, high = self.ci95
+        return f"{percent_text(low).removesuffix('%')}–{percent_text(high)}"
+
+    def as_json(self, *, with_ci: bool = True) -> dict[str, Any]:
+        """The figure in the page's JSON."""
+        body: dict[str, Any] = {"index": self.index, "text": self.text, "n": self.n}
+        if with_ci:
+            body["ci95"] = list(self.ci95) if self.ci95 else None
+        body["suppressed"] = self.suppressed
+        return body
+
+
+@dataclass(frozen=True)
+class FactorFigure:
+    """One factor of the form and its figure."""
+
+    code: str
+    name: str
+    figure: Figure
+
+    @property
+    def short_name(self) -> str:
+        """The name without its parenthesised gloss, for narrow columns."""
+        return self.name.split(" (", 1)[0]
+
+    def as_json(self, *, with_ci: bool = True) -> dict[str, Any]:
+        """The factor in the page's JSON."""
+        return {"code": self.code, "name": self.name, **self.figure.as_json(with_ci=with_ci)}
+
+
+@dataclass(frozen=True)
+class FieldFigure:
+    """The overall index within one field (lĩnh vực)."""
+
+    field: str
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Dossiers and surveys of the quarter, with their rates (published, one decimal)."""
+
+    received: int
+    resolved: int
+    on_time: int
+    late: int
+    on_time_rate: float | None
+    offered: int
+    completed: int
+    response_rate: float | None
+
+    @property
+    def on_time_text(self) -> str:
+        """The on-time rate as people read it."""
+        return percent_text(self.on_time_rate)
+
+    @property
+    def response_text(self) -> str:
+        """The response rate as people read it."""
+        return percent_text(self.response_rate)
+
+
+@dataclass(frozen=True)
+class QuarterFigures:
+    """What is published of one quarter."""
+
+    quarter: Quarter
+    start: date
+    end: date
+    satisfaction: Figure
+    factors: tuple[FactorFigure, ...]
+    counts: Counts
+    by_field: tuple[FieldFigure, ...]
+
+    @classmethod
+    def of(cls, quarter: Quarter, report: dict[str, Any]) -> QuarterFigures:
+        """From the report of SPEC.md §7; only its public figures are kept."""
+        dossiers, surveys = report["dossiers"], report["surveys"]
+        return cls(
+            quarter=quarter,
+            start=date.fromisoformat(report["from"]),
+            end=date.fromisoformat(report["to"]),
+            satisfaction=Figure.of(report["satisfaction"]),
+            factors=tuple(FactorFigure(f["code"], f["name"], Figure.of(f)) for f in report["factors"]),
+            counts=Counts(
+                received=int(dossiers["received"]),
+                resolved=int(dossiers["resolved"]),
+                on_time=int(dossiers["on_time"]),
+                late=int(dossiers["late"]),
+                on_time_rate=published(dossiers["on_time_rate"]),
+                offered=int(surveys["offered"]),
+                completed=int(surveys["completed"]),
+                response_rate=published(surveys["response_rate"]),
+            ),
+            by_field=tuple(FieldFigure(f["field"], Figure.of(f)) for f in report["by_field"]),
+        )
+
+    def factor(self, code: str) -> FactorFigure | None:
+        """The factor with ``code``, if this quarter's form has it."""
+        return next((f for f in self.factors if f.code == code), None)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The view model of the page and of its JSON: one unit, one quarter and the quarters before it."""
+
+    unit_code: str
+    unit_name: str
+    current: QuarterFigures
+    previous: tuple[QuarterFigures, ...]  # newest first
+    complete: bool  # False while the chosen quarter is still running (figures to date)
+    form_id: str
+    form_title: str
+    method: str
+    generated_at: datetime
+    page_url: str
+    json_url: str
+
+    @property
+    def quarter(self) -> Quarter:
+        """The chosen quarter."""
+        return self.current.quarter
+
+    @property
+    def title(self) -> str:
+        """The page's heading."""
+        return f"Kết quả khảo sát sự hài lòng của người dân, tổ chức — {self.quarter.label} — {self.unit_name}"
+
+    @property
+    def timeline(self) -> tuple[QuarterFigures, ...]:
+        """The quarters compared, oldest first, the chosen one last."""
+        return (*reversed(self.previous), self.current)
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON of ``/cong-khai/{unit}.json``: the figures the page shows, and nothing else."""
+        current = self.current
+        counts = current.counts
+        return {
+            "unit": {"code": self.unit_code, "name": self.unit_name},
+            "quarter": str(self.quarter),
+            "label": self.quarter.label,
+            "from": current.start.isoformat(),
+            "to": current.end.isoformat(),
+            "complete": self.complete,
+            "form": {"id": self.form_id, "title": self.form_title},
+            "satisfaction": current.satisfaction.as_json(),
+            "factors": [f.as_json() for f in current.factors],
+            "dossiers": {
+                "received": counts.received,
+                "resolved": counts.resolved,
+                "on_time": counts.on_time,
+                "late": counts.late,
+                "on_time_rate": counts.on_time_rate,
+            },
+            "surveys": {
+                "offered": counts.offered,
+                "completed": counts.completed,
+                "response_rate": counts.response_rate,
+            },
+            "by_field": [{"field": f.field, **f.figure.as_json(with_ci=False)} for f in current.by_field],
+            "previous": [
+                {
+                    "quarter": str(q.quarter),
+                    "label": q.quarter.label,
+                    "from": q.start.isoformat(),
+                    "to": q.end.isoformat(),
+                    "satisfaction": q.satisfaction.as_json(with_ci=False),
+                    "factors": [f.as_json(with_ci=False) for f in q.factors],
+                    "on_time_rate": q.counts.on_time_rate,
+                    "resolved": q.counts.resolved,
+                }
+                for q in self.previous
+            ],
+            "method": self.method,
+            "generated_at": self.generated_at.isoformat(timespec="seconds"),
+            "page": self.page_url,
+        }
+
+
+def method_text(form: Form) -> str:
+    """The index method in one paragraph of Vietnamese (DOMAIN.md §4), as this form scores."""
+    rules = form.scoring
+    factors = len(form.factors)
+    count = NUMBER_WORDS.get(factors, str(factors))
+    levels = "mức 4–5 (“Hài lòng”, “Rất hài lòng”)" if rules.satisfied_min == 4 else f"mức {rules.satisfied_min}–5"
+    if rules.overall == "factors":
+        equal = len({f.weight for f in form.factors}) <= 1
+        mean = "trung bình cộng" if equal else "trung bình có trọng số"
+        overall = f"chỉ số hài lòng chung là {mean} chỉ số của {count} yếu tố"
+    else:
+        overall = f"chỉ số hài lòng chung là chỉ số của câu hỏi đánh giá chung ({rules.overall})"
+    source = " theo mẫu của Bộ Nội vụ" if form.id in MINISTRY_FORMS else ""
+    return (
+        f"Chỉ số hài lòng của mỗi tiêu chí là tỷ lệ phần trăm số câu trả lời ở {levels} trên tổng số câu trả lời "
+        f"từ mức 1 đến mức 5 cho tiêu chí đó (câu bỏ qua không được tính); chỉ số của mỗi yếu tố là trung bình "
+        f"cộng chỉ số các tiêu chí của yếu tố; {overall}. Mỗi chỉ số kèm số người trả lời (n) và khoảng tin cậy "
+        f"95% (phương pháp Wilson); chỉ số dựa trên dưới 5 câu trả lời được ghi “{INSUFFICIENT}”, không công bố "
+        f"thành số. Tỷ lệ đúng hạn là số hồ sơ giải quyết xong đúng hoặc trước hạn trên tổng số hồ sơ giải quyết "
+        f"xong trong quý. Phiếu khảo sát: {form.title.vi} (mẫu {form.id}){source}. Trang này không công bố tên, "
+        f"số điện thoại hay ý kiến riêng của người trả lời, cũng không công bố kết quả theo từng cán bộ."
+    )
+
+
+def _chosen_quarter(request: web.Request, today: date) -> Quarter:
+    values = request.query.getall("quy", [])
+    if len(values) > 1:
+        raise PageError(400, "invalid_quarter", "quy: given more than once", "Tham số “quy” được ghi nhiều lần.")
+    text = values[0].strip() if values else ""
+    if not text:
+        return Quarter.containing(today).previous()  # the last complete quarter
+    try:
+        quarter = Quarter.parse(text)
+    except ValueError as exc:
+        raise PageError(
+            400, "invalid_quarter", f"quy: {exc}", "Quý không hợp lệ: hãy ghi theo dạng năm-Qsố quý, ví dụ 2026-Q4."
+        ) from None
+    if quarter.start > today:
+        raise PageError(
+            400,
+            "future_quarter",
+            f"quy: {quarter} has not begun yet",
+            f"{quarter.label} chưa bắt đầu nên chưa có kết quả.",
+        )
+    return quarter
+
+
+async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
+    """The view model for ``unit_code`` and the quarter asked for; PageError when it cannot be built."""
+    app = request.app[APP]
+    services = app.services
+    policy = services.policy
+    if not UNIT_CODE_RE.fullmatch(unit_code):
+        raise PageError(404, "not_found", "no such unit", "Không tìm thấy đơn vị này.")
+    now = services.clock()
+    today = policy.local_date(now)
+    quarter = _chosen_quarter(request, today)
+    async with services.uow(read_only=True) as uow:
+        unit = await uow.units.get_by_code(unit_code)
+    if unit is None:
+        raise PageError(404, "not_found", f"no unit {unit_code!r}", "Không tìm thấy đơn vị này.")
+    complete = quarter.end < today
+    quarters = [quarter]
+    for _ in range(PREVIOUS_QUARTERS):
+        quarters.append(quarters[-1].previous())
+    figures: list[QuarterFigures] = []
+    form_id = ""
+    try:
+        for q in quarters:
+            end = q.end if q.end < today else today
+            report = await app.reporter.satisfaction(unit.code, Period(q.start, end), include_children=False)
+            form_id = form_id or str(report["form"])
+            figures.append(QuarterFigures.of(q, report))
+    except NotFound:
+        raise PageError(404, "not_found", f"no unit {unit_code!r}", "Không tìm thấy đơn vị này.") from None
+    except HandlerError as error:
+        raise PageError(400, error.code, error.message, "Không thể lập kết quả cho đơn vị này.") from None
+    form = services.catalog.get(form_id)
+    base = app.settings.public_url.rstrip("/")
+    path = f"{PREFIX}/{quote(unit.code)}"
+    return Disclosure(
+        unit_code=unit.code,
+        unit_name=unit.name,
+        current=figures[0],
+        previous=tuple(figures[1:]),
+        complete=complete,
+        form_id=form.id,
+        form_title=form.title.vi,
+        method=method_text(form),
+        generated_at=now.astimezone(policy.timezone),
+        page_url=f"{base}{path}?quy={quarter}",
+        json_url=f"{path}.json?quy={quarter}",
+    )
+
+
+def _date_text(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def _moment_text(moment: datetime) -> str:
+    return moment.strftime("%d/%m/%Y %H:%M")
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["ngay"] = _date_text
+    environment.filters["luc"] = _moment_text
+    return environment
+
+
+def _render(request: web.Request, name: str, **context: Any) -> str:
+    html = request.app[TEMPLATES].get_template(name).render(**context)
+    return unicodedata.normalize("NFC", html)
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": CACHE_CONTROL},
+    )
+
+
+def _json(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(
+        body,
+        status=status,
+        dumps=_dumps,
+        headers={"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"},
+    )
+
+
+async def disclosure_page(request: web.Request) -> web.Response:
+    """GET /cong-khai/{unit}: the quarter's results as a page people can read, on a phone or on paper."""
+    try:
+        disclosure = await build_disclosure(request, request.match_info["unit"])
+    except PageError as error:
+        return _html(_render(request, "cong_khai_loi.html", status=error.status, text=error.text), error.status)
+    return _html(_render(request, "cong_khai.html", page=disclosure))
+
+
+async def disclosure_json(request: web.Request) -> web.Response:
+    """GET /cong-khai/{unit}.json: the same figures as JSON, for the unit's own website."""
+    try:
+        disclosure = await build_disclosure(request, request.match_info["unit"])
+    except PageError as error:
+        return _json({"error": {"code": error.code, "message": error.message}}, error.status)
+    return _json(disclosure.as_json())
+
+
+def setup_pages(web_app: web.Application) -> None:
+    """Register the public disclosure routes (no key needed); the .json route first, so it wins."""
+    web_app[TEMPLATES] = _environment()
+    web_app.router.add_get(PREFIX + "/{unit}.json", disclosure_json)
+    web_app.router.add_get(PREFIX + "/{unit}", disclosure_page)

@@ -1,0 +1,86 @@
+"""The digest's chart: the last 30 days' satisfaction and on-time rate against the targets, as a PNG.
+
+Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global state: safe in a worker
+thread), in DejaVu Sans — matplotlib's bundled font, which has every Vietnamese glyph — set
+explicitly, so the labels never fall back to a font that draws boxes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import DateFormatter, DayLocator, date2num
+from matplotlib.figure import Figure
+
+FONT = "DejaVu Sans"
+WIDTH_PX, HEIGHT_PX, DPI = 1000, 520, 100
+SATISFACTION_COLOUR, ON_TIME_COLOUR = "#1565c0", "#2e7d32"
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    """One day of the chart: the satisfaction index and the on-time rate (None: no figure, or too few)."""
+
+    day: date
+    satisfaction: float | None
+    on_time: float | None
+
+
+@dataclass(frozen=True)
+class ChartLabels:
+    """The words on the chart (from the wording catalog)."""
+
+    title: str
+    satisfaction: str
+    on_time: str
+    target_satisfaction: str
+    target_on_time: str
+    no_data: str
+
+
+def font_has_glyphs(text: str) -> bool:
+    """Whether the chart's font draws every character of ``text`` (no boxes)."""
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(font_manager.findfont(font_manager.FontProperties(family=FONT), fallback_to_default=False))
+    return all(char.isspace() or font.get_char_index(ord(char)) != 0 for char in text)
+
+
+def render_chart(
+    points: Sequence[DayPoint], labels: ChartLabels, target_satisfaction: float, target_on_time: float
+) -> bytes:
+    """The chart as PNG bytes, 1000×520 px."""
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    days = [float(date2num(p.day)) for p in points]  # type: ignore[no-untyped-call]
+    satisfaction = [p.satisfaction if p.satisfaction is not None else float("nan") for p in points]
+    on_time = [p.on_time if p.on_time is not None else float("nan") for p in points]
+    axes.plot(days, satisfaction, marker="o", markersize=3, color=SATISFACTION_COLOUR, label=labels.satisfaction)
+    axes.plot(days, on_time, marker="s", markersize=3, color=ON_TIME_COLOUR, label=labels.on_time)
+    axes.axhline(
+        target_satisfaction, color=SATISFACTION_COLOUR, linestyle="--", linewidth=1, label=labels.target_satisfaction
+    )
+    axes.axhline(target_on_time, color=ON_TIME_COLOUR, linestyle=":", linewidth=1, label=labels.target_on_time)
+    axes.set_ylim(0, 105)
+    if days:  # the whole period, however few days have figures (autoscaling would zoom on those)
+        axes.set_xlim(days[0] - 0.5, days[-1] + 0.5)
+    axes.set_ylabel("%", fontfamily=FONT)
+    axes.set_title(labels.title, fontfamily=FONT, fontsize=13)
+    axes.xaxis.set_major_locator(DayLocator(interval=5))  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_formatter(DateFormatter("%d/%m"))  # type: ignore[no-untyped-call]
+    axes.grid(True, alpha=0.3)
+    for label in [*axes.get_xticklabels(), *axes.get_yticklabels()]:
+        label.set_fontfamily(FONT)
+    if all(p.satisfaction is None and p.on_time is None for p in points):
+        axes.text(0.5, 0.5, labels.no_data, transform=axes.transAxes, ha="center", fontfamily=FONT, color="#666")
+    axes.legend(loc="lower left", prop=font_manager.FontProperties(family=FONT, size=9), ncols=2)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()

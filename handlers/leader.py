@@ -1,0 +1,630 @@
+"""What leaders get: the daily digest (text and chart), ``/baocao`` on demand, monthly and quarterly workbooks.
+
+Every figure comes from the one reporting module (``handlers.reporting.Reporter``) or from its SQL
+aggregates (``uow.digests``), so chat, JSON, Excel and the public page never disagree. Each periodic
+send is claimed in ``job_runs`` by (job, period, unit) and each message has a dedupe key, so a restart,
+a missed hour or a second instance never sends a leader anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from handlers.chart import ChartLabels, DayPoint, render_chart
+from handlers.context import Services
+from handlers.errors import InvalidInput, NotFound
+from handlers.messages import Reply
+from handlers.privacy import redact
+from handlers.reporting import Period, Reporter
+from handlers.staff import LEADER_ROLES
+from handlers.survey import fold
+from handlers.workbook import AnswerRow, LateRow, OfficerRow, WorkbookData, build_workbook
+from storage.uow import UnitOfWork
+from storage.values import Chat, StoredFile, Unit
+from survey_forms.scoring import score_form
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT = 10
+CHART_DAYS = 30
+ROLLING_DAYS = 7
+SMALL = 5  # fewer answers (or dossiers) than this: "chưa đủ dữ liệu"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+KINDS = {"ngay": "day", "ngày": "day", "day": "day", "tuan": "week", "tuần": "week", "week": "week"}
+KINDS |= {
+    "thang": "month",
+    "tháng": "month",
+    "month": "month",
+    "quy": "quarter",
+    "quý": "quarter",
+    "quarter": "quarter",
+}
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+STATE_WORDS = {
+    "received": "đang xử lý",
+    "supplement_requested": "chờ bổ sung",
+    "result_ready": "đã xử lý xong",
+    "returned": "đã trả kết quả",
+    "cancelled": "đã dừng",
+}
+
+
+@dataclass(frozen=True)
+class Targets:
+    """A unit's targets, in percent (DOMAIN.md §7: defaults 95% satisfaction, 95% on time)."""
+
+    satisfaction: float = 95.0
+    on_time: float = 95.0
+
+
+def quarter_of(day: date) -> Period:
+    """The calendar quarter ``day`` falls in."""
+    first_month = 3 * ((day.month - 1) // 3) + 1
+    start = date(day.year, first_month, 1)
+    next_start = date(day.year + (first_month == 10), 1 if first_month == 10 else first_month + 3, 1)
+    return Period(start, next_start - timedelta(days=1))
+
+
+def month_of(day: date) -> Period:
+    """The calendar month ``day`` falls in."""
+    start = day.replace(day=1)
+    next_start = (start + timedelta(days=32)).replace(day=1)
+    return Period(start, next_start - timedelta(days=1))
+
+
+def quarter_name(period: Period) -> str:
+    """``2026-Q4``."""
+    return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
+
+
+def percent(value: float | None, n: int, none: str = "chưa đủ dữ liệu") -> str:
+    """A rate as people read it (91,9%), or "chưa đủ dữ liệu" when it rests on fewer than five."""
+    if value is None or n < SMALL:
+        return none
+    return f"{value:.1f}".replace(".", ",") + "%"
+
+
+def rate(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` in percent (None when there is nothing to divide)."""
+    return part / whole * 100 if whole else None
+
+
+@dataclass(frozen=True)
+class Section:
+    """The figures of one period of a digest, from the one report."""
+
+    period: Period
+    report: dict[str, Any]
+
+    @property
+    def satisfaction(self) -> tuple[float | None, int]:
+        """The overall index (None when suppressed) and its n."""
+        overall = self.report["satisfaction"]
+        return (None if overall["suppressed"] else overall["index"]), int(overall["n"])
+
+    @property
+    def on_time(self) -> tuple[float | None, int]:
+        """The on-time rate and the dossiers it rests on."""
+        dossiers = self.report["dossiers"]
+        return dossiers["on_time_rate"], int(dossiers["resolved"])
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A digest as built: its text, its chart, and the figures behind them (for tests and the CLI)."""
+
+    unit: Unit
+    kind: str
+    day: date
+    text: str
+    chart: bytes
+    current: Section
+    previous: Section
+
+
+class Digests:
+    """Builds and sends digests."""
+
+    def __init__(self, services: Services, targets: Targets | None = None) -> None:
+        self.services = services
+        self.reporter = Reporter(services)
+        self.defaults = targets or Targets()
+
+    def targets(self, unit: Unit) -> Targets:
+        """The unit's targets, else the configured ones."""
+        return Targets(
+            unit.target_satisfaction if unit.target_satisfaction is not None else self.defaults.satisfaction,
+            unit.target_on_time if unit.target_on_time is not None else self.defaults.on_time,
+        )
+
+    @staticmethod
+    def periods(kind: str, today: date) -> tuple[Period, Period]:
+        """The period a digest of ``kind`` covers on ``today``, and the one it is compared with.
+
+        The day: yesterday against the day before. The week: the seven days to yesterday against the seven
+        before. The month: the first of yesterday's month to yesterday, against the same days of the month
+        before. The quarter: likewise from the first day of yesterday's quarter.
+        """
+        yesterday = today - timedelta(days=1)
+        if kind == "day":
+            return Period(yesterday, yesterday), Period(yesterday - timedelta(days=1), yesterday - timedelta(days=1))
+        if kind == "week":
+            start = yesterday - timedelta(days=6)
+            return Period(start, yesterday), Period(start - timedelta(days=7), start - timedelta(days=1))
+        if kind == "month":
+            start = yesterday.replace(day=1)
+            before = (start - timedelta(days=1)).replace(day=1)
+            length = (yesterday - start).days
+            end_before = min(before + timedelta(days=length), start - timedelta(days=1))
+            return Period(start, yesterday), Period(before, end_before)
+        if kind == "quarter":
+            start = quarter_of(yesterday).start
+            before = quarter_of(start - timedelta(days=1)).start
+            length = (yesterday - start).days
+            end_before = min(before + timedelta(days=length), start - timedelta(days=1))
+            return Period(start, yesterday), Period(before, end_before)
+        raise InvalidInput(f"unknown digest period {kind!r}")
+
+    async def _section(self, unit: Unit, period: Period, children: bool) -> Section:
+        return Section(period, await self.reporter.satisfaction(unit.code, period, include_children=children))
+
+    async def build(self, unit_code: str, today: date, kind: str = "day", locale: str = "vi") -> Digest:
+        """The digest of ``unit_code`` on ``today``: the day (and the month to date), or another period."""
+        services, t = self.services, self.services.texts
+        async with services.uow(read_only=True) as uow:
+            unit = await uow.units.get_by_code(unit_code)
+            if unit is None:
+                raise NotFound(f"no unit {unit_code!r}")
+            children = [u for u in await uow.units.all() if u.parent_id == unit.id]
+            unit_ids = await uow.units.subtree_ids(unit.id)
+        has_children = bool(children)
+        current_period, previous_period = self.periods(kind, today)
+        current, previous = await asyncio.gather(
+            self._section(unit, current_period, has_children), self._section(unit, previous_period, has_children)
+        )
+        targets = self.targets(unit)
+        none = t(locale, "report.insufficient")
+        lines = [t(locale, f"digest.title.{kind}", unit=unit.name, day=f"{today:%d/%m/%Y}")]
+        lines += self._period_lines(locale, f"digest.period.{kind}", current, previous, targets, none)
+        if kind == "day":  # the morning digest also gives the month so far
+            month, month_before = self.periods("month", today)
+            month_now, month_then = await asyncio.gather(
+                self._section(unit, month, has_children), self._section(unit, month_before, has_children)
+            )
+            lines += self._period_lines(locale, "digest.period.month", month_now, month_then, targets, none)
+            weakest_from = month_now
+        else:
+            weakest_from = current
+        lines += self._weakest(locale, weakest_from, none)
+        day_start = services.policy.day_start
+        async with services.uow(read_only=True) as uow:
+            as_of = day_start(today)
+            overdue_n, overdue = await uow.digests.overdue(unit_ids, as_of, LIST_LIMIT)
+            late_n, late = await uow.digests.late_without_apology(unit_ids, as_of, LIST_LIMIT)
+            complaints_n, complaints = await uow.digests.feedback_between(
+                unit_ids, day_start(current_period.start), day_start(current_period.end + timedelta(days=1)), 5
+            )
+        lines += self._dossier_list(locale, "digest.overdue", overdue_n, overdue)
+        lines += self._dossier_list(locale, "digest.late_without_apology", late_n, late)
+        lines.append("")
+        lines.append(t(locale, "digest.complaints", count=complaints_n))
+        for line in complaints:
+            text = redact(line.text, names=[line.person_name]) if line.text else "—"
+            short = text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "…"
+            lines.append(f"• #{line.id} ({line.dossier_code or '—'}): “{short}”")
+        if has_children:
+            lines += await self._children(locale, children, weakest_from.period, none)
+        chart = await self.chart(unit, unit_ids, today, targets, locale)
+        return Digest(unit, kind, today, "\n".join(lines), chart, current, previous)
+
+    def _period_lines(
+        self, locale: str, key: str, now: Section, before: Section, targets: Targets, none: str
+    ) -> list[str]:
+        t = self.services.texts
+        period = now.period
+        label = (
+            f"{period.start:%d/%m/%Y}" if period.start == period.end else f"{period.start:%d/%m}–{period.end:%d/%m/%Y}"
+        )
+        dossiers, surveys = now.report["dossiers"], now.report["surveys"]
+        satisfaction, n = now.satisfaction
+        satisfaction_before, n_before = before.satisfaction
+        on_time, resolved = now.on_time
+        on_time_before, resolved_before = before.on_time
+        return [
+            "",
+            t(locale, key, period=label),
+            t(
+                locale,
+                "digest.dossiers",
+                received=dossiers["received"],
+                resolved=resolved,
+                on_time=dossiers["on_time"],
+                rate=percent(on_time, resolved, none),
+                before=percent(on_time_before, resolved_before, none),
+                target=percent(targets.on_time, SMALL),
+                verdict=self._verdict(locale, on_time, resolved, targets.on_time),
+            ),
+            t(
+                locale,
+                "digest.satisfaction",
+                completed=surveys["completed"],
+                offered=surveys["offered"],
+                index=percent(satisfaction, n, none),
+                n=n,
+                before=percent(satisfaction_before, n_before, none),
+                target=percent(targets.satisfaction, SMALL),
+                verdict=self._verdict(locale, satisfaction, n, targets.satisfaction),
+            ),
+        ]
+
+    def _verdict(self, locale: str, value: float | None, n: int, target: float) -> str:
+        t = self.services.texts
+        if value is None or n < SMALL:
+            return t(locale, "report.insufficient")
+        return t(locale, "digest.met" if value >= target else "digest.not_met")
+
+    def _weakest(self, locale: str, section: Section, none: str) -> list[str]:
+        t = self.services.texts
+        form = self.services.catalog.get(section.report["form"])
+        texts = {q.code: q.text.get(locale) for q in form.questions}
+        shown = [c for c in section.report["criteria"] if not c["suppressed"] and c["index"] is not None]
+        weakest = sorted(shown, key=lambda c: (c["index"], c["code"]))[:3]
+        lines = ["", t(locale, "digest.weakest")]
+        if not weakest:
+            return [*lines, f"• {none}"]
+        for c in weakest:
+            text = texts.get(c["code"], "")
+            short = text if len(text) <= 70 else text[:67].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+            lines.append(f"• {c['code']} {short}: {percent(c['index'], c['n'], none)} (n = {c['n']})")
+        return lines
+
+    def _dossier_list(self, locale: str, key: str, total: int, rows: Sequence[Any]) -> list[str]:
+        t = self.services.texts
+        lines = ["", t(locale, key, count=total)]
+        shown = ", ".join(f"{r.code} ({self.services.policy.show_date(r.due_at)})" for r in rows)
+        if shown:
+            lines.append(shown + (t(locale, "digest.and_more", count=total - len(rows)) if total > len(rows) else ""))
+        return lines
+
+    async def _children(self, locale: str, children: list[Unit], period: Period, none: str) -> list[str]:
+        t = self.services.texts
+        sections = await asyncio.gather(*(self._section(child, period, True) for child in children))
+        ranked = sorted(
+            zip(children, sections, strict=True),
+            key=lambda pair: (pair[1].satisfaction[0] is None, -(pair[1].satisfaction[0] or 0), pair[0].name),
+        )
+        lines = ["", t(locale, "digest.children", period=f"{period.start:%d/%m}–{period.end:%d/%m/%Y}")]
+        for place, (child, section) in enumerate(ranked, start=1):
+            satisfaction, n = section.satisfaction
+            on_time, resolved = section.on_time
+            lines.append(
+                t(
+                    locale,
+                    "digest.child",
+                    place=place,
+                    unit=child.name,
+                    index=percent(satisfaction, n, none),
+                    n=n,
+                    rate=percent(on_time, resolved, none),
+                    on_time=section.report["dossiers"]["on_time"],
+                    resolved=resolved,
+                )
+            )
+        return lines
+
+    async def chart(self, unit: Unit, unit_ids: list[int], today: date, targets: Targets, locale: str) -> bytes:
+        """The last 30 days to yesterday, each day the rolling 7 days that end on it."""
+        services, policy = self.services, self.services.policy
+        first = today - timedelta(days=CHART_DAYS)
+        window_start = first - timedelta(days=ROLLING_DAYS - 1)
+        start, end = policy.day_start(window_start), policy.day_start(today)
+        form = services.catalog.get(unit.form_id or policy.default_form)
+        async with services.uow(read_only=True) as uow:
+            answers = await uow.digests.daily_answers(unit_ids, start, end, form.id, policy.timezone)
+            resolved = await uow.digests.daily_resolved(unit_ids, start, end, policy.timezone)
+        by_day: dict[date, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+        for row in answers:
+            if row.value is not None:
+                by_day[row.day][row.question_code][row.value] += row.count
+        done = {r.day: (r.resolved, r.on_time) for r in resolved}
+        points = []
+        for offset in range(CHART_DAYS):
+            day = first + timedelta(days=offset)
+            window = [day - timedelta(days=back) for back in range(ROLLING_DAYS)]
+            counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+            for d in window:
+                for code, values in by_day.get(d, {}).items():
+                    for value, n in values.items():
+                        counts[code][value] += n
+            overall = score_form(form, counts).overall
+            total = sum(done.get(d, (0, 0))[0] for d in window)
+            ok = sum(done.get(d, (0, 0))[1] for d in window)
+            points.append(
+                DayPoint(
+                    day,
+                    None if overall.suppressed else overall.index,
+                    rate(ok, total) if total >= SMALL else None,
+                )
+            )
+        t = services.texts
+        labels = ChartLabels(
+            title=t(locale, "chart.title", unit=unit.name, days=CHART_DAYS),
+            satisfaction=t(locale, "chart.satisfaction"),
+            on_time=t(locale, "chart.on_time"),
+            target_satisfaction=t(locale, "chart.target_satisfaction", target=percent(targets.satisfaction, SMALL)),
+            target_on_time=t(locale, "chart.target_on_time", target=percent(targets.on_time, SMALL)),
+            no_data=t(locale, "report.insufficient"),
+        )
+        return await asyncio.to_thread(render_chart, points, labels, targets.satisfaction, targets.on_time)
+
+    # --- sending
+
+    async def leaders(self, uow: UnitOfWork, unit_id: int) -> list[Chat]:
+        """The reachable chats of the unit's own leaders (a leader of the unit above gets that unit's digest)."""
+        return list({s.chat.id: s.chat for s in await uow.roles.chats([unit_id], LEADER_ROLES)}.values())
+
+    async def queue(self, digest: Digest, now: datetime, *, repeat: bool = False) -> int:
+        """Queue the digest (text, then chart) to each of the unit's leaders; how many were sent it.
+
+        A leader gets one digest per unit and day, whoever asks how often (the dedupe keys say so);
+        ``repeat`` is for ``/baocao``, which a leader may ask for again.
+        """
+        services = self.services
+        period = f"{digest.kind}:{digest.day.isoformat()}"
+        name = f"ban-tin-{digest.unit.code}-{digest.day:%Y%m%d}.png"
+        async with services.uow() as uow:
+            stored = await self.keep(uow, "digest_chart", digest.unit.id, period, name, "image/png", digest.chart, now)
+            sent = 0
+            for chat in await self.leaders(uow, digest.unit.id):
+                for part, reply in enumerate(self.replies(digest.text, stored, chat.locale)):
+                    key = None if repeat else f"digest:{period}:{digest.unit.code}:{chat.id}:{part}"
+                    queued = await uow.outbox.to_chat(chat, reply.to_payload(), now, dedupe_key=key)
+                    sent += int(queued and part == 0)
+            await uow.commit()
+        services.on_commit()
+        return sent
+
+    def replies(self, text: str, stored: StoredFile, locale: str) -> list[Reply]:
+        """A digest as messages: its text (cut where a channel needs it) and its chart."""
+        return [
+            Reply(text, heading=True),
+            self.file_reply(stored, self.services.texts(locale, "digest.chart_caption"), locale),
+        ]
+
+    def file_reply(self, stored: StoredFile, caption: str, locale: str) -> Reply:
+        """A kept file as a message of its own (sent as a file, or as its link where files cannot go)."""
+        url = f"{self.services.policy.public_url.rstrip('/')}/tep/{stored.token}/{stored.name}"
+        attachment = {
+            "kind": "file",
+            "file_id": stored.id,
+            "filename": stored.name,
+            "media_type": stored.media_type,
+            "url": url,
+            "link_text": self.services.texts(locale, "file.link", url=url),
+        }
+        return Reply(caption, attachments=(attachment,))
+
+    @staticmethod
+    async def keep(
+        uow: UnitOfWork, kind: str, unit_id: int, period: str, name: str, media_type: str, content: bytes, now: datetime
+    ) -> StoredFile:
+        """Keep a file (a chart, a workbook) under an unguessable token."""
+        return await uow.files.add(kind, unit_id, period, name, media_type, secrets.token_urlsafe(16), content, now)
+
+    async def units_with_leaders(self) -> list[Unit]:
+        """Units that have at least one reachable leader of their own."""
+        async with self.services.uow(read_only=True) as uow:
+            units = await uow.units.all()
+            return [u for u in units if await self.leaders(uow, u.id)]
+
+    async def send_due(self, claim: Any, now: datetime | None = None) -> int:
+        """The digests whose time has come today, each claimed for (day, unit); how many units were sent one.
+
+        ``claim(job, period, scope, work)`` is the scheduler's claim (it runs ``work`` unless the run was done).
+        """
+        services, policy = self.services, self.services.policy
+        now = now or services.clock()
+        local = now.astimezone(policy.timezone)
+        if local.time() < policy.digest_time:
+            return 0
+        sent = 0
+        for unit in await self.units_with_leaders():
+
+            async def work(unit: Unit = unit) -> None:
+                digest = await self.build(unit.code, local.date(), "day")
+                await self.queue(digest, now)
+
+            if await claim("digest", local.date().isoformat(), f"unit:{unit.code}", work):
+                sent += 1
+        return sent
+
+
+class PeriodReports:
+    """Monthly and quarterly workbooks: built from the one report, kept, and sent to the unit's leaders."""
+
+    def __init__(self, services: Services, digests: Digests) -> None:
+        self.services = services
+        self.digests = digests
+        self.reporter = Reporter(services)
+
+    async def workbook(self, unit_code: str, period: Period, title: str, *, officers: bool = True) -> bytes:
+        """The workbook of ``unit_code`` (and the units below it) for ``period``."""
+        services, policy = self.services, self.services.policy
+        report = await self.reporter.satisfaction(unit_code, period, include_children=True)
+        start, end = policy.day_start(period.start), policy.day_start(period.end + timedelta(days=1))
+        as_of = min(services.clock(), end)
+        async with services.uow(read_only=True) as uow:
+            unit = await uow.units.get_by_code(unit_code)
+            assert unit is not None
+            unit_ids = await uow.units.subtree_ids(unit.id)
+            form = services.catalog.get(report["form"])
+            late_rows = await uow.digests.late_list(unit_ids, start, end, as_of)
+            raw = await uow.digests.raw_answers(unit_ids, start, end, form.id)
+            officer_rows = await uow.digests.officers(unit_ids, start, end) if officers else []
+            officer_answers = await uow.digests.officer_answers(unit_ids, start, end, form.id) if officers else []
+        local = policy.local_date
+        late = [
+            LateRow(
+                code=r.code,
+                procedure=r.procedure_name,
+                field=r.field,
+                handler=r.handler,
+                received=local(r.received_at),
+                due=local(r.due_at),
+                finished=local(r.finished_at) if r.finished_at else None,
+                state=STATE_WORDS.get(r.state, r.state),
+                apology_number=r.number,
+                new_due=local(r.new_due_at) if r.new_due_at else None,
+                reason=r.reason,
+            )
+            for r in late_rows
+        ]
+        answers: dict[int, dict[str, Any]] = {}
+        for a in raw:
+            entry = answers.setdefault(
+                a.invitation_id,
+                {"completed": local(a.completed_at), "field": a.field, "channel": a.channel or "", "values": {}},
+            )
+            entry["values"][a.question_code] = a.value if a.value is not None else redact(a.text)
+        answer_rows = [
+            AnswerRow(f"PK-{number:06d}", e["completed"], e["field"], e["channel"], e["values"])
+            for number, e in enumerate(answers.values(), start=1)  # pseudonymous: numbered, not the invitation id
+        ]
+        officer_list: list[OfficerRow] | None = None
+        if officers:
+            counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+            for o in officer_answers:
+                if o.value is not None:
+                    counts[o.handler][o.question_code][o.value] += o.count
+            officer_list = []
+            for row in officer_rows:
+                overall = score_form(form, counts.get(row.handler, {})).overall
+                officer_list.append(
+                    OfficerRow(
+                        name=row.handler or "(chưa ghi)",
+                        resolved=row.resolved,
+                        on_time=row.on_time,
+                        late=row.late,
+                        apologies=row.apologies,
+                        satisfaction=None if overall.suppressed else overall.index,
+                        n=overall.n,
+                        suppressed=overall.suppressed,
+                    )
+                )
+        targets = self.digests.targets(unit)
+        data = WorkbookData(
+            title=title,
+            unit_name=unit.name,
+            report=report,
+            questions=[(q.code, q.factor or "", q.text.vi) for q in form.questions if q.type != "text"],
+            late=late,
+            answers=answer_rows,
+            officers=officer_list,
+            targets={"satisfaction": targets.satisfaction, "on_time": targets.on_time},
+            generated_at=services.clock().astimezone(policy.timezone),
+        )
+        return await asyncio.to_thread(build_workbook, data)
+
+    @staticmethod
+    def title(kind: str, period: Period) -> str:
+        """The workbook's title."""
+        if kind == "monthly_report":
+            return f"Báo cáo mức độ hài lòng tháng {period.start:%m/%Y}"
+        return f"Báo cáo mức độ hài lòng quý {ROMAN[(period.start.month - 1) // 3 + 1]}/{period.start.year}"
+
+    async def send(self, unit: Unit, kind: str, period: Period, now: datetime) -> bool:
+        """Build, keep and queue one workbook to the unit's leaders; False when the period had nothing."""
+        services = self.services
+        report = await self.reporter.satisfaction(unit.code, period, include_children=True)
+        if (
+            not report["dossiers"]["received"]
+            and not report["dossiers"]["resolved"]
+            and not report["surveys"]["completed"]
+        ):
+            return False
+        content = await self.workbook(unit.code, period, self.title(kind, period))
+        label = period.start.strftime("%Y-%m") if kind == "monthly_report" else quarter_name(period)
+        name = f"bao-cao-{unit.code}-{label}.xlsx"
+        async with services.uow() as uow:
+            stored = await self.digests.keep(uow, kind, unit.id, label, name, XLSX, content, now)
+            for chat in await self.digests.leaders(uow, unit.id):
+                caption = services.texts(chat.locale, f"report.{kind}", title=self.title(kind, period))
+                reply = self.digests.file_reply(stored, caption, chat.locale)
+                await uow.outbox.to_chat(
+                    chat, reply.to_payload(), now, dedupe_key=f"{kind}:{label}:{unit.code}:{chat.id}"
+                )
+            await uow.commit()
+        services.on_commit()
+        return True
+
+    async def send_due(self, claim: Any, now: datetime | None = None) -> int:
+        """Last month's and last quarter's workbooks, from the morning of the 1st on; each claimed once per unit."""
+        services, policy = self.services, self.services.policy
+        now = now or services.clock()
+        local = now.astimezone(policy.timezone)
+        if local.time() < policy.digest_time:
+            return 0
+        last_month = month_of(local.date().replace(day=1) - timedelta(days=1))
+        last_quarter = quarter_of(quarter_of(local.date()).start - timedelta(days=1))
+        sent = 0
+        for unit in await self.digests.units_with_leaders():
+            for kind, period, label in (
+                ("monthly_report", last_month, last_month.start.strftime("%Y-%m")),
+                ("quarterly_report", last_quarter, quarter_name(last_quarter)),
+            ):
+
+                async def work(unit: Unit = unit, kind: str = kind, period: Period = period) -> None:
+                    await self.send(unit, kind, period, now)
+
+                if await claim(kind, label, f"unit:{unit.code}", work):
+                    sent += 1
+        return sent
+
+
+def digest_time(text: str) -> time:
+    """``"07:30"`` as a time of day."""
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+class LeaderDesk:
+    """``/baocao [ngày|tuần|tháng|quý]``: a leader's report on demand, in the chat."""
+
+    def __init__(self, services: Services, digests: Digests) -> None:
+        self.services = services
+        self.digests = digests
+
+    async def takes(self, turn: Any) -> bool:
+        """Handle ``/baocao`` (and ``/report``); anything else is not the leaders'."""
+        inbound = turn.inbound
+        if inbound.kind != "text" or not inbound.text.startswith("/"):
+            return False
+        name, _, args = inbound.text[1:].partition(" ")
+        if fold(name.split("@")[0]) not in ("baocao", "report"):
+            return False
+        roles = await turn.uow.roles.of_chat(turn.chat.id) if turn.chat is not None else []
+        leading = [r for r in roles if r.role in LEADER_ROLES]
+        if not leading:
+            turn.say("role.refused_leader")
+            return True
+        wanted = fold(args.strip()) or "ngay"
+        kind = KINDS.get(wanted) or KINDS.get(args.strip().lower())
+        if kind is None:
+            turn.say("digest.usage")
+            return True
+        unit = await turn.uow.units.get(leading[0].unit_id)
+        today = self.services.policy.local_date(turn.now)
+        digest = await self.digests.build(unit.code, today, kind, turn.locale)
+        name = f"bao-cao-{unit.code}-{kind}-{today:%Y%m%d}.png"
+        stored = await self.digests.keep(
+            turn.uow, "digest_chart", unit.id, f"{kind}:{today.isoformat()}", name, "image/png", digest.chart, turn.now
+        )
+        turn.replies += self.digests.replies(digest.text, stored, turn.locale)
+        return True

@@ -1,0 +1,107 @@
+"""Which instance delivers and schedules: a PostgreSQL session advisory lock, held on a connection of its own.
+
+Any number of instances serve webhooks and the API against one PostgreSQL; one of them at a time holds
+the lock and runs delivery and the scheduler. The lock belongs to the holder's database session, so if
+the holder dies (or its connection does) PostgreSQL releases it at once and another instance, trying
+every few seconds, takes over. On SQLite there is one instance: the lock is always held.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# "SIPAS" in ASCII as a 64-bit key: one lock per database, whatever else uses advisory locks there
+LEADER_KEY = 0x5349504153
+
+
+class Leadership:
+    """The delivery-and-scheduling lock of one instance."""
+
+    def __init__(self, database: Database, key: int = LEADER_KEY) -> None:
+        self.database = database
+        self.key = key
+        self._connection: AsyncConnection | None = None
+        self.held = False
+
+    @property
+    def shared(self) -> bool:
+        """Whether other instances may share the database (PostgreSQL), so the lock means something."""
+        return self.database.dialect == "postgresql"
+
+    async def acquire(self) -> bool:
+        """Take the lock if nobody holds it; True when this instance holds it (now or already)."""
+        if self.held:
+            return True
+        if not self.shared:
+            self.held = True
+            return True
+        try:
+            connection = await self.database.engine.connect()
+            got = bool(await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}))
+            await connection.commit()  # the lock is the session's, not the transaction's
+        except (SQLAlchemyError, OSError) as error:
+            log.warning("could not ask for the delivery lock: %s", type(error).__name__)
+            return False
+        if not got:
+            await connection.close()
+            return False
+        self._connection, self.held = connection, True
+        return True
+
+    async def alive(self) -> bool:
+        """Whether the lock is still held: the holding connection answers (a heartbeat)."""
+        if not self.held:
+            return False
+        if self._connection is None:
+            return True  # SQLite
+        try:
+            await self._connection.scalar(text("SELECT 1"))
+            await self._connection.commit()
+        except (SQLAlchemyError, OSError) as error:
+            log.error("lost the delivery lock's connection (%s): stepping down", type(error).__name__)
+            await self._drop()
+            return False
+        return True
+
+    async def release(self) -> None:
+        """Give the lock up (on a clean stop); another instance takes over at its next try."""
+        if self._connection is not None:
+            try:
+                await self._connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+                await self._connection.commit()
+            except (SQLAlchemyError, OSError):
+                pass  # closing the connection releases it as well
+        await self._drop()
+
+    async def _drop(self) -> None:
+        connection, self._connection, self.held = self._connection, None, False
+        if connection is not None:
+            try:
+                await connection.close()
+            except (SQLAlchemyError, OSError, DBAPIError):
+                await connection.invalidate()
+
+    async def holder(self) -> Any:
+        """The backend pid holding the lock, if any (for /healthz and metrics); None when none or unknown."""
+        if not self.shared:
+            return "this instance" if self.held else None
+        try:
+            async with self.database.engine.connect() as connection:
+                return await connection.scalar(
+                    text(
+                        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND ((classid::bigint << 32) | objid::bigint) = :key LIMIT 1"
+                    ),
+                    {"key": self.key},
+                )
+        except (SQLAlchemyError, OSError):
+            return None
