@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings, SettingsError
+from bot.metrics import Metrics
 from handlers.apikeys import ApiKeyHandler
 from handlers.calendar import WorkCalendar
 from handlers.citizen import CitizenHandler
@@ -73,6 +74,8 @@ class App:
         self.alerts = Alerts(self.services)
         self.period_reports = PeriodReports(self.services, self.digests)
         self.channel_states: dict[str, Callable[[], str]] = {}  # for /healthz: "ok", or what is wrong
+        self.metrics = Metrics()
+        self.holding: Callable[[], bool] = lambda: False  # whether this instance delivers (set by the service)
         self.bot_username: str | None = None  # the Telegram bot's username, known once the channel has started
 
     async def load_attachment(self, reference: dict[str, Any]) -> bytes | None:

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -79,8 +80,10 @@ class Outbox:
         channels: dict[str, Channel],
         paces: dict[str, Pace] | None = None,
         wakeup: asyncio.Event | None = None,
+        on_outcome: Callable[[str, Delivery], None] | None = None,
     ) -> None:
         self.services = services
+        self.on_outcome = on_outcome  # metrics
         self.channels = channels
         self.lanes = {name: _Lane(channel, (paces or {}).get(name, Pace())) for name, channel in channels.items()}
         self.wakeup = wakeup or asyncio.Event()  # set by commits that queued messages: read the table
@@ -276,6 +279,8 @@ class Outbox:
                 await self._give_up(uow, name, message, outcome, now)
             await uow.commit()
         # only now, with the outcome committed, may this process forget what it held
+        if self.on_outcome is not None:
+            self.on_outcome(name, outcome)
         if outcome.status == "delivered":
             self.sent += 1
         elif outcome.status == "failed":

@@ -23,6 +23,7 @@ from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from scheduler.jobs import Jobs, build_scheduler
 from storage.locks import Leadership
+from storage.notify import OutboxListener
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class Service:
         self.paces: dict[str, Pace] = {}
         self.leadership: Leadership | None = None
         self.leading = asyncio.Event()  # set while this instance delivers and schedules
+        self.handle = app.metrics.counted(app.citizens.handle)  # every channel's inbound events, counted
+        app.holding = self.leading.is_set
         self.telegram: TelegramChannel | None = None
         self.outbox: Outbox | None = None
         self.zalo_oa: ZaloOAChannel | None = None
@@ -59,7 +62,7 @@ class Service:
             public_url=settings.public_url,
             webhook_connections=settings.telegram_webhook_connections,
         )
-        return TelegramChannel(config, self.app.citizens.handle, self.app.load_attachment)
+        return TelegramChannel(config, self.handle, self.app.load_attachment)
 
     def _zalo(self) -> None:
         """The Zalo OA and ZNS channels (one app, one token pair), when the app is configured."""
@@ -82,7 +85,7 @@ class Service:
             webhook_max_age=settings.zalo_oa_webhook_max_age,
         )
         api = ZaloApi(config, self.app.services)
-        self.zalo_oa = ZaloOAChannel(api, self.app.citizens.handle, ZnsEvents(self.app.ratings))
+        self.zalo_oa = ZaloOAChannel(api, self.handle, ZnsEvents(self.app.ratings))
         tokens = api.tokens
         self.app.channel_states["zalo_oa"] = lambda: (
             "reauthorise" if tokens.broken else "no_tokens" if tokens.current is None else "ok"
@@ -102,7 +105,7 @@ class Service:
             webhook_secret=secret.get_secret_value() if secret else None,
             public_url=settings.public_url,
         )
-        return ZaloBotChannel(config, self.app.citizens.handle)
+        return ZaloBotChannel(config, self.handle)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set: the web server always; delivery and scheduling while holding the lock."""
@@ -127,6 +130,9 @@ class Service:
             self.paces["zalo_bot"] = Pace(settings.zalo_bot_rate, settings.zalo_chat_interval)
             self.channels["zalo_bot"] = self.zalo_bot
             parts.append(self.zalo_bot.setup_webhook)
+        for name, channel in self.channels.items():
+            if hasattr(channel, "refused"):
+                channel.refused = lambda name=name: app.metrics.inbound.labels(name, "refused").inc()
         runner = web.AppRunner(build_web_app(app, parts), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -183,7 +189,15 @@ class Service:
         """Delivery, the scheduler and the pollers, while the lock is held (checked every few seconds)."""
         app, settings = self.app, self.app.settings
         step_down = asyncio.Event()
-        self.outbox = Outbox(app.services, self.channels, self.paces, wakeup=app.wakeup)
+        self.outbox = Outbox(
+            app.services,
+            self.channels,
+            self.paces,
+            wakeup=app.wakeup,
+            on_outcome=lambda channel, d: app.metrics.delivered(channel, d.status, d.retry_after),
+        )
+        listener = OutboxListener(app.services.database, app.wakeup.set)  # other instances' replies wake us too
+        await listener.start()
         tasks = [asyncio.create_task(self.outbox.run(step_down), name="outbox")]
         polls: list[asyncio.Task[None]] = []
         if self.telegram is not None and settings.telegram_mode == "polling":
@@ -209,6 +223,7 @@ class Service:
             for task in polls:
                 task.cancel()  # a long poll holds no state: the offset was not confirmed
             await asyncio.gather(*tasks, *polls, return_exceptions=True)
+            await listener.stop()
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -37,6 +39,7 @@ CHART_DAYS = 30
 ROLLING_DAYS = 7
 SMALL = 5  # fewer answers (or dossiers) than this: "chưa đủ dữ liệu"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PROCESS_POOL_ROWS = 2000
 KINDS = {"ngay": "day", "ngày": "day", "day": "day", "tuan": "week", "tuần": "week", "week": "week"}
 KINDS |= {
     "thang": "month",
@@ -175,14 +178,16 @@ class Digests:
     async def _section(self, unit: Unit, period: Period, children: bool) -> Section:
         return Section(period, await self.reporter.satisfaction(unit.code, period, include_children=children))
 
-    async def build(self, unit_code: str, today: date, kind: str = "day", locale: str = "vi") -> Digest:
+    async def build(
+        self, unit_code: str, today: date, kind: str = "day", locale: str = "vi", *, with_chart: bool = True
+    ) -> Digest:
         """The digest of ``unit_code`` on ``today``: the day (and the month to date), or another period."""
         services, t = self.services, self.services.texts
         async with services.uow(read_only=True) as uow:
             unit = await uow.units.get_by_code(unit_code)
             if unit is None:
                 raise NotFound(f"no unit {unit_code!r}")
-            children = [u for u in await uow.units.all() if u.parent_id == unit.id]
+            children = await uow.units.children(unit.id)
             unit_ids = await uow.units.subtree_ids(unit.id)
         has_children = bool(children)
         current_period, previous_period = self.periods(kind, today)
@@ -221,7 +226,7 @@ class Digests:
             lines.append(f"• #{line.id} ({line.dossier_code or '—'}): “{short}”")
         if has_children:
             lines += await self._children(locale, children, weakest_from.period, none)
-        chart = await self.chart(unit, unit_ids, today, targets, locale)
+        chart = await self.chart(unit, unit_ids, today, targets, locale) if with_chart else b""
         return Digest(unit, kind, today, "\n".join(lines), chart, current, previous)
 
     def _period_lines(
@@ -530,7 +535,10 @@ class PeriodReports:
             targets={"satisfaction": targets.satisfaction, "on_time": targets.on_time},
             generated_at=services.clock().astimezone(policy.timezone),
         )
-        return await asyncio.to_thread(build_workbook, data)
+        if len(answer_rows) < PROCESS_POOL_ROWS:
+            return await asyncio.to_thread(build_workbook, data)
+        # a big workbook is seconds of pure-Python work: in another process, so the bot keeps answering
+        return await asyncio.get_running_loop().run_in_executor(_workbook_pool(), build_workbook, data)
 
     @staticmethod
     def title(kind: str, period: Period) -> str:
@@ -586,6 +594,17 @@ class PeriodReports:
                 if await claim(kind, label, f"unit:{unit.code}", work):
                     sent += 1
         return sent
+
+
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _workbook_pool() -> ProcessPoolExecutor:
+    """One worker process for big workbooks, started on first use (spawned: no inherited threads)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _POOL
 
 
 def digest_time(text: str) -> time:

@@ -27,6 +27,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
+from survey_forms.scoring import MIN_N
+
 INSUFFICIENT = "chưa đủ dữ liệu"
 MET = "Đạt"
 NOT_MET = "Chưa đạt"
@@ -293,7 +295,7 @@ def _day(value: date | None) -> _Value:
     return None if value is None else _Styled(value, DATE)
 
 
-def _heading(text: str) -> _Styled:
+def _heading(text: str | None) -> _Styled:
     """A header cell: bold, shaded, wrapped."""
     return _Styled(text, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_WRAP)
 
@@ -303,9 +305,9 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole * 100, 2) if whole else None
 
 
-def _verdict(value: float | None, target: float) -> str:
-    """Whether a figure meets its target."""
-    if value is None:
+def _verdict(value: float | None, n: int, target: float) -> str:
+    """Whether a figure meets its target; none is judged on fewer than MIN_N cases (as the digest does)."""
+    if value is None or n < MIN_N:
         return INSUFFICIENT
     return MET if value >= target else NOT_MET
 
@@ -422,13 +424,17 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
     low, high = _interval(overall.get("ci95"), overall_suppressed)
     rows += [["Khoảng tin cậy 95% – cận dưới", low], ["Khoảng tin cậy 95% – cận trên", high]]
 
-    results = {"satisfaction": overall_index, "on_time": dossiers.get("on_time_rate")}
+    # the figure and the cases behind it: answers for satisfaction, resolved dossiers for on time
+    results = {
+        "satisfaction": (overall_index, int(overall.get("n", 0))),
+        "on_time": (dossiers.get("on_time_rate"), int(dossiers.get("resolved", 0))),
+    }
     targets = [(key, float(data.targets[key])) for key in _TARGET_LABELS if key in data.targets]
     if targets:
         rows += [[], section("Chỉ tiêu", "Mục tiêu", "Kết quả", "Đánh giá")]
         for key, target in targets:
-            value = results[key]
-            rows.append([_TARGET_LABELS[key], _percent(target), _percent(value), _verdict(value, target)])
+            value, n = results[key]
+            rows.append([_TARGET_LABELS[key], _percent(target), _percent(value), _verdict(value, n, target)])
 
     ws = wb.create_sheet(SHEET_SUMMARY)
     for letter, width in zip("ABCD", (34.0, 40.0, 16.0, 16.0), strict=True):
@@ -457,7 +463,7 @@ def _write_answers(wb: Workbook, data: WorkbookData) -> None:
     codes = [code for code, _factor, _question in data.questions]
     fixed = ["Mã người trả lời", "Ngày hoàn thành", "Lĩnh vực", "Kênh"]
     headers = [*fixed, *(_clean(code) for code in codes)]
-    texts = [""] * len(fixed) + [_clean(question) for _code, _factor, question in data.questions]
+    texts: list[str | None] = [None] * len(fixed) + [_clean(question) for _code, _factor, question in data.questions]
 
     def rows() -> Iterator[list[_Value]]:
         for answer in data.answers:

@@ -173,16 +173,14 @@ class UnitRepository(_Repository):
         return await self._all(Unit, select(UNITS).order_by(UNITS.c.code))
 
     async def subtree_ids(self, unit_id: int) -> list[int]:
-        """``unit_id`` and every unit below it."""
-        children: dict[int | None, list[int]] = {}
-        for row_id, parent in await self.connection.execute(select(UNITS.c.id, UNITS.c.parent_id)):
-            children.setdefault(parent, []).append(row_id)
-        result, stack = [], [unit_id]
-        while stack:
-            current = stack.pop()
-            result.append(current)
-            stack.extend(children.get(current, []))
-        return sorted(result)
+        """``unit_id`` and every unit below it (a recursive query down the parent index)."""
+        tree = select(UNITS.c.id).where(UNITS.c.id == unit_id).cte("tree", recursive=True)
+        tree = tree.union_all(select(UNITS.c.id).join(tree, UNITS.c.parent_id == tree.c.id))
+        return sorted(int(i) for i in (await self.connection.execute(select(tree.c.id))).scalars())
+
+    async def children(self, unit_id: int) -> list[Unit]:
+        """The units right below ``unit_id``, by code."""
+        return await self._all(Unit, select(UNITS).where(UNITS.c.parent_id == unit_id).order_by(UNITS.c.code))
 
 
 class PersonRepository(_Repository):
@@ -642,6 +640,13 @@ def _queue(dialect: str) -> Insert:
     )
 
 
+OUTBOX_CHANNEL = "sipas_outbox"
+
+
+def _notify(dialect: str) -> Executable:
+    return select(func.pg_notify(OUTBOX_CHANNEL, ""))
+
+
 class OutboxRepository(_Repository):
     """Messages waiting to be delivered."""
 
@@ -669,6 +674,8 @@ class OutboxRepository(_Repository):
             "not_before": not_before or now,
             "now": now,
         }
+        if self.dialect == "postgresql":  # wake the delivering instance at commit (NOTIFY is transactional)
+            await self.connection.execute(self._prepared(_notify))
         if dedupe_key is None:
             await self.connection.execute(self._prepared(_queue), parameters)
             return True

@@ -16,6 +16,7 @@ from storage import migrate
 from storage.db import Database, DatabaseError, create_engine
 from storage.models import Base, UnitRow
 from storage.uow import UnitOfWork
+from tests.conftest import Backend
 
 NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
 
@@ -204,3 +205,25 @@ async def test_a_failed_statement_leaves_the_connection_usable(database: Databas
         await uow.units.add("P2", "Phường 2", None, NOW)
         await uow.commit()
         assert [u.code for u in await uow.units.all()] == ["P1", "P2"]
+
+
+async def test_a_queued_message_wakes_the_delivering_instance_at_commit(backend: Backend) -> None:
+    if backend.name != "postgresql":
+        return  # one SQLite instance wakes itself: there is no other process to tell
+    from storage.notify import OutboxListener
+
+    woken = asyncio.Event()
+    listening, writing = Database(backend.url), Database(backend.url)
+    listener = OutboxListener(listening, woken.set)
+    try:
+        assert await listener.start()
+        async with UnitOfWork(writing) as uow:
+            await uow.outbox.add("telegram", "42", {"text": "Xin chào"}, NOW)
+            await asyncio.sleep(0.2)
+            assert not woken.is_set()  # nothing before the commit
+            await uow.commit()
+        await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        await listener.stop()
+        await listening.close()
+        await writing.close()

@@ -159,7 +159,9 @@ def summary_value(ws: Any, label: str, column: int = 2) -> Any:
 
 
 def assert_percent(cell: Any, value: float) -> None:
-    assert isinstance(cell.value, float)
+    # a number (100% is stored as 1 and reads back as an int), never the text of one
+    assert isinstance(cell.value, int | float)
+    assert not isinstance(cell.value, bool)
     assert cell.value == pytest.approx(value / 100)
     assert cell.number_format == "0.0%"
 
@@ -332,6 +334,16 @@ def test_a_target_reached_exactly_is_met() -> None:
     assert {label: cells[2].value for label, cells in targets.items()} == {"Chỉ số hài lòng chung": "Đạt"}
 
 
+def test_an_on_time_rate_on_fewer_than_five_dossiers_is_shown_but_not_judged() -> None:
+    report = make_report()
+    report["dossiers"].update(resolved=3, on_time=3, late=0, on_time_rate=100.0)
+    ws = load(make_data(report=report))["Tổng hợp"]
+    assert_percent(summary_value(ws, "Tỷ lệ đúng hạn"), 100.0)
+    _target, result, verdict = targets_table(ws)["Tỷ lệ giải quyết đúng hạn"]
+    assert_percent(result, 100.0)
+    assert verdict.value == INSUFFICIENT
+
+
 def test_no_targets_leave_the_targets_table_out() -> None:
     assert "Chỉ tiêu" not in [row[0] for row in rows(load(make_data(targets={}))["Tổng hợp"])]
 
@@ -364,10 +376,12 @@ def test_a_suppressed_overall_index_is_not_shown_even_if_the_json_carried_one() 
 
 def test_the_generation_time_is_shown_only_when_given() -> None:
     assert "Thời điểm lập báo cáo" not in [row[0] for row in rows(load(make_data())["Tổng hợp"])]
-    ws = load(make_data(generated_at=datetime(2026, 12, 3, 8, 15)))["Tổng hợp"]
-    cell = summary_value(ws, "Thời điểm lập báo cáo")
+    wb = load(make_data(generated_at=datetime(2026, 12, 3, 8, 15)))
+    cell = summary_value(wb["Tổng hợp"], "Thời điểm lập báo cáo")
     assert cell.value == datetime(2026, 12, 3, 8, 15)
     assert cell.number_format == "dd/mm/yyyy hh:mm"
+    # a naive local time names no zone, so the document's own dates stay the fixed ones
+    assert wb.properties.created == FIXED_STAMP
 
 
 # --- criteria, factors, fields

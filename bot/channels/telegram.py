@@ -178,6 +178,7 @@ class TelegramChannel:
         os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter as timedelta, no deprecation warning
         self.config = config
         self.on_inbound = on_inbound
+        self.refused: Callable[[], None] = lambda: None  # a refused webhook delivery (metrics)
         self.attachments = attachments
         timeout = config.timeout_seconds
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
@@ -316,6 +317,7 @@ class TelegramChannel:
         secret = self.config.webhook_secret or ""
         given = request.headers.get(SECRET_HEADER, "")
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            self.refused()  # counted: forged or misdirected deliveries
             return error_response(403, "forbidden", "wrong or missing secret token")
         try:
             data = await request.json()

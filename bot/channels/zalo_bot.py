@@ -116,6 +116,7 @@ class ZaloBotChannel:
     def __init__(self, config: ZaloBotConfig, on_inbound: InboundHandler) -> None:
         self.config = config
         self.on_inbound = on_inbound
+        self.refused: Callable[[], None] = lambda: None  # a refused webhook delivery (metrics)
         self._session: aiohttp.ClientSession | None = None
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self.account: dict[str, Any] = {}
@@ -219,6 +220,7 @@ class ZaloBotChannel:
         secret = self.config.webhook_secret or ""
         given = request.headers.get(SECRET_HEADER, "")
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            self.refused()  # counted: forged or misdirected deliveries
             return error_response(403, "forbidden", "wrong or missing secret token")
         try:
             update = await request.json()

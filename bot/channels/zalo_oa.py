@@ -326,6 +326,7 @@ class ZaloOAChannel:
         self.api = api
         self.config = api.config
         self.on_inbound = on_inbound
+        self.refused: Callable[[], None] = lambda: None  # a refused webhook delivery (metrics)
         self.on_other = on_other  # events that are not a chat's (ZNS delivery and ratings)
         self.clock = clock
         self._chat_locks: dict[str, asyncio.Lock] = {}
@@ -376,6 +377,7 @@ class ZaloOAChannel:
         try:
             event = self.verify(raw, request.headers.get(SIGNATURE_HEADER))
         except PermissionError as refused:
+            self.refused()  # counted: forged or misdirected deliveries
             log.warning("Zalo OA webhook refused: %s", refused)
             return error_response(403, "forbidden", str(refused))
         await self.process(event)

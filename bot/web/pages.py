@@ -334,11 +334,11 @@ def method_text(form: Form) -> str:
     return (
         f"Chỉ số hài lòng của mỗi tiêu chí là tỷ lệ phần trăm số câu trả lời ở {levels} trên tổng số câu trả lời "
         f"từ mức 1 đến mức 5 cho tiêu chí đó (câu bỏ qua không được tính); chỉ số của mỗi yếu tố là trung bình "
-        f"cộng chỉ số các tiêu chí của yếu tố; {overall}. Mỗi chỉ số kèm số người trả lời (n) và khoảng tin cậy "
-        f"95% (phương pháp Wilson); chỉ số dựa trên dưới 5 câu trả lời được ghi “{INSUFFICIENT}”, không công bố "
-        f"thành số. Tỷ lệ đúng hạn là số hồ sơ giải quyết xong đúng hoặc trước hạn trên tổng số hồ sơ giải quyết "
-        f"xong trong quý. Phiếu khảo sát: {form.title.vi} (mẫu {form.id}){source}. Trang này không công bố tên, "
-        f"số điện thoại hay ý kiến riêng của người trả lời, cũng không công bố kết quả theo từng cán bộ."
+        f"cộng chỉ số các tiêu chí có câu trả lời của yếu tố; {overall}. Mỗi chỉ số kèm số người trả lời (n) và "
+        f"khoảng tin cậy 95% (phương pháp Wilson); chỉ số dựa trên dưới 5 câu trả lời được ghi “{INSUFFICIENT}”, "
+        f"không công bố thành số. Tỷ lệ đúng hạn là số hồ sơ giải quyết xong đúng hoặc trước hạn trên tổng số hồ "
+        f"sơ giải quyết xong trong quý. Phiếu khảo sát: {form.title.vi} (mẫu {form.id}){source}. Trang này không "
+        f"công bố tên, số điện thoại hay ý kiến riêng của người trả lời, cũng không công bố kết quả theo từng cán bộ."
     )
 
 
@@ -353,7 +353,10 @@ def _chosen_quarter(request: web.Request, today: date) -> Quarter:
         quarter = Quarter.parse(text)
     except ValueError as exc:
         raise PageError(
-            400, "invalid_quarter", f"quy: {exc}", "Quý không hợp lệ: hãy ghi theo dạng năm-Qsố quý, ví dụ 2026-Q4."
+            400,
+            "invalid_quarter",
+            f"quy: {exc}",
+            f"Quý không hợp lệ: hãy ghi năm, chữ Q và số thứ tự quý (1–4), ví dụ 2026-Q4, từ năm {FIRST_YEAR}.",
         ) from None
     if quarter.start > today:
         raise PageError(

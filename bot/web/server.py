@@ -88,11 +88,23 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics of this instance (and the database-held figures every instance shares)."""
+    app = request.app[APP]
+    try:
+        body, content_type = await app.metrics.render(app.services.database, app.services.clock(), app.holding())
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("metrics: database unavailable: %s", type(exc).__name__)
+        return error_response(503, "unavailable", "the database cannot be read")
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
 def build_web_app(app: App, parts: Iterable[Callable[[web.Application], None]] = ()) -> web.Application:
     """The aiohttp application for ``app``; each part registers its routes (API, webhooks, pages)."""
     web_app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_shape])
     web_app[APP] = app
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
     for part in parts:
         part(web_app)
     return web_app
