@@ -76,6 +76,7 @@ class App:
         self.channel_states: dict[str, Callable[[], str]] = {}  # for /healthz: "ok", or what is wrong
         self.metrics = Metrics()
         self.holding: Callable[[], bool] = lambda: False  # whether this instance delivers (set by the service)
+        self.heartbeat_seconds: float | None = None  # set by the service: /healthz then checks the deliverer's
         self.bot_username: str | None = None  # the Telegram bot's username, known once the channel has started
 
     async def load_attachment(self, reference: dict[str, Any]) -> bytes | None:

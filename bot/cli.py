@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.app import App
 from bot.config import SettingsError, load_settings
+from bot.logs import configure as configure_logging
 from bot.terminal import run_demo, run_shell
 from handlers.calendar import CalendarError
 from handlers.errors import HandlerError
@@ -98,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="the database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db_commands.add_parser("upgrade", help="apply migrations")
+    backup = db_commands.add_parser("backup", help="SQLite: an online, consistent copy of the database file")
+    backup.add_argument("file", type=Path, help="the copy to write (e.g. /var/backups/sipasbot-2026-12-01.db)")
 
     units = commands.add_parser("units", help="the unit tree")
     unit_commands = units.add_subparsers(dest="units_command", required=True, parser_class=_Parser)
@@ -129,6 +132,10 @@ def _parser() -> argparse.ArgumentParser:
 
     apikey = commands.add_parser("apikey", help="API keys for the one-stop-shop software")
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, parser_class=_Parser)
+    revoke = apikey_commands.add_parser(
+        "revoke", help="revoke the live keys with this name (after a new one is in use)"
+    )
+    revoke.add_argument("name")
     create = apikey_commands.add_parser("create", help="make a key (printed once; only its hash is kept)")
     create.add_argument("name")
     create.add_argument("--scopes", required=True, help="comma-separated: dossiers:write,reports:read,apologies:write")
@@ -154,7 +161,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _with_app(action: Callable[[App], Awaitable[None]]) -> None:
-    app = App(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_format, logging.getLogger().level)
+    app = App(settings)
     try:
         await app.start()
         await action(app)
@@ -174,6 +183,13 @@ async def _db_upgrade(app: App) -> None:
 
     revision = await current_revision(app.services.database)
     print(f"database {_safe_url(app.settings.database_url)} is at revision {revision}")
+
+
+async def _db_backup(app: App, target: Path) -> None:
+    from storage.db import backup_sqlite
+
+    size = await backup_sqlite(app.services.database, target)
+    print(f"backed up {_safe_url(app.settings.database_url)} to {target} ({size} bytes)")
 
 
 async def _units_add(app: App, args: argparse.Namespace) -> None:
@@ -277,6 +293,11 @@ async def _report(app: App, args: argparse.Namespace) -> None:
         print(output)
 
 
+async def _apikey_revoke(app: App, name: str) -> None:
+    count = await app.api_keys.revoke(name)
+    print(f"revoked {count} key(s) named {name!r}")
+
+
 async def _apikey_create(app: App, args: argparse.Namespace) -> None:
     key = await app.api_keys.create(args.name, args.scopes.split(","))
     print(key)
@@ -324,8 +345,12 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
     if args.command == "digest":
         return lambda app: _digest(app, args)
     if args.command == "db":
+        if args.db_command == "backup":
+            return lambda app: _db_backup(app, args.file)
         return _db_upgrade
     if args.command == "apikey":
+        if args.apikey_command == "revoke":
+            return lambda app: _apikey_revoke(app, args.name)
         return lambda app: _apikey_create(app, args)
     if args.command == "zalo-oa":
         return lambda app: _zalo_tokens(app, args)
@@ -342,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; the exit status: 0 ok, 2 user error, 1 internal error, 130 interrupted."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging("text")
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = _parser().parse_args(argv)

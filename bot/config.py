@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     timezone: str = "Asia/Ho_Chi_Minh"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"

@@ -8,8 +8,10 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from datetime import timedelta
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
 from bot.channels.base import Channel
@@ -27,6 +29,8 @@ from storage.notify import OutboxListener
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_SECONDS = 10.0
+
 
 class Service:
     """Everything `sipasbot run` starts, stopped in reverse order."""
@@ -41,6 +45,7 @@ class Service:
         self.leading = asyncio.Event()  # set while this instance delivers and schedules
         self.handle = app.metrics.counted(app.citizens.handle)  # every channel's inbound events, counted
         app.holding = self.leading.is_set
+        self.started_at = app.services.clock()
         self.telegram: TelegramChannel | None = None
         self.outbox: Outbox | None = None
         self.zalo_oa: ZaloOAChannel | None = None
@@ -156,11 +161,19 @@ class Service:
             app.channel_states["delivery"] = lambda: (
                 "web only" if self.role == "web" else "this instance" if self.leading.is_set() else "standby"
             )
+            app.heartbeat_seconds = HEARTBEAT_SECONDS
+            await self._beat()
+            beating = asyncio.create_task(self._heartbeat(stop), name="heartbeat")
             self.ready.set()
-            if self.role == "web":
-                await stop.wait()
-            else:
-                await self._lead(stop)
+            try:
+                if self.role == "web":
+                    await stop.wait()
+                else:
+                    await self._lead(stop)
+            finally:
+                beating.cancel()
+                await asyncio.gather(beating, return_exceptions=True)
+                await self._gone()
         finally:
             await runner.cleanup()  # no more webhooks
             if self.telegram is not None:
@@ -170,6 +183,31 @@ class Service:
             if self.zalo_bot is not None:
                 await self.zalo_bot.stop()
             await app.close()
+
+    async def _beat(self) -> None:
+        services = self.app.services
+        try:
+            async with services.uow() as uow:
+                now = services.clock()
+                await uow.instances.beat(self.instance, self.role, self.leading.is_set(), self.started_at, now)
+                await uow.instances.forget_before(now - timedelta(days=1))
+                await uow.commit()
+        except (SQLAlchemyError, OSError) as error:  # the database is down: /healthz says so
+            log.warning("heartbeat not recorded: %s", type(error).__name__)
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await _pause(stop, HEARTBEAT_SECONDS)
+            await self._beat()
+
+    async def _gone(self) -> None:
+        services = self.app.services
+        try:
+            async with services.uow() as uow:
+                await uow.instances.gone(self.instance)
+                await uow.commit()
+        except (SQLAlchemyError, OSError):
+            log.warning("could not record this instance's stop")
 
     async def _lead(self, stop: asyncio.Event) -> None:
         """Take the delivery lock when it is free and do the work that must run once, until ``stop``."""
@@ -210,6 +248,7 @@ class Service:
         scheduler = build_scheduler(jobs, settings.zone, settings.survey_tick_seconds)
         scheduler.start()
         self.leading.set()
+        await self._beat()  # /healthz everywhere: someone delivers
         try:
             while not stop.is_set():
                 await _pause(stop, min(5.0, settings.lock_retry_seconds))
@@ -217,6 +256,7 @@ class Service:
                     break
         finally:
             self.leading.clear()
+            await self._beat()
             step_down.set()
             if scheduler.running:
                 scheduler.shutdown(wait=False)

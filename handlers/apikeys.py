@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterable
 
 from handlers.context import Services
-from handlers.errors import InvalidInput
+from handlers.errors import InvalidInput, NotFound
 from storage.values import ApiKey
 
 SCOPES = ("dossiers:write", "reports:read", "apologies:write")
@@ -46,6 +46,17 @@ class ApiKeyHandler:
             )
             await uow.commit()
         return key
+
+    async def revoke(self, name: str) -> int:
+        """Revoke every live key called ``name``; how many (NotFound when none)."""
+        now = self.services.clock()
+        async with self.services.uow() as uow:
+            revoked = await uow.api_keys.revoke(name, now)
+            if not revoked:
+                raise NotFound(f"no live API key named {name!r}")
+            await uow.audit.add("cli", "apikey.revoke", f"apikey:{name}", {"count": revoked}, now)
+            await uow.commit()
+        return revoked
 
     async def check(self, key: str) -> ApiKey | None:
         """The live key ``key`` is, or None."""

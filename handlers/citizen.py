@@ -13,6 +13,7 @@ from datetime import datetime
 
 from handlers.contacts import normalize_phone
 from handlers.context import Services
+from handlers.erasure import erase_person
 from handlers.invitations import open_invitation, with_start_button
 from handlers.leader import Digests, LeaderDesk
 from handlers.messages import Inbound, Option, Outcome, Reply
@@ -328,17 +329,7 @@ class _Turn:
             return
         person_id = self.chat.person_id
         if person_id is not None:
-            uow = self.uow
-            for invitation in await uow.invitations.for_person(person_id, ("pending", *OPEN)):
-                await uow.invitations.update(invitation.id, status="cancelled", cursor=None, closed_at=self.now)
-            await uow.answers.clear_texts_of_person(person_id)
-            await uow.feedback.forget_texts_of_person(person_id)
-            await uow.invitations.detach_person(person_id)
-            for chat in await uow.chats.for_person(person_id):
-                await uow.outbox.cancel_for_recipient(chat.channel, chat.external_id)
-                await uow.chats.delete(chat.id)
-            await uow.people.erase(person_id, self.now)
-            await uow.audit.add(f"person:{person_id}", "erase", f"person:{person_id}", None, self.now)
+            await erase_person(self.uow, person_id, self.now, f"person:{person_id}", "request")
         else:
             await self.uow.chats.delete(self.chat.id)
         self.chat = None

@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.context import Services
+from handlers.erasure import Retention
 from handlers.invitations import InvitationHandler
 from handlers.leader import Digests, PeriodReports, Targets
 from handlers.staff import Alerts
@@ -42,6 +43,7 @@ class Jobs:
         self.alerts = Alerts(services)
         self.digests = Digests(services, targets)
         self.period_reports = PeriodReports(services, self.digests)
+        self.retention = Retention(services)
 
     async def surveys(self) -> SurveyTick:
         """Close surveys past their window, offer due ones, remind once. Safe to repeat at any time."""
@@ -78,6 +80,15 @@ class Jobs:
         if sent:
             log.info("leaders: %d digest(s) and report(s) sent", sent)
         return sent
+
+    async def housekeeping(self) -> bool:
+        """Once a day: the contact data of dossiers closed longer ago than the retention period is erased."""
+        today = self.services.policy.local_date(self.services.clock())
+
+        async def work() -> None:
+            await self.retention.purge()
+
+        return await self.claimed("retention", today.isoformat(), "", work)
 
     async def claimed(self, job: str, period: str, scope: str, work: Callable[[], Awaitable[None]]) -> bool:
         """Run ``work`` for (job, period, scope) unless another run has it; False when not claimed.
@@ -128,6 +139,15 @@ def build_scheduler(jobs: Jobs, zone: ZoneInfo, survey_tick_seconds: float = SUR
         max_instances=1,
         misfire_grace_time=AT_RISK_MINUTES * 60,
         next_run_time=datetime.now(zone),  # a scan missed while the service was down runs on start-up
+    )
+    scheduler.add_job(
+        jobs.housekeeping,
+        IntervalTrigger(hours=1, timezone=zone),
+        id="housekeeping",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+        next_run_time=datetime.now(zone),
     )
     scheduler.add_job(
         jobs.leaders,

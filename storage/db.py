@@ -110,3 +110,34 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+async def backup_sqlite(database: Database, target: Path) -> int:
+    """Copy a SQLite database, online and consistent, to ``target``; its size in bytes.
+
+    SQLite's backup API copies page by page while the service keeps writing (WAL mode); the copy is a
+    complete database file. PostgreSQL is backed up with pg_dump instead.
+    """
+    if database.dialect != "sqlite":
+        raise DatabaseError("this is not SQLite: back PostgreSQL up with pg_dump (see docs/OPERATIONS.md)")
+    source_path = make_url(database.url).database or ""
+
+    def copy() -> int:
+        import sqlite3
+
+        if target.resolve() == Path(source_path).resolve():
+            raise DatabaseError("the backup would overwrite the database itself")
+        if not target.parent.is_dir():
+            raise DatabaseError(f"no folder {target.parent}")
+        source = sqlite3.connect(source_path)
+        try:
+            destination = sqlite3.connect(str(target))
+            try:
+                source.backup(destination)
+            finally:
+                destination.close()
+        finally:
+            source.close()
+        return target.stat().st_size
+
+    return await asyncio.to_thread(copy)

@@ -298,6 +298,17 @@ class FileRow(Base):
     created_at: Mapped[datetime]
 
 
+class InstanceRow(Base):
+    """A running instance of the service and its heartbeat (for /healthz: is someone delivering?)."""
+
+    __tablename__ = "instances"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    holding: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class RoleRow(Base):
     """A chat's role in a unit (and the units below it): staff, leader or admin."""
 

@@ -217,6 +217,24 @@ class PersonRepository(_Repository):
         """Change some of a person's fields."""
         await self._run(update(PEOPLE).where(PEOPLE.c.id == person_id).values(**values))
 
+    async def expired(self, cutoff: datetime, limit: int) -> list[int]:
+        """People not erased whose every dossier closed (returned or cancelled) before ``cutoff``."""
+        closed_at = func.coalesce(DOSSIERS.c.returned_at, DOSSIERS.c.cancelled_at)
+        theirs = or_(DOSSIERS.c.applicant_id == PEOPLE.c.id, DOSSIERS.c.representative_id == PEOPLE.c.id)
+        recent = (
+            select(DOSSIERS.c.id)
+            .where(theirs, or_(DOSSIERS.c.state.not_in(CLOSED_DOSSIER), closed_at.is_(None), closed_at >= cutoff))
+            .exists()
+        )
+        any_dossier = select(DOSSIERS.c.id).where(theirs).exists()
+        query = (
+            select(PEOPLE.c.id)
+            .where(PEOPLE.c.erased_at.is_(None), any_dossier, ~recent)
+            .order_by(PEOPLE.c.id)
+            .limit(limit)
+        )
+        return list((await self.connection.execute(query)).scalars())
+
     async def erase(self, person_id: int, now: datetime) -> None:
         """Forget every contact field of a person; the row stays so that statistics keep their counts."""
         await self.update(person_id, name=None, phone=None, email=None, zalo_user_id=None, erased_at=now)

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, delete, func, insert, select, update
 
-from storage.models import AlertRow, DraftRow, FeedbackRow, FileRow, InviteRow, RoleRow
+from storage.models import AlertRow, DraftRow, FeedbackRow, FileRow, InstanceRow, InviteRow, RoleRow
 from storage.repositories import APOLOGIES, CHATS, DOSSIERS, _insert, _Repository, _value
 from storage.values import Apology, Chat, Draft, Feedback, Invite, Role, StaffChat, StoredFile
 
@@ -18,6 +18,7 @@ DRAFTS = cast(Table, DraftRow.__table__)
 ALERTS = cast(Table, AlertRow.__table__)
 FEEDBACK = cast(Table, FeedbackRow.__table__)
 FILES = cast(Table, FileRow.__table__)
+INSTANCES = cast(Table, InstanceRow.__table__)
 
 UNRESOLVED = ("received", "supplement_requested")
 OPEN_FEEDBACK = ("received", "answered")
@@ -337,3 +338,32 @@ class FileRepository(_Repository):
             .limit(1)
         )
         return await self._first(StoredFile, query)
+
+
+class InstanceRepository(_Repository):
+    """Running instances and their heartbeats."""
+
+    async def beat(self, name: str, role: str, holding: bool, started_at: datetime, now: datetime) -> None:
+        """Record that ``name`` is alive (and whether it holds delivery)."""
+        values = {"role": role, "holding": holding, "started_at": started_at, "heartbeat_at": now}
+        statement = (
+            _insert(self.dialect, INSTANCES)
+            .values(name=name, **values)
+            .on_conflict_do_update(index_elements=["name"], set_=values)
+        )
+        await self._run(statement)
+
+    async def gone(self, name: str) -> None:
+        """The instance stopped cleanly."""
+        await self._run(delete(INSTANCES).where(INSTANCES.c.name == name))
+
+    async def holder_seen(self) -> datetime | None:
+        """The latest heartbeat of an instance that holds delivery, if any."""
+        seen: datetime | None = (
+            await self.connection.execute(select(func.max(INSTANCES.c.heartbeat_at)).where(INSTANCES.c.holding))
+        ).scalar()
+        return seen
+
+    async def forget_before(self, moment: datetime) -> None:
+        """Drop instances silent since before ``moment``."""
+        await self._run(delete(INSTANCES).where(INSTANCES.c.heartbeat_at < moment))

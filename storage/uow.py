@@ -31,6 +31,7 @@ from storage.staff_repositories import (
     DraftRepository,
     FeedbackRepository,
     FileRepository,
+    InstanceRepository,
     InviteRepository,
     RoleRepository,
 )
@@ -93,6 +94,7 @@ class UnitOfWork:
         self.feedback = FeedbackRepository(connection)
         self.apologies = ApologyRepository(connection)
         self.files = FileRepository(connection)
+        self.instances = InstanceRepository(connection)
         return self
 
     async def __aexit__(

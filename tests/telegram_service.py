@@ -87,7 +87,7 @@ class RunningService:
 
 @asynccontextmanager
 async def running(
-    database_url: str, clock: Callable[[], datetime] | None = None, **settings: Any
+    database_url: str, clock: Callable[[], datetime] | None = None, role: str = "all", **settings: Any
 ) -> AsyncIterator[RunningService]:
     """``sipasbot run`` in this process with ``settings`` (the channels they configure); stopped on exit."""
     port = free_port()
@@ -100,7 +100,7 @@ async def running(
         **settings,
     }
     app = App(load_settings(**values), **({"clock": clock} if clock else {}))
-    service = Service(app, instance="test")
+    service = Service(app, instance=f"test-{port}", role=role)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     ready = asyncio.create_task(service.ready.wait())

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from handlers.citizen import CitizenHandler
 from handlers.context import Services
+from handlers.erasure import Retention
 from handlers.messages import Identity, Inbound
 from handlers.units import UnitHandler
 from storage.models import AnswerRow, AuditRow, IdentityRow, InvitationRow, OutboxRow, PersonRow
@@ -376,3 +377,23 @@ async def test_a_completed_survey_takes_no_more_answers(services: Services, cloc
     (reply,) = await person.type("1")
     assert reply.text.startswith("Hiện Ông/Bà không có phiếu khảo sát nào")
     assert await answers(services) == {"HL": ("5", None)}
+
+
+async def test_contact_data_of_dossiers_closed_past_the_retention_period_is_erased(
+    services: Services, clock: Clock
+) -> None:
+    await add_unit(services)
+    token = await returned_dossier(services, sample_dossier(code="OLD-1", phone="0912 000 001"), clock.now)
+    await Person(services, "old").link(token)
+    recent = sample_dossier(code="NEW-1", phone="0912 000 002", name="Trần Văn Mới")
+    await returned_dossier(services, recent, clock.now + timedelta(days=300))
+    clock.advance(days=366)
+    assert await Retention(services).purge() == 1
+    assert await Retention(services).purge() == 0
+    async with services.uow(read_only=True) as uow:
+        people = {r.phone: r.name for r in await uow.connection.execute(select(PersonRow.phone, PersonRow.name))}
+        chats = await uow.connection.scalar(select(func.count(IdentityRow.id)))
+        audit = (await uow.connection.execute(select(AuditRow.actor, AuditRow.action))).all()
+    assert people == {None: None, "84912000002": "Trần Văn Mới"}  # the old one erased, the recent one kept
+    assert chats == 0
+    assert ("retention", "erase") in [tuple(a) for a in audit]

@@ -74,18 +74,28 @@ async def error_shape(request: web.Request, handler: Handler) -> web.StreamRespo
 
 async def healthz(request: web.Request) -> web.Response:
     """Liveness with a database check."""
-    database = request.app[APP].services.database
+    app = request.app[APP]
+    database = app.services.database
     try:
         async with database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+        seen = None
+        if app.heartbeat_seconds is not None:
+            async with app.services.uow(read_only=True) as uow:
+                seen = await uow.instances.holder_seen()
     except (SQLAlchemyError, OSError) as exc:
         log.warning("health check: database unavailable: %s", type(exc).__name__)
         return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
     body: dict[str, object] = {"status": "ok", "database": "ok"}
-    states = request.app[APP].channel_states
+    if app.heartbeat_seconds is not None:
+        age = (app.services.clock() - seen).total_seconds() if seen is not None else None
+        body["delivery"] = "ok" if age is not None and age <= 3 * app.heartbeat_seconds else "nobody delivers"
+        if body["delivery"] != "ok":
+            body["status"] = "unavailable"
+    states = app.channel_states
     if states:
         body["channels"] = {name: state() for name, state in states.items()}
-    return web.json_response(body)
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

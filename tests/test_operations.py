@@ -1,0 +1,47 @@
+"""Operating the service: /healthz says when nobody delivers, /metrics counts what happened."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from handlers.messages import Identity, Inbound
+from tests.conftest import Backend
+from tests.telegram_service import running
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def test_health_is_ok_while_an_instance_delivers_and_fails_when_none_does(backend: Backend) -> None:
+    async with running(backend.url) as service:
+        await service.service.leading.wait()
+        status, body = await get(service.base_url + "/healthz")
+        assert status == 200, body
+        assert '"delivery": "ok"' in body
+        assert '"channels": {"delivery": "this instance"}' in body
+    async with running(backend.url, role="web") as web_only:
+        status, body = await get(web_only.base_url + "/healthz")
+        assert status == 503  # the delivering instance stopped: nobody sends what is queued
+        assert '"delivery": "nobody delivers"' in body
+        assert '"database": "ok"' in body
+
+
+async def test_metrics_count_inbound_events_deliveries_and_what_waits(backend: Backend) -> None:
+    async with running(backend.url) as service:
+        await service.service.leading.wait()
+        body = await service.put_dossier("P8-1", "Nguyễn Văn An", phone="0912 345 678")
+        handle = service.service.handle
+        chat = Identity("console", "metrics-1")
+        await handle(Inbound(chat, "m1", "text", text=f"/start {body['optin']['token']}"))
+        await handle(Inbound(chat, "m1", "text", text=f"/start {body['optin']['token']}"))  # a re-delivery
+        status, text = await get(service.base_url + "/metrics")
+    assert status == 200
+    assert 'sipas_inbound_events_total{channel="console",outcome="handled"} 1.0' in text
+    assert 'sipas_inbound_events_total{channel="console",outcome="duplicate"} 1.0' in text
+    assert 'sipas_outbox_pending{channel="console"} 1.0' in text  # no console channel runs in the service
+    assert "sipas_delivery_lock_held 1.0" in text
+    assert 'sipas_job_runs{job="at_risk",status="done"}' in text
+    assert "0912" not in text
+    assert "Nguyễn" not in text
