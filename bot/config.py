@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
     zalo_oa_link: str | None = None  # the OA's chat link for receipts, e.g. https://zalo.me/<OA id>
     zalo_oa_webhook_max_age: float = Field(default=300.0, gt=0, le=86400)  # seconds; older events are refused
+    zalo_oa_token_check_seconds: float = Field(default=60.0, gt=0, le=3600)  # how often the token pair is looked at
     zalo_oa_rate: float = Field(default=20.0, gt=0, le=1000)  # messages per second, the whole OA
     zns_api_url: str = "https://business.openapi.zalo.me"
     zns_rate: float = Field(default=10.0, gt=0, le=1000)

@@ -90,6 +90,19 @@ class Outbox:
         self._progress = asyncio.Event()  # set when a send finished: only dispatch again
         self.sent = 0
 
+    async def resume(self, channels: list[str]) -> None:
+        """Credentials work again on ``channels``: what was held for them goes now (in order), not hours later."""
+        now = self.services.clock()
+        async with self.services.uow() as uow:
+            for name in channels:
+                await uow.outbox.release(name, now)
+            await uow.commit()
+        for name in channels:
+            lane = self.lanes.get(name)
+            if lane is not None:
+                lane.paused_until = 0.0
+        self.wake()
+
     def wake(self) -> None:
         """Look for new messages now (called after every commit that queued some)."""
         self.wakeup.set()

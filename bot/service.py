@@ -243,7 +243,13 @@ class Service:
         if self.zalo_bot is not None and settings.zalo_bot_mode == "polling":
             polls.append(asyncio.create_task(self.zalo_bot.poll(step_down), name="zalo-bot-poll"))
         if self.zalo_oa is not None:
-            tasks.append(asyncio.create_task(self.zalo_oa.api.tokens.keep_fresh(step_down), name="zalo-tokens"))
+            outbox = self.outbox
+            keep_fresh = self.zalo_oa.api.tokens.keep_fresh(
+                step_down,
+                every=settings.zalo_oa_token_check_seconds,
+                on_restored=lambda: outbox.resume(["zalo_oa", "zns"]),
+            )
+            tasks.append(asyncio.create_task(keep_fresh, name="zalo-tokens"))
         jobs = Jobs(app.services, self.instance, app.digests.defaults)
         scheduler = build_scheduler(jobs, settings.zone, settings.survey_tick_seconds)
         scheduler.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,9 +11,17 @@ from typing import Any, Literal
 InboundKind = Literal["text", "choice", "contact", "blocked", "unblocked", "unsupported"]
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def nfc(text: str) -> str:
     """Text in Unicode NFC, as everything is stored and sent."""
     return unicodedata.normalize("NFC", text)
+
+
+def storable(text: str) -> str:
+    """``text`` as every database keeps it: NUL characters dropped, a lone surrogate (JSON carries them) as U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,10 @@ class Inbound:
     at: datetime | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", nfc(self.text).strip())
+        # whatever a platform sent, it is stored: nothing a database refuses gets past here
+        object.__setattr__(self, "text", nfc(storable(self.text)).strip())
+        object.__setattr__(self, "value", storable(self.value))
+        object.__setattr__(self, "phone", storable(self.phone))
 
 
 @dataclass(frozen=True)

@@ -822,6 +822,14 @@ class OutboxRepository(_Repository):
             values["not_before"] = retry_at
         await self._run(update(OUTBOX).where(OUTBOX.c.id == message_id).values(**values))
 
+    async def release(self, channel: str, now: datetime) -> int:
+        """Everything held back on ``channel`` may go now; how many messages."""
+        return await self._run(
+            update(OUTBOX)
+            .where(OUTBOX.c.channel == channel, OUTBOX.c.status == "pending", OUTBOX.c.not_before > now)
+            .values(not_before=now)
+        )
+
     async def cancel_for_recipient(self, channel: str, recipient: str) -> None:
         """Drop every pending message to a chat that can no longer be reached."""
         await self._run(

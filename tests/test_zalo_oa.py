@@ -45,10 +45,15 @@ def oa_settings(emu: ZaloOAEmulator, **extra: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def oa_service(url: str, **emulator: Any) -> AsyncIterator[tuple[ZaloOAEmulator, RunningService]]:
+async def oa_service(
+    url: str, settings: dict[str, Any] | None = None, **emulator: Any
+) -> AsyncIterator[tuple[ZaloOAEmulator, RunningService]]:
     """The OA emulator and the service talking to it, its webhook registered with the emulator."""
     emulator = {"app_id": APP_ID, "app_secret": APP_SECRET, "oa_secret_key": SECRET_KEY, **emulator}
-    async with ZaloOAEmulator(**emulator) as emu, running(url, **oa_settings(emu)) as service:
+    async with (
+        ZaloOAEmulator(**emulator) as emu,
+        running(url, **oa_settings(emu, **(settings or {}))) as service,
+    ):
         emu.webhook_url = service.base_url + "/webhooks/zalo-oa"
         yield emu, service
 

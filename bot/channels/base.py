@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -11,6 +12,8 @@ from handlers.messages import Reply
 # "failed": the platform refused the message itself (our defect: too long, bad markup); never retried
 DeliveryStatus = Literal["delivered", "retry_later", "unreachable", "reauth", "window_closed", "failed"]
 
+
+PLATFORM_ID = re.compile(r"[\x21-\x7e]{1,128}")  # what every platform's ids of chats, users and messages are
 
 # reads the bytes of a reply's attachment (the printable apology slip); None when they are gone
 AttachmentLoader = Callable[[dict[str, Any]], Awaitable[bytes | None]]
@@ -43,3 +46,29 @@ class Channel(Protocol):
         where the channel can; a channel that cannot sends a new message.
         """
         ...
+
+
+def platform_id(value: object) -> str | None:
+    """A platform's id (of a chat, a user, a message) as text: an integer or 1–128 visible ASCII characters.
+
+    None for anything else: a webhook body is outside data, and an id that is not one is not an event we act on.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        value = str(value)
+    return value if isinstance(value, str) and PLATFORM_ID.fullmatch(value) else None
+
+
+def json_object(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a field of a body that is not what it should be)."""
+    return value if isinstance(value, dict) else {}
+
+
+def json_text(value: object) -> str:
+    """``value`` when it is a string (a number is taken as its digits), else an empty string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import html
+import json
 import logging
 import os
 import time
@@ -47,7 +48,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from bot.channels.base import AttachmentLoader, Delivery, no_attachments
+from bot.channels.base import AttachmentLoader, Delivery, no_attachments, platform_id
 from bot.channels.plain import with_links
 from bot.web.server import error_response
 from handlers.messages import Identity, Inbound, Option, Outcome, Reply
@@ -107,38 +108,58 @@ def render_keyboard(options: tuple[Option, ...]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def _locale(language_code: str | None) -> str | None:
-    if not language_code:
+def _locale(language_code: object) -> str | None:
+    if not isinstance(language_code, str) or not language_code:
         return None
     return language_code.split("-")[0].lower()
 
 
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def to_inbound(update: Update) -> Inbound | None:
-    """The neutral event an update stands for (None: nothing a person did that we act on)."""
-    event_id = str(update.update_id)
-    if update.callback_query is not None:
-        query = update.callback_query
-        identity = Identity(NAME, str(query.from_user.id))
-        return Inbound(
-            identity, event_id, "choice", value=query.data or "", locale_hint=_locale(query.from_user.language_code)
-        )
-    if update.my_chat_member is not None:
-        member = update.my_chat_member
-        if member.chat.type != "private":
-            return None
-        status = member.new_chat_member.status
-        blocked = status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
-        return Inbound(Identity(NAME, str(member.chat.id)), event_id, "blocked" if blocked else "unblocked")
-    message = update.message
-    if message is None or message.from_user is None or message.chat.type != "private":
+    """The neutral event an update stands for (None: nothing a person did that we act on).
+
+    PTB builds its objects from whatever JSON came, without checking types: a part that is missing or not
+    what it should be (a chat of null, an id that is a list) makes the update one we do not act on.
+    """
+    event_id = platform_id(update.update_id)
+    if event_id is None:
         return None
-    identity = Identity(NAME, str(message.chat.id))
+    query: Any = update.callback_query
+    if query is not None:
+        user: Any = query.from_user
+        sender = platform_id(user.id) if user is not None else None
+        if sender is None:
+            return None
+        return Inbound(
+            Identity(NAME, sender), event_id, "choice", value=_text(query.data), locale_hint=_locale(user.language_code)
+        )
+    member: Any = update.my_chat_member
+    if member is not None:
+        chat: Any = member.chat
+        new: Any = member.new_chat_member
+        chat_id = platform_id(chat.id) if chat is not None else None
+        if chat_id is None or chat.type != "private" or new is None:
+            return None
+        blocked = new.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
+        return Inbound(Identity(NAME, chat_id), event_id, "blocked" if blocked else "unblocked")
+    message: Any = update.message
+    if message is None or message.from_user is None or message.chat is None or message.chat.type != "private":
+        return None
+    chat_id = platform_id(message.chat.id)
+    if chat_id is None:
+        return None
+    identity = Identity(NAME, chat_id)
     locale = _locale(message.from_user.language_code)
-    if message.contact is not None:
-        if message.contact.user_id != message.from_user.id:
+    contact: Any = message.contact
+    if contact is not None:
+        if contact.user_id is None or contact.user_id != message.from_user.id:
             return None  # only a person's own number may link their dossiers
-        return Inbound(identity, event_id, "contact", phone=message.contact.phone_number, locale_hint=locale)
-    return Inbound(identity, event_id, "text", text=message.text or message.caption or "", locale_hint=locale)
+        return Inbound(identity, event_id, "contact", phone=_text(contact.phone_number), locale_hint=locale)
+    text = _text(message.text) or _text(message.caption)
+    return Inbound(identity, event_id, "text", text=text, locale_hint=locale)
 
 
 def _retry_seconds(error: RetryAfter) -> float:
@@ -316,13 +337,17 @@ class TelegramChannel:
     async def _webhook(self, request: web.Request) -> web.Response:
         secret = self.config.webhook_secret or ""
         given = request.headers.get(SECRET_HEADER, "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        # a header that is not UTF-8 arrives with surrogates standing for its bytes: compared as those bytes
+        if not secret or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode()):
             self.refused()  # counted: forged or misdirected deliveries
             return error_response(403, "forbidden", "wrong or missing secret token")
+        raw = await request.read()  # a body over the size limit is a 413, answered by the middleware
         try:
-            data = await request.json()
-            update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
+            data = json.loads(raw)
+            update = Update.de_json(data, self.bot) if isinstance(data, dict) else None
+        except Exception:  # noqa: BLE001 - PTB's parsing raises whatever a malformed update provokes (OverflowError…)
+            update = None
+        if update is None:
             return error_response(400, "bad_request", "not a Telegram update")
         await self.process(update)
         return web.json_response({"ok": True})

@@ -194,13 +194,17 @@ class ZaloTokens:
             raise TokenRefused(f"{body.get('error')}: {reason}")
         return str(access), str(refresh), int(body.get("expires_in") or 90000)
 
-    async def keep_fresh(self, stop: asyncio.Event, every: float = 60.0) -> None:
-        """Refresh the pair before it expires, until ``stop``."""
+    async def keep_fresh(
+        self, stop: asyncio.Event, every: float = 60.0, on_restored: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Refresh the pair before it expires, until ``stop``; ``on_restored`` once a broken chain works again."""
         while not stop.is_set():
             if self.broken:  # waiting for `sipasbot zalo-oa tokens` after the administrator's new grant
                 stored = self.current = await self._reload()
                 if stored is not None and stored.status == "active":
                     log.warning("Zalo OA: a new token pair was stored; sending again")
+                    if on_restored is not None:
+                        await on_restored()
             if self.due():
                 await self.refresh()
             with contextlib.suppress(TimeoutError):
