@@ -16,7 +16,7 @@ from handlers.context import Services
 from handlers.erasure import erase_person
 from handlers.invitations import open_invitation, with_start_button
 from handlers.leader import Digests, LeaderDesk
-from handlers.messages import Inbound, Option, Outcome, Reply
+from handlers.messages import Inbound, Option, Outcome, Reply, row_id
 from handlers.staff import Feedbacks, StaffDesk
 from handlers.survey import (
     Back,
@@ -445,8 +445,8 @@ class _Turn:
     async def on_survey_button(self, kind: str, rest: str) -> None:
         parts = rest.split(":")
         invitation = None
-        if self.linked and len(parts) >= 2 and parts[0].isdigit():
-            wanted = int(parts[0])
+        wanted = row_id(parts[0])
+        if self.linked and len(parts) >= 2 and wanted is not None:
             current = await self.active_invitation()
             invitation = current if current and current.id == wanted else await self.uow.invitations.get(wanted)
         if (

@@ -12,7 +12,7 @@ def normalize_phone(text: str) -> str:
     digits = _PHONE_CHARS.sub("", text.strip())
     if digits.startswith("+"):
         digits = digits[1:]
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # 0-9 only: not ², not full-width or other scripts' digits
         raise ValueError("a phone number has only digits, spaces, dots, dashes and a leading +")
     if digits.startswith("84"):
         national = digits[2:]

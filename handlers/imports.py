@@ -265,8 +265,10 @@ def _parse_text_moment(text: str) -> Moment:
 def parse_status(value: Cell) -> int:
     """The national status code (1–10) a cell means, as a code or as text; ValueError when it means none."""
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not value.is_integer():  # nan and infinity too
+            raise ValueError(str(value))
         code = int(value)
-        if code == value and code in STATUS_NAMES:
+        if code in STATUS_NAMES:
             return code
         raise ValueError(str(value))
     text = cell_text(value) or ""
@@ -301,6 +303,8 @@ def parse_phone(value: Cell) -> str | None:
     A number cell has lost its leading zero (Excel drops it): nine or ten digits get it back.
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not value.is_integer():  # a fraction, nan or infinity is no number
+            raise ValueError(str(value))
         digits = str(int(value))
         text: str | None = digits if digits.startswith("84") and len(digits) > 10 else "0" + digits
     else:

@@ -19,6 +19,18 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+_ROW_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+def row_id(text: str) -> int | None:
+    """The id of a row as our button values and tracking ids write it; None for anything else.
+
+    Only that spelling: ASCII digits without a leading zero, at most 18 of them (a database integer), so a value
+    that was never offered (``012``, ``١٢``, ``²``, a number too large to look up) is not taken for one that was.
+    """
+    return int(text) if _ROW_ID.fullmatch(text) else None
+
+
 def storable(text: str) -> str:
     """``text`` as every database keeps it: NUL characters dropped, a lone surrogate (JSON carries them) as U+FFFD."""
     return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from handlers.context import Services
+from handlers.messages import row_id
 from handlers.staff import Feedbacks
 from storage.uow import UnitOfWork
 from storage.values import Invitation
@@ -67,8 +68,10 @@ class RatingHandler:
     async def _invitation(
         self, uow: UnitOfWork, channel: str, tracking: str | None, message_id: str
     ) -> Invitation | None:
-        if tracking and tracking.startswith(TRACKING_PREFIX) and tracking[len(TRACKING_PREFIX) :].isdigit():
-            return await uow.invitations.get(int(tracking[len(TRACKING_PREFIX) :]))
+        ours = tracking is not None and tracking.startswith(TRACKING_PREFIX)
+        wanted = row_id(tracking[len(TRACKING_PREFIX) :]) if tracking is not None and ours else None
+        if wanted is not None:
+            return await uow.invitations.get(wanted)
         invitation_id = await uow.outbox.invitation_of(channel, message_id)
         return await uow.invitations.get(invitation_id) if invitation_id is not None else None
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
-from handlers.messages import Inbound, Option, Reply, nfc
+from handlers.messages import Inbound, Option, Reply, nfc, row_id
 from handlers.privacy import mask_name, mask_phone, redact
 from handlers.slip import SlipData, render_slip
 from handlers.survey import fold
@@ -42,6 +42,7 @@ ANSWER_LIMIT = 2000
 DATE_CHOICES = 5
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed by hand
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$")
+BUTTON_DATE = re.compile(r"[0-9]{8}")  # the date buttons' yyyymmdd
 TYPED_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 STAFF_COMMANDS = {"xinloi": "apology", "apology": "apology", "hoso": "dossier", "dossier": "dossier"}
 STAFF_COMMANDS |= {"phananh": "complaints", "complaints": "complaints"}
@@ -552,7 +553,8 @@ class _ApologyFlow:
     async def on_button(self, value: str) -> None:
         turn = self.turn
         parts = value.split(":")
-        dossier = await self._dossier(int(parts[1])) if len(parts) >= 3 and parts[1].isdigit() else None
+        dossier_id = row_id(parts[1]) if len(parts) >= 3 else None
+        dossier = await self._dossier(dossier_id) if dossier_id is not None else None
         if dossier is None:
             turn.ack = turn.t("apology.stale")
             return
@@ -575,6 +577,8 @@ class _ApologyFlow:
                 turn.ack = turn.t("apology.stale")
         elif action == "d" and len(parts) == 4 and data["step"] == "date":
             try:
+                if not BUTTON_DATE.fullmatch(parts[3]):  # strptime takes fewer digits, and digits of any script
+                    raise ValueError(parts[3])
                 day = datetime.strptime(parts[3], "%Y%m%d").date()
             except ValueError:
                 turn.ack = turn.t("apology.stale")
@@ -605,7 +609,7 @@ class _ApologyFlow:
                 await self.ask_date(dossier, {**data, "reason": text})
         elif step == "date":
             offered = self.apologies.offered_dates(dossier, turn.now)
-            if folded.isdigit() and 1 <= int(folded) <= len(offered):
+            if re.fullmatch(r"[0-9]{1,2}", folded) and 1 <= int(folded) <= len(offered):
                 await self.take_date(dossier, data, offered[int(folded) - 1])
                 return
             match = TYPED_DATE.fullmatch(text.strip())
@@ -771,7 +775,8 @@ class _Complaints:
     async def on_button(self, value: str) -> None:
         turn = self.turn
         parts = value.split(":")
-        feedback = await self._feedback(int(parts[1])) if len(parts) == 3 and parts[1].isdigit() else None
+        feedback_id = row_id(parts[1]) if len(parts) == 3 else None
+        feedback = await self._feedback(feedback_id) if feedback_id is not None else None
         if feedback is None or feedback.status == "closed":
             turn.ack = turn.t("feedback.stale")
             return

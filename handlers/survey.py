@@ -95,7 +95,9 @@ def progress(form: Form, answers: Mapping[str, str | None], current: str) -> tup
 
 def _numbers(text: str) -> list[int] | None:
     parts = [p for p in re.split(r"[,;\s]+", text) if p]
-    if parts and all(p.isdigit() for p in parts):
+    # digits of any script (isdecimal, unlike isdigit, is what int() reads: no ², no ①); no option is numbered
+    # past a few digits, so a longer number is no option's (and is never converted)
+    if parts and all(p.isdecimal() and len(p) <= 6 for p in parts):
         return [int(p) for p in parts]
     return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import itertools
 import json
 import logging
@@ -214,7 +215,7 @@ class Logged:
 
 class _Collector(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
+        super().__init__(logging.WARNING)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -223,17 +224,14 @@ class _Collector(logging.Handler):
 
 @pytest.fixture
 def logged() -> Iterator[Logged]:
-    """Every record logged, from any thread, while the test runs."""
+    """Every warning and error logged, from any thread, while the test runs."""
     collector = _Collector()
     root = logging.getLogger()
-    old_level = root.level
     root.addHandler(collector)
-    root.setLevel(logging.DEBUG)
     try:
         yield Logged(collector.records)
     finally:
         root.removeHandler(collector)
-        root.setLevel(old_level)
 
 
 async def for_all(strategy: st.SearchStrategy[Any], check: Callable[[Any], Awaitable[None]], *, examples: int) -> None:
@@ -635,7 +633,7 @@ _files = itertools.count()
 
 def write_csv(folder: Path, rows: list[tuple[str, ...]]) -> Path:
     path = folder / f"export-{next(_files)}.csv"
-    with path.open("w", encoding="utf-8", errors="surrogatepass", newline="") as file:
+    with path.open("w", encoding="utf-8", errors="replace", newline="") as file:  # a file that is UTF-8
         writer = csv.writer(file)
         writer.writerow(HEADERS)
         writer.writerows(rows)
@@ -905,11 +903,12 @@ class Answer:
 async def send(
     client: Client, method: str, path: str, raw: bytes | None = None, headers: dict[str, str] | None = None
 ) -> Answer:
-    async with client.request(method, path, data=raw, headers=headers or {}) as response:
-        data = await response.read()
-        body: Any = data
+    data: bytes | io.BytesIO | None = io.BytesIO(raw) if raw is not None and len(raw) > 1_000_000 else raw
+    async with client.request(method, path, data=data, headers=headers or {}) as response:
+        content = await response.read()
+        body: Any = content
         if response.content_type == "application/json":
-            body = json.loads(data)
+            body = json.loads(content)
         return Answer(response.status, body, response.content_type)
 
 

@@ -338,7 +338,7 @@ class TelegramChannel:
         secret = self.config.webhook_secret or ""
         given = request.headers.get(SECRET_HEADER, "")
         # a header that is not UTF-8 arrives with surrogates standing for its bytes: compared as those bytes
-        if not secret or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode()):
+        if not secret or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), secret.encode()):
             self.refused()  # counted: forged or misdirected deliveries
             return error_response(403, "forbidden", "wrong or missing secret token")
         raw = await request.read()  # a body over the size limit is a 413, answered by the middleware

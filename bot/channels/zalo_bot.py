@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Delivery
+from bot.channels.base import Delivery, json_object, json_text, platform_id
 from bot.channels.plain import render_plain, split_text
 from bot.web.server import error_response
 from handlers.messages import Identity, Inbound, Outcome, Reply
@@ -78,18 +78,17 @@ def to_inbound(update: dict[str, Any]) -> Inbound | None:
     message = update.get("message")
     if not isinstance(event, str) or not isinstance(message, dict):
         return None
-    chat = message.get("chat") or {}
-    sender = message.get("from") or {}
-    chat_id = chat.get("id") or sender.get("id")
-    message_id = message.get("message_id")
-    if not chat_id or not message_id or sender.get("is_bot"):
+    chat, sender = json_object(message.get("chat")), json_object(message.get("from"))
+    chat_id = platform_id(chat.get("id") or sender.get("id"))
+    message_id = platform_id(message.get("message_id"))
+    if chat_id is None or message_id is None or sender.get("is_bot"):
         return None
-    if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
+    if json_text(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
         return None
-    identity = Identity(NAME, str(chat_id))
+    identity = Identity(NAME, chat_id)
     if event == "message.text.received":
-        return Inbound(identity, str(message_id), "text", text=str(message.get("text") or ""))
-    return Inbound(identity, str(message_id), "unsupported")
+        return Inbound(identity, message_id, "text", text=json_text(message.get("text")))
+    return Inbound(identity, message_id, "unsupported")
 
 
 def outcome_of(error: ZaloBotError | aiohttp.ClientError | TimeoutError, unreachable: tuple[int, ...]) -> Delivery:
@@ -219,12 +218,14 @@ class ZaloBotChannel:
     async def _webhook(self, request: web.Request) -> web.Response:
         secret = self.config.webhook_secret or ""
         given = request.headers.get(SECRET_HEADER, "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        # a header that is not UTF-8 arrives with surrogates standing for its bytes: compared as those bytes
+        if not secret or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), secret.encode()):
             self.refused()  # counted: forged or misdirected deliveries
             return error_response(403, "forbidden", "wrong or missing secret token")
+        raw = await request.read()  # a body over the size limit is a 413, answered by the middleware
         try:
-            update = await request.json()
-        except ValueError:
+            update = json.loads(raw)
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deeply to read
             return error_response(400, "bad_request", "not a Zalo Bot update")
         if not isinstance(update, dict):
             return error_response(400, "bad_request", "not a Zalo Bot update")

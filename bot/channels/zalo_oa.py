@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Delivery
+from bot.channels.base import Delivery, json_object, json_text, platform_id
 from bot.channels.plain import render_plain, split_text, with_links
 from bot.web.server import error_response
 from handlers.context import Services
@@ -291,28 +291,25 @@ def to_inbound(event: dict[str, Any]) -> Inbound | None:
     """The neutral event an OA webhook event stands for (None: not one a citizen's chat acts on)."""
     name = event.get("event_name")
     if name in ("follow", "unfollow"):
-        follower = (event.get("follower") or {}).get("id")
-        if not follower:
+        follower = platform_id(json_object(event.get("follower")).get("id"))
+        if follower is None:
             return None
-        key = f"{name}:{follower}:{event.get('timestamp')}"
-        return Inbound(Identity(NAME, str(follower)), key, "unblocked" if name == "follow" else "blocked")
+        key = f"{name}:{follower}:{platform_id(event.get('timestamp'))}"
+        return Inbound(Identity(NAME, follower), key, "unblocked" if name == "follow" else "blocked")
+    sender = platform_id(json_object(event.get("sender")).get("id"))
+    message = json_object(event.get("message"))
+    message_id = platform_id(message.get("msg_id"))
     if name not in ("user_send_text", "user_click_button"):
-        if isinstance(name, str) and name.startswith("user_send_"):
-            sender = (event.get("sender") or {}).get("id")
-            message_id = (event.get("message") or {}).get("msg_id")
-            if sender and message_id:
-                return Inbound(Identity(NAME, str(sender)), str(message_id), "unsupported")
+        if isinstance(name, str) and name.startswith("user_send_") and sender and message_id:
+            return Inbound(Identity(NAME, sender), message_id, "unsupported")
         return None
-    sender = (event.get("sender") or {}).get("id")
-    message = event.get("message") or {}
-    message_id = message.get("msg_id")
-    if not sender or not message_id:
+    if sender is None or message_id is None:
         return None
-    identity = Identity(NAME, str(sender))
-    text = str(message.get("text") or message.get("payload") or "")
+    identity = Identity(NAME, sender)
+    text = json_text(message.get("text")) or json_text(message.get("payload"))
     if text.startswith(BUTTON_PREFIX):
-        return Inbound(identity, str(message_id), "choice", value=text[len(BUTTON_PREFIX) :].strip())
-    return Inbound(identity, str(message_id), "text", text=text)
+        return Inbound(identity, message_id, "choice", value=text[len(BUTTON_PREFIX) :].strip())
+    return Inbound(identity, message_id, "text", text=text)
 
 
 class ZaloOAChannel:
@@ -357,21 +354,21 @@ class ZaloOAChannel:
             raise PermissionError("unsigned event")
         try:
             event = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deeply to read
             raise PermissionError("not a JSON event") from None
         if not isinstance(event, dict):
             raise PermissionError("not a JSON event")
-        app_id, timestamp = str(event.get("app_id") or ""), str(event.get("timestamp") or "")
-        if not hmac.compare_digest(app_id.encode(), self.config.app_id.encode()):
+        app_id, timestamp = json_text(event.get("app_id")), json_text(event.get("timestamp"))
+        # text that is not UTF-8 (lone surrogates from the body, or a header's undecodable bytes) never matches
+        if not hmac.compare_digest(app_id.encode("utf-8", "surrogatepass"), self.config.app_id.encode()):
             raise PermissionError("event of another app")
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 20):
+            raise PermissionError("no timestamp")
         expected = signature(app_id, raw, timestamp, self.config.secret_key)
         given = header.strip().removeprefix("mac=")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode()):
             raise PermissionError("wrong signature")
-        try:
-            age = self.clock() - int(timestamp) / 1000
-        except ValueError:
-            raise PermissionError("no timestamp") from None
+        age = self.clock() - int(timestamp) / 1000
         if abs(age) > self.config.webhook_max_age:
             raise PermissionError("event too old (or from the future): refused as a replay")
         return event

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from bot.channels.base import Delivery
+from bot.channels.base import Delivery, json_object, platform_id
 from bot.channels.zalo_oa import EXPIRED_TOKEN, ZaloApi
-from handlers.messages import Reply
+from handlers.messages import Reply, storable
 from handlers.ratings import Rating, RatingHandler
 
 log = logging.getLogger(__name__)
@@ -35,24 +35,36 @@ def until_next_day(now: datetime, zone: ZoneInfo) -> float:
     return max(60.0, (midnight - local).total_seconds())
 
 
+def _rate(value: object) -> int | None:
+    """The stars of a rating: a whole number (or its digits) from 1 to 5."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        return None
+    return value
+
+
+def _words(value: object) -> str | None:
+    return storable(value).strip() or None if isinstance(value, str) else None
+
+
 def rating_of(event: dict[str, Any]) -> Rating | None:
     """The rating a ``user_feedback`` event carries (fields in ``message``, or at the top level)."""
-    message = event.get("message") if isinstance(event.get("message"), dict) else event
-    assert isinstance(message, dict)
-    message_id = message.get("msg_id") or event.get("msg_id")
-    try:
-        rate = int(message.get("rate"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    message = json_object(event.get("message")) or event
+    message_id = platform_id(message.get("msg_id") or event.get("msg_id"))
+    rate = _rate(message.get("rate"))
+    if message_id is None or rate is None:
         return None
-    if not message_id or not 1 <= rate <= 5:
-        return None
-    chips = message.get("feedbacks") or []
+    chips = message.get("feedbacks")
     return Rating(
-        message_id=str(message_id),
-        tracking_id=str(message.get("tracking_id") or event.get("tracking_id") or "") or None,
+        message_id=message_id,
+        tracking_id=platform_id(message.get("tracking_id") or event.get("tracking_id")),
         rate=rate,
-        chips=tuple(str(c) for c in chips if str(c).strip()) if isinstance(chips, list) else (),
-        note=str(message.get("note") or "").strip() or None,
+        chips=tuple(chip for chip in map(_words, chips) if chip) if isinstance(chips, list) else (),
+        note=_words(message.get("note")),
     )
 
 
@@ -117,8 +129,7 @@ class ZnsEvents:
                 return
             await self.ratings.record(NAME, rating)
         elif name == "user_received_message":
-            message = event.get("message") if isinstance(event.get("message"), dict) else {}
-            assert isinstance(message, dict)
-            tracking = message.get("tracking_id") or event.get("tracking_id")
+            message = json_object(event.get("message"))
+            tracking = platform_id(message.get("tracking_id") or event.get("tracking_id"))
             if tracking:
-                await self.ratings.delivered(NAME, str(tracking), str(message.get("msg_id") or ""))
+                await self.ratings.delivered(NAME, tracking, platform_id(message.get("msg_id")) or "")

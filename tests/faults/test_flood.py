@@ -99,7 +99,7 @@ async def test_a_flood_under_faults_and_kills_loses_nothing_and_sends_nothing_tw
             async def chaos() -> None:
                 nonlocal drops
                 for kill in range(KILLS):
-                    await asyncio.sleep(rng.uniform(1.5, 4.0))
+                    await asyncio.sleep(rng.uniform(2.5, 8.0))  # spread over the run
                     victim = rng.choice([worker, worker, *web])
                     await victim.kill()
                     kill_times.append((time.monotonic(), victim.name))
@@ -167,8 +167,19 @@ async def test_a_flood_under_faults_and_kills_loses_nothing_and_sends_nothing_tw
             assert set(intros) == set(users)  # everyone got their invitation
             duplicates = sum(n - 1 for n in intros.values())
             worker_kills = sum(1 for _, name in kill_times if name == "worker")
-            in_flight = 16  # Pace.in_flight: sends under way at a kill, at most
-            assert duplicates <= drops + in_flight * worker_kills
+            # each duplicate must be explained: its first copy was taken by the platform shortly before the
+            # delivering worker was killed (the send's outcome was never committed), or by an injected drop
+            first_copy = {}
+            for call in emu.calls:
+                if call.method == "sendMessage" and str(call.params.get("text", "")).startswith(f"<b>{INTRO}"):
+                    first_copy.setdefault(int(call.params["chat_id"]), call.at)
+            killed_worker_at = [at for at, name in kill_times if name == "worker"]
+            by_kill = sum(
+                n - 1
+                for chat, n in intros.items()
+                if n > 1 and any(0 <= at - first_copy[chat] <= 5.0 for at in killed_worker_at)
+            )
+            assert duplicates - by_kill <= drops, (duplicates, by_kill, drops)
             assert statuses == {"started": PEOPLE}
             assert all(p.last.text.startswith("Câu 6/7") for p in people.values())
             print(
@@ -177,8 +188,8 @@ async def test_a_flood_under_faults_and_kills_loses_nothing_and_sends_nothing_tw
                 f"{balancer.refused} refused while no web instance was up); {len(kill_times)} SIGKILLs "
                 f"(worker {worker_kills}, web {len(kill_times) - worker_kills}); injected: "
                 f"{emu.stats.faults_injected} faulty answers, {emu.stats.too_many_requests} 429s, {drops} drops after "
-                f"accept; duplicate invitations {duplicates} (allowed by drops and worker kills: "
-                f"≤ {drops + in_flight * worker_kills})"
+                f"accept; duplicate invitations {duplicates} ({by_kill} sent just before a worker kill, "
+                f"the rest ≤ the {drops} drops)"
             )
         finally:
             for process in processes:
