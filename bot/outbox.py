@@ -155,6 +155,8 @@ class Outbox:
         now = time.monotonic()
         soonest = REFILL_SECONDS
         for lane in self.lanes.values():
+            if len(lane.tasks) >= lane.pace.in_flight:
+                continue  # nothing can start before a send finishes, and that wakes the loop anyway
             ready = [lane.ready_at.get(r, 0.0) for r in lane.queues if r not in lane.busy]
             if ready:
                 soonest = min(soonest, max(0.0, max(lane.paused_until, min(ready)) - now))

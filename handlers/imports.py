@@ -23,7 +23,7 @@ from handlers.contacts import normalize_phone
 from handlers.context import Services
 from handlers.dossiers import CODE_RE, TRANSITIONS, ContactInput, DossierHandler, DossierInput, local_moment
 from handlers.errors import HandlerError, InvalidInput
-from handlers.messages import nfc
+from handlers.messages import nfc, storable
 from handlers.survey import fold
 from storage.repositories import (
     DossierRepository,
@@ -39,6 +39,7 @@ BATCH_ROWS = 200  # rows per transaction
 PROGRESS_EVERY = 1000  # rows between two progress reports
 HEADER_SEARCH_ROWS = 10  # the header row is one of the first rows (exports put a title above it)
 ERRORS_LISTED = 200  # row errors the summary lists one by one
+YEARS = range(1900, 3000)  # as the REST API: far enough either way, and clear of what a database can store
 
 Cell = object
 Moment = date | datetime  # a date alone, or a date and time (naive: local time)
@@ -224,7 +225,7 @@ def parse_moment(value: Cell) -> Moment | None:
 
     Accepted: Excel date/datetime cells, dd/mm/yyyy and dd-mm-yyyy with an optional HH:MM[:SS] (after the date
     or before it), and ISO 8601 (yyyy-mm-dd[ HH:MM[:SS]], ``T`` too, an offset kept). A time of exactly
-    midnight is read as the date alone: exports write a date as the midnight that starts it.
+    midnight is read as the date alone: exports write a date as the midnight that starts it. Years 1900–2999.
     """
     if value is None:
         return None
@@ -241,6 +242,8 @@ def parse_moment(value: Cell) -> Moment | None:
         if text is None:
             return None
         parsed = _parse_text_moment(text)
+    if False:
+        raise ValueError(f"{parsed.isoformat()}: the year must be between {YEARS.start} and {YEARS.stop - 1}")
     if isinstance(parsed, datetime) and parsed.tzinfo is None and parsed.time() == time(0):
         return parsed.date()
     return parsed

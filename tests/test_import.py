@@ -714,6 +714,47 @@ async def test_a_csv_export_imports_like_a_workbook(services: Services, tmp_path
     assert (v1.procedure_name, v1.state) == ("Cấp bản sao; trích lục, hộ tịch", "returned")
 
 
+async def test_a_nul_character_in_a_csv_cell_is_dropped_not_a_database_error(
+    services: Services, tmp_path: Path
+) -> None:
+    await add_unit(services)
+    lines = [
+        "Mã hồ sơ,Thủ tục,Lĩnh vực,Ngày tiếp nhận,Ngày hẹn trả,Chủ hồ sơ,Cán bộ xử lý",
+        "P8-N1,Đăng ký\x00 khai sinh,Hộ\x00 tịch,10/11/2026,20/11/2026,Lê\x00 Thị Hoà,Trần Thị\x00 Bình",
+    ]
+    path = tmp_path / "nul.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    report = await DossierImporter(services).run(path, unit="P8")
+
+    assert (report.created, report.errors) == (1, ())
+    dossier = (await DossierHandler(services).view("P8-N1")).dossier
+    assert (dossier.procedure_name, dossier.field, dossier.handler) == ("Đăng ký khai sinh", "Hộ tịch", "Trần Thị Bình")
+
+
+@pytest.mark.parametrize(
+    ("received", "due", "column"),
+    [
+        ("01/01/0001", "20/11/2026", "Ngày tiếp nhận"),
+        ("0001-01-01T00:00:00+14:00", "20/11/2026", "Ngày tiếp nhận"),
+        ("10/11/2026", "31/12/9999 23:59", "Ngày hẹn trả"),
+        ("10/11/2026", "01/01/3000", "Ngày hẹn trả"),
+        ("31/12/1899", "20/11/2026", "Ngày tiếp nhận"),
+    ],
+)
+async def test_a_year_outside_1900_to_2999_is_a_row_error_not_a_crash(
+    services: Services, tmp_path: Path, received: str, due: str, column: str
+) -> None:
+    await add_unit(services)
+    path = write_xlsx(tmp_path / "nam.xlsx", [export_row("P8-Y1", received=received, due=due), export_row("P8-Y2")])
+
+    report = await DossierImporter(services).run(path)
+
+    assert report.created == 1
+    assert [error.row for error in report.errors] == [2]
+    assert report.errors[0].message.startswith(f"“{column}” không phải là ngày")
+
+
 # -- the summary --------------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import aiohttp
 
+from bot.app import App
+from bot.config import load_settings
+from bot.web.server import build_web_app
 from handlers.messages import Identity, Inbound
 from tests.conftest import Backend
 from tests.telegram_service import running
@@ -45,3 +48,17 @@ async def test_metrics_count_inbound_events_deliveries_and_what_waits(backend: B
     assert 'sipas_job_runs{job="at_risk",status="done"}' in text
     assert "0912" not in text
     assert "Nguyễn" not in text
+
+
+async def test_health_fails_when_the_database_is_gone(aiohttp_client: object) -> None:
+    app = App(load_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"))
+    try:
+        client = await aiohttp_client(build_web_app(app))  # type: ignore[operator]
+        async with client.get("/healthz") as response:
+            assert response.status == 503
+            assert await response.json() == {"status": "unavailable", "database": "unreachable"}
+        async with client.get("/metrics") as response:
+            assert response.status == 503
+            assert (await response.json())["error"]["code"] == "unavailable"
+    finally:
+        await app.close()
