@@ -110,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--parent", help="the code of the unit above it")
     add.add_argument("--form", help="the survey form its citizens get (default: SIPAS_SURVEY_FORM)")
     unit_commands.add_parser("list", help="list the units")
+    units_import = unit_commands.add_parser(
+        "import", help="add units from a CSV file (mã, tên, mã cấp trên) or a province and its communes"
+    )
+    source = units_import.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", type=Path, help="a CSV file with the columns mã, tên, mã cấp trên")
+    source.add_argument(
+        "--province", help="a province's national code (e.g. 01 Hà Nội, 79 TP Hồ Chí Minh): it and its communes"
+    )
 
     dossiers = commands.add_parser("dossiers", help="dossiers from the one-stop-shop software")
     dossier_commands = dossiers.add_subparsers(dest="dossiers_command", required=True, parser_class=_Parser)
@@ -190,6 +198,14 @@ async def _db_backup(app: App, target: Path) -> None:
 
     size = await backup_sqlite(app.services.database, target)
     print(f"backed up {_safe_url(app.settings.database_url)} to {target} ({size} bytes)")
+
+
+async def _units_import(app: App, args: argparse.Namespace) -> None:
+    from handlers.units import import_units, read_unit_file, vietnam_units
+
+    lines = vietnam_units(args.province) if args.province else read_unit_file(args.file)
+    done = await import_units(app.services, lines)
+    print(f"Đã thêm {done.added} đơn vị; {done.kept} đơn vị đã có từ trước được giữ nguyên.")
 
 
 async def _units_add(app: App, args: argparse.Namespace) -> None:
@@ -359,6 +375,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
     if args.command == "units":
         if args.units_command == "add":
             return lambda app: _units_add(app, args)
+        if args.units_command == "import":
+            return lambda app: _units_import(app, args)
         return _units_list
     return lambda app: _report(app, args)
 

@@ -208,7 +208,7 @@ def cell_text(value: Cell) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = nfc(str(value)).strip()
+    text = nfc(storable(str(value))).strip()  # a stray NUL (a database refuses it) is dropped
     return text or None
 
 
@@ -242,7 +242,7 @@ def parse_moment(value: Cell) -> Moment | None:
         if text is None:
             return None
         parsed = _parse_text_moment(text)
-    if False:
+    if parsed.year not in YEARS:
         raise ValueError(f"{parsed.isoformat()}: the year must be between {YEARS.start} and {YEARS.stop - 1}")
     if isinstance(parsed, datetime) and parsed.tzinfo is None and parsed.time() == time(0):
         return parsed.date()

@@ -352,3 +352,23 @@ def test_the_holidays_of_a_year_with_the_override_file(env: dict[str, str], tmp_
     assert broken.returncode == 2
     assert broken.stderr.count("\n") == 1
     assert "days_off is a mapping" in broken.stderr
+
+
+def test_units_are_imported_from_a_file_or_from_the_national_list(env: dict[str, str], tmp_path: Path) -> None:
+    tree = tmp_path / "don-vi.csv"
+    tree.write_text("Mã;Tên;Mã cấp trên\nQ3;Quận 3;\nQ3-P1;Phường 1;Q3\nQ3-P2;Phường 2;Q3\n", encoding="utf-8")
+    first = run(env, "units", "import", str(tree))
+    assert first.returncode == 0, first.stderr
+    assert "Đã thêm 3 đơn vị" in first.stdout
+    assert "Đã thêm 0 đơn vị; 3 đơn vị" in run(env, "units", "import", str(tree)).stdout  # again: nothing new
+    hanoi = run(env, "units", "import", "--province", "01")
+    assert hanoi.returncode == 0, hanoi.stderr
+    assert "Đã thêm 127 đơn vị" in hanoi.stdout  # Thành phố Hà Nội and its 126 communes and wards since 07/2025
+    listed = run(env, "units", "list").stdout
+    assert "01\tThành phố Hà Nội" in listed
+    assert "Phường Hoàn Kiếm\t(parent: 01;" in listed
+    orphan = tmp_path / "orphan.csv"
+    orphan.write_text("code,name,parent\nX1,Xã Một,NOWHERE\n", encoding="utf-8")
+    refused = run(env, "units", "import", str(orphan))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "sipasbot: error: no parent unit 'NOWHERE' for 'X1'"
