@@ -296,7 +296,9 @@ async def _report(app: App, args: argparse.Namespace) -> None:
             raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
         print(f"wrote {args.out} ({len(content)} bytes)")
         return
-    report = await app.reporter.satisfaction(args.unit, Period(start, end), args.include_children, form_id=args.form)
+    report = await app.reporter.satisfaction(
+        args.unit, Period(start, end), args.include_children, form_id=args.form, breakdowns=True
+    )
     output = (
         json.dumps(report, ensure_ascii=False, indent=2) if args.format == "json" else render_text(report, app.services)
     )

@@ -213,13 +213,21 @@ class Digests:
             as_of = day_start(today)
             overdue_n, overdue = await uow.digests.overdue(unit_ids, as_of, LIST_LIMIT)
             late_n, late = await uow.digests.late_without_apology(unit_ids, as_of, LIST_LIMIT)
-            complaints_n, complaints = await uow.digests.feedback_between(
-                unit_ids, day_start(current_period.start), day_start(current_period.end + timedelta(days=1)), 5
-            )
+            window = day_start(current_period.start), day_start(current_period.end + timedelta(days=1))
+            complaints_n, complaints = await uow.digests.feedback_between(unit_ids, *window, 5)
+            handled = await uow.feedback.counts(unit_ids, *window)
         lines += self._dossier_list(locale, "digest.overdue", overdue_n, overdue)
         lines += self._dossier_list(locale, "digest.late_without_apology", late_n, late)
         lines.append("")
-        lines.append(t(locale, "digest.complaints", count=complaints_n))
+        lines.append(
+            t(
+                locale,
+                "digest.complaints",
+                count=complaints_n,
+                answered=handled.get("answered", 0),
+                closed=handled.get("closed", 0),
+            )
+        )
         for line in complaints:
             text = redact(line.text, names=[line.person_name]) if line.text else "—"
             short = text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "…"
@@ -462,7 +470,7 @@ class PeriodReports:
     async def workbook(self, unit_code: str, period: Period, title: str, *, officers: bool = True) -> bytes:
         """The workbook of ``unit_code`` (and the units below it) for ``period``."""
         services, policy = self.services, self.services.policy
-        report = await self.reporter.satisfaction(unit_code, period, include_children=True)
+        report = await self.reporter.satisfaction(unit_code, period, include_children=True, breakdowns=True)
         start, end = policy.day_start(period.start), policy.day_start(period.end + timedelta(days=1))
         as_of = min(services.clock(), end)
         async with services.uow(read_only=True) as uow:

@@ -48,11 +48,18 @@ class Reporter:
         self.services = services
 
     async def satisfaction(
-        self, unit_code: str, period: Period, include_children: bool = False, form_id: str | None = None
+        self,
+        unit_code: str,
+        period: Period,
+        include_children: bool = False,
+        form_id: str | None = None,
+        *,
+        breakdowns: bool = False,
     ) -> dict[str, Any]:
         """The report of SPEC.md §7 for one unit (and, optionally, the units below it).
 
-        The answers scored are those to ``form_id``, by default the unit's survey form.
+        The answers scored are those to ``form_id``, by default the unit's survey form. ``breakdowns``
+        adds the figures by procedure and by channel (``by_procedure``, ``by_channel``).
         """
         if period.end < period.start:
             raise InvalidInput("the period ends before it starts")
@@ -80,8 +87,17 @@ class Reporter:
                 dossiers = await uow.reports.dossier_counts(unit_ids, start, end, as_of)
                 return dossiers, await uow.reports.survey_counts(unit_ids, start, end)
 
-        # the scan of the answers and the small counts run side by side on two read-only connections
-        answer_counts, (dossiers, surveys) = await asyncio.gather(answers(), counts())
+        async def broken_down() -> dict[str, list[AnswerCount]]:
+            if not breakdowns:
+                return {}
+            async with services.uow(read_only=True) as uow:
+                return {
+                    by: await uow.reports.answer_counts_by(unit_ids, start, end, form.id, by)
+                    for by in ("procedure", "channel")
+                }
+
+        # the scan of the answers and the small counts run side by side on read-only connections
+        answer_counts, (dossiers, surveys), extra = await asyncio.gather(answers(), counts(), broken_down())
         overall_counts, field_counts = _split(answer_counts)
         score = score_form(form, overall_counts)
         return {
@@ -110,6 +126,13 @@ class Reporter:
             },
             **_score_json(form_names={f.code: f.name.vi for f in form.factors}, score=score),
             "by_field": [_field_json(name, score_form(form, counts)) for name, counts in sorted(field_counts.items())],
+            **{
+                f"by_{by}": [
+                    {by: name, **{k: v for k, v in _field_json(name, score_form(form, counts)).items() if k != "field"}}
+                    for name, counts in sorted(_split(rows)[1].items())
+                ]
+                for by, rows in extra.items()
+            },
         }
 
 

@@ -42,6 +42,8 @@ SHEET_SUMMARY = "Tổng hợp"
 SHEET_CRITERIA = "Tiêu chí"
 SHEET_FACTORS = "Yếu tố"
 SHEET_FIELDS = "Lĩnh vực"
+SHEET_PROCEDURES = "Thủ tục"
+SHEET_CHANNELS = "Kênh"
 SHEET_OFFICERS = "Cán bộ"
 SHEET_LATE = "Hồ sơ trễ hẹn"
 SHEET_ANSWERS = "Dữ liệu khảo sát"
@@ -195,6 +197,17 @@ def build_workbook(data: WorkbookData) -> bytes:
             for f in report.get("by_field", [])
         ],
     )
+    for sheet, key, header in ((SHEET_PROCEDURES, "procedure", "Thủ tục"), (SHEET_CHANNELS, "channel", "Kênh")):
+        if f"by_{key}" in report:
+            _write_table(
+                wb,
+                sheet,
+                [header, "Số câu trả lời (n)", "Chỉ số hài lòng"],
+                [
+                    [_clean(str(row[key])), int(row["n"]), _percent(row.get("index"), row.get("suppressed", False))]
+                    for row in report[f"by_{key}"]
+                ],
+            )
     if data.officers is not None:
         _write_table(
             wb,

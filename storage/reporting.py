@@ -58,6 +58,27 @@ class ReportRepository(_Repository):
         )
         return [AnswerCount(f, q, v, int(c)) for f, q, v, c in await self.connection.execute(query)]
 
+    async def answer_counts_by(
+        self, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str, by: str
+    ) -> list[AnswerCount]:
+        """Answers per procedure (``by="procedure"``) or per channel (``by="channel"``), question and value."""
+        key = DOSSIERS.c.procedure_name if by == "procedure" else func.coalesce(INVITATIONS.c.channel, "")
+        joined = ANSWERS.join(INVITATIONS, INVITATIONS.c.id == ANSWERS.c.invitation_id)
+        if by == "procedure":
+            joined = joined.join(DOSSIERS, DOSSIERS.c.id == INVITATIONS.c.dossier_id)
+        query = (
+            select(key.label("key"), ANSWERS.c.question_code, ANSWERS.c.value, func.count())
+            .select_from(joined)
+            .where(
+                ANSWERS.c.unit_id.in_(unit_ids),
+                _within(ANSWERS.c.answered_at, start, end),
+                ANSWERS.c.form_id == form_id,
+                ANSWERS.c.value.is_not(None),
+            )
+            .group_by(key, ANSWERS.c.question_code, ANSWERS.c.value)
+        )
+        return [AnswerCount(k, q, v, int(c)) for k, q, v, c in await self.connection.execute(query)]
+
     async def dossier_counts(
         self, unit_ids: Sequence[int], start: datetime, end: datetime, as_of: datetime
     ) -> DossierCounts:

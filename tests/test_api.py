@@ -622,8 +622,12 @@ async def test_the_report_is_the_reporters(client: Client, keys: Keys, sipas: Ap
         client, "GET", f"{PREFIX}/reports/satisfaction?unit=P8&from=2026-11-01&to=2026-11-30", keys.reports
     )
     assert answer.status == 200, answer.body
-    expected = await sipas.reporter.satisfaction("P8", Period(date(2026, 11, 1), date(2026, 11, 30)))
+    expected = await sipas.reporter.satisfaction(
+        "P8", Period(date(2026, 11, 1), date(2026, 11, 30)), breakdowns=True
+    )
     assert answer.body == json.loads(json.dumps(expected))
+    assert answer.body["by_procedure"] == []  # returned, not yet answered
+    assert answer.body["by_channel"] == []
     assert answer.body["dossiers"]["received"] == 1
     ReportOut.model_validate(answer.body)  # the documented shape is the served one
 
@@ -632,7 +636,9 @@ async def test_the_report_defaults_to_the_month_so_far(client: Client, keys: Key
     answer = await call(client, "GET", f"{PREFIX}/reports/satisfaction?unit=P8", keys.reports)
     assert answer.status == 200
     assert (answer.body["from"], answer.body["to"]) == ("2026-11-01", "2026-11-18")  # the clock says 18/11/2026
-    assert answer.body == await sipas.reporter.satisfaction("P8", Period(date(2026, 11, 1), date(2026, 11, 18)))
+    assert answer.body == await sipas.reporter.satisfaction(
+        "P8", Period(date(2026, 11, 1), date(2026, 11, 18)), breakdowns=True
+    )
 
 
 @pytest.mark.parametrize(("flag", "children"), [("true", True), ("1", True), ("false", False), ("0", False)])
@@ -644,7 +650,7 @@ async def test_the_report_may_include_the_units_below(
     answer = await call(client, "GET", f"{PREFIX}/reports/satisfaction?{query}", keys.reports)
     assert answer.status == 200
     assert answer.body == await sipas.reporter.satisfaction(
-        "Q3", Period(date(2026, 11, 1), date(2026, 11, 30)), children
+        "Q3", Period(date(2026, 11, 1), date(2026, 11, 30)), children, breakdowns=True
     )
     assert answer.body["dossiers"]["received"] == (1 if children else 0)
 

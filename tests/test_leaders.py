@@ -80,6 +80,12 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
     assert report["dossiers"]["on_time"] == 6
     assert report["dossiers"]["on_time_rate"] == round(600 / 7, 2)
 
+    broken_down = await app.reporter.satisfaction("P8", NOVEMBER, breakdowns=True)
+    assert broken_down["by_procedure"] == [
+        {"procedure": "Đăng ký khai sinh", "index": round(overall, 2), "n": 6, "suppressed": False}
+    ]
+    assert [c["index"] for c in broken_down["by_channel"]] == [round(overall, 2)]
+
     # the morning digest of 01/12: the month to date is November
     digest = await Digests(app.services, Targets()).build("P8", date(2026, 12, 1))
     text = digest.text
@@ -106,6 +112,9 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
         assert pytest.approx(value / 100, abs=1e-4) in factor_sheet[code]
     criteria_sheet = {row[0]: row for row in book["Tiêu chí"].iter_rows(min_row=2, values_only=True) if row[0]}
     assert pytest.approx(criteria["TC1"] / 100, abs=1e-4) in criteria_sheet["TC1"]
+    procedures = list(book["Thủ tục"].iter_rows(min_row=2, values_only=True))
+    assert procedures[0][:2] == ("Đăng ký khai sinh", 6)
+    assert procedures[0][2] == pytest.approx(overall / 100, abs=1e-4)
     answers = list(book["Dữ liệu khảo sát"].iter_rows(values_only=True))
     assert sum(1 for row in answers if row[0] and str(row[0]).startswith("PK-")) == 6
     assert not any("0912 345 678" in str(v) for row in answers for v in row if v)

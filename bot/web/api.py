@@ -464,6 +464,24 @@ class ReportField(_Report):
     suppressed: bool
 
 
+class ReportProcedure(_Report):
+    """The overall index among the answers about one procedure."""
+
+    procedure: str
+    index: float | None
+    n: int
+    suppressed: bool
+
+
+class ReportChannel(_Report):
+    """The overall index among the answers given on one channel (telegram, zalo_oa, zalo_bot, zns…)."""
+
+    channel: str
+    index: float | None
+    n: int
+    suppressed: bool
+
+
 class ReportOut(_Report):
     """The satisfaction report of SPEC.md §7: rates and indexes in percent (0–100) or null; n < 5 is suppressed."""
 
@@ -482,6 +500,8 @@ class ReportOut(_Report):
     criteria: list[ReportCriterion]
     priorities: list[ReportPriority]
     by_field: list[ReportField]
+    by_procedure: list[ReportProcedure]
+    by_channel: list[ReportChannel]
 
 
 class OpenApiOut(BaseModel):
@@ -959,7 +979,9 @@ async def get_report(request: web.Request) -> web.Response:
         known = ", ".join(app.services.catalog.ids())
         raise ApiError(422, "invalid_input", f"form: unknown form {form!r} (known: {known})")
     try:
-        report = await app.reporter.satisfaction(unit, Period(start, end), TRUE_WORDS[flag], form_id=form)
+        report = await app.reporter.satisfaction(
+            unit, Period(start, end), TRUE_WORDS[flag], form_id=form, breakdowns=True
+        )
     except NotFound:
         raise ApiError(422, "unknown_unit", f"unit: unknown unit {unit!r}") from None
     return _json(report)
