@@ -622,9 +622,7 @@ async def test_the_report_is_the_reporters(client: Client, keys: Keys, sipas: Ap
         client, "GET", f"{PREFIX}/reports/satisfaction?unit=P8&from=2026-11-01&to=2026-11-30", keys.reports
     )
     assert answer.status == 200, answer.body
-    expected = await sipas.reporter.satisfaction(
-        "P8", Period(date(2026, 11, 1), date(2026, 11, 30)), breakdowns=True
-    )
+    expected = await sipas.reporter.satisfaction("P8", Period(date(2026, 11, 1), date(2026, 11, 30)), breakdowns=True)
     assert answer.body == json.loads(json.dumps(expected))
     assert answer.body["by_procedure"] == []  # returned, not yet answered
     assert answer.body["by_channel"] == []
