@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -10,10 +11,12 @@ from sqlalchemy import func, select
 
 from handlers.citizen import CitizenHandler
 from handlers.context import Services
+from handlers.dossiers import DossierHandler
 from handlers.erasure import Retention
 from handlers.messages import Identity, Inbound
+from handlers.staff import Roles
 from handlers.units import UnitHandler
-from storage.models import AnswerRow, AuditRow, IdentityRow, InvitationRow, OutboxRow, PersonRow
+from storage.models import AnswerRow, AuditRow, FeedbackRow, IdentityRow, InvitationRow, OutboxRow, PersonRow
 from tests.conftest import Clock
 from tests.helpers import Person, add_unit, returned_dossier, sample_dossier
 
@@ -341,6 +344,65 @@ async def test_decomposed_vietnamese_is_understood_and_stored_composed(services:
     assert recorded["TC1"] == ("5", None)
     assert recorded["YK"] == (None, "Nhân viên chu đáo")
     assert unicodedata.is_normalized("NFC", recorded["YK"][1] or "")
+    # after the survey, a message that is not an answer is a complaint: kept composed too
+    await person.type(unicodedata.normalize("NFD", "Cán bộ cần hướng dẫn rõ hơn về lệ phí"))
+    assert await feedback_texts(services) == ["Cán bộ cần hướng dẫn rõ hơn về lệ phí"]
+
+
+async def feedback_texts(services: Services) -> list[str]:
+    async with services.uow(read_only=True) as uow:
+        return list((await uow.connection.execute(select(FeedbackRow.text).order_by(FeedbackRow.id))).scalars())
+
+
+async def test_what_no_database_can_store_is_dropped_from_typed_text(services: Services, token: str) -> None:
+    # a NUL character (PostgreSQL refuses it) and a lone surrogate (no UTF-8 for it) made the turn fail
+    person = Person(services, "an")
+    await person.link(token)
+    await person.type("Cán bộ\x00 tận tình \ud800")
+    assert await feedback_texts(services) == ["Cán bộ tận tình \ufffd"]
+
+
+@pytest.mark.parametrize(
+    "spelt",
+    [
+        lambda i: "0" + i,
+        lambda i: "".join(chr(0x660 + int(d)) for d in i),  # Arabic-Indic digits: str.isdigit() and int() take them
+        lambda i: "".join(chr(0xFF10 + int(d)) for d in i),  # full-width digits
+        lambda i: "²",  # str.isdigit(), but int() raised ValueError
+        lambda i: "9" * 25,  # past a database integer: OverflowError on SQLite, an error on PostgreSQL
+    ],
+)
+async def test_a_button_whose_id_is_spelt_otherwise_is_stale(
+    services: Services, token: str, spelt: Callable[[str], str]
+) -> None:
+    person = await started(services, token)
+    value = next(o.value for o in person.last.options if o.value.startswith("a:"))
+    kind, invitation, rest = value.split(":", 2)
+    await person.press(f"{kind}:{spelt(invitation)}:{rest}")
+    assert person.last_outcome is not None
+    assert person.last_outcome.ack == "Nút này không còn hiệu lực; xin Ông/Bà trả lời câu hỏi hiện tại."
+    assert await answers(services) == {}
+    await person.press(value)  # the button as it was offered still works
+    assert len(await answers(services)) == 1
+
+
+@pytest.mark.parametrize("spelt", ["0{id}", "٣", "9999999999999999999999", "²", "{id} "])
+async def test_a_staff_button_whose_id_is_spelt_otherwise_is_stale(
+    services: Services, clock: Clock, spelt: str
+) -> None:
+    await add_unit(services)
+    await DossierHandler(services).upsert(sample_dossier(code="P8-2", due_at=clock.now + timedelta(hours=20)))
+    officer = Person(services, "officer")
+    await officer.type(f"/join {await Roles(services).invite('staff', 'P8', 'Trần Thị Bình')}")
+    await officer.type("/xinloi P8-2")
+    reason = next(o.value for o in officer.last.options if o.value.endswith(":r:1"))
+    dossier_id = reason.split(":")[1]
+    for value in (f"x:{spelt.format(id=dossier_id)}:r:1", f"f:{spelt.format(id=dossier_id)}:c"):
+        await officer.press(value)
+        assert officer.last_outcome is not None
+        assert officer.last_outcome.ack in ("Thao tác này không còn hiệu lực.", "Phản ánh này đã được đóng."), value
+    await officer.press(reason)
+    assert "Bước 2/3" in officer.last.text
 
 
 async def test_sharing_a_phone_number_links_the_dossiers_with_that_number(

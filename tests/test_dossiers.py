@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from handlers.contacts import normalize_phone
 from handlers.context import Services
 from handlers.dossiers import ContactInput, DossierHandler
 from handlers.errors import Conflict, InvalidInput, NotFound
@@ -53,6 +54,13 @@ async def test_phone_numbers_are_stored_in_one_form_and_people_are_found_by_them
         assert one.dossier.applicant_id is not None
         person = await uow.people.get(one.dossier.applicant_id)
     assert person.phone == "84912345678"
+
+
+@pytest.mark.parametrize("phone", ["09¹2345678", "０９１２３４５６７８", "0912٣45678", "84912345678²"])
+def test_a_phone_number_has_ascii_digits_only(phone: str) -> None:
+    # "09¹2345678" was taken as the number 849¹2345678 (str.isdigit() is true for superscripts)
+    with pytest.raises(ValueError, match="only digits"):
+        normalize_phone(phone)
 
 
 @pytest.mark.parametrize(

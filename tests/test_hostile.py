@@ -303,7 +303,7 @@ tg_update = st.fixed_dictionaries(
 TELEGRAM_BOT = Bot(TOKEN)  # de_json needs a bot; nothing here reaches the network
 
 
-@settings(FIXED, max_examples=1500)
+@settings(FIXED, max_examples=600)
 @given(tg_update)
 def test_a_telegram_update_becomes_a_valid_event_or_nothing(data: dict[str, Any]) -> None:
     try:
@@ -362,13 +362,13 @@ oa_event = st.fixed_dictionaries(
 )
 
 
-@settings(FIXED, max_examples=1500)
+@settings(FIXED, max_examples=500)
 @given(oa_event | st.dictionaries(st.text(max_size=8), junk, max_size=5))
 def test_a_zalo_oa_event_becomes_a_valid_event_or_nothing(event: dict[str, Any]) -> None:
     assert_inbound(zalo_oa.to_inbound(event), "zalo_oa")
 
 
-@settings(FIXED, max_examples=1500)
+@settings(FIXED, max_examples=500)
 @given(oa_event | st.dictionaries(st.text(max_size=8), junk, max_size=5))
 def test_a_zns_event_gives_a_valid_rating_or_none(event: dict[str, Any]) -> None:
     rating = zns.rating_of(event)
@@ -408,7 +408,7 @@ headers_text = st.one_of(
 )
 
 
-@settings(FIXED, max_examples=800)
+@settings(FIXED, max_examples=400)
 @given(
     st.one_of(
         st.binary(max_size=300),
@@ -426,7 +426,7 @@ def test_verifying_an_oa_event_refuses_with_a_permission_error_only(raw: bytes, 
     assert isinstance(event, dict)
 
 
-@settings(FIXED, max_examples=800)
+@settings(FIXED, max_examples=300)
 @given(oa_event | junk.map(lambda value: {"app_id": APP_ID, "timestamp": "1763434800000", "x": value}))
 def test_a_validly_signed_event_of_any_shape_is_verified_or_refused(event: dict[str, Any]) -> None:
     channel = oa_channel(cast(Services, object()))
@@ -474,7 +474,7 @@ zb_updates = st.one_of(
 )
 
 
-@settings(FIXED, max_examples=1500)
+@settings(FIXED, max_examples=500)
 @given(zb_updates)
 def test_a_zalo_bot_update_becomes_a_valid_event_or_nothing(update: dict[str, Any]) -> None:
     assert_inbound(zalo_bot.to_inbound(update), "zalo_bot")
@@ -505,7 +505,7 @@ def assert_interpretation(form: Form, question: Question, typed: str, result: ob
         assert len(chosen) == 1
 
 
-@settings(FIXED, max_examples=1500)
+@settings(FIXED, max_examples=600)
 @given(st.data())
 def test_typed_text_is_an_answer_a_skip_a_back_or_not_understood(catalog: Catalog, data: st.DataObject) -> None:
     form, question = data.draw(st.sampled_from(every_question(catalog)), label="question")
@@ -563,7 +563,7 @@ cells = st.one_of(
 )
 
 
-@settings(FIXED, max_examples=2000)
+@settings(FIXED, max_examples=800)
 @given(cells)
 def test_every_cell_reader_gives_a_value_or_its_documented_refusal(value: object) -> None:
     text = imports.cell_text(value)
@@ -591,7 +591,7 @@ def test_every_cell_reader_gives_a_value_or_its_documented_refusal(value: object
     assert phone is None or re.fullmatch(r"84[1-9][0-9]{8,9}", phone), phone
 
 
-@settings(FIXED, max_examples=1000)
+@settings(FIXED, max_examples=400)
 @given(hostile_text)
 def test_a_phone_number_is_canonical_or_refused(text: str) -> None:
     try:
@@ -690,7 +690,7 @@ async def test_an_import_of_any_small_file_reports_rows_never_raises(
         assert report.imported + len(report.errors) <= report.rows
         assert all(2 <= error.row <= len(rows) + 1 for error in report.errors)
 
-    await for_all(st.tuples(st.sampled_from(["csv", "xlsx"]), import_rows), check, examples=40)
+    await for_all(st.tuples(st.sampled_from(["csv", "xlsx"]), import_rows), check, examples=30)
     logged.assert_clean()
 
 
@@ -846,7 +846,7 @@ async def test_a_forged_button_value_is_answered_and_changes_nothing(
         assert await snapshot(services) == before, (identity, value)
 
     who = st.sampled_from([desk.citizen.identity, desk.officer.identity, desk.stranger])
-    await for_all(st.tuples(who, forged_values(desk)), check, examples=250)
+    await for_all(st.tuples(who, forged_values(desk)), check, examples=200)
     logged.assert_clean()
 
 
@@ -1079,7 +1079,7 @@ async def test_any_report_query_is_answered_in_the_error_shape_or_reported(
 
 
 def test_parse_json_object_gives_an_object_or_an_api_error() -> None:
-    @settings(FIXED, max_examples=1500)
+    @settings(FIXED, max_examples=300)
     @given(
         st.one_of(
             st.binary(max_size=200),

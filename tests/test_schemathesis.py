@@ -183,13 +183,17 @@ def _known_code(parameters: Any) -> Any:
 
 
 def _in_p8(value: Any) -> Any:
-    """A dossier body (or batch item, or batch) with the unit that exists and known codes."""
+    """A body (or batch item, or batch) steered to what exists: the unit, known codes, dates in range."""
     if not isinstance(value, dict):
         return value
     if isinstance(value.get("items"), list):
         return {**value, "items": [_in_p8(item) for item in value["items"]]}
-    if "unit" in value:
-        return {**value, "unit": "P8"}
+    if "unit" in value:  # a dossier: received before it is due, in years the API takes
+        return {**value, "unit": "P8", "received_at": "2026-11-16T09:00:00+07:00", "due_at": "2026-11-19"}
+    if "new_due_at" in value:  # an apology: a working day after today and after the due date
+        return {**value, "new_due_at": "2026-11-25"}
+    if "at" in value and "type" in value:  # an event: after the dossiers were received
+        return {**value, "at": "2026-11-18T09:30:00+07:00"}
     if isinstance(value.get("dossier"), dict):
         return {**value, "code": KNOWN_CODES[0], "dossier": _in_p8(value["dossier"])}
     if "event" in value:

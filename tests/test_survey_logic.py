@@ -104,3 +104,18 @@ def test_the_first_question_offers_no_back_and_a_required_one_no_skip(catalog: C
     reply = render_question(form, form.question("HL"), {}, texts, "en", invitation_id=1)
     assert [o.label for o in reply.options] == ["Dissatisfied", "Satisfied", "Very satisfied"]
     assert reply.text.startswith("Question 1/2")
+
+
+@pytest.mark.parametrize("typed", ["²", "1²", "⑤", "9" * 5000, "1, " + "9" * 4400, "0" * 7 + "1"])
+def test_digits_that_are_not_a_number_of_an_option_are_not_understood(catalog: Catalog, typed: str) -> None:
+    # "²" passed str.isdigit() and then int() raised ValueError; 4300+ digits are past int()'s limit
+    form = catalog.get("sipas-2022")
+    for question in form.questions:
+        if question.type in ("rating", "choice", "multi_choice"):
+            assert interpret(form, question, typed) == NotUnderstood()
+
+
+def test_digits_of_another_script_are_read_as_numbers(catalog: Catalog) -> None:
+    form = catalog.get("sipas-2022")
+    question = form.questions[0]
+    assert interpret(form, question, "５") == interpret(form, question, "5") == Chosen("5")

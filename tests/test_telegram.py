@@ -6,12 +6,15 @@ import asyncio
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
+from telegram import Bot, Update
 
+from bot.channels.telegram import to_inbound
 from storage.models import AnswerRow, InboundEventRow, OutboxRow
 from tests.conftest import Backend
 from tests.emulators.telegram import Person, TelegramEmulator
@@ -267,3 +270,34 @@ async def test_a_server_error_is_retried_later_and_the_message_arrives_once(back
         await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=20)
         assert emu.stats.faults_injected == 1
         assert sum(text.startswith("Phiếu khảo sát") for text in person.texts) == 1
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"update_id": 1, "my_chat_member": {"chat": None, "from": {"id": 1, "is_bot": False, "first_name": "A"},
+         "date": 1, "old_chat_member": None, "new_chat_member": None}},
+        {"update_id": 2, "message": {"message_id": 1, "date": 1, "chat": None, "text": "hi",
+         "from": {"id": 1, "is_bot": False, "first_name": "A"}}},
+        {"update_id": 3, "callback_query": {"id": "q", "from": None, "chat_instance": "c", "data": "a:1:TC1:5"}},
+        {"update_id": 4, "message": {"message_id": 1, "date": 1, "chat": {"id": [1], "type": "private"}, "text": "hi",
+         "from": {"id": 1, "is_bot": False, "first_name": "A"}}},
+        {"update_id": [4], "message": {"message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"},
+         "from": {"id": 1, "is_bot": False, "first_name": "A"}}},
+    ],
+)  # fmt: skip
+def test_an_update_with_a_part_null_or_mistyped_is_not_acted_on(update: dict[str, Any]) -> None:
+    # PTB builds these without checking types; reading them raised AttributeError, a 500 on the webhook
+    assert to_inbound(Update.de_json(update, Bot(TOKEN))) is None
+
+
+def test_a_language_code_or_text_that_is_not_a_string_is_ignored() -> None:
+    user = {"id": 7, "is_bot": False, "first_name": "A", "language_code": ["vi"]}
+    query = {"update_id": 5, "callback_query": {"id": "q", "from": user, "chat_instance": "c", "data": 12}}
+    inbound = to_inbound(Update.de_json(query, Bot(TOKEN)))
+    assert inbound is not None
+    assert (inbound.kind, inbound.value, inbound.locale_hint) == ("choice", "", None)
+    message = {"message_id": 1, "date": 1, "chat": {"id": 7, "type": "private"}, "from": user, "text": {"a": 1}}
+    typed = to_inbound(Update.de_json({"update_id": 6, "message": message}, Bot(TOKEN)))
+    assert typed is not None
+    assert typed.text == ""

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig
+from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig, to_inbound
 from handlers.messages import Inbound, Option, Outcome, Reply
 from storage.models import InboundEventRow, OutboxRow
 from tests.conftest import Backend
@@ -189,3 +189,45 @@ async def test_a_long_reply_is_cut_into_parts_of_at_most_2000_characters() -> No
 
 async def _unused(inbound: Inbound) -> Outcome:
     raise AssertionError("nothing comes in here")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"chat": {"id": {"nested": 1}}, "message_id": "m1"},
+        {"chat": {"id": "c 1"}, "message_id": "m1"},
+        {"chat": {"id": "c1"}, "message_id": None},
+    ],
+)
+def test_an_update_whose_chat_or_ids_are_not_what_they_should_be_is_not_acted_on(message: dict[str, Any]) -> None:
+    # a chat that is a string, a sender that is a list: AttributeError before, a 500 on the webhook
+    assert to_inbound({"event_name": "message.text.received", "message": message}) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "chat_id"),
+    [
+        (
+            {"chat": "6ede9afa66b88fe6d6a9", "from": {"id": "6ede9afa66b88fe6d6a9"}, "message_id": "m1"},
+            "6ede9afa66b88fe6d6a9",
+        ),
+        ({"chat": {"id": "c1"}, "from": ["not", "an", "object"], "message_id": "m1"}, "c1"),
+    ],
+)
+def test_a_chat_or_sender_that_is_not_an_object_is_read_as_absent(message: dict[str, Any], chat_id: str) -> None:
+    # AttributeError before (a 500 on the webhook): now the other one of the two says who wrote
+    inbound = to_inbound({"event_name": "message.text.received", "message": message})
+    assert inbound is not None
+    assert inbound.identity.external_id == chat_id
+
+
+def test_a_text_that_is_not_a_string_reads_as_empty_and_nul_characters_are_dropped() -> None:
+    base = {"chat": {"id": "c1"}, "from": {"id": "c1"}, "message_id": "m1"}
+    listed = to_inbound({"event_name": "message.text.received", "message": {**base, "text": ["1"]}})
+    assert listed is not None
+    assert listed.text == ""
+    nul = to_inbound(
+        {"ok": True, "result": {"event_name": "message.text.received", "message": {**base, "text": "a\x00b"}}}
+    )
+    assert nul is not None
+    assert nul.text == "ab"

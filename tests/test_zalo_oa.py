@@ -9,13 +9,16 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig, to_inbound
+from handlers.context import Services
+from handlers.messages import Inbound, Outcome
 from storage.models import AnswerRow, IdentityRow, InboundEventRow, InvitationRow, OutboxRow
 from tests.conftest import Backend
 from tests.emulators.telegram import TelegramEmulator
@@ -353,3 +356,57 @@ async def test_a_closed_reply_window_marks_the_chat_and_the_invitation_goes_to_t
             await person.wait_for(lambda p: "/khaosat" in p.last.text)
             async with service.app.services.uow(read_only=True) as uow:
                 assert await uow.connection.scalar(select(IdentityRow.status)) == "active"
+
+
+def oa_channel() -> ZaloOAChannel:
+    config = ZaloOAConfig(app_id=APP_ID, app_secret=APP_SECRET, secret_key=SECRET_KEY)
+    # verify() and to_inbound() read only the configuration and the clock: no services needed
+    return ZaloOAChannel(ZaloApi(config, cast(Services, object())), _unused, clock=lambda: 1_763_434_800.0)
+
+
+async def _unused(inbound: Inbound) -> Outcome:
+    raise AssertionError("nothing comes in here")
+
+
+def signed_raw(event: dict[str, Any]) -> tuple[bytes, str]:
+    raw = json.dumps(event, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return raw, "mac=" + signature(APP_ID, raw, str(event["timestamp"]), SECRET_KEY)
+
+
+@pytest.mark.parametrize(
+    ("raw", "header"),
+    [
+        (b"[" * 100_000, "mac=00"),  # RecursionError before: a 500 on the webhook
+        (json.dumps({"app_id": "\ud800", "timestamp": "1"}).encode(), "mac=00"),  # UnicodeEncodeError before
+        (json.dumps({"app_id": APP_ID, "timestamp": "\udcff"}).encode(), "mac=00"),
+        (
+            json.dumps({"app_id": APP_ID, "timestamp": "1763434800000"}).encode(),
+            "mac=\udcff\udcfe",
+        ),  # a non-UTF-8 header
+    ],
+)
+def test_an_event_that_cannot_be_read_or_matched_is_refused_with_a_permission_error(raw: bytes, header: str) -> None:
+    with pytest.raises(PermissionError):
+        oa_channel().verify(raw, header)
+
+
+def test_a_signed_event_with_an_absurd_timestamp_is_refused_not_an_overflow() -> None:
+    raw, header = signed_raw({"app_id": APP_ID, "timestamp": "9" * 400, "event_name": "user_send_text"})
+    with pytest.raises(PermissionError, match="no timestamp"):
+        oa_channel().verify(raw, header)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event_name": "follow", "follower": True},
+        {"event_name": "follow", "follower": {"id": ["1"]}},
+        {"event_name": "user_send_text", "sender": "2468458835296117922", "message": {"msg_id": "m1", "text": "hi"}},
+        {"event_name": "user_send_text", "sender": {"id": "1"}, "message": ["m1"]},
+        {"event_name": "user_send_image", "sender": {"id": "1"}, "message": 5},
+        {"event_name": "user_send_text", "sender": {"id": "1 2"}, "message": {"msg_id": "m1"}},
+    ],
+)
+def test_an_event_whose_parts_are_not_objects_is_not_a_chat_event(event: dict[str, Any]) -> None:
+    # each of these raised AttributeError (a 500 on the signed webhook) before
+    assert to_inbound(event) is None

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.zalo_oa import ZaloApi, ZaloOAConfig
-from bot.channels.zns import ZnsChannel
+from bot.channels.zns import ZnsChannel, rating_of
 from bot.outbox import Outbox
 from handlers.context import Policy, Services
 from handlers.invitations import InvitationHandler
@@ -81,3 +81,35 @@ async def test_a_used_up_daily_quota_waits_for_the_next_day_and_keeps_the_tracki
     recipient = emulator.zns.recipient("84912345678")
     assert [m.tracking_id for m in recipient.messages] == ["sipas-1"]
     assert emulator.stats.errors[-144] == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"msg_id": "m-1", "rate": 1e999},  # JSON's 1e999 is an infinity: int() of it raised OverflowError
+        {"msg_id": "m-1", "rate": True},
+        {"msg_id": "m-1", "rate": 4.5},
+        {"msg_id": "m-1", "rate": "²"},
+        {"msg_id": ["m", 1], "rate": 5},  # an id that is a list was taken as the text "['m', 1]"
+        {"msg_id": "m\x00-1", "rate": 5},
+        {"rate": 5},
+    ],
+)
+def test_a_rating_with_a_rate_or_id_that_is_not_one_is_ignored(message: dict[str, object]) -> None:
+    assert rating_of({"event_name": "user_feedback", "message": message}) is None
+
+
+def test_a_rating_keeps_only_text_a_database_can_store() -> None:
+    event = {
+        "event_name": "user_feedback",
+        "message": {
+            "msg_id": "m-1",
+            "rate": "5",
+            "note": " Tận\x00 tình ",
+            "feedbacks": ["Đúng hẹn", 7, None, "\ud800", "  "],
+            "tracking_id": ["sipas-1"],
+        },
+    }
+    rating = rating_of(event)
+    assert rating is not None
+    assert (rating.rate, rating.note, rating.chips, rating.tracking_id) == (5, "Tận tình", ("Đúng hẹn", "\ufffd"), None)
