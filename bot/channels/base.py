@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hmac
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -72,3 +75,17 @@ def json_text(value: object) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""
+
+
+def secret_matches(given: str, secret: str | None) -> bool:
+    """Whether a webhook's secret header is ours, in constant time; no secret configured matches nothing.
+
+    A header that is not UTF-8 arrives with surrogates standing for its bytes: it is compared as those bytes.
+    """
+    return bool(secret) and hmac.compare_digest(given.encode("utf-8", "surrogatepass"), (secret or "").encode())
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile (a polling loop's back-off)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -11,8 +11,6 @@ the second delivery change nothing).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hmac
 import html
 import json
 import logging
@@ -48,7 +46,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from bot.channels.base import AttachmentLoader, Delivery, no_attachments, platform_id
+from bot.channels.base import AttachmentLoader, Delivery, no_attachments, pause, platform_id, secret_matches
 from bot.channels.plain import with_links
 from bot.web.server import error_response
 from handlers.messages import Identity, Inbound, Option, Outcome, Reply
@@ -311,34 +309,26 @@ class TelegramChannel:
                 failures = 0
             except Conflict as error:
                 log.error("another instance is polling this bot: %s", error)
-                await self._pause(stop, 5.0)
+                await pause(stop, 5.0)
             except InvalidToken as error:
                 log.error("Telegram refused the bot token: %s", error)
-                await self._pause(stop, 60.0)
+                await pause(stop, 60.0)
             except (NetworkError, RetryAfter) as error:
                 failures += 1
                 wait = _retry_seconds(error) if isinstance(error, RetryAfter) else min(30.0, 0.5 * 2**failures)
                 log.warning("polling Telegram failed (%s); again in %.1f s", error, wait)
-                await self._pause(stop, wait)
+                await pause(stop, wait)
             except Exception:  # a handler failure: the update stays unconfirmed and comes again
                 failures += 1
                 log.exception("handling a Telegram update failed")
-                await self._pause(stop, min(30.0, 0.5 * 2**failures))
-
-    @staticmethod
-    async def _pause(stop: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
+                await pause(stop, min(30.0, 0.5 * 2**failures))
 
     def setup_webhook(self, web_app: web.Application) -> None:
         """Register ``POST /webhooks/telegram`` on our aiohttp server."""
         web_app.router.add_post(WEBHOOK_PATH, self._webhook)
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        secret = self.config.webhook_secret or ""
-        given = request.headers.get(SECRET_HEADER, "")
-        # a header that is not UTF-8 arrives with surrogates standing for its bytes: compared as those bytes
-        if not secret or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), secret.encode()):
+        if not secret_matches(request.headers.get(SECRET_HEADER, ""), self.config.webhook_secret):
             self.refused()  # counted: forged or misdirected deliveries
             return error_response(403, "forbidden", "wrong or missing secret token")
         raw = await request.read()  # a body over the size limit is a 413, answered by the middleware

@@ -11,8 +11,6 @@ and a re-delivery (same ``message_id``) changes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,7 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Delivery, json_object, json_text, platform_id
+from bot.channels.base import Delivery, json_object, json_text, pause, platform_id, secret_matches
 from bot.channels.plain import render_plain, split_text
 from bot.web.server import error_response
 from handlers.messages import Identity, Inbound, Outcome, Reply
@@ -190,13 +188,13 @@ class ZaloBotChannel:
                 failures += 1
                 wait = 60.0 if error.code == UNAUTHORIZED else min(30.0, 0.5 * 2**failures)
                 log.warning("polling the Zalo Bot platform failed (%s); again in %.1f s", error, wait)
-                await self._pause(stop, wait)
+                await pause(stop, wait)
                 continue
             except (aiohttp.ClientError, TimeoutError) as error:
                 failures += 1
                 wait = min(30.0, 0.5 * 2**failures)
                 log.warning("polling the Zalo Bot platform failed (%s); again in %.1f s", error, wait)
-                await self._pause(stop, wait)
+                await pause(stop, wait)
                 continue
             failures = 0
             if not isinstance(update, dict):
@@ -206,20 +204,12 @@ class ZaloBotChannel:
             except Exception:  # at-most-once: the platform will not give it again; say so loudly
                 log.exception("handling a Zalo Bot update failed; the platform does not redeliver it")
 
-    @staticmethod
-    async def _pause(stop: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
-
     def setup_webhook(self, web_app: web.Application) -> None:
         """Register ``POST /webhooks/zalo-bot`` on our aiohttp server."""
         web_app.router.add_post(WEBHOOK_PATH, self._webhook)
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        secret = self.config.webhook_secret or ""
-        given = request.headers.get(SECRET_HEADER, "")
-        # a header that is not UTF-8 arrives with surrogates standing for its bytes: compared as those bytes
-        if not secret or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), secret.encode()):
+        if not secret_matches(request.headers.get(SECRET_HEADER, ""), self.config.webhook_secret):
             self.refused()  # counted: forged or misdirected deliveries
             return error_response(403, "forbidden", "wrong or missing secret token")
         raw = await request.read()  # a body over the size limit is a 413, answered by the middleware
