@@ -118,44 +118,25 @@ class Jobs:
 def build_scheduler(jobs: Jobs, zone: ZoneInfo, survey_tick_seconds: float = SURVEY_TICK_SECONDS) -> AsyncIOScheduler:
     """An APScheduler 3 scheduler, in the service's event loop and local time, with every periodic job.
 
-    The survey job runs at once on start-up (what fell due while the service was down goes out now),
-    then every ``survey_tick_seconds``.
+    Every job runs at once on start-up (what fell due while the service was down goes out now), then
+    at its interval: the surveys every ``survey_tick_seconds``, the at-risk scan and the leaders' digests
+    and reports every few minutes, housekeeping (retention purge) hourly; each run claims its period.
     """
     scheduler = AsyncIOScheduler(timezone=zone)
-    scheduler.add_job(
-        jobs.surveys,
-        IntervalTrigger(seconds=survey_tick_seconds, timezone=zone),
-        id="surveys",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=int(survey_tick_seconds) + 1,
-        next_run_time=datetime.now(zone),
-    )
-    scheduler.add_job(
-        jobs.at_risk,
-        IntervalTrigger(minutes=AT_RISK_MINUTES, timezone=zone),
-        id="at_risk",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=AT_RISK_MINUTES * 60,
-        next_run_time=datetime.now(zone),  # a scan missed while the service was down runs on start-up
-    )
-    scheduler.add_job(
-        jobs.housekeeping,
-        IntervalTrigger(hours=1, timezone=zone),
-        id="housekeeping",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=3600,
-        next_run_time=datetime.now(zone),
-    )
-    scheduler.add_job(
-        jobs.leaders,
-        IntervalTrigger(minutes=LEADERS_MINUTES, timezone=zone),
-        id="leaders",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=LEADERS_MINUTES * 60,
-        next_run_time=datetime.now(zone),
-    )
+    every = {
+        "surveys": (jobs.surveys, survey_tick_seconds),
+        "at_risk": (jobs.at_risk, AT_RISK_MINUTES * 60),
+        "housekeeping": (jobs.housekeeping, 3600),
+        "leaders": (jobs.leaders, LEADERS_MINUTES * 60),
+    }
+    for name, (job, seconds) in every.items():
+        scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=seconds, timezone=zone),
+            id=name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(seconds) + 1,
+            next_run_time=datetime.now(zone),  # what was missed while the service was down runs on start-up
+        )
     return scheduler
