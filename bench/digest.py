@@ -159,7 +159,9 @@ async def bare(services: Services, codes: list[str], digests: Digests) -> float:
             as_of = policy.day_start(TODAY)
             await uow.digests.overdue(ids, as_of, 10)
             await uow.digests.late_without_apology(ids, as_of, 10)
-            await uow.digests.feedback_between(ids, policy.day_start(periods[0].start), as_of, 5)
+            window = policy.day_start(periods[0].start), policy.day_start(periods[0].end + timedelta(days=1))
+            await uow.digests.feedback_between(ids, *window, 5)
+            await uow.feedback.counts(ids, *window)
     return time.perf_counter() - started
 
 

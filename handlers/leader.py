@@ -175,8 +175,8 @@ class Digests:
             return Period(start, yesterday), Period(before, end_before)
         raise InvalidInput(f"unknown digest period {kind!r}")
 
-    async def _section(self, unit: Unit, period: Period, children: bool) -> Section:
-        return Section(period, await self.reporter.satisfaction(unit.code, period, include_children=children))
+    async def _section(self, unit: Unit, unit_ids: list[int], period: Period, children: bool) -> Section:
+        return Section(period, await self.reporter.of_unit(unit, unit_ids, period, include_children=children))
 
     async def build(
         self, unit_code: str, today: date, kind: str = "day", locale: str = "vi", *, with_chart: bool = True
@@ -192,7 +192,8 @@ class Digests:
         has_children = bool(children)
         current_period, previous_period = self.periods(kind, today)
         current, previous = await asyncio.gather(
-            self._section(unit, current_period, has_children), self._section(unit, previous_period, has_children)
+            self._section(unit, unit_ids, current_period, has_children),
+            self._section(unit, unit_ids, previous_period, has_children),
         )
         targets = self.targets(unit)
         none = t(locale, "report.insufficient")
@@ -201,7 +202,8 @@ class Digests:
         if kind == "day":  # the morning digest also gives the month so far
             month, month_before = self.periods("month", today)
             month_now, month_then = await asyncio.gather(
-                self._section(unit, month, has_children), self._section(unit, month_before, has_children)
+                self._section(unit, unit_ids, month, has_children),
+                self._section(unit, unit_ids, month_before, has_children),
             )
             lines += self._period_lines(locale, "digest.period.month", month_now, month_then, targets, none)
             weakest_from = month_now
@@ -308,7 +310,11 @@ class Digests:
 
     async def _children(self, locale: str, children: list[Unit], period: Period, none: str) -> list[str]:
         t = self.services.texts
-        sections = await asyncio.gather(*(self._section(child, period, True) for child in children))
+        async with self.services.uow(read_only=True) as uow:
+            subtrees = [await uow.units.subtree_ids(child.id) for child in children]
+        sections = await asyncio.gather(
+            *(self._section(child, ids, period, True) for child, ids in zip(children, subtrees, strict=True))
+        )
         ranked = sorted(
             zip(children, sections, strict=True),
             key=lambda pair: (pair[1].satisfaction[0] is None, -(pair[1].satisfaction[0] or 0), pair[0].name),

@@ -10,7 +10,7 @@ from typing import Any
 
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
-from storage.values import AnswerCount, DossierCounts, SurveyCounts
+from storage.values import AnswerCount, DossierCounts, SurveyCounts, Unit
 from survey_forms.scoring import FormScore, Interval, score_form
 
 
@@ -63,16 +63,29 @@ class Reporter:
         """
         if period.end < period.start:
             raise InvalidInput("the period ends before it starts")
+        async with self.services.uow(read_only=True) as uow:
+            unit = await uow.units.get_by_code(unit_code)
+            if unit is None:
+                raise NotFound(f"no unit {unit_code!r}")
+            unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
+        return await self.of_unit(unit, unit_ids, period, include_children, form_id, breakdowns=breakdowns)
+
+    async def of_unit(
+        self,
+        unit: Unit,
+        unit_ids: list[int],
+        period: Period,
+        include_children: bool,
+        form_id: str | None = None,
+        *,
+        breakdowns: bool = False,
+    ) -> dict[str, Any]:
+        """The report of :meth:`satisfaction` for a unit already read, over ``unit_ids`` (it, or its subtree)."""
         services = self.services
         policy = services.policy
         start = policy.day_start(period.start)
         end = policy.day_start(period.end + timedelta(days=1))
         as_of = min(services.clock(), end)
-        async with services.uow(read_only=True) as uow:
-            unit = await uow.units.get_by_code(unit_code)
-            if unit is None:
-                raise NotFound(f"no unit {unit_code!r}")
-            unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
         wanted = form_id or unit.form_id or policy.default_form
         if wanted not in services.catalog:
             raise InvalidInput(f"unknown form {wanted!r}")
