@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from collections import Counter
@@ -45,6 +46,41 @@ async def reset(url: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await engine.dispose()
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+
+def postgres_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (the server the instances share)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
+def usage(processes: list[Process]) -> dict[str, float]:
+    """CPU seconds so far: each instance, this process (the emulator, balancer and people), PostgreSQL."""
+    own = os.times()
+    return {
+        **{p.name: cpu_seconds(p.process.pid) for p in processes if p.process is not None},
+        "load generator": own.user + own.system,
+        "PostgreSQL": postgres_seconds(),
+    }
 
 
 async def inbound(url: str, web_count: int, people_count: int, answers: int, logs: Path) -> float:
@@ -79,16 +115,20 @@ async def inbound(url: str, web_count: int, people_count: int, answers: int, log
                     query = await person.press(LEVELS[3])
                     await person.wait_for(lambda p, q=query: p.callback_answer(q).answered, timeout=300)
 
-            started = time.perf_counter()
+            before, started = usage(processes), time.perf_counter()
             await asyncio.gather(*(one(p) for p in people))
             seconds = time.perf_counter() - started
+            spent = {name: value - before.get(name, 0.0) for name, value in usage(processes).items()}
         finally:
             for process in processes:
                 await process.stop()
             await balancer.stop()
     rate = people_count * answers / seconds
+    cores = os.cpu_count() or 1
+    shares = ", ".join(f"{name} {value:.1f}" for name, value in spent.items())
     print(
-        f"inbound with {web_count} web instance(s): {people_count * answers} answers in {seconds:.1f} s = {rate:.1f}/s"
+        f"inbound with {web_count} web instance(s): {people_count * answers} answers in {seconds:.1f} s "
+        f"= {rate:.1f}/s; CPU s: {shares}; {sum(spent.values()) / (seconds * cores):.0%} of {cores} cores"
     )
     return rate
 
