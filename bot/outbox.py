@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -89,10 +89,12 @@ class Outbox:
         self.wakeup = wakeup or asyncio.Event()  # set by commits that queued messages: read the table
         self._progress = asyncio.Event()  # set when a send finished: only dispatch again
         self.sent = 0
+        self._restored: Counter[str] = Counter()  # resumes per channel: a refusal older than the last is stale
 
     async def resume(self, channels: list[str]) -> None:
         """Credentials work again on ``channels``: what was held for them goes now (in order), not hours later."""
         now = self.services.clock()
+        self._restored.update(channels)
         async with self.services.uow() as uow:
             for name in channels:
                 await uow.outbox.release(name, now)
@@ -271,6 +273,7 @@ class Outbox:
             if replace is None:  # not sent by this process: the table knows
                 async with services.uow(read_only=True) as uow:
                     replace = await uow.outbox.last_in_thread(name, message.recipient, reply.thread, message.id)
+        restored = self._restored[name]
         if lane is not None:
             await self._slot(lane)
             try:
@@ -279,6 +282,9 @@ class Outbox:
                 self._slot_done(lane)
         else:
             outcome = await channel.send(message.recipient, reply, replace=replace)
+        if outcome.status == "reauth" and self._restored[name] != restored:
+            # refused with the credentials held when it left; new ones were stored meanwhile: again, now
+            outcome = Delivery("retry_later", retry_after=0.0, error=outcome.error)
         now = services.clock()
         async with services.uow() as uow:
             if outcome.status == "delivered":

@@ -242,3 +242,28 @@ async def test_refused_credentials_keep_the_messages_pending_and_pause_the_chann
     assert await outbox.deliver_pending("fake") == 3
     assert await statuses(services) == {"sent": ["m1", "m2", "m3"]}
     assert [s.text for s in channel.sent] == ["m1", "m1", "m2", "m3"]
+
+
+async def test_a_send_refused_while_the_credentials_were_restored_goes_again_at_once(services: Services) -> None:
+    # the send left with the old token; the new pair was stored (resume) before its refusal came back: held
+    # for the whole REAUTH_HOLD_SECONDS before, although the credentials were good again
+    channel = ScriptedChannel()
+    channel.answer("a", Delivery("reauth", error="-216: Access token is invalid"))
+    gate, started = asyncio.Event(), asyncio.Event()
+    plain_send = channel.send
+
+    async def send(recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
+        if not started.is_set():
+            started.set()
+            await gate.wait()
+        return await plain_send(recipient, reply, replace=replace)
+
+    channel.send = send  # type: ignore[method-assign]
+    await queue(services, "a", "m1", "m2")
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.0)) as outbox:
+        async with asyncio.timeout(10):
+            await started.wait()
+        await outbox.resume(["fake"])  # `sipasbot zalo-oa tokens` stored the new grant meanwhile
+        gate.set()
+        await channel.wait(lambda: [s.text for s in channel.sent] == ["m1", "m1", "m2"])
+    assert await statuses(services) == {"sent": ["m1", "m2"]}
