@@ -291,9 +291,11 @@ class Outbox:
                 await uow.outbox.mark_sent(message, now, outcome.platform_message_id)
             elif outcome.status == "retry_later":
                 retry_at = now + timedelta(seconds=self._backoff(message, outcome))
-                await uow.outbox.hold_recipient(message, outcome.error, retry_at)
+                # the platform's "slow down" (retry_after) is pacing, not a failure: the backoff stays short
+                await uow.outbox.hold_recipient(message, outcome.error, retry_at, failed=outcome.retry_after is None)
             elif outcome.status == "reauth":  # our credentials, not the message: it waits, never lost
-                await uow.outbox.hold_recipient(message, outcome.error, now + timedelta(seconds=REAUTH_HOLD_SECONDS))
+                retry_at = now + timedelta(seconds=REAUTH_HOLD_SECONDS)
+                await uow.outbox.hold_recipient(message, outcome.error, retry_at, failed=False)
             elif outcome.status == "failed":
                 await uow.outbox.mark(message.id, "failed", outcome.error)
             else:

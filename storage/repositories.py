@@ -738,22 +738,56 @@ class OutboxRepository(_Repository):
         """
         ready = (OUTBOX.c.status == "pending", OUTBOX.c.channel == channel, OUTBOX.c.not_before <= now)
         query = select(OUTBOX).where(*ready)
-        if after_id:
-            fresh = select(OUTBOX.c.recipient).where(*ready, OUTBOX.c.id > after_id)
-            query = query.where(OUTBOX.c.recipient.in_(fresh))
+        if after_id:  # two plain queries: as one, a fresh table's missing statistics can make it a nested loop
+            fresh = select(OUTBOX.c.recipient).where(*ready, OUTBOX.c.id > after_id).distinct().limit(limit)
+            recipients = list((await self.connection.execute(fresh)).scalars())
+            if not recipients:
+                return []
+            query = query.where(OUTBOX.c.recipient.in_(recipients))
         if recipient is not None:
             query = query.where(OUTBOX.c.recipient == recipient)
-        return await self._all(OutboxMessage, query.order_by(OUTBOX.c.id).limit(limit))
+        messages = await self._all(OutboxMessage, query.order_by(OUTBOX.c.id).limit(limit))
+        held = await self._first_held(channel, now, {m.recipient for m in messages})
+        return [m for m in messages if m.id < held.get(m.recipient, m.id + 1)]
 
     async def pending_ids(self, channel: str, now: datetime, limit: int) -> list[int]:
         """The ids of the messages ready to send on ``channel``, oldest first (no payloads read)."""
         query = (
-            select(OUTBOX.c.id)
+            select(OUTBOX.c.id, OUTBOX.c.recipient)
             .where(OUTBOX.c.status == "pending", OUTBOX.c.channel == channel, OUTBOX.c.not_before <= now)
             .order_by(OUTBOX.c.id)
             .limit(limit)
         )
-        return list((await self.connection.execute(query)).scalars())
+        rows = (await self.connection.execute(query)).all()
+        held = await self._first_held(channel, now, {recipient for _, recipient in rows})
+        return [id_ for id_, recipient in rows if id_ < held.get(recipient, id_ + 1)]
+
+    async def _first_held(self, channel: str, now: datetime, recipients: set[str]) -> dict[str, int]:
+        """Per recipient, the first message that failed and waits for its retry; nothing later may pass it.
+
+        A message queued after its recipient's earlier one was held (``hold_recipient`` moves only the
+        messages already queued) must still go after it: the next question edits the message of the one
+        before, and a reply must never arrive above the message it follows. A message merely scheduled for
+        later (an apology kept out of the quiet hours: never tried, so no error) holds nothing back.
+        Read apart from the ready rows, by recipient: one correlated query would leave PostgreSQL's planner,
+        before the table's first statistics, to a nested loop over the whole queue.
+        """
+        held: dict[str, int] = {}
+        ordered = sorted(recipients)
+        for start in range(0, len(ordered), 500):
+            query = (
+                select(OUTBOX.c.recipient, func.min(OUTBOX.c.id))
+                .where(
+                    OUTBOX.c.channel == channel,
+                    OUTBOX.c.recipient.in_(ordered[start : start + 500]),
+                    OUTBOX.c.status == "pending",
+                    OUTBOX.c.not_before > now,
+                    OUTBOX.c.last_error.is_not(None),
+                )
+                .group_by(OUTBOX.c.recipient)
+            )
+            held.update({recipient: first for recipient, first in await self.connection.execute(query)})
+        return held
 
     async def by_ids(self, ids: Sequence[int]) -> list[OutboxMessage]:
         """The messages with ``ids``, oldest first."""
@@ -796,9 +830,15 @@ class OutboxRepository(_Repository):
         )
         return (await self.connection.execute(query)).scalar()
 
-    async def hold_recipient(self, message: OutboxMessage, error: str | None, retry_at: datetime) -> None:
-        """The message must wait until ``retry_at``; the recipient's later messages wait behind it (order kept)."""
-        await self.mark(message.id, "pending", error, retry_at)
+    async def hold_recipient(
+        self, message: OutboxMessage, error: str | None, retry_at: datetime, *, failed: bool = True
+    ) -> None:
+        """The message must wait until ``retry_at``; the recipient's later messages wait behind it (order kept).
+
+        ``failed=False``: the platform asked us to slow down (a 429): that is not a failed try of this
+        message, and it does not lengthen the message's backoff.
+        """
+        await self.mark(message.id, "pending", error or "", retry_at, failed=failed)
         await self._run(
             update(OUTBOX)
             .where(
@@ -811,13 +851,16 @@ class OutboxRepository(_Repository):
             .values(not_before=retry_at)
         )
 
-    async def mark(self, message_id: int, status: str, error: str | None, retry_at: datetime | None = None) -> None:
-        """Record a failed attempt: to retry at ``retry_at`` (status pending), or given up."""
-        values: dict[str, Any] = {
-            "status": status,
-            "last_error": (error or "")[:500],
-            "attempts": OUTBOX.c.attempts + 1,
-        }
+    async def mark(
+        self, message_id: int, status: str, error: str | None, retry_at: datetime | None = None, *, failed: bool = True
+    ) -> None:
+        """Record an attempt that did not deliver: to retry at ``retry_at`` (status pending), or given up.
+
+        ``attempts`` counts the failed tries (it sets the backoff); ``failed=False`` leaves it as it is.
+        """
+        values: dict[str, Any] = {"status": status, "last_error": (error or "")[:500]}
+        if failed:
+            values["attempts"] = OUTBOX.c.attempts + 1
         if retry_at is not None:
             values["not_before"] = retry_at
         await self._run(update(OUTBOX).where(OUTBOX.c.id == message_id).values(**values))

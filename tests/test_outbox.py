@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import pytest
 from sqlalchemy import insert, select
 
 from bot.channels.base import Delivery
@@ -130,6 +131,49 @@ async def test_a_message_that_must_wait_keeps_its_successors_behind_it(services:
         clock.advance(seconds=3)
         await channel.wait(lambda: [s.text for s in channel.sent if s.recipient == "a"] == ["a1", "a1", "a2"])
     assert (await statuses(services))["sent"] == ["a1", "a2", "b1"]
+
+
+async def test_a_message_queued_while_an_earlier_one_waits_goes_after_it(services: Services, clock: Clock) -> None:
+    # the citizen answers a question whose message failed once and waits for its retry: the next question
+    # (an edit of that message) must not overtake it, or the question shown last would be the old one
+    channel = ScriptedChannel()
+    channel.answer("a", Delivery("retry_later", error="Bad Gateway"))
+    await queue(services, "a", "Câu 1/7", thread="survey:1")
+    async with delivering(services, channel, Pace(per_second=200, per_recipient_interval=0.0)) as outbox:
+        await channel.wait(lambda: len(channel.sent) == 1)
+        await queue(services, "a", "Câu 2/7", thread="survey:1")
+        await queue(services, "b", "b1")
+        outbox.wake()
+        await channel.wait(lambda: any(s.text == "b1" for s in channel.sent))
+        await asyncio.sleep(0.1)
+        assert [s.text for s in channel.sent if s.recipient == "a"] == ["Câu 1/7"]
+        clock.advance(seconds=3)
+        expected = ["Câu 1/7", "Câu 1/7", "Câu 2/7"]
+        await channel.wait(lambda: [s.text for s in channel.sent if s.recipient == "a"] == expected)
+    edit = channel.sent[-1]
+    assert edit.replace is not None  # the question is edited in place, not sent as a second message
+    assert (await statuses(services))["sent"] == ["Câu 1/7", "Câu 2/7", "b1"]
+
+
+async def test_waiting_for_the_platforms_rate_limit_does_not_lengthen_the_backoff(
+    services: Services, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a 429 storm is the platform pacing us, not a failure of the message: after many of them, a single
+    # 5xx still waits the first backoff step (2 s), not half an hour
+    monkeypatch.setattr("bot.outbox.REFILL_SECONDS", 0.05)  # look for due retries often: the test is short
+    channel = ScriptedChannel(latency=0.0)
+    storm = [Delivery("retry_later", retry_after=0.01, error="Too Many Requests: retry after 1")] * 3
+    channel.answer("a", *storm, Delivery("retry_later", error="Bad Gateway"))
+    await queue(services, "a", "a1")
+    async with delivering(services, channel, Pace(per_second=1000, per_recipient_interval=0.0)):
+        for tries in range(1, 4):
+            await channel.wait(lambda n=tries: len(channel.sent) == n)
+            await asyncio.sleep(0.03)
+            clock.advance(seconds=0.05)
+        await channel.wait(lambda: len(channel.sent) == 4)  # the Bad Gateway
+        clock.advance(seconds=3)
+        await channel.wait(lambda: len(channel.sent) == 5)
+    assert (await statuses(services)) == {"sent": ["a1"]}
 
 
 async def test_a_flood_answer_pauses_the_whole_channel(services: Services) -> None:

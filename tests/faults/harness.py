@@ -15,9 +15,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from storage.db import Database
+from storage.models import OutboxRow
 from storage.repositories import CHATS, DOSSIERS, FIELDS, INVITATIONS, PEOPLE, UNITS
 from tests.telegram_service import free_port
 
@@ -229,3 +230,31 @@ async def populate(database_url: str, people: int, first_user: int, form: str = 
                 )
     await database.close()
     return [first_user + n for n in range(people)]
+
+
+async def outbox_of(database_url: str, recipient: str) -> str:
+    """What the outbox holds for one chat, one line per message (to explain a person left waiting)."""
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            rows = await connection.execute(
+                select(
+                    OutboxRow.id,
+                    OutboxRow.status,
+                    OutboxRow.attempts,
+                    OutboxRow.not_before,
+                    OutboxRow.sent_at,
+                    OutboxRow.last_error,
+                    OutboxRow.payload,
+                )
+                .where(OutboxRow.recipient == recipient)
+                .order_by(OutboxRow.id)
+            )
+            lines = []
+            for id_, status, attempts, not_before, sent_at, error, payload in rows:
+                when = f"sent {sent_at:%H:%M:%S}" if sent_at else f"not before {not_before:%H:%M:%S}, error {error!r}"
+                text = str(payload.get("text"))[:24]
+                lines.append(f"  outbox {id_} {status}, {attempts} failed tries, {when}: {text!r}")
+            return "\n".join(lines)
+    finally:
+        await database.close()

@@ -28,7 +28,7 @@ from storage.db import Database
 from storage.models import AnswerRow, InvitationRow, OutboxRow
 from tests.conftest import POSTGRES_URL, _truncate
 from tests.emulators.telegram import Person, TelegramEmulator
-from tests.faults.harness import Balancer, Process, environment, populate
+from tests.faults.harness import Balancer, Process, environment, outbox_of, populate
 from tests.telegram_service import SECRET, TOKEN, free_port
 
 pytestmark = [
@@ -50,14 +50,17 @@ def database_url(postgres_url: str) -> str:
     return postgres_url
 
 
-async def answer(person: Person, rng: random.Random, pressed: dict[str, str]) -> None:
+async def answer(person: Person, rng: random.Random, pressed: dict[str, str], database_url: str) -> None:
     """Press a level on each of the five questions, each once its question is shown."""
-    for number, code in enumerate(QUESTIONS, start=1):
-        await person.wait_for(lambda p, n=number: p.last.text.startswith(f"Câu {n}/7"), timeout=600)
-        level = rng.randrange(5)
-        await person.press(LEVELS[level])
-        pressed[code] = str(level + 1)
-    await person.wait_for(lambda p: p.last.text.startswith("Câu 6/7"), timeout=600)
+    try:
+        for number, code in enumerate(QUESTIONS, start=1):
+            await person.wait_for(lambda p, n=number: p.last.text.startswith(f"Câu {n}/7"), timeout=600)
+            level = rng.randrange(5)
+            await person.press(LEVELS[level])
+            pressed[code] = str(level + 1)
+        await person.wait_for(lambda p: p.last.text.startswith("Câu 6/7"), timeout=600)
+    except TimeoutError as error:  # say what the outbox holds for this chat, and why
+        raise TimeoutError(f"{error}\n{await outbox_of(database_url, str(person.user_id))}") from None
 
 
 async def test_a_flood_under_faults_and_kills_loses_nothing_and_sends_nothing_twice(
@@ -93,7 +96,7 @@ async def test_a_flood_under_faults_and_kills_loses_nothing_and_sends_nothing_tw
                 await process.ready()
 
             pressed: dict[int, dict[str, str]] = {user: {} for user in users}
-            answering = asyncio.gather(*(answer(people[u], random.Random(u), pressed[u]) for u in users))
+            answering = asyncio.gather(*(answer(people[u], random.Random(u), pressed[u], database_url) for u in users))
             drops = replayed = 0
 
             async def chaos() -> None:
