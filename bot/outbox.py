@@ -66,7 +66,8 @@ class _Lane:
     completions: deque[float] = field(default_factory=deque)  # when recent sends completed (the rate window)
     sending: int = 0  # sends that have taken a slot and not completed
     last_start: float = 0.0
-    slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
+    slot_freed: asyncio.Event = field(default_factory=asyncio.Event)  # also set when a pause is lifted
+    waiting: set[asyncio.Task[object]] = field(default_factory=set)  # sends waiting for a slot: none sent yet
     paused_until: float = 0.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -103,6 +104,7 @@ class Outbox:
             lane = self.lanes.get(name)
             if lane is not None:
                 lane.paused_until = 0.0
+                lane.slot_freed.set()  # sends that were waiting out the pause look again
         self.wake()
 
     def wake(self) -> None:
@@ -138,7 +140,10 @@ class Outbox:
             await self.drain()
 
     async def drain(self) -> None:
-        """Wait for the sends in flight."""
+        """Wait for the sends in flight; those still waiting for a slot (a pause: minutes) are given up."""
+        for lane in self.lanes.values():
+            for task in lane.waiting:
+                task.cancel()  # nothing was sent: the message stays pending for the next instance
         pending = [task for lane in self.lanes.values() for task in lane.tasks]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
@@ -226,22 +231,29 @@ class Outbox:
         pace = lane.pace
         limit = max(1, int(pace.per_second))
         window = limit / pace.per_second + pace.window_margin
-        while True:
-            now = time.monotonic()
-            while lane.completions and lane.completions[0] <= now - window:
-                lane.completions.popleft()
-            start = max(now, lane.last_start + 0.5 / pace.per_second, lane.paused_until)
-            if len(lane.completions) + lane.sending < limit:
-                if start <= now:
-                    lane.sending += 1  # taken before any await: slots never overlap
-                    lane.last_start = now
-                    return
-                await asyncio.sleep(start - now)
-                continue
-            lane.slot_freed.clear()
-            wake = lane.completions[0] + window - now if lane.completions else 1.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lane.slot_freed.wait(), timeout=max(0.001, wake))
+        task = asyncio.current_task()
+        if task is not None:
+            lane.waiting.add(task)
+        try:
+            while True:
+                now = time.monotonic()
+                while lane.completions and lane.completions[0] <= now - window:
+                    lane.completions.popleft()
+                start = max(now, lane.last_start + 0.5 / pace.per_second, lane.paused_until)
+                if len(lane.completions) + lane.sending < limit:
+                    if start <= now:
+                        lane.sending += 1  # taken before any await: slots never overlap
+                        lane.last_start = now
+                        return
+                    wake = start - now  # the pace, or a pause that a resume may lift before its end
+                else:
+                    wake = lane.completions[0] + window - now if lane.completions else 1.0
+                lane.slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lane.slot_freed.wait(), timeout=max(0.001, wake))
+        finally:
+            if task is not None:
+                lane.waiting.discard(task)
 
     @staticmethod
     def _slot_done(lane: _Lane) -> None:

@@ -311,3 +311,33 @@ async def test_a_send_refused_while_the_credentials_were_restored_goes_again_at_
         gate.set()
         await channel.wait(lambda: [s.text for s in channel.sent] == ["m1", "m1", "m2"])
     assert await statuses(services) == {"sent": ["m1", "m2"]}
+
+
+async def test_a_send_waiting_for_its_slot_goes_as_soon_as_the_paused_channel_resumes(services: Services) -> None:
+    # a1 is refused (our credentials: the channel pauses for minutes); b1 had already left its queue and waited
+    # for a send slot (one a second), then for the pause: once access is restored it goes at once
+    channel = ScriptedChannel(latency=0.05)
+    channel.answer("a", Delivery("reauth", error="-216: Access token is invalid"))
+    await queue(services, "a", "a1")
+    await queue(services, "b", "b1")
+    async with delivering(services, channel, Pace(per_second=1, per_recipient_interval=0.0)) as outbox:
+        await channel.wait(lambda: len(channel.sent) == 1)
+        await asyncio.sleep(1.5)  # past the one-second window: b1 now waits for the pause alone
+        assert [s.text for s in channel.sent] == ["a1"]
+        await outbox.resume(["fake"])
+        await channel.wait(lambda: [s.text for s in channel.sent].count("b1") == 1)
+
+
+async def test_stopping_does_not_wait_out_a_pause(services: Services) -> None:
+    # a send that has not left yet is given up at a stop (the message stays pending), not waited for
+    channel = ScriptedChannel(latency=0.05)
+    channel.answer("a", Delivery("reauth", error="-216: Access token is invalid"))
+    await queue(services, "a", "a1")
+    await queue(services, "b", "b1")
+    began = time.monotonic()
+    async with delivering(services, channel, Pace(per_second=1, per_recipient_interval=0.0)):
+        await channel.wait(lambda: len(channel.sent) == 1)
+        await asyncio.sleep(1.5)
+    assert time.monotonic() - began < 5
+    assert [s.text for s in channel.sent] == ["a1"]
+    assert await statuses(services) == {"pending": ["a1", "b1"]}
