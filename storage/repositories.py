@@ -773,7 +773,7 @@ class OutboxRepository(_Repository):
         before the table's first statistics, to a nested loop over the whole queue.
         """
         held: dict[str, int] = {}
-        ordered = sorted(recipients)
+        ordered = list(recipients)
         for start in range(0, len(ordered), 500):
             query = (
                 select(OUTBOX.c.recipient, func.min(OUTBOX.c.id))
@@ -838,7 +838,7 @@ class OutboxRepository(_Repository):
         ``failed=False``: the platform asked us to slow down (a 429): that is not a failed try of this
         message, and it does not lengthen the message's backoff.
         """
-        await self.mark(message.id, "pending", error or "", retry_at, failed=failed)
+        await self.mark(message.id, "pending", error, retry_at, failed=failed)
         await self._run(
             update(OUTBOX)
             .where(

@@ -313,13 +313,19 @@ async def test_a_send_refused_while_the_credentials_were_restored_goes_again_at_
     assert await statuses(services) == {"sent": ["m1", "m2"]}
 
 
-async def test_a_send_waiting_for_its_slot_goes_as_soon_as_the_paused_channel_resumes(services: Services) -> None:
-    # a1 is refused (our credentials: the channel pauses for minutes); b1 had already left its queue and waited
-    # for a send slot (one a second), then for the pause: once access is restored it goes at once
+async def refused_then_waiting(services: Services) -> ScriptedChannel:
+    """a1 to be refused for our credentials (the channel pauses for minutes), b1 queued beside it."""
     channel = ScriptedChannel(latency=0.05)
     channel.answer("a", Delivery("reauth", error="-216: Access token is invalid"))
     await queue(services, "a", "a1")
     await queue(services, "b", "b1")
+    return channel
+
+
+async def test_a_send_waiting_for_its_slot_goes_as_soon_as_the_paused_channel_resumes(services: Services) -> None:
+    # a1 is refused (our credentials: the channel pauses for minutes); b1 had already left its queue and waited
+    # for a send slot (one a second), then for the pause: once access is restored it goes at once
+    channel = await refused_then_waiting(services)
     async with delivering(services, channel, Pace(per_second=1, per_recipient_interval=0.0)) as outbox:
         await channel.wait(lambda: len(channel.sent) == 1)
         await asyncio.sleep(1.5)  # past the one-second window: b1 now waits for the pause alone
@@ -330,10 +336,7 @@ async def test_a_send_waiting_for_its_slot_goes_as_soon_as_the_paused_channel_re
 
 async def test_stopping_does_not_wait_out_a_pause(services: Services) -> None:
     # a send that has not left yet is given up at a stop (the message stays pending), not waited for
-    channel = ScriptedChannel(latency=0.05)
-    channel.answer("a", Delivery("reauth", error="-216: Access token is invalid"))
-    await queue(services, "a", "a1")
-    await queue(services, "b", "b1")
+    channel = await refused_then_waiting(services)
     began = time.monotonic()
     async with delivering(services, channel, Pace(per_second=1, per_recipient_interval=0.0)):
         await channel.wait(lambda: len(channel.sent) == 1)
