@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from handlers.comments import SurveyComments
 from handlers.contacts import normalize_phone
 from handlers.context import Services
 from handlers.erasure import erase_person
@@ -33,13 +34,15 @@ from handlers.survey import (
 )
 from handlers.texts import LOCALES
 from storage.uow import UnitOfWork
-from storage.values import Answer, Chat, Invitation
+from storage.values import Answer, Chat, Dossier, Invitation
 from survey_forms.schema import Form, Question
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 OPEN = ("sent", "started")
 YES_WORDS = ("1", "dong y", "co", "yes", "agree", "ok")
 NO_WORDS = ("2", "khong dong y", "khong", "no", "decline")
+COMPLAINT_YES_WORDS = ("1", "co", "yes", "gui", "dong y", "ok")
+COMPLAINT_NO_WORDS = ("2", "khong", "no", "thoi")
 ERASE_YES_WORDS = ("1", "xoa", "xoa du lieu", "xoa du lieu cua toi", "dong y", "co", "yes", "erase")
 
 
@@ -51,6 +54,7 @@ class CitizenHandler:
         self.desk = StaffDesk(services)
         self.leaders = LeaderDesk(services, digests or Digests(services))
         self.feedbacks = Feedbacks(services)
+        self.comments = SurveyComments(services)
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle ``inbound`` in one transaction and queue the replies to the same chat."""
@@ -344,6 +348,8 @@ class _Turn:
             await self.on_consent(rest == "yes")
         elif kind == "e" and pending == "erase" and rest in ("yes", "no"):
             await self.on_erase_confirmed(rest == "yes")
+        elif kind == "p" and rest in ("yes", "no"):
+            await self.on_complaint_choice(rest == "yes")
         elif kind == "k" and rest == "start":
             await self.on_survey_command("")
         elif kind in ("a", "m", "d", "s", "b"):
@@ -370,6 +376,8 @@ class _Turn:
             return
         invitation = await self.active_invitation()
         if invitation is None or invitation.cursor is None:
+            if await self.on_complaint_text(text):
+                return
             if folded in ("1", "bat dau", "bat dau khao sat", "start"):
                 await self.on_survey_command("")  # the numbered "Bắt đầu khảo sát" option
             else:
@@ -380,16 +388,82 @@ class _Turn:
         await self.apply(invitation, field, form, question, interpret(form, question, text), typed=text)
 
     async def on_free_message(self, text: str) -> None:
-        """A message that is not an answer: feedback for the unit of the person's latest dossier."""
+        """A message that is not an answer: offered as a complaint, filed only if the person says so."""
         assert self.chat is not None
         assert self.chat.person_id is not None
         dossier = await self.uow.dossiers.latest_for_person(self.chat.person_id)
         if dossier is None or len(fold(text)) < 2:
             self.say("unknown")
             return
+        self.replies.append(await self.complaint_offer(dossier, "message", text))
+
+    # --- complaints: only by the person's explicit choice, and then with the dossier's code
+
+    async def complaint_offer(self, dossier: Dossier, source: str, text: str | None, lead: str = "") -> Reply:
+        """Ask "Gửi phản ánh tới cán bộ, kèm mã hồ sơ?" and remember what would be sent."""
+        assert self.chat is not None
+        data = {"dossier_id": dossier.id, "source": source, "text": text, "step": "confirm"}
+        await self.uow.drafts.put(self.chat.id, "complaint", data, self.now)
+        unit = await self.uow.units.get(dossier.unit_id)
+        key = {"message": "complaint.offer_message", "comment": "complaint.offer_comment"}.get(
+            source, "complaint.offer_survey"
+        )
+        offer = self.t(key, text=(text or "")[:300], code=dossier.code, unit=unit.name)
+        options = (Option("p:yes", self.t("complaint.yes"), 1), Option("p:no", self.t("complaint.no"), 2))
+        text = "\n\n".join(part for part in (lead, offer) if part)
+        return Reply(text, options=options, hint=self.t("complaint.hint"))
+
+    async def complaint_draft(self) -> dict[str, object] | None:
+        if self.chat is None:
+            return None
+        draft = await self.uow.drafts.get(self.chat.id)
+        return draft.data if draft is not None and draft.kind == "complaint" else None
+
+    async def on_complaint_choice(self, send: bool) -> None:
+        """The "Có" / "Không" of the complaint step."""
+        data = await self.complaint_draft() if self.linked else None
+        if data is None or data.get("step") != "confirm":
+            self.ack = self.t("survey.stale")
+            return
+        assert self.chat is not None
+        if not send:
+            await self.uow.drafts.drop(self.chat.id)
+            self.say("complaint.not_sent")
+            return
+        dossier = await self.uow.dossiers.get(int(str(data["dossier_id"])))
+        text = data.get("text")
+        if isinstance(text, str) and text.strip():
+            await self.file_complaint(dossier, str(data.get("source") or "message"), text)
+            return
+        await self.uow.drafts.put(self.chat.id, "complaint", {**data, "step": "text"}, self.now)
+        self.say("complaint.ask_text", code=dossier.code)
+
+    async def on_complaint_text(self, text: str) -> bool:
+        """Typed text while the complaint step waits: its yes or no, or the complaint's words; False if none waits."""
+        data = await self.complaint_draft()
+        if data is None:
+            return False
+        folded = fold(text)
+        if data.get("step") == "text":
+            if len(folded) < 2:
+                self.say("unknown")
+                return True
+            dossier = await self.uow.dossiers.get(int(str(data["dossier_id"])))
+            await self.file_complaint(dossier, "message", text)
+            return True
+        if folded in COMPLAINT_YES_WORDS or folded in COMPLAINT_NO_WORDS:
+            await self.on_complaint_choice(folded in COMPLAINT_YES_WORDS)
+            return True
+        return False  # another message: offered in its turn
+
+    async def file_complaint(self, dossier: Dossier, source: str, text: str) -> None:
+        """The person chose to send ``text`` as a complaint: it goes to the officers with the dossier's code."""
+        assert self.chat is not None
+        assert self.chat.person_id is not None
+        await self.uow.drafts.drop(self.chat.id)
         await self.handler.feedbacks.record(
             self.uow,
-            source="message",
+            source=source,
             text=text,
             person_id=self.chat.person_id,
             dossier=dossier,
@@ -398,7 +472,7 @@ class _Turn:
             now=self.now,
         )
         unit = await self.uow.units.get(dossier.unit_id)
-        self.say("feedback.thanks", unit=unit.name)
+        self.say("complaint.filed", unit=unit.name, code=dossier.code)
 
     # --- the survey
 
@@ -584,25 +658,20 @@ class _Turn:
         answers = await self.uow.answers.for_invitation(invitation.id)
         self.replies.append(self.render(form, invitation, question, answers, fresh=True))
 
-    async def complaint_from_comment(self, invitation: Invitation, form: Form) -> None:
-        """A comment given with a rating at or below "Không hài lòng" becomes feedback for the unit."""
+    async def keep_comments(self, invitation: Invitation, form: Form, dossier: Dossier) -> str | None:
+        """Keep the survey's comments unlinked (unit and day only) and release the day's batch if due.
+
+        Returns what the person wrote, to offer it as a complaint (sent only if they choose to).
+        """
         answers = await self.uow.answers.for_invitation(invitation.id)
-        ratings = {q.code for q in form.rating_questions()}
-        low = any(a.value in ("1", "2") for code, a in answers.items() if code in ratings)
-        comment = next((a.text for a in answers.values() if a.text and a.text.strip()), None)
-        if not low or comment is None:
-            return
-        dossier = await self.uow.dossiers.get(invitation.dossier_id)
-        await self.handler.feedbacks.record(
-            self.uow,
-            source="comment",
-            text=comment,
-            person_id=invitation.person_id,
-            dossier=dossier,
-            unit_id=invitation.unit_id,
-            invitation_id=invitation.id,
-            now=self.now,
-        )
+        texts = {q.code for q in form.questions if q.type == "text"}
+        written = [a.text.strip() for code, a in answers.items() if code in texts and a.text and a.text.strip()]
+        person = await self.uow.people.get(invitation.person_id) if invitation.person_id is not None else None
+        names = [person.name] if person is not None else []
+        for text in written:
+            await self.handler.comments.keep(self.uow, invitation.unit_id, self.now, text, names, dossier.code)
+        await self.handler.comments.release_if_due(self.uow, invitation.unit_id, self.now)
+        return "\n".join(written) or None
 
     async def complete(self, invitation: Invitation, form: Form, values: dict[str, str | None]) -> None:
         """Close the survey, drop answers to questions that ended up hidden, and thank the person."""
@@ -618,6 +687,9 @@ class _Turn:
             started_at=invitation.started_at or self.now,
         )
         unit = await self.uow.units.get(invitation.unit_id)
-        await self.complaint_from_comment(invitation, form)
+        dossier = await self.uow.dossiers.get(invitation.dossier_id)
+        comment = await self.keep_comments(invitation, form, dossier)
         text = "\n\n".join([form.outro.get(self.locale), self.t("survey.next_steps", unit=unit.name)])
-        self.replies.append(Reply(text, thread=f"survey:{invitation.id}"))
+        # the end of the survey offers the separate complaint step; nothing is sent unless the person says so
+        offer = await self.complaint_offer(dossier, "comment" if comment else "survey", comment, lead=text)
+        self.replies.append(dataclasses.replace(offer, thread=f"survey:{invitation.id}"))

@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handlers.chart import ChartLabels, DayPoint, render_chart
+from handlers.comments import SurveyComments
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.messages import Reply
@@ -218,6 +219,9 @@ class Digests:
             window = day_start(current_period.start), day_start(current_period.end + timedelta(days=1))
             complaints_n, complaints = await uow.digests.feedback_between(unit_ids, *window, 5)
             handled = await uow.feedback.counts(unit_ids, *window)
+            comments_n, comments = await uow.survey_comments.between(
+                unit_ids, current_period.start, current_period.end, LIST_LIMIT
+            )
         lines += self._dossier_list(locale, "digest.overdue", overdue_n, overdue)
         lines += self._dossier_list(locale, "digest.late_without_apology", late_n, late)
         lines.append("")
@@ -234,6 +238,11 @@ class Digests:
             text = redact(line.text, names=[line.person_name]) if line.text else "—"
             short = text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "…"
             lines.append(f"• #{line.id} ({line.dossier_code or '—'}): “{short}”")
+        # survey comments: unlinked (no code, name or time), personal data masked when they were kept
+        lines += ["", t(locale, "digest.survey_comments", count=comments_n)]
+        lines += [f"• “{text if len(text) <= 300 else text[:297] + '…'}”" for text in comments]
+        if comments_n > len(comments):
+            lines.append(t(locale, "digest.survey_comments_more", count=comments_n - len(comments)))
         if has_children:
             lines += await self._children(locale, children, weakest_from.period, none)
         chart = await self.chart(unit, unit_ids, today, targets, locale) if with_chart else b""
@@ -406,6 +415,9 @@ class Digests:
                     key = None if repeat else f"digest:{period}:{digest.unit.code}:{chat.id}:{part}"
                     queued = await uow.outbox.to_chat(chat, reply.to_payload(), now, dedupe_key=key)
                     sent += int(queued and part == 0)
+            if digest.kind == "day" and not repeat:
+                # the day's survey comments still waiting go to the one-stop-shop leads (the leaders read them above)
+                await SurveyComments(services).release_leftovers(uow, digest.unit.id, digest.current.period.end, now)
             await uow.commit()
         services.on_commit()
         return sent

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from handlers.comments import SurveyComments
 from handlers.context import Services
 from handlers.messages import row_id
-from handlers.staff import Feedbacks
 from storage.uow import UnitOfWork
 from storage.values import Invitation
 
@@ -63,7 +63,7 @@ class RatingHandler:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.feedbacks = Feedbacks(services)
+        self.comments = SurveyComments(services)
 
     async def _invitation(
         self, uow: UnitOfWork, channel: str, tracking: str | None, message_id: str
@@ -109,17 +109,11 @@ class RatingHandler:
             completed_at=now,
             delivered_at=invitation.delivered_at or now,
         )
-        if rating.rate <= 2 and rating.note:  # a low rating with words: feedback the unit must answer
-            await self.feedbacks.record(
-                uow,
-                source="comment",
-                text=rating.note,
-                person_id=invitation.person_id,
-                dossier=dossier,
-                unit_id=invitation.unit_id,
-                invitation_id=invitation.id,
-                now=now,
-            )
+        if rating.note:  # words given with the rating: a survey comment, kept unlinked (handlers.comments)
+            person = await uow.people.get(invitation.person_id) if invitation.person_id is not None else None
+            names = [person.name] if person is not None else []
+            await self.comments.keep(uow, invitation.unit_id, now, rating.note, names, dossier.code)
+        await self.comments.release_if_due(uow, invitation.unit_id, now)
 
     async def delivered(self, channel: str, tracking: str | None, message_id: str | None) -> bool:
         """The platform says the template reached the phone: the invitation counts as delivered."""

@@ -409,8 +409,8 @@ class StaffDesk:
         if turn.chat is None:
             return False
         draft = await turn.uow.drafts.get(turn.chat.id)
-        if draft is None:
-            return False
+        if draft is None or draft.kind == "complaint":
+            return False  # a citizen's complaint step is the citizen side's
         roles = await self._roles(turn)
         if not roles:
             await turn.uow.drafts.drop(turn.chat.id)

@@ -191,6 +191,8 @@ def render_question(
     if factor is not None:
         header = f"{header} · {factor.name.get(locale)}"
     lines = [header, "", question.text.get(locale)]
+    if question.type == "text":  # what happens to a comment, said where it is written (SPEC.md §5)
+        lines += ["", texts(locale, "survey.comment_anonymous")]
     if current is not None and (current[0] is not None or current[1]):
         label = answer_label(form, question, current[0], current[1], locale)
         lines += ["", texts(locale, "survey.current_answer", answer=label)]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -379,6 +380,22 @@ class FeedbackRow(Base):
     answered_by: Mapped[str | None] = mapped_column(String(100))
     answer: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None]
+
+
+class SurveyCommentRow(Base):
+    """A survey comment kept apart from who wrote it: only the unit and the local day the survey closed.
+
+    No person, dossier, invitation or time of day: it reaches the unit's leaders and one-stop-shop lead
+    unlinked, once (``released_at``), or waits for the daily digest.
+    """
+
+    __tablename__ = "survey_comments"
+    __table_args__ = (Index("ix_survey_comments_unit_id_day", "unit_id", "day"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    day: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    released_at: Mapped[datetime | None]
 
 
 class JobRunRow(Base):

@@ -34,6 +34,7 @@ from storage.staff_repositories import (
     InstanceRepository,
     InviteRepository,
     RoleRepository,
+    SurveyCommentRepository,
 )
 
 
@@ -95,6 +96,7 @@ class UnitOfWork:
         self.apologies = ApologyRepository(connection)
         self.files = FileRepository(connection)
         self.instances = InstanceRepository(connection)
+        self.survey_comments = SurveyCommentRepository(connection)
         return self
 
     async def __aexit__(

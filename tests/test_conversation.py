@@ -344,8 +344,11 @@ async def test_decomposed_vietnamese_is_understood_and_stored_composed(services:
     assert recorded["TC1"] == ("5", None)
     assert recorded["YK"] == (None, "Nhân viên chu đáo")
     assert unicodedata.is_normalized("NFC", recorded["YK"][1] or "")
-    # after the survey, a message that is not an answer is a complaint: kept composed too
-    await person.type(unicodedata.normalize("NFD", "Cán bộ cần hướng dẫn rõ hơn về lệ phí"))
+    # after the survey, a message that is not an answer is offered as a complaint; sent as one, it is kept composed
+    (offer,) = await person.type(unicodedata.normalize("NFD", "Cán bộ cần hướng dẫn rõ hơn về lệ phí"))
+    assert "Gửi phản ánh tới cán bộ, kèm mã hồ sơ" in offer.text
+    assert await feedback_texts(services) == []
+    await person.type("1")
     assert await feedback_texts(services) == ["Cán bộ cần hướng dẫn rõ hơn về lệ phí"]
 
 
@@ -359,6 +362,7 @@ async def test_what_no_database_can_store_is_dropped_from_typed_text(services: S
     person = Person(services, "an")
     await person.link(token)
     await person.type("Cán bộ\x00 tận tình \ud800")
+    await person.type("có")  # sent as a complaint
     assert await feedback_texts(services) == ["Cán bộ tận tình \ufffd"]
 
 
@@ -436,6 +440,8 @@ async def test_a_completed_survey_takes_no_more_answers(services: Services, cloc
     await person.type("0")
     assert (await invitation_state(services))[0] == "completed"
     assert await person.press(question.options[0].value) == []
+    (declined,) = await person.type("2")  # "Không" to the complaint step the end of the survey offers
+    assert declined.text.startswith("Đã rõ; không có phản ánh nào được gửi đi")
     (reply,) = await person.type("1")
     assert reply.text.startswith("Hiện Ông/Bà không có phiếu khảo sát nào")
     assert await answers(services) == {"HL": ("5", None)}

@@ -9,10 +9,8 @@ from typing import Any
 
 import aiohttp
 import pypdf
-from sqlalchemy import select
 
 from scheduler.jobs import Jobs
-from storage.models import FeedbackRow
 from tests.conftest import Backend, Clock
 from tests.emulators.telegram import BotMessage, Person, TelegramEmulator
 from tests.telegram_service import TOKEN, RunningService, running_service
@@ -214,59 +212,6 @@ async def test_warned_in_time_apologies_in_chat_and_by_api_at_most_one_each(back
             assert report["dossiers"]["apologies"] == 7
             assert report["dossiers"]["late_without_apology"] == 3
             assert report["dossiers"]["overdue_open"] == 10
-
-
-async def test_a_one_star_comment_reaches_the_officer_whose_answer_reaches_the_citizen(backend: Backend) -> None:
-    clock = Clock(FRIDAY)
-    async with emulator() as emu, running_service(backend.url, emu, clock=clock, **SETTINGS) as service:
-        app = service.app
-        officer = emu.person(user_id=100, first_name="Bình")
-        await join(officer, await app.roles.invite("staff", "P8", officer_name=OFFICER))
-        body = await service.put_dossier(
-            "P8-1",
-            "Nguyễn Văn An",
-            received="2026-11-16T08:00:00+07:00",
-            due="2026-11-19",
-            handler=OFFICER,
-            phone="0912 345 678",
-        )
-        citizen = emu.person(user_id=200, first_name="An")
-        await consent(citizen, body["optin"]["token"])
-        await service.event("P8-1", "returned", "2026-11-20T08:00:00+07:00")
-        await app.invitations.send_due()
-        await citizen.wait_for(lambda p: p.last.text.startswith("Câu 1/33"))
-        for number in range(1, 33):
-            await citizen.press("Rất không hài lòng" if number <= 19 else "Bỏ qua")
-            await citizen.wait_for(lambda p, n=number: p.last.text.startswith(f"Câu {n + 1}/33"))
-        await citizen.send_text("Chờ cả tuần, gọi 0912 345 678 không ai nghe. Nguyễn Văn An")
-        await citizen.wait_for(lambda p: any("Trân trọng cảm ơn" in t for t in p.texts))
-
-        await officer.wait_for(lambda p: p.last.text.startswith("📩 Phản ánh mới"), timeout=20)
-        notice = officer.last
-        assert "P8-1" in notice.text
-        assert "Chờ cả tuần" in notice.text
-        assert "0912 345 678" not in notice.text
-        assert "Nguyễn Văn An" not in notice.text
-        assert "09*****678" in notice.text
-        await officer.press("Trả lời")
-        await officer.wait_for(lambda p: p.last.text.startswith("Xin nhập nội dung trả lời"))
-        await officer.send_text("Chúng tôi xin lỗi Ông/Bà; hồ sơ đã được xử lý, cán bộ sẽ gọi lại trong hôm nay.")
-        await officer.wait_for(lambda p: p.last.text.startswith("Đã gửi câu trả lời"))
-        await citizen.wait_for(lambda p: "cán bộ sẽ gọi lại trong hôm nay" in p.last.text)
-        assert citizen.last.text.startswith("Phường 8 trả lời ý kiến của Ông/Bà")
-
-        await officer.send_command("/phananh")
-        await officer.wait_for(lambda p: p.last.text.startswith("#"))
-        assert "đã trả lời" in officer.last.text
-        async with app.services.uow(read_only=True) as uow:
-            status, answered_by = (
-                await uow.connection.execute(select(FeedbackRow.status, FeedbackRow.answered_by))
-            ).one()
-        assert (status, answered_by) == ("answered", OFFICER)
-        await officer.press("Đóng")
-        await officer.wait_for(lambda p: "Đã đóng phản ánh" in p.last.text)
-        await officer.send_command("/phananh")
-        await officer.wait_for(lambda p: p.last.text == "Không có phản ánh nào đang chờ xử lý.")
 
 
 async def test_staff_commands_refuse_anyone_without_the_role(backend: Backend) -> None:
