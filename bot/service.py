@@ -16,13 +16,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import App
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel, TelegramConfig
-from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig
+from bot.channels.zalo_bot import HOLD_ENV, ZaloBotChannel, ZaloBotConfig
 from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
 from bot.channels.zns import ZnsChannel, ZnsEvents
 from bot.outbox import Outbox, Pace
 from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
+from handlers.inbox import Inbox
 from scheduler.jobs import Jobs, build_scheduler
 from storage.locks import Leadership
 from storage.notify import OutboxListener
@@ -109,8 +110,9 @@ class Service:
             mode=settings.zalo_bot_mode,
             webhook_secret=secret.get_secret_value() if secret else None,
             public_url=settings.public_url,
+            hold_text=os.environ.get(HOLD_ENV) or None,
         )
-        return ZaloBotChannel(config, self.handle)
+        return ZaloBotChannel(config, self.handle, Inbox(self.app.services, "zalo_bot"))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set: the web server always; delivery and scheduling while holding the lock."""

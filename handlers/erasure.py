@@ -27,6 +27,7 @@ async def erase_person(uow: UnitOfWork, person_id: int, now: datetime, actor: st
     await uow.invitations.detach_person(person_id)
     for chat in await uow.chats.for_person(person_id):
         await uow.outbox.cancel_for_recipient(chat.channel, chat.external_id)
+        await uow.inbox.forget_chat(chat.channel, chat.external_id)
         await uow.chats.delete(chat.id)
     await uow.people.erase(person_id, now)
     await uow.audit.add(actor, "erase", f"person:{person_id}", {"reason": reason}, now)

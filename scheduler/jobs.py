@@ -13,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.context import Services
 from handlers.erasure import Retention
+from handlers.inbox import purge_failed
 from handlers.invitations import InvitationHandler
 from handlers.leader import Digests, PeriodReports, Targets
 from handlers.staff import Alerts
@@ -82,11 +83,12 @@ class Jobs:
         return sent
 
     async def housekeeping(self) -> bool:
-        """Once a day: the contact data of dossiers closed longer ago than the retention period is erased."""
+        """Once a day: contact data of dossiers closed beyond the retention period, and old failed inbox updates."""
         today = self.services.policy.local_date(self.services.clock())
 
         async def work() -> None:
             await self.retention.purge()
+            await purge_failed(self.services)
 
         return await self.claimed("retention", today.isoformat(), "", work)
 

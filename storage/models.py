@@ -231,6 +231,25 @@ class InboundEventRow(Base):
     received_at: Mapped[datetime]
 
 
+class InboxRow(Base):
+    """A platform update kept as it was read, before handling (Zalo Bot: getUpdates hands each out once).
+
+    Deleted once handled; one whose handling failed is kept with its error for a few days. It holds the
+    person's chat id and words: erasure deletes a chat's rows.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "update_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    update_id: Mapped[str] = mapped_column(String(128))  # the platform's id of the update (Zalo Bot: message_id)
+    chat_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]  # the update as read
+    received_at: Mapped[datetime]
+    failed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
 class OutboxRow(Base):
     """A message to send, written in the transaction that decided it; delivered after commit."""
 

@@ -18,6 +18,7 @@ from storage.repositories import (
     FieldRepository,
     IdempotencyRepository,
     InboundRepository,
+    InboxRepository,
     InvitationRepository,
     JobRunRepository,
     OutboxRepository,
@@ -80,6 +81,7 @@ class UnitOfWork:
         self.invitations = InvitationRepository(connection)
         self.answers = AnswerRepository(connection)
         self.inbound = InboundRepository(connection)
+        self.inbox = InboxRepository(connection)
         self.outbox = OutboxRepository(connection)
         self.jobs = JobRunRepository(connection)
         self.audit = AuditRepository(connection)

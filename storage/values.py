@@ -151,6 +151,15 @@ class OutboxMessage:
 
 
 @dataclass(frozen=True)
+class KeptUpdate:
+    """A platform update kept in the inbox, not handled yet."""
+
+    id: int
+    update_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AnswerCount:
     """How many answers one value of one question got, in one field (by name)."""
 

@@ -2,7 +2,8 @@
 
 Updates become neutral ``Inbound`` events; replies are sent as plain text with numbered options, cut
 into parts of at most 2000 characters. ``getUpdates`` hands out one update per call and forgets it
-(at-most-once), so each update is handled — committed — before the next call; an empty poll is an
+(at-most-once), so each update is committed to the inbox (handlers/inbox.py) as it is read, then
+handled, before the next call; a restart handles what the inbox still holds first. An empty poll is an
 HTTP 200 with ``error_code`` 408 and means nothing new. Webhook deliveries carry
 ``X-Bot-Api-Secret-Token`` and come flat or wrapped in ``{"ok": true, "result": …}``; both are read,
 and a re-delivery (same ``message_id``) changes nothing.
@@ -19,11 +20,14 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.channels.base import Delivery, json_object, json_text, pause, platform_id, secret_matches
 from bot.channels.plain import render_plain, split_text
 from bot.web.server import error_response
+from handlers.inbox import Inbox
 from handlers.messages import Identity, Inbound, Outcome, Reply
+from storage.values import KeptUpdate
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +39,13 @@ POLL_TIMEOUT_SECONDS = 25
 NOTHING_NEW = 408
 UNAUTHORIZED = 401
 TOO_MANY = 429
+#: Test only: an update whose text is exactly this value is read and then held, never handled by this process
+#: (a kill test's deterministic point between the read and the handling).
+HOLD_ENV = "SIPAS_TEST_ZALO_BOT_HOLD"
 
 InboundHandler = Callable[[Inbound], Awaitable[Outcome]]
+#: What a database outage raises: the update stays kept and is handled when the database is back.
+TRANSIENT: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
 class ZaloBotError(Exception):
@@ -62,6 +71,7 @@ class ZaloBotConfig:
     poll_timeout_seconds: float = POLL_TIMEOUT_SECONDS
     # ``ok: false`` codes meaning the chat cannot be reached (undocumented: PLATFORMS.md §7 says configurable)
     unreachable_codes: tuple[int, ...] = (403, 404)
+    hold_text: str | None = None  # test only (HOLD_ENV)
 
     def url(self, method: str) -> str:
         """The address of ``method``: the base (ending in ``/bot``), the token, the method."""
@@ -110,9 +120,10 @@ class ZaloBotChannel:
 
     name = NAME
 
-    def __init__(self, config: ZaloBotConfig, on_inbound: InboundHandler) -> None:
+    def __init__(self, config: ZaloBotConfig, on_inbound: InboundHandler, inbox: Inbox | None = None) -> None:
         self.config = config
         self.on_inbound = on_inbound
+        self.inbox = inbox  # polled updates are kept here before handling (None: handled as read)
         self.refused: Callable[[], None] = lambda: None  # a refused webhook delivery (metrics)
         self._session: aiohttp.ClientSession | None = None
         self._chat_locks: dict[str, asyncio.Lock] = {}
@@ -175,10 +186,19 @@ class ZaloBotChannel:
         return True
 
     async def poll(self, stop: asyncio.Event) -> None:
-        """Poll getUpdates until ``stop``: one update per call, handled before the next call."""
+        """Poll getUpdates until ``stop``: one update per call, kept, then handled before the next call.
+
+        The platform forgets an update once it has handed it out, so each is committed to the inbox before
+        it is handled; what the inbox holds unhandled (a restart, a database outage) is handled first, and
+        nothing new is read while it cannot be.
+        """
         failures = 0
         poll = self.config.poll_timeout_seconds
         while not stop.is_set():
+            if self.inbox is not None and not await self.drain(stop):
+                failures += 1
+                await pause(stop, min(30.0, 0.5 * 2**failures))
+                continue
             try:
                 update = await self.call("getUpdates", {"timeout": poll}, wait=poll + self.config.timeout_seconds)
             except ZaloBotError as error:
@@ -197,12 +217,79 @@ class ZaloBotChannel:
                 await pause(stop, wait)
                 continue
             failures = 0
-            if not isinstance(update, dict):
+            inbound = to_inbound(update) if isinstance(update, dict) else None
+            if inbound is None or not isinstance(update, dict):
                 continue
+            if self.inbox is None:
+                await self._hold(inbound)
+                try:
+                    await self.process(update)
+                except Exception:  # at-most-once: the platform will not give it again; say so loudly
+                    log.exception("handling a Zalo Bot update failed; the platform does not redeliver it")
+                continue
+            # a step-down cancels this task: the update read must still reach the inbox
+            await asyncio.shield(self._keep(update, inbound, stop))
+            await self._hold(inbound)
+
+    async def _keep(self, update: dict[str, Any], inbound: Inbound, stop: asyncio.Event) -> None:
+        """Commit the update read to the inbox, trying again while the database is unavailable."""
+        assert self.inbox is not None
+        failures = 0
+        while True:
             try:
-                await self.process(update)
-            except Exception:  # at-most-once: the platform will not give it again; say so loudly
-                log.exception("handling a Zalo Bot update failed; the platform does not redeliver it")
+                await self.inbox.keep(inbound.event_id, inbound.identity.external_id, update)
+                return
+            except TRANSIENT as error:
+                if stop.is_set():
+                    log.error("a Zalo Bot update read could not be kept (%s): it is lost", type(error).__name__)
+                    return
+                failures += 1
+                wait = min(30.0, 0.5 * 2**failures)
+                log.warning("keeping a Zalo Bot update failed (%s); again in %.1f s", type(error).__name__, wait)
+                await pause(stop, wait)
+
+    async def drain(self, stop: asyncio.Event) -> bool:
+        """Handle what the inbox holds, oldest first; False when the database stopped it (try again later)."""
+        assert self.inbox is not None
+        while not stop.is_set():
+            try:
+                kept = await self.inbox.pending()
+            except TRANSIENT as error:
+                log.warning("reading the Zalo Bot inbox failed (%s)", type(error).__name__)
+                return False
+            if not kept:
+                return True
+            for item in kept:
+                if stop.is_set():
+                    return True
+                if not await self._handle_kept(item):
+                    return False
+        return True
+
+    async def _handle_kept(self, item: KeptUpdate) -> bool:
+        """Handle one kept update and forget it; False when the database failed (it stays kept)."""
+        assert self.inbox is not None
+        try:
+            try:
+                await self.process(item.payload)
+            except TRANSIENT:
+                raise
+            except Exception as error:  # a defect: set aside (not tried again at every start), said loudly
+                log.exception("handling a Zalo Bot update failed; it is set aside in the inbox")
+                await self.inbox.failed(item, f"{type(error).__name__}: {error}")
+                return True
+            await self.inbox.done(item)
+        except TRANSIENT as error:
+            log.warning("handling a kept Zalo Bot update failed (%s); it stays kept", type(error).__name__)
+            return False
+        return True
+
+    async def _hold(self, inbound: Inbound) -> None:
+        """Test only: never go past an update whose text is ``hold_text`` (the process is killed meanwhile)."""
+        if self.config.hold_text is None or inbound.text != self.config.hold_text:
+            return
+        log.warning("test hook: a Zalo Bot update held before handling")
+        await asyncio.Event().wait()
 
     def setup_webhook(self, web_app: web.Application) -> None:
         """Register ``POST /webhooks/zalo-bot`` on our aiohttp server."""
