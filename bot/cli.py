@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     holidays = commands.add_parser("holidays", help="the working-day calendar")
     holiday_commands = holidays.add_subparsers(dest="holidays_command", required=True, parser_class=_Parser)
     holiday_list = holiday_commands.add_parser(
-        "list", help="the days off of a year (public holidays and the override file)"
+        "list", help="the days off of a year (public holidays and the override file) and its make-up working days"
     )
     holiday_list.add_argument("--year", type=int, help="the year (default: this year)")
 
@@ -239,15 +239,20 @@ async def _holidays(app: App, args: argparse.Namespace) -> None:
     if not 1900 <= year <= 2200:
         raise UsageError("--year: between 1900 and 2200")
     weekdays = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
-    print(f"Ngày nghỉ năm {year} (ngoài thứ Bảy, Chủ nhật):")
+    print(f"Ngày nghỉ lễ, Tết năm {year} (ngoài các ngày thứ Bảy, Chủ nhật):")
     for day in calendar.days_off_in(year):
         origin = " (tệp bổ sung)" if day.added else ""
         print(f"  {day.day:%d/%m/%Y}  {weekdays[day.day.weekday()]:<8}  {day.name}{origin}")
-    working = calendar.weekend_working_days_in(year)
+    working = calendar.make_up_days_in(year)
     if working:
-        print("Ngày làm việc bù vào cuối tuần (tệp bổ sung):")
-        for work_day in working:
-            print(f"  {work_day:%d/%m/%Y}  {weekdays[work_day.weekday()]}")
+        print("Ngày làm việc bù vào thứ Bảy, Chủ nhật:")
+        for made_up in working:
+            why = (
+                f"làm việc bù cho ngày nghỉ {made_up.swapped_for:%d/%m/%Y}"
+                if made_up.swapped_for and not made_up.added
+                else "ngày làm việc (tệp bổ sung)"
+            )
+            print(f"  {made_up.day:%d/%m/%Y}  {weekdays[made_up.day.weekday()]:<8}  {why}")
     print(f"Tệp bổ sung: {app.settings.holidays_file} ({'có' if app.settings.holidays_file.exists() else 'chưa có'})")
 
 

@@ -1,20 +1,24 @@
 """Working days (DOMAIN.md §6): Monday to Friday, except Vietnam's public holidays and the days a decision adds.
 
 The public holidays come from the ``holidays`` library (lunar dates converted, the government's swapped
-days included). A small YAML file the administrator edits adds days off or working days that a later
-decision announced::
+days included). A swap gives a weekday off and makes a weekend day a working day in its place; the library
+names the day off after the day worked, "Ngày nghỉ (thay cho ngày 26/04/2025)", and that named day (here
+Saturday 26/04/2025) is a working day (a make-up day, "ngày làm bù"). A small YAML file the administrator
+edits adds days off or working days that a later decision announced::
 
     # holidays.yaml
     days_off:
       "2026-12-31": "Nghỉ theo Quyết định số …"
     working_days:
-      - "2027-02-06"   # thứ Bảy làm bù
+      - "2027-01-30"   # thứ Bảy làm bù
 
-A day in ``working_days`` is a working day whatever the library or the weekend says.
+A day in ``working_days`` is a working day whatever the library or the weekend says; a day in ``days_off``
+is a day off whatever the library says (a make-up day a later decision cancelled, say).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -40,9 +44,41 @@ class DayOff:
     added: bool = False
 
 
+# How the library names a swapped day off in Vietnamese: "Ngày nghỉ (thay cho ngày 26/04/2025)" (dd/mm/yyyy;
+# other languages write the date otherwise, so the names are always read in Vietnamese).
+_SWAPPED = re.compile(r"\(thay cho ngày (\d{1,2})/(\d{1,2})/(\d{4})\)")
+# Names as Vietnamese official documents write them (Nghị định 30/2020, Phụ lục II: "Tết Nguyên đán").
+_SPELLING = (("Nguyên Đán", "Nguyên đán"),)
+
+
+def _spelled(name: str) -> str:
+    for wrong, right in _SPELLING:
+        name = name.replace(wrong, right)
+    return name
+
+
 @lru_cache(maxsize=64)
 def _public_holidays(year: int) -> dict[date, str]:
-    return dict(holidays.country_holidays("VN", years=year, language="vi").items())
+    found = holidays.country_holidays("VN", years=year, language="vi").items()
+    return {day: _spelled(name) for day, name in found}
+
+
+@lru_cache(maxsize=64)
+def _make_up_days(year: int) -> dict[date, date]:
+    """The weekend days of ``year`` worked in place of a day off (the day off each was swapped for)."""
+    found: dict[date, date] = {}
+    for near in (year - 1, year, year + 1):  # a swap may cross the new year (31/12/2018 off for 05/01/2019)
+        for day_off, name in _public_holidays(near).items():
+            match = _SWAPPED.search(name)
+            if match is None:
+                continue
+            try:
+                worked = date(int(match[3]), int(match[2]), int(match[1]))
+            except ValueError:
+                continue
+            if worked.year == year and worked.weekday() in WEEKEND:
+                found[worked] = day_off
+    return found
 
 
 def _day(value: object, where: str) -> date:
@@ -52,6 +88,15 @@ def _day(value: object, where: str) -> date:
         return date.fromisoformat(str(value).strip())
     except ValueError:
         raise CalendarError(f"{where}: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+@dataclass(frozen=True)
+class MakeUpDay:
+    """A weekend day that is a working day: swapped for a day off (``swapped_for``), or named by the file."""
+
+    day: date
+    swapped_for: date | None = None
+    added: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,7 +137,7 @@ class WorkCalendar:
         public = _public_holidays(day.year).get(day)
         if public is not None:
             return DayOff(day, public)
-        if day.weekday() in WEEKEND:
+        if day.weekday() in WEEKEND and day not in _make_up_days(day.year):
             return DayOff(day, "Thứ Bảy" if day.weekday() == 5 else "Chủ nhật")
         return None
 
@@ -108,9 +153,21 @@ class WorkCalendar:
             if self.is_working_day(current):
                 yield current
 
+    def working_days_before(self, day: date) -> Iterator[date]:
+        """The working days before ``day``, latest first, without end."""
+        current = day
+        while True:
+            current -= timedelta(days=1)
+            if self.is_working_day(current):
+                yield current
+
     def next_working_day(self, day: date) -> date:
         """The first working day after ``day``."""
         return next(self.working_days_after(day))
+
+    def previous_working_day(self, day: date) -> date:
+        """The last working day before ``day``."""
+        return next(self.working_days_before(day))
 
     def add_working_days(self, day: date, count: int) -> date:
         """The day ``count`` working days after ``day`` (a procedure's time limit counted from reception)."""
@@ -121,12 +178,25 @@ class WorkCalendar:
             next(days)
         return next(days)
 
+    def subtract_working_days(self, day: date, count: int) -> date:
+        """The day ``count`` working days before ``day`` (the last day an apology is in time, say)."""
+        if count <= 0:
+            return day
+        days = self.working_days_before(day)
+        for _ in range(count - 1):
+            next(days)
+        return next(days)
+
     def days_off_in(self, year: int) -> list[DayOff]:
         """The year's public holidays and added days off (weekends left out), in order."""
         found = {d: DayOff(d, n) for d, n in _public_holidays(year).items()}
         found.update({d: DayOff(d, n, added=True) for d, n in self.days_off.items() if d.year == year})
         return [found[d] for d in sorted(found) if d not in self.working_days]
 
-    def weekend_working_days_in(self, year: int) -> list[date]:
-        """The weekend days of ``year`` that the override file makes working days."""
-        return sorted(d for d in self.working_days if d.year == year and d.weekday() in WEEKEND)
+    def make_up_days_in(self, year: int) -> list[MakeUpDay]:
+        """The weekend days of ``year`` that are working days: the government's swaps, then the override file's."""
+        found = {d: MakeUpDay(d, off) for d, off in _make_up_days(year).items() if d not in self.days_off}
+        found.update(
+            {d: MakeUpDay(d, added=True) for d in self.working_days if d.year == year and d.weekday() in WEEKEND}
+        )
+        return [found[d] for d in sorted(found)]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -346,12 +347,45 @@ def test_the_holidays_of_a_year_with_the_override_file(env: dict[str, str], tmp_
     assert listed.returncode == 0, listed.stderr
     assert "24/11/2026  Thứ Ba    Ngày Văn hóa Việt Nam" in listed.stdout
     assert "31/12/2026  Thứ Năm   Nghỉ theo Quyết định số 01 (tệp bổ sung)" in listed.stdout
-    assert "26/12/2026  Thứ Bảy" in listed.stdout
+    assert "  26/12/2026  Thứ Bảy   ngày làm việc (tệp bổ sung)" in listed.stdout
     overrides.write_text("days_off: [1]\n")
     broken = run({**env, "SIPAS_HOLIDAYS_FILE": str(overrides)}, "holidays", "list")
     assert broken.returncode == 2
     assert broken.stderr.count("\n") == 1
     assert "days_off is a mapping" in broken.stderr
+
+
+def test_the_holidays_list_shows_the_make_up_saturdays_as_working_days(env: dict[str, str], tmp_path: Path) -> None:
+    env = {**env, "SIPAS_HOLIDAYS_FILE": str(tmp_path / "holidays.yaml")}
+    listed = {year: run(env, "holidays", "list", "--year", str(year)) for year in (2025, 2026, 2027)}
+    assert all(result.returncode == 0 for result in listed.values()), listed
+    lines = {year: [line.rstrip() for line in result.stdout.splitlines()] for year, result in listed.items()}
+    assert lines[2025] == [
+        "Ngày nghỉ lễ, Tết năm 2025 (ngoài các ngày thứ Bảy, Chủ nhật):",
+        "  01/01/2025  Thứ Tư    Tết Dương lịch",
+        "  27/01/2025  Thứ Hai   29 Tết",
+        "  28/01/2025  Thứ Ba    Giao thừa Tết Nguyên đán",
+        "  29/01/2025  Thứ Tư    Tết Nguyên đán",
+        "  30/01/2025  Thứ Năm   Mùng hai Tết Nguyên đán",
+        "  31/01/2025  Thứ Sáu   Mùng ba Tết Nguyên đán",
+        "  01/02/2025  Thứ Bảy   Mùng bốn Tết Nguyên đán",
+        "  07/04/2025  Thứ Hai   Ngày Giỗ Tổ Hùng Vương",
+        "  30/04/2025  Thứ Tư    Ngày Chiến thắng",
+        "  01/05/2025  Thứ Năm   Ngày Quốc tế Lao động",
+        "  02/05/2025  Thứ Sáu   Ngày nghỉ (thay cho ngày 26/04/2025)",
+        "  01/09/2025  Thứ Hai   Quốc khánh",
+        "  02/09/2025  Thứ Ba    Quốc khánh",
+        "Ngày làm việc bù vào thứ Bảy, Chủ nhật:",
+        "  26/04/2025  Thứ Bảy   làm việc bù cho ngày nghỉ 02/05/2025",
+        f"Tệp bổ sung: {tmp_path / 'holidays.yaml'} (chưa có)",
+    ]
+    assert "  22/08/2026  Thứ Bảy   làm việc bù cho ngày nghỉ 31/08/2026" in lines[2026]
+    assert "  31/08/2026  Thứ Hai   Ngày nghỉ (thay cho ngày 22/08/2026)" in lines[2026]
+    assert "  06/02/2027  Thứ Bảy   Tết Nguyên đán" in lines[2027]
+    assert "  03/05/2027  Thứ Hai   Ngày Quốc tế Lao động (nghỉ bù)" in lines[2027]
+    assert not any("làm việc bù" in line for line in lines[2027])  # no swap decided for 2027 yet
+    for result in listed.values():
+        assert unicodedata.is_normalized("NFC", result.stdout)
 
 
 def test_units_are_imported_from_a_file_or_from_the_national_list(env: dict[str, str], tmp_path: Path) -> None:
