@@ -27,6 +27,7 @@ from handlers.privacy import redact
 from handlers.reporting import Period, Reporter
 from handlers.staff import LEADER_ROLES
 from handlers.survey import fold
+from handlers.targets import Goal, TargetHandler
 from handlers.workbook import AnswerRow, LateRow, OfficerRow, WorkbookData, build_workbook
 from storage.uow import UnitOfWork
 from storage.values import Chat, StoredFile, Unit
@@ -139,6 +140,7 @@ class Digests:
         self.services = services
         self.reporter = Reporter(services)
         self.defaults = targets or Targets()
+        self.goals = TargetHandler(services, Goal(self.defaults.satisfaction, self.defaults.on_time))
 
     def targets(self, unit: Unit) -> Targets:
         """The unit's targets, else the configured ones."""

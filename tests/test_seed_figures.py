@@ -164,3 +164,35 @@ def test_the_report_json_gives_the_on_time_rate_per_field(cli: Any) -> None:
         {"field": CIVIL, "resolved": 6, "on_time": 6, "late": 0, "on_time_rate": 100.0},
         {"field": LAND, "resolved": 5, "on_time": 4, "late": 1, "on_time_rate": 80.0},
     ]
+
+
+def test_targets_are_set_for_a_unit_and_a_field_and_listed(cli: Any) -> None:
+    status, out, err = cli("targets", "set", "--unit", "P8", "--on-time", "98", "--satisfaction", "91")
+    assert status == 0, err
+    status, out, err = cli("targets", "set", "--unit", "P8", "--field", "dat dai", "--on-time", "96")
+    assert status == 0, err
+    status, out, err = cli("targets", "list", "--unit", "P8")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "Chỉ tiêu của Phường 8 (P8):"
+    assert "  Cả đơn vị: hài lòng 91,0% · đúng hạn 98,0%" in lines
+    # the field is named as dossiers name it, whatever the accents typed; what it does not set is the unit's
+    assert "  Lĩnh vực Đất đai: hài lòng 91,0% (của đơn vị) · đúng hạn 96,0%" in lines
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--on-time", "101"), "on-time: a percentage between 0 and 100"),
+        ((), "give --satisfaction, --on-time or both"),
+        (("--unit", "X9", "--on-time", "90"), "no unit 'X9'"),
+        (("--on-time", "chín mươi"), "argument --on-time"),
+    ],
+)
+def test_a_bad_target_is_one_line_not_a_traceback(cli: Any, args: tuple[str, ...], message: str) -> None:
+    unit = () if "--unit" in args else ("--unit", "P8")
+    status, _out, err = cli("targets", "set", *unit, *args)
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
