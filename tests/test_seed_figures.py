@@ -196,3 +196,21 @@ def test_a_bad_target_is_one_line_not_a_traceback(cli: Any, args: tuple[str, ...
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_the_digest_shows_each_field_against_its_targets_online_supplements_and_complaints(cli: Any) -> None:
+    assert cli("targets", "set", "--unit", "P8", "--on-time", "98")[0] == 0
+    assert cli("targets", "set", "--unit", "P8", "--field", "Đất đai", "--on-time", "96")[0] == 0
+    status, out, err = cli("digest", "--unit", "P8", "--date", "2026-12-01", "--period", "thang")
+    assert status == 0, err
+    fields = out.split("Theo lĩnh vực (01/11–30/11/2026):\n")[1].split("\n\n")[0].splitlines()
+    assert fields == [
+        "• Hộ tịch — đúng hạn 100,0% (6/6 hồ sơ; mục tiêu 98,0%: đạt) · hài lòng 81,8% (n = 6; "
+        "mục tiêu 95,0%: chưa đạt)",
+        "• Đất đai — đúng hạn 80,0% (4/5 hồ sơ; mục tiêu 96,0%: chưa đạt) · hài lòng chưa đủ dữ liệu (n = 0; "
+        "mục tiêu 95,0%: chưa đủ dữ liệu)",
+    ]
+    assert f"• Hồ sơ tiếp nhận trực tuyến: {ONLINE}/{RECEIVED} ({ONLINE_TEXT})" in out
+    assert "• Hồ sơ bị yêu cầu bổ sung từ lần thứ hai trở lên: 1" in out
+    assert "Phản ánh mới: 4 (đã trả lời 1, đã đóng 2)" in out
+    assert "Phản ánh đã xử lý (đã trả lời hoặc đã đóng): 75,0% (3/4; mục tiêu 100,0%: chưa đạt)" in out
