@@ -62,6 +62,7 @@ class App:
             calendar=calendar,
         )
         self.digests = Digests(self.services, Targets(settings.target_satisfaction, settings.target_on_time))
+        self.targets = self.digests.goals
         self.citizens = CitizenHandler(self.services, self.digests)
         self.dossiers = DossierHandler(self.services)
         self.invitations = InvitationHandler(self.services)

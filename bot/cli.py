@@ -24,7 +24,9 @@ from bot.terminal import run_demo, run_shell
 from handlers.calendar import CalendarError
 from handlers.errors import HandlerError
 from handlers.reporting import Period, render_text
+from handlers.targets import TargetBook, percent_text
 from storage.db import DatabaseError
+from storage.values import Unit
 from survey_forms.catalog import FormError
 
 log = logging.getLogger("sipasbot")
@@ -156,6 +158,19 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_argument("--access-token", required=True)
     tokens.add_argument("--refresh-token", required=True)
     tokens.add_argument("--expires-in", type=int, default=90000, help="seconds the access token lives (default 90000)")
+
+    targets = commands.add_parser("targets", help="a unit's targets, and its targets per field (DOMAIN.md §7)")
+    target_commands = targets.add_subparsers(dest="targets_command", required=True, parser_class=_Parser)
+    target_set = target_commands.add_parser(
+        "set",
+        help="set a unit's targets, or its targets for one field (unset ones: the unit's, else the defaults)",
+    )
+    target_set.add_argument("--unit", required=True, help="unit code")
+    target_set.add_argument("--field", help='the field (lĩnh vực), e.g. "Đất đai" (accents and case ignored)')
+    target_set.add_argument("--satisfaction", type=float, help="satisfaction target in percent, e.g. 95")
+    target_set.add_argument("--on-time", dest="on_time", type=float, help="on-time target in percent, e.g. 96")
+    target_list = target_commands.add_parser("list", help="the targets a unit's figures are judged against")
+    target_list.add_argument("--unit", required=True, help="unit code")
 
     report = commands.add_parser("report", help="the satisfaction report")
     report.add_argument("--unit", required=True, help="unit code")
@@ -316,6 +331,32 @@ async def _report(app: App, args: argparse.Namespace) -> None:
         print(output)
 
 
+def _print_targets(unit: Unit, book: TargetBook) -> None:
+    own = " (mặc định)"
+    unit_goal = book.unit
+    print(f"Chỉ tiêu của {unit.name} ({unit.code}):")
+    print(
+        f"  Cả đơn vị: hài lòng {percent_text(unit_goal.satisfaction, '')}"
+        f"{own if unit.target_satisfaction is None else ''}"
+        f" · đúng hạn {percent_text(unit_goal.on_time, '')}{own if unit.target_on_time is None else ''}"
+    )
+    for field in book.fields:
+        goal = book.for_field(field.field)
+        inherited = " (của đơn vị)"
+        print(
+            f"  Lĩnh vực {field.field}: hài lòng {percent_text(goal.satisfaction, '')}"
+            f"{inherited if field.satisfaction is None else ''}"
+            f" · đúng hạn {percent_text(goal.on_time, '')}{inherited if field.on_time is None else ''}"
+        )
+
+
+async def _targets(app: App, args: argparse.Namespace) -> None:
+    if args.targets_command == "set":
+        await app.targets.set(args.unit, args.field, args.satisfaction, args.on_time)
+    unit, book = await app.targets.listing(args.unit)
+    _print_targets(unit, book)
+
+
 async def _apikey_revoke(app: App, name: str) -> None:
     count = await app.api_keys.revoke(name)
     print(f"revoked {count} key(s) named {name!r}")
@@ -377,6 +418,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
         return lambda app: _apikey_create(app, args)
     if args.command == "zalo-oa":
         return lambda app: _zalo_tokens(app, args)
+    if args.command == "targets":
+        return lambda app: _targets(app, args)
     if args.command == "dossiers":
         return lambda app: _dossiers_import(app, args)
     if args.command == "units":

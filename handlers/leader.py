@@ -28,6 +28,7 @@ from handlers.privacy import redact
 from handlers.reporting import Period, Reporter
 from handlers.staff import LEADER_ROLES
 from handlers.survey import fold
+from handlers.targets import Goal, TargetBook, TargetHandler, met, percent_text, rate_tenths, tenths
 from handlers.workbook import AnswerRow, LateRow, OfficerRow, WorkbookData, build_workbook
 from storage.uow import UnitOfWork
 from storage.values import Chat, StoredFile, Unit
@@ -51,6 +52,7 @@ KINDS |= {
     "quarter": "quarter",
 }
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
 STATE_WORDS = {
     "received": "đang xử lý",
     "supplement_requested": "chờ bổ sung",
@@ -140,6 +142,7 @@ class Digests:
         self.services = services
         self.reporter = Reporter(services)
         self.defaults = targets or Targets()
+        self.goals = TargetHandler(services, Goal(self.defaults.satisfaction, self.defaults.on_time))
 
     def targets(self, unit: Unit) -> Targets:
         """The unit's targets, else the configured ones."""
@@ -210,6 +213,8 @@ class Digests:
             weakest_from = month_now
         else:
             weakest_from = current
+        book = await self.goals.book(unit)
+        lines += self._seed_lines(locale, weakest_from, book, none)
         lines += self._weakest(locale, weakest_from, none)
         day_start = services.policy.day_start
         async with services.uow(read_only=True) as uow:
@@ -234,6 +239,7 @@ class Digests:
                 closed=handled.get("closed", 0),
             )
         )
+        lines += self._complaints_handled(locale, complaints_n, handled)
         for line in complaints:
             text = redact(line.text, names=[line.person_name]) if line.text else "—"
             short = text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "…"
@@ -287,6 +293,86 @@ class Digests:
                 verdict=self._verdict(locale, satisfaction, n, targets.satisfaction),
             ),
         ]
+
+    def _seed_lines(self, locale: str, section: Section, book: TargetBook, none: str) -> list[str]:
+        """Online dossiers, repeated supplements, and each field's figures against its targets (DOMAIN.md §7).
+
+        On-time rates are counts (never suppressed); satisfaction under n = 5 is.
+        """
+        t = self.services.texts
+        report, period = section.report, section.period
+        dossiers = report["dossiers"]
+        lines = [
+            t(
+                locale,
+                "digest.received_online",
+                online=dossiers["received_online"],
+                received=dossiers["received"],
+                rate=percent_text(rate_tenths(dossiers["received_online"], dossiers["received"]), none),
+            ),
+            t(locale, "digest.supplement_repeated", count=dossiers["supplement_repeated"]),
+        ]
+        on_time = {f["field"]: f for f in report.get("on_time_by_field", [])}
+        satisfaction = {f["field"]: f for f in report["by_field"]}
+        if not on_time and not satisfaction:
+            return lines
+        lines += ["", t(locale, "digest.fields", period=f"{period.start:%d/%m}–{period.end:%d/%m/%Y}")]
+        for name in sorted(on_time.keys() | satisfaction.keys()):
+            goal = book.for_field(name)
+            counts = on_time.get(name)
+            if counts is None or not counts["resolved"]:
+                on_time_text = t(locale, "digest.field_on_time_none", target=percent_text(goal.on_time, none))
+            else:
+                value = rate_tenths(counts["on_time"], counts["resolved"])
+                on_time_text = t(
+                    locale,
+                    "digest.field_on_time",
+                    rate=percent_text(value, none),
+                    on_time=counts["on_time"],
+                    resolved=counts["resolved"],
+                    target=percent_text(goal.on_time, none),
+                    verdict=self._judged(locale, met(value, goal.on_time)),
+                )
+            figure = satisfaction.get(name, {"index": None, "n": 0, "suppressed": True})
+            index = None if figure["suppressed"] or figure["n"] < SMALL else tenths(figure["index"])
+            lines.append(
+                t(
+                    locale,
+                    "digest.field",
+                    field=name,
+                    on_time=on_time_text,
+                    index=percent_text(index, none),
+                    n=figure["n"],
+                    target=percent_text(goal.satisfaction, none),
+                    verdict=self._judged(locale, met(index, goal.satisfaction)),
+                )
+            )
+        return lines
+
+    def _complaints_handled(self, locale: str, received: int, by_status: dict[str, int]) -> list[str]:
+        """Complaints received in the period that stand answered or closed, against the 100% the seeds ask."""
+        if not received:
+            return []
+        handled = by_status.get("answered", 0) + by_status.get("closed", 0)
+        value = rate_tenths(handled, received)
+        none = self.services.texts(locale, "report.insufficient")
+        return [
+            self.services.texts(
+                locale,
+                "digest.complaints_handled",
+                rate=percent_text(value, none),
+                handled=handled,
+                received=received,
+                target=percent_text(COMPLAINTS_TARGET, none),
+                verdict=self._judged(locale, met(value, COMPLAINTS_TARGET)),
+            )
+        ]
+
+    def _judged(self, locale: str, verdict: bool | None) -> str:
+        t = self.services.texts
+        if verdict is None:
+            return t(locale, "report.insufficient")
+        return t(locale, "digest.met" if verdict else "digest.not_met")
 
     def _verdict(self, locale: str, value: float | None, n: int, target: float) -> str:
         t = self.services.texts

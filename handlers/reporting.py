@@ -10,6 +10,7 @@ from typing import Any
 
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
+from handlers.leader_figures import leader_figures
 from storage.values import AnswerCount, DossierCounts, SurveyCounts, Unit
 from survey_forms.scoring import FormScore, Interval, score_form
 
@@ -110,7 +111,9 @@ class Reporter:
                 }
 
         # the scan of the answers and the small counts run side by side on read-only connections
-        answer_counts, (dossiers, surveys), extra = await asyncio.gather(answers(), counts(), broken_down())
+        answer_counts, (dossiers, surveys), extra, seeds = await asyncio.gather(
+            answers(), counts(), broken_down(), leader_figures(services, unit_ids, start, end, _rate)
+        )
         overall_counts, field_counts = _split(answer_counts)
         score = score_form(form, overall_counts)
         return {
@@ -129,6 +132,7 @@ class Reporter:
                 "apologies": dossiers.apologies,
                 "late_without_apology": dossiers.late_without_apology,
                 "overdue_open": dossiers.overdue_open,
+                **seeds["dossiers"],
             },
             "surveys": {
                 "offered": surveys.offered,
@@ -146,6 +150,8 @@ class Reporter:
                 ]
                 for by, rows in extra.items()
             },
+            "on_time_by_field": seeds["on_time_by_field"],
+            "complaints": seeds["complaints"],
         }
 
 

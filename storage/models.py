@@ -88,6 +88,19 @@ class FieldRow(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
 
 
+class FieldTargetRow(Base):
+    """A unit's own targets for one field (lĩnh vực), in percent; None: the unit's targets (DOMAIN.md §7)."""
+
+    __tablename__ = "field_targets"
+    __table_args__ = (UniqueConstraint("unit_id", "field"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(100))
+    target_satisfaction: Mapped[float | None] = mapped_column(Float)
+    target_on_time: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+
+
 class PersonRow(Base):
     """A citizen (applicant or representative) with only the contact data a survey needs."""
 

@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import READ_ONLY, Database
+from storage.leader_figures import LeaderFigureRepository, TargetRepository
 from storage.reporting import DigestRepository, ReportRepository
 from storage.repositories import (
     AnswerRepository,
@@ -99,6 +100,8 @@ class UnitOfWork:
         self.files = FileRepository(connection)
         self.instances = InstanceRepository(connection)
         self.survey_comments = SurveyCommentRepository(connection)
+        self.targets = TargetRepository(connection)
+        self.leader_figures = LeaderFigureRepository(connection)
         return self
 
     async def __aexit__(

@@ -168,6 +168,9 @@ async def test_dossier_and_survey_counts(month: Reporter) -> None:
         "apologies": 1,
         "late_without_apology": 2,  # D2 (resolved late) and D4 (overdue, unresolved)
         "overdue_open": 1,
+        "received_online": 0,  # every dossier here came to the counter
+        "online_rate": 0.0,
+        "supplement_repeated": 0,
     }
     assert report["surveys"] == {
         "offered": 6, "delivered": 6, "started": 6, "completed": 5, "response_rate": 83.33

@@ -400,6 +400,9 @@ class ReportDossiers(_Report):
     apologies: int
     late_without_apology: int
     overdue_open: int
+    received_online: int = Field(description="received in the period through the online channel (truc_tuyen)")
+    online_rate: float | None = Field(description="received_online ÷ received, in percent")
+    supplement_repeated: int = Field(description="dossiers asked again (a second or later time) for a supplement")
 
 
 class ReportSurveys(_Report):
@@ -482,6 +485,25 @@ class ReportChannel(_Report):
     suppressed: bool
 
 
+class ReportFieldOnTime(_Report):
+    """Dossiers of one field resolved in the period (a count: never suppressed)."""
+
+    field: str
+    resolved: int
+    on_time: int
+    late: int
+    on_time_rate: float | None
+
+
+class ReportComplaints(_Report):
+    """Complaints received in the period and how many stand answered or closed; handled = answered + closed."""
+
+    received: int
+    answered: int
+    closed: int
+    handled_rate: float | None
+
+
 class ReportOut(_Report):
     """The satisfaction report of SPEC.md §7: rates and indexes in percent (0–100) or null; n < 5 is suppressed."""
 
@@ -502,6 +524,8 @@ class ReportOut(_Report):
     by_field: list[ReportField]
     by_procedure: list[ReportProcedure]
     by_channel: list[ReportChannel]
+    on_time_by_field: list[ReportFieldOnTime]
+    complaints: ReportComplaints
 
 
 class OpenApiOut(BaseModel):

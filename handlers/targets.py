@@ -1,0 +1,144 @@
+"""Targets a unit reports against (DOMAIN.md §7): its own, and per field (``sipasbot targets set``).
+
+A field's target is the unit's own target for that field where one is set, else the unit's target, else
+the configured default (SIPAS_TARGET_SATISFACTION / SIPAS_TARGET_ON_TIME). Rates shown to people and the
+verdicts beside them use one rounding: once, half-up, from the exact counts, to one decimal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from handlers.context import Services
+from handlers.errors import InvalidInput, NotFound
+from handlers.messages import nfc
+from handlers.survey import fold
+from storage.leader_figures import FieldTarget
+from storage.uow import UnitOfWork
+from storage.values import Unit
+
+TENTH = Decimal("0.1")
+
+
+def rate_tenths(part: int, whole: int) -> Decimal | None:
+    """``part`` of ``whole`` in percent, rounded once, half-up, to one decimal (None when ``whole`` is 0)."""
+    if not whole:
+        return None
+    exact = Fraction(part * 100, whole)
+    return (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+def tenths(value: float | None) -> Decimal | None:
+    """A figure (0–100) rounded half-up to one decimal, from the value as it was given."""
+    return None if value is None else Decimal(repr(float(value))).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+def percent_text(value: Decimal | float | None, none: str) -> str:
+    """``91,9%``, or ``none`` when there is no figure."""
+    if value is None:
+        return none
+    shown = value if isinstance(value, Decimal) else tenths(value)
+    return f"{shown:.1f}".replace(".", ",") + "%"
+
+
+def met(value: Decimal | None, target: float) -> bool | None:
+    """Whether the rounded figure reaches the target (None when there is no figure to judge)."""
+    if value is None:
+        return None
+    return value >= Decimal(repr(float(target)))
+
+
+@dataclass(frozen=True)
+class Goal:
+    """The targets one figure is judged against, in percent."""
+
+    satisfaction: float
+    on_time: float
+
+
+@dataclass(frozen=True)
+class TargetBook:
+    """A unit's targets: its own (or the defaults) and those set per field."""
+
+    unit: Goal
+    fields: tuple[FieldTarget, ...] = ()
+
+    def for_field(self, name: str) -> Goal:
+        """The targets of field ``name`` (accents, case and spacing ignored when matching)."""
+        wanted = fold(name)
+        own = next((f for f in self.fields if fold(f.field) == wanted), None)
+        if own is None:
+            return self.unit
+        return Goal(
+            own.satisfaction if own.satisfaction is not None else self.unit.satisfaction,
+            own.on_time if own.on_time is not None else self.unit.on_time,
+        )
+
+
+def _checked(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not 0 <= value <= 100:
+        raise InvalidInput(f"{name}: a percentage between 0 and 100")
+    return float(value)
+
+
+class TargetHandler:
+    """Sets and reads a unit's targets."""
+
+    def __init__(self, services: Services, defaults: Goal | None = None) -> None:
+        self.services = services
+        self.defaults = defaults or Goal(95.0, 95.0)
+
+    def unit_goal(self, unit: Unit) -> Goal:
+        """The unit's own targets, else the configured ones."""
+        return Goal(
+            unit.target_satisfaction if unit.target_satisfaction is not None else self.defaults.satisfaction,
+            unit.target_on_time if unit.target_on_time is not None else self.defaults.on_time,
+        )
+
+    async def book(self, unit: Unit) -> TargetBook:
+        """Everything the unit's figures are judged against."""
+        async with self.services.uow(read_only=True) as uow:
+            fields = await uow.targets.fields(unit.id)
+        return TargetBook(self.unit_goal(unit), tuple(fields))
+
+    async def set(
+        self, unit_code: str, field: str | None, satisfaction: float | None, on_time: float | None
+    ) -> TargetBook:
+        """Set the unit's targets, or its targets for ``field``; what the unit is now judged against."""
+        satisfaction = _checked("satisfaction", satisfaction)
+        on_time = _checked("on-time", on_time)
+        if satisfaction is None and on_time is None:
+            raise InvalidInput("give --satisfaction, --on-time or both")
+        async with self.services.uow() as uow:
+            unit = await uow.units.get_by_code(unit_code)
+            if unit is None:
+                raise NotFound(f"no unit {unit_code!r}")
+            if field is None:
+                await uow.targets.set_unit(unit.id, satisfaction, on_time)
+            else:
+                name = await self._field_name(uow, unit.id, field)
+                await uow.targets.set_field(unit.id, name, satisfaction, on_time, self.services.clock())
+            await uow.commit()
+        async with self.services.uow(read_only=True) as uow:
+            unit = await uow.units.get(unit.id)
+        return await self.book(unit)
+
+    async def _field_name(self, uow: UnitOfWork, unit_id: int, field: str) -> str:
+        """The field as dossiers name it (matched without accents or case), else as typed."""
+        typed = " ".join(nfc(field).split())
+        if not typed or len(typed) > 100:
+            raise InvalidInput("a field name is 1–100 characters")
+        known = await uow.targets.known_fields() + [f.field for f in await uow.targets.fields(unit_id)]
+        return next((name for name in known if fold(name) == fold(typed)), typed)
+
+    async def listing(self, unit_code: str) -> tuple[Unit, TargetBook]:
+        """The unit and its targets."""
+        async with self.services.uow(read_only=True) as uow:
+            unit = await uow.units.get_by_code(unit_code)
+        if unit is None:
+            raise NotFound(f"no unit {unit_code!r}")
+        return unit, await self.book(unit)

@@ -1,0 +1,216 @@
+"""What the seeds ask leaders to report (issue 14, points 15–18): on time and targets per field, dossiers received
+online, repeated supplement requests, complaints handled, and the 6-month, 9-month and yearly periods.
+
+One fixture month (November 2026, unit P8), computed by hand below, read back from every output a leader reads:
+the digest printed by ``sipasbot digest``, the report JSON of ``sipasbot report``, the workbook read back with
+openpyxl, and the public page's JSON and HTML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import App
+from bot.cli import main
+from bot.config import load_settings
+from handlers.dossiers import DossierHandler
+from handlers.reporting import Period
+from tests.conftest import Clock
+from tests.helpers import sample_dossier
+from tests.test_reporting import all_items, respondent
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
+RATINGS = [all_items("5"), all_items("4"), all_items("4", TC1="2"), all_items("3"), all_items("5", CC1="1")]
+RATINGS += [all_items("4")]
+LAND = "Đất đai"
+CIVIL = "Hộ tịch"
+
+# by hand: 6 Hộ tịch dossiers received at the counter and resolved on time (with their surveys); 5 Đất đai dossiers
+# received online, 4 resolved on time and 1 late; one asked for a supplement twice, one once; 4 complaints in
+# November (1 still open, 1 answered, 2 closed) and 1 in October
+RECEIVED, ONLINE = 11, 5
+ONLINE_TEXT = "45,5%"  # 5 ÷ 11 = 45,4545…%
+COMPLAINTS = {"received": 4, "answered": 1, "closed": 2}
+
+
+def local(month: int, day_: int, hour: int = 9) -> datetime:
+    return datetime(2026, month, day_, hour, tzinfo=HANOI)
+
+
+async def fixture_month(app: App) -> None:
+    """The month above, in unit P8."""
+    await app.units.add("P8", "Phường 8")
+    for number, ratings in enumerate(RATINGS):
+        await respondent(app.services, f"P8-HT-{number}", "P8", CIVIL, ratings, local(11, 10 + number))
+    dossiers = DossierHandler(app.services)
+    for number in range(5):
+        code = f"P8-DD-{number}"
+        data = dataclasses.replace(
+            sample_dossier(code=code, field=LAND, phone=None, received_at=local(11, 2), due_at=local(11, 20)),
+            channel="truc_tuyen",
+        )
+        await dossiers.upsert(data)
+    # P8-DD-0: asked for a supplement twice; P8-DD-1: once
+    for at, kind in ((3, "supplement_requested"), (4, "supplement_received"), (5, "supplement_requested")):
+        await dossiers.add_event("P8-DD-0", kind, local(11, at))
+    await dossiers.add_event("P8-DD-0", "supplement_received", local(11, 6))
+    await dossiers.add_event("P8-DD-1", "supplement_requested", local(11, 3))
+    await dossiers.add_event("P8-DD-1", "supplement_received", local(11, 4))
+    for number in range(4):
+        await dossiers.add_event(f"P8-DD-{number}", "result_ready", local(11, 18))
+    await dossiers.add_event("P8-DD-4", "result_ready", local(11, 25))  # late: due on 20/11
+    async with app.services.uow() as uow:
+        unit = await uow.units.get_by_code("P8")
+        assert unit is not None
+        made = [
+            await uow.feedback.add(local(11, 5 + n).astimezone(UTC), unit_id=unit.id, source="message", text="…")
+            for n in range(4)
+        ]
+        await uow.feedback.answer(made[1].id, "Đã xử lý", "Trần Thị Bình", local(11, 12).astimezone(UTC))
+        await uow.feedback.answer(made[2].id, "Đã xử lý", "Trần Thị Bình", local(11, 12).astimezone(UTC))
+        await uow.feedback.close(made[2].id, local(11, 13).astimezone(UTC))
+        await uow.feedback.close(made[3].id, local(11, 13).astimezone(UTC))
+        await uow.feedback.add(local(10, 20).astimezone(UTC), unit_id=unit.id, source="message", text="…")
+        await uow.commit()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(local(12, 1, 7).astimezone(UTC))  # Tuesday 01/12/2026, 07:00 in Hà Nội
+
+
+@pytest.fixture
+def database_file(tmp_path: Path, clock: Clock) -> str:
+    """A database file holding the fixture month."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}"
+
+    async def build() -> None:
+        app = App(load_settings(database_url=url), clock=clock)
+        await app.start()
+        try:
+            await fixture_month(app)
+        finally:
+            await app.close()
+
+    asyncio.run(build())
+    return url
+
+
+@pytest.fixture
+def cli(database_file: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``sipasbot …`` run in this process on the fixture's database: (exit status, stdout, stderr)."""
+    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SIPAS_DATABASE_URL", database_file)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        status = main(list(args))
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run
+
+
+def report_json(cli: Any, *args: str) -> dict[str, Any]:
+    status, out, err = cli("report", "--unit", "P8", "--format", "json", *args)
+    assert status == 0, err
+    parsed: dict[str, Any] = json.loads(out)
+    return parsed
+
+
+# --- point 16: dossiers received online, supplements asked for more than once
+
+
+def test_the_report_json_counts_online_dossiers_and_repeated_supplements(cli: Any) -> None:
+    report = report_json(cli, "--from", "2026-11-01", "--to", "2026-11-30")
+    dossiers = report["dossiers"]
+    assert dossiers["received"] == RECEIVED
+    assert dossiers["received_online"] == ONLINE
+    assert dossiers["online_rate"] == pytest.approx(100 * ONLINE / RECEIVED, abs=0.01)
+    assert dossiers["supplement_repeated"] == 1
+    # the second request fell on 05/11: a report of 01–04/11 has none repeated, one of 05/11 alone has it
+    assert report_json(cli, "--from", "2026-11-01", "--to", "2026-11-04")["dossiers"]["supplement_repeated"] == 0
+    assert report_json(cli, "--from", "2026-11-05", "--to", "2026-11-05")["dossiers"]["supplement_repeated"] == 1
+
+
+# --- point 17: complaints handled
+
+
+def test_the_report_json_counts_complaints_received_answered_and_closed(cli: Any) -> None:
+    report = report_json(cli, "--from", "2026-11-01", "--to", "2026-11-30")
+    assert report["complaints"] == {**COMPLAINTS, "handled_rate": 75.0}
+    october = report_json(cli, "--from", "2026-10-01", "--to", "2026-10-31")
+    assert october["complaints"] == {"received": 1, "answered": 0, "closed": 0, "handled_rate": 0.0}
+    empty = report_json(cli, "--from", "2026-09-01", "--to", "2026-09-30")
+    assert empty["complaints"] == {"received": 0, "answered": 0, "closed": 0, "handled_rate": None}
+
+
+# --- point 15: on time per field, targets per field
+
+
+def test_the_report_json_gives_the_on_time_rate_per_field(cli: Any) -> None:
+    report = report_json(cli, "--from", "2026-11-01", "--to", "2026-11-30")
+    assert report["on_time_by_field"] == [
+        {"field": CIVIL, "resolved": 6, "on_time": 6, "late": 0, "on_time_rate": 100.0},
+        {"field": LAND, "resolved": 5, "on_time": 4, "late": 1, "on_time_rate": 80.0},
+    ]
+
+
+def test_targets_are_set_for_a_unit_and_a_field_and_listed(cli: Any) -> None:
+    status, out, err = cli("targets", "set", "--unit", "P8", "--on-time", "98", "--satisfaction", "91")
+    assert status == 0, err
+    status, out, err = cli("targets", "set", "--unit", "P8", "--field", "dat dai", "--on-time", "96")
+    assert status == 0, err
+    status, out, err = cli("targets", "list", "--unit", "P8")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "Chỉ tiêu của Phường 8 (P8):"
+    assert "  Cả đơn vị: hài lòng 91,0% · đúng hạn 98,0%" in lines
+    # the field is named as dossiers name it, whatever the accents typed; what it does not set is the unit's
+    assert "  Lĩnh vực Đất đai: hài lòng 91,0% (của đơn vị) · đúng hạn 96,0%" in lines
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--on-time", "101"), "on-time: a percentage between 0 and 100"),
+        ((), "give --satisfaction, --on-time or both"),
+        (("--unit", "X9", "--on-time", "90"), "no unit 'X9'"),
+        (("--on-time", "chín mươi"), "argument --on-time"),
+    ],
+)
+def test_a_bad_target_is_one_line_not_a_traceback(cli: Any, args: tuple[str, ...], message: str) -> None:
+    unit = () if "--unit" in args else ("--unit", "P8")
+    status, _out, err = cli("targets", "set", *unit, *args)
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_the_digest_shows_each_field_against_its_targets_online_supplements_and_complaints(cli: Any) -> None:
+    assert cli("targets", "set", "--unit", "P8", "--on-time", "98")[0] == 0
+    assert cli("targets", "set", "--unit", "P8", "--field", "Đất đai", "--on-time", "96")[0] == 0
+    status, out, err = cli("digest", "--unit", "P8", "--date", "2026-12-01", "--period", "thang")
+    assert status == 0, err
+    fields = out.split("Theo lĩnh vực (01/11–30/11/2026):\n")[1].split("\n\n")[0].splitlines()
+    assert fields == [
+        "• Hộ tịch — đúng hạn 100,0% (6/6 hồ sơ; mục tiêu 98,0%: đạt) · hài lòng 81,8% (n = 6; "
+        "mục tiêu 95,0%: chưa đạt)",
+        "• Đất đai — đúng hạn 80,0% (4/5 hồ sơ; mục tiêu 96,0%: chưa đạt) · hài lòng chưa đủ dữ liệu (n = 0; "
+        "mục tiêu 95,0%: chưa đủ dữ liệu)",
+    ]
+    assert f"• Hồ sơ tiếp nhận trực tuyến: {ONLINE}/{RECEIVED} ({ONLINE_TEXT})" in out
+    assert "• Hồ sơ bị yêu cầu bổ sung từ lần thứ hai trở lên: 1" in out
+    assert "Phản ánh mới: 4 (đã trả lời 1, đã đóng 2)" in out
+    assert "Phản ánh đã xử lý (đã trả lời hoặc đã đóng): 75,0% (3/4; mục tiêu 100,0%: chưa đạt)" in out
