@@ -4,7 +4,8 @@ Columns are found by their headers (Vietnamese, with or without accents, any cas
 first ten rows that holds every required header. Each row becomes an upsert and the events its status and
 dates imply (DOMAIN.md §2), applied in a savepoint of its own, so that a bad row spoils only itself and is
 reported as ``row N: …``; rows are committed in transactions of ``BATCH_ROWS``. An event seen before and an
-upsert of the same data change nothing: importing the same file twice changes nothing the second time.
+upsert of the same data change nothing: importing the same file twice changes nothing the second time. A
+dossier code given by an earlier row of the file makes a later row an error of its own (the first row wins).
 """
 
 from __future__ import annotations
@@ -464,6 +465,21 @@ def _column_numbers(values: Sequence[Cell]) -> bool:
     return len(texts) > 1 and all(_COLUMN_NUMBER.fullmatch(text) for text in texts)
 
 
+def _repeated(number: int, values: Sequence[Cell], index: int, first_rows: dict[str, int]) -> RowError | None:
+    """The error for a row whose dossier code an earlier row of the file gave (whatever became of that row).
+
+    Applying both would let the later row silently overwrite the earlier one, and every import of the same
+    file would report the dossier updated again: the first row wins and the file's author is told.
+    """
+    code = cell_text(values[index]) if index < len(values) else None
+    if code is None:
+        return None
+    first = first_rows.setdefault(code, number)
+    if first == number:
+        return None
+    return RowError(number, f"“{_LABEL['code']}” {code!r} đã có ở dòng {first}: chỉ dòng {first} được nhập")
+
+
 def _quoted(labels: Sequence[str]) -> str:
     return ", ".join(f"“{label}”" for label in labels)
 
@@ -754,6 +770,7 @@ class DossierImporter:
         pending = [(number, values) for number, values in head if number > header_row]
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         errors: list[RowError] = []
+        first_rows: dict[str, int] = {}  # dossier code -> the row that brought it first: a later one is refused
         done = reported = 0
         while True:
             batch = pending + table.take(BATCH_ROWS - len(pending))
@@ -766,6 +783,10 @@ class DossierImporter:
                     continue
                 if number == header_row + 1 and _column_numbers(values):
                     continue  # the row of column numbers, (1) (2) (3) …, that official forms put under the headers
+                repeated = _repeated(number, values, columns["code"], first_rows)
+                if repeated is not None:
+                    errors.append(repeated)
+                    continue
                 try:
                     plans.append(self._plan(number, values, columns, unit_code, default_unit))
                 except RowFault as fault:
