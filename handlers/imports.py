@@ -81,6 +81,19 @@ COLUMNS = (
     Column("phone", "Số điện thoại", ("so dien thoai", "dien thoai", "sdt", "so dt", "so dien thoai lien he")),
     Column("email", "Email", ("email", "e-mail", "thu dien tu", "dia chi email")),
     Column("handler", "Cán bộ xử lý", ("can bo xu ly", "nguoi xu ly", "chuyen vien xu ly", "can bo thu ly")),
+    Column(
+        "receiver",
+        "Cán bộ tiếp nhận",
+        (
+            "can bo tiep nhan",
+            "can bo tiep nhan ho so",
+            "nguoi tiep nhan",
+            "nguoi tiep nhan ho so",
+            "cong chuc tiep nhan",
+            "chuyen vien tiep nhan",
+            "can bo mot cua",
+        ),
+    ),
     Column("unit", "Đơn vị", ("don vi", "ma don vi", "don vi tiep nhan")),
     Column("channel", "Hình thức nộp", ("hinh thuc nop", "kenh", "kenh nop", "hinh thuc nop ho so")),
 )
@@ -330,7 +343,7 @@ class _Plan:
 
 
 # optional columns whose absence from a file keeps what is stored (an empty cell in a present column clears it)
-_KEPT = ("procedure_code", "handler", "channel")
+_KEPT = ("procedure_code", "handler", "channel", "receiver")
 
 
 def _kept(existing: Dossier, plan: _Plan) -> DossierInput:
@@ -895,6 +908,7 @@ class DossierImporter:
             due_at=due_at,
             channel=channel,
             handler=text("handler"),
+            receiver=text("receiver"),
         )
         return _Plan(number, data, phone, events, frozenset(key for key in _KEPT if key not in columns))
 
@@ -1000,6 +1014,7 @@ class DossierImporter:
             existing.field,
             existing.channel,
             existing.handler,
+            existing.receiver,
             existing.received_at,
             existing.due_at,
         ) != (
@@ -1009,6 +1024,7 @@ class DossierImporter:
             data.field,
             data.channel,
             data.handler,
+            data.receiver,
             data.received_at,
             data.due_at,
         ):

@@ -679,6 +679,30 @@ async def test_optional_columns_missing_from_the_file_keep_what_is_stored(servic
     assert (dossier.channel, dossier.handler, dossier.procedure_code) == ("truc_tuyen", "Trần Thị Bình", "1.001193")
 
 
+@pytest.mark.parametrize("header", ["Cán bộ tiếp nhận", "CAN BO TIEP NHAN", "Người tiếp nhận hồ sơ", "Cán bộ một cửa"])
+async def test_the_receiving_officer_is_read_from_its_column_and_kept_when_a_file_lacks_it(
+    services: Services, tmp_path: Path, header: str
+) -> None:
+    await add_unit(services)
+    with_receiver = write_xlsx(
+        tmp_path / "tiep-nhan.xlsx",
+        [[*export_row("P8-T1"), "Lê Thị Hoa"], [*export_row("P8-T2", phone="0912 000 002"), None]],
+        headers=[*HEADERS, header],
+    )
+    importer, handler = DossierImporter(services), DossierHandler(services)
+
+    first = await importer.run(with_receiver)
+    again = await importer.run(with_receiver)
+    without_column = await importer.run(write_xlsx(tmp_path / "khong-cot.xlsx", [export_row("P8-T1")]))
+
+    assert (first.created, first.errors) == (2, ())
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert (without_column.updated, without_column.unchanged) == (0, 1)
+    t1, t2 = (await handler.view("P8-T1")).dossier, (await handler.view("P8-T2")).dossier
+    assert (t1.receiver, t1.handler) == ("Lê Thị Hoa", "Trần Thị Bình")
+    assert t2.receiver is None
+
+
 async def test_a_person_who_was_forgotten_is_not_brought_back_by_an_old_export(
     services: Services, tmp_path: Path
 ) -> None:
