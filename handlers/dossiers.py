@@ -63,6 +63,7 @@ class DossierInput:
     handler: str | None = None
     zalo_optin: bool = False
     processing_days: int | None = None  # the procedure's time limit in working days, when no due date is given
+    receiver: str | None = None  # the receiving (one-stop-shop counter) officer; shown to leaders only
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ class DossierHandler:
             "field_id": await uow.fields.ensure(field),
             "channel": data.channel,
             "handler": _clean(data.handler, "handler", 100, required=False),
+            "receiver": _clean(data.receiver, "receiver", 100, required=False),
             "received_at": received_at,
             "due_at": due_at,
             "zalo_optin": data.zalo_optin,

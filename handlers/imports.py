@@ -4,7 +4,8 @@ Columns are found by their headers (Vietnamese, with or without accents, any cas
 first ten rows that holds every required header. Each row becomes an upsert and the events its status and
 dates imply (DOMAIN.md §2), applied in a savepoint of its own, so that a bad row spoils only itself and is
 reported as ``row N: …``; rows are committed in transactions of ``BATCH_ROWS``. An event seen before and an
-upsert of the same data change nothing: importing the same file twice changes nothing the second time.
+upsert of the same data change nothing: importing the same file twice changes nothing the second time. A
+dossier code given by an earlier row of the file makes a later row an error of its own (the first row wins).
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ COLUMNS = (
     Column("phone", "Số điện thoại", ("so dien thoai", "dien thoai", "sdt", "so dt", "so dien thoai lien he")),
     Column("email", "Email", ("email", "e-mail", "thu dien tu", "dia chi email")),
     Column("handler", "Cán bộ xử lý", ("can bo xu ly", "nguoi xu ly", "chuyen vien xu ly", "can bo thu ly")),
+    Column(
+        "receiver",
+        "Cán bộ tiếp nhận",
+        (
+            "can bo tiep nhan",
+            "can bo tiep nhan ho so",
+            "nguoi tiep nhan",
+            "nguoi tiep nhan ho so",
+            "cong chuc tiep nhan",
+            "chuyen vien tiep nhan",
+            "can bo mot cua",
+        ),
+    ),
     Column("unit", "Đơn vị", ("don vi", "ma don vi", "don vi tiep nhan")),
     Column("channel", "Hình thức nộp", ("hinh thuc nop", "kenh", "kenh nop", "hinh thuc nop ho so")),
 )
@@ -329,7 +343,7 @@ class _Plan:
 
 
 # optional columns whose absence from a file keeps what is stored (an empty cell in a present column clears it)
-_KEPT = ("procedure_code", "handler", "channel")
+_KEPT = ("procedure_code", "handler", "channel", "receiver")
 
 
 def _kept(existing: Dossier, plan: _Plan) -> DossierInput:
@@ -462,6 +476,21 @@ def _column_numbers(values: Sequence[Cell]) -> bool:
     """Whether a row holds nothing but column numbers (1, 2, 3 or (1), (2), (3) and so on)."""
     texts = [text for text in map(cell_text, values) if text is not None]
     return len(texts) > 1 and all(_COLUMN_NUMBER.fullmatch(text) for text in texts)
+
+
+def _repeated(number: int, values: Sequence[Cell], index: int, first_rows: dict[str, int]) -> RowError | None:
+    """The error for a row whose dossier code an earlier row of the file gave (whatever became of that row).
+
+    Applying both would let the later row silently overwrite the earlier one, and every import of the same
+    file would report the dossier updated again: the first row wins and the file's author is told.
+    """
+    code = cell_text(values[index]) if index < len(values) else None
+    if code is None:
+        return None
+    first = first_rows.setdefault(code, number)
+    if first == number:
+        return None
+    return RowError(number, f"“{_LABEL['code']}” {code!r} đã có ở dòng {first}: chỉ dòng {first} được nhập")
 
 
 def _quoted(labels: Sequence[str]) -> str:
@@ -754,6 +783,7 @@ class DossierImporter:
         pending = [(number, values) for number, values in head if number > header_row]
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         errors: list[RowError] = []
+        first_rows: dict[str, int] = {}  # dossier code -> the row that brought it first: a later one is refused
         done = reported = 0
         while True:
             batch = pending + table.take(BATCH_ROWS - len(pending))
@@ -766,6 +796,10 @@ class DossierImporter:
                     continue
                 if number == header_row + 1 and _column_numbers(values):
                     continue  # the row of column numbers, (1) (2) (3) …, that official forms put under the headers
+                repeated = _repeated(number, values, columns["code"], first_rows)
+                if repeated is not None:
+                    errors.append(repeated)
+                    continue
                 try:
                     plans.append(self._plan(number, values, columns, unit_code, default_unit))
                 except RowFault as fault:
@@ -874,6 +908,7 @@ class DossierImporter:
             due_at=due_at,
             channel=channel,
             handler=text("handler"),
+            receiver=text("receiver"),
         )
         return _Plan(number, data, phone, events, frozenset(key for key in _KEPT if key not in columns))
 
@@ -979,6 +1014,7 @@ class DossierImporter:
             existing.field,
             existing.channel,
             existing.handler,
+            existing.receiver,
             existing.received_at,
             existing.due_at,
         ) != (
@@ -988,6 +1024,7 @@ class DossierImporter:
             data.field,
             data.channel,
             data.handler,
+            data.receiver,
             data.received_at,
             data.due_at,
         ):

@@ -29,9 +29,10 @@ from handlers.reporting import Period, Reporter
 from handlers.staff import LEADER_ROLES
 from handlers.survey import fold
 from handlers.targets import Goal, TargetBook, TargetHandler, met, percent_text, rate_tenths, tenths
-from handlers.workbook import AnswerRow, LateRow, OfficerRow, WorkbookData, build_workbook
+from handlers.workbook import AnswerRow, LateRow, OfficerRow, ReceiverRow, WorkbookData, build_workbook
 from storage.uow import UnitOfWork
-from storage.values import Chat, StoredFile, Unit
+from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
+from survey_forms.schema import Form
 from survey_forms.scoring import score_form
 
 log = logging.getLogger(__name__)
@@ -586,6 +587,8 @@ class PeriodReports:
             raw = await uow.digests.raw_answers(unit_ids, start, end, form.id)
             officer_rows = await uow.digests.officers(unit_ids, start, end) if officers else []
             officer_answers = await uow.digests.officer_answers(unit_ids, start, end, form.id) if officers else []
+            receiver_rows = await uow.digests.receivers(unit_ids, start, end) if officers else []
+            receiver_answers = await uow.digests.receiver_answers(unit_ids, start, end, form.id) if officers else []
         local = policy.local_date
         late = [
             LateRow(
@@ -635,6 +638,7 @@ class PeriodReports:
                         suppressed=overall.suppressed,
                     )
                 )
+        receiver_list = _receiver_rows(form, receiver_rows, receiver_answers)
         targets = self.digests.targets(unit)
         data = WorkbookData(
             title=title,
@@ -644,6 +648,7 @@ class PeriodReports:
             late=late,
             answers=answer_rows,
             officers=officer_list,
+            receivers=receiver_list,
             targets={"satisfaction": targets.satisfaction, "on_time": targets.on_time},
             generated_at=services.clock().astimezone(policy.timezone),
         )
@@ -709,6 +714,30 @@ class PeriodReports:
 
 
 _POOL: ProcessPoolExecutor | None = None
+
+
+def _receiver_rows(
+    form: Form, received: Sequence[ReceiverCounts], answers: Sequence[ReceiverAnswerCount]
+) -> list[ReceiverRow]:
+    """Each receiving officer with dossiers taken in or answers in the period: counts, satisfaction (n < 5 hidden)."""
+    counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for a in answers:
+        if a.value is not None:
+            counts[a.receiver][a.question_code][a.value] += a.count
+    taken = {r.receiver: r.received for r in received}
+    rows = []
+    for name in sorted(set(taken) | set(counts)):
+        overall = score_form(form, counts.get(name, {})).overall
+        rows.append(
+            ReceiverRow(
+                name=name,
+                received=taken.get(name, 0),
+                satisfaction=None if overall.suppressed else overall.index,
+                n=overall.n,
+                suppressed=overall.suppressed,
+            )
+        )
+    return rows
 
 
 def _workbook_pool() -> ProcessPoolExecutor:

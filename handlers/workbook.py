@@ -85,6 +85,17 @@ class OfficerRow:
 
 
 @dataclass(frozen=True)
+class ReceiverRow:
+    """One receiving (one-stop-shop counter) officer's period (leaders only)."""
+
+    name: str
+    received: int  # dossiers they took in during the period
+    satisfaction: float | None  # 0–100, None when suppressed or no answers
+    n: int  # answers behind satisfaction (surveys of the dossiers they took in)
+    suppressed: bool  # n < 5: show "chưa đủ dữ liệu"
+
+
+@dataclass(frozen=True)
 class LateRow:
     """A dossier that ran (or is running) late, with its apology if any."""
 
@@ -123,6 +134,8 @@ class WorkbookData:
     late: Sequence[LateRow]
     answers: Sequence[AnswerRow]
     officers: Sequence[OfficerRow] | None = None  # None: the sheet is left out (not for public use)
+    # receiving officers, as a second table of the officers' sheet (none: left out; never without ``officers``)
+    receivers: Sequence[ReceiverRow] = ()
     targets: Mapping[str, float] = field(default_factory=lambda: {"satisfaction": 95.0, "on_time": 95.0})
     generated_at: datetime | None = None  # local time, shown on the summary; None: left out (deterministic tests)
 
@@ -224,6 +237,8 @@ def build_workbook(data: WorkbookData) -> bytes:
             ],
             [_officer_row(o) for o in data.officers],
         )
+    if data.officers is not None and data.receivers:
+        _append_receivers(wb[SHEET_OFFICERS], data.receivers)
     _write_table(
         wb,
         SHEET_LATE,
@@ -468,6 +483,19 @@ def _write_table(wb: Workbook, title: str, headers: Sequence[str], rows: Sequenc
     ws.append(_cells(ws, [_heading(h) for h in headers]))
     for row in rows:
         ws.append(_cells(ws, row))
+
+
+RECEIVERS_TITLE = "Cán bộ tiếp nhận hồ sơ (Bộ phận Một cửa)"
+RECEIVER_HEADERS = ("Cán bộ tiếp nhận", "Hồ sơ đã tiếp nhận", "Mức độ hài lòng", "Số câu trả lời (n)")
+
+
+def _append_receivers(ws: Any, receivers: Sequence[ReceiverRow]) -> None:
+    """The receiving officers' table under the handling officers' one: a blank row, its title, its headers."""
+    ws.append([])
+    ws.append(_cells(ws, [_Styled(RECEIVERS_TITLE, font=_HEADER_FONT)]))
+    ws.append(_cells(ws, [_heading(h) for h in RECEIVER_HEADERS]))
+    for r in receivers:
+        ws.append(_cells(ws, [_text(r.name), r.received, _percent(r.satisfaction, r.suppressed), r.n]))
 
 
 def _write_answers(wb: Workbook, data: WorkbookData) -> None:

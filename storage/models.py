@@ -153,6 +153,7 @@ class DossierRow(Base):
     applicant_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     representative_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     handler: Mapped[str | None] = mapped_column(String(100))
+    receiver: Mapped[str | None] = mapped_column(String(100))  # the one-stop-shop counter officer
     state: Mapped[str] = mapped_column(String(24))
     received_at: Mapped[datetime]
     due_at: Mapped[datetime]

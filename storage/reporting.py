@@ -21,6 +21,8 @@ from storage.values import (
     OfficerAnswerCount,
     OfficerCounts,
     RawAnswer,
+    ReceiverAnswerCount,
+    ReceiverCounts,
     SurveyCounts,
 )
 
@@ -260,6 +262,42 @@ class DigestRepository(_Repository):
             .group_by(handler, ANSWERS.c.question_code, ANSWERS.c.value)
         )
         return [OfficerAnswerCount(h, q, v, int(n)) for h, q, v, n in await self.connection.execute(query)]
+
+    async def receivers(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[ReceiverCounts]:
+        """Dossiers received in [start, end) per receiving officer (dossiers without one are left out)."""
+        query = (
+            select(DOSSIERS.c.receiver, func.count())
+            .where(
+                DOSSIERS.c.unit_id.in_(unit_ids),
+                _within(DOSSIERS.c.received_at, start, end),
+                DOSSIERS.c.receiver.is_not(None),
+            )
+            .group_by(DOSSIERS.c.receiver)
+            .order_by(DOSSIERS.c.receiver)
+        )
+        return [ReceiverCounts(r, int(n)) for r, n in await self.connection.execute(query)]
+
+    async def receiver_answers(
+        self, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str
+    ) -> list[ReceiverAnswerCount]:
+        """Answers in [start, end) per receiving officer of the dossier, question and value."""
+        query = (
+            select(DOSSIERS.c.receiver, ANSWERS.c.question_code, ANSWERS.c.value, func.count())
+            .select_from(
+                ANSWERS.join(INVITATIONS, INVITATIONS.c.id == ANSWERS.c.invitation_id).join(
+                    DOSSIERS, DOSSIERS.c.id == INVITATIONS.c.dossier_id
+                )
+            )
+            .where(
+                ANSWERS.c.unit_id.in_(unit_ids),
+                ANSWERS.c.form_id == form_id,
+                _within(ANSWERS.c.answered_at, start, end),
+                ANSWERS.c.value.is_not(None),
+                DOSSIERS.c.receiver.is_not(None),
+            )
+            .group_by(DOSSIERS.c.receiver, ANSWERS.c.question_code, ANSWERS.c.value)
+        )
+        return [ReceiverAnswerCount(r, q, v, int(n)) for r, q, v, n in await self.connection.execute(query)]
 
     async def late_list(self, unit_ids: Sequence[int], start: datetime, end: datetime, as_of: datetime) -> list[Any]:
         """Dossiers resolved late in [start, end), or unresolved and overdue at ``as_of``, with their apology."""

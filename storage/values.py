@@ -72,6 +72,7 @@ class Dossier:
     on_time: bool | None
     zalo_optin: bool
     optin_token: str
+    receiver: str | None = None  # the receiving (one-stop-shop counter) officer, where the export or API gives it
 
     @property
     def respondent_id(self) -> int | None:
@@ -349,6 +350,24 @@ class OfficerAnswerCount:
     """Answers to one value of one question for one handling officer's dossiers."""
 
     handler: str
+    question_code: str
+    value: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class ReceiverCounts:
+    """A receiving (counter) officer's dossiers received in a period."""
+
+    receiver: str
+    received: int
+
+
+@dataclass(frozen=True)
+class ReceiverAnswerCount:
+    """Answers to one value of one question about the dossiers one receiving officer took in."""
+
+    receiver: str
     question_code: str
     value: str | None
     count: int

@@ -607,6 +607,25 @@ async def test_reading_a_dossier_shows_its_timeline_survey_and_apology(
     }
 
 
+async def test_the_receiving_officer_is_stored_beside_the_handling_one_and_read_back_only_by_get(
+    client: Client, keys: Keys
+) -> None:
+    code = "P8-261110-0001"
+    created = await put(client, keys.write, receiver="Lê Thị Hoa")
+    assert created.status == 201, created.body
+    assert "Lê Thị Hoa" not in json.dumps(created.body, ensure_ascii=False)  # PUT echoes no officer
+
+    body = (await call(client, "GET", f"{PREFIX}/dossiers/{code}", keys.reports)).body
+    assert (body["handler"], body["receiver"]) == ("Trần Thị Bình", "Lê Thị Hoa")
+
+    await put(client, keys.write, receiver="  Phạm Văn Dũng ")  # like handler: a new PUT replaces it
+    body = (await call(client, "GET", f"{PREFIX}/dossiers/{code}", keys.reports)).body
+    assert body["receiver"] == "Phạm Văn Dũng"
+    await put(client, keys.write)  # and a PUT without it clears it
+    body = (await call(client, "GET", f"{PREFIX}/dossiers/{code}", keys.reports)).body
+    assert body["receiver"] is None
+
+
 @pytest.mark.parametrize("code", ["NOPE", "A%00B", "%F0%9F%98%80"])
 async def test_reading_an_unknown_dossier_is_not_found(client: Client, keys: Keys, code: str) -> None:
     assert_error(await call(client, "GET", f"{PREFIX}/dossiers/{code}", keys.reports), 404, "not_found")
@@ -764,6 +783,7 @@ async def test_a_body_that_is_not_a_json_object_is_refused(
         ({"unit": "XX"}, "unknown_unit", "XX"),
         ({"procedure": "  "}, "invalid_input", "procedure is required"),
         ({"field": "x" * 101}, "invalid_input", "field is longer than 100"),
+        ({"receiver": "x" * 101}, "invalid_input", "receiver is longer than 100"),
         ({"applicant": {"name": "An\x00"}}, "invalid_input", "applicant.name: must not contain NUL"),
         ({"procedure": "Khai sinh \ud800"}, "invalid_input", "procedure: must not contain unpaired surrogates"),
     ],

@@ -577,6 +577,38 @@ async def test_a_reimport_that_advances_dossiers_applies_only_the_new_events(
     assert await snapshot(services) == stored
 
 
+async def test_a_code_repeated_in_one_file_is_one_row_error_and_only_its_first_row_is_imported(
+    services: Services, tmp_path: Path
+) -> None:
+    await add_unit(services)
+    path = write_xlsx(
+        tmp_path / "trung.xlsx",
+        [
+            export_row("P8-D1", handler="Trần Thị Bình", phone="0912 000 001"),
+            export_row("P8-D2", phone="0912 000 002"),
+            export_row("P8-D1", handler="Lê Văn Cường", phone="0912 000 001"),
+            export_row("P8-D1", handler="Trần Thị Bình", phone="0912 000 001"),
+        ],
+    )
+    importer = DossierImporter(services)
+
+    report = await importer.run(path)
+
+    assert (report.created, report.updated, report.unchanged) == (2, 0, 0)
+    assert report.errors == (
+        RowError(4, "“Mã hồ sơ” 'P8-D1' đã có ở dòng 2: chỉ dòng 2 được nhập"),
+        RowError(5, "“Mã hồ sơ” 'P8-D1' đã có ở dòng 2: chỉ dòng 2 được nhập"),
+    )
+    assert (await DossierHandler(services).view("P8-D1")).dossier.handler == "Trần Thị Bình"
+    stored = await snapshot(services)
+
+    again = await importer.run(path)
+
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert [error.row for error in again.errors] == [4, 5]
+    assert await snapshot(services) == stored
+
+
 async def test_a_real_contradiction_is_a_row_error_and_an_older_state_is_not(
     services: Services, tmp_path: Path
 ) -> None:
@@ -592,14 +624,15 @@ async def test_a_real_contradiction_is_a_row_error_and_an_older_state_is_not(
         [
             export_row("P8-K1", status=10, returned="13/11/2026 09:00"),
             export_row("P8-K2", status=2),
-            export_row("P8-K2", status=5),
-            export_row("P8-K1", status=7),
         ],
     )
+    older = write_xlsx(tmp_path / "cu-hon.xlsx", [export_row("P8-K2", status=5), export_row("P8-K1", status=7)])
 
     report = await DossierImporter(services).run(path)
+    older_report = await DossierImporter(services).run(older)
 
     assert report.errors == (RowError(2, "hồ sơ đã bị hủy hoặc dừng xử lý, tệp lại ghi “Đã trả kết quả”"),)
+    assert older_report.errors == ()
     assert await event_types(services, "P8-K1") == ["cancelled"]
     assert await event_types(services, "P8-K2") == ["returned"]
     assert (await handler.view("P8-K1")).dossier.state == "cancelled"
@@ -644,6 +677,30 @@ async def test_optional_columns_missing_from_the_file_keep_what_is_stored(servic
     assert (report.updated, report.unchanged, report.errors) == (0, 1, ())
     dossier = (await handler.view("P8-M1")).dossier
     assert (dossier.channel, dossier.handler, dossier.procedure_code) == ("truc_tuyen", "Trần Thị Bình", "1.001193")
+
+
+@pytest.mark.parametrize("header", ["Cán bộ tiếp nhận", "CAN BO TIEP NHAN", "Người tiếp nhận hồ sơ", "Cán bộ một cửa"])
+async def test_the_receiving_officer_is_read_from_its_column_and_kept_when_a_file_lacks_it(
+    services: Services, tmp_path: Path, header: str
+) -> None:
+    await add_unit(services)
+    with_receiver = write_xlsx(
+        tmp_path / "tiep-nhan.xlsx",
+        [[*export_row("P8-T1"), "Lê Thị Hoa"], [*export_row("P8-T2", phone="0912 000 002"), None]],
+        headers=[*HEADERS, header],
+    )
+    importer, handler = DossierImporter(services), DossierHandler(services)
+
+    first = await importer.run(with_receiver)
+    again = await importer.run(with_receiver)
+    without_column = await importer.run(write_xlsx(tmp_path / "khong-cot.xlsx", [export_row("P8-T1")]))
+
+    assert (first.created, first.errors) == (2, ())
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert (without_column.updated, without_column.unchanged) == (0, 1)
+    t1, t2 = (await handler.view("P8-T1")).dossier, (await handler.view("P8-T2")).dossier
+    assert (t1.receiver, t1.handler) == ("Lê Thị Hoa", "Trần Thị Bình")
+    assert t2.receiver is None
 
 
 async def test_a_person_who_was_forgotten_is_not_brought_back_by_an_old_export(
@@ -817,6 +874,39 @@ def test_the_command_imports_an_export_and_lists_the_bad_rows(env: dict[str, str
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[0] == "Đã nhập 3 hồ sơ (mới 0, cập nhật 0, không đổi 3); 2 dòng lỗi:"
     assert again.stderr == ""  # no progress lines when stderr is not a terminal
+
+
+@pytest.mark.slow
+def test_the_command_names_a_repeated_code_and_reports_an_unchanged_reimport_as_unchanged(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert sipasbot(env, "units", "add", "P8", "Phường 8").returncode == 0
+    path = tmp_path / "trung.csv"
+    path.write_text(
+        "\n".join(
+            [
+                "Ma ho so,Ten thu tuc,Linh vuc,Ngay tiep nhan,Ngay hen tra,Chu ho so,Don vi,Can bo xu ly",
+                "P8-1,Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn An,P8,Trần Thị Bình",
+                "P8-1,Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn An,P8,Lê Văn Cường",
+                "P8-2,Khai tử,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn Ba,P8,Trần Thị Bình",
+            ]
+        ),
+        encoding="utf-8",
+    )
+
+    first = sipasbot(env, "dossiers", "import", str(path))
+    again = sipasbot(env, "dossiers", "import", str(path))
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        "Đã nhập 2 hồ sơ (mới 2, cập nhật 0, không đổi 0); 1 dòng lỗi:",
+        "row 3: “Mã hồ sơ” 'P8-1' đã có ở dòng 2: chỉ dòng 2 được nhập",
+    ]
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [
+        "Đã nhập 2 hồ sơ (mới 0, cập nhật 0, không đổi 2); 1 dòng lỗi:",
+        "row 3: “Mã hồ sơ” 'P8-1' đã có ở dòng 2: chỉ dòng 2 được nhập",
+    ]
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -183,3 +184,58 @@ def test_the_periods_compared() -> None:
     week, _ = Digests.periods("week", date(2026, 12, 1))
     assert week.start == date(2026, 11, 24)
     assert week.end - week.start == timedelta(days=6)
+
+
+# -- receiving (one-stop-shop counter) officers ---------------------------------------------------------------
+
+
+async def _received_by(app: App, code: str, when: datetime, receiver: str) -> None:
+    """Record who took in the dossier a respondent answered about (as the one-stop-shop software sends it)."""
+    data = sample_dossier(
+        code=code,
+        unit="P8",
+        field="Hộ tịch",
+        phone=None,
+        received_at=when - timedelta(days=4),
+        due_at=when + timedelta(days=3),
+    )
+    await DossierHandler(app.services).upsert(replace(data, receiver=receiver))
+
+
+async def test_the_officers_sheet_shows_receiving_officers_beside_handling_ones_with_small_numbers_hidden(
+    leaders_app: App, aiohttp_client: object
+) -> None:
+    app = leaders_app
+    _criteria, _factors, overall = hand_computed()
+    for number in range(len(RATINGS)):  # the six respondents of the fixture month were received by Lê Thị Hoa
+        await _received_by(app, f"P8-{number}", local(11, 10 + number), "Lê Thị Hoa")
+    for number in range(2):  # two more, received by Phạm Văn Dũng: too few answers to show a figure
+        await respondent(app.services, f"P8-D{number}", "P8", "Hộ tịch", all_items("5"), local(11, 20 + number))
+        await _received_by(app, f"P8-D{number}", local(11, 20 + number), "Phạm Văn Dũng")
+    await DossierHandler(app.services).upsert(
+        replace(sample_dossier(code="P8-D9", received_at=local(11, 25), due_at=local(11, 30)), receiver="Phạm Văn Dũng")
+    )
+
+    content = await PeriodReports(app.services, Digests(app.services)).workbook("P8", NOVEMBER, "Báo cáo tháng 11/2026")
+
+    sheet = list(openpyxl.load_workbook(io.BytesIO(content))["Cán bộ"].iter_rows(values_only=True))
+    assert sheet[0][0] == "Cán bộ"  # the handling officers' table comes first, as before
+    assert next(row[0] for row in sheet[1:] if row[0]) == "Trần Thị Bình"
+    title = next(i for i, row in enumerate(sheet) if row[0] == "Cán bộ tiếp nhận hồ sơ (Bộ phận Một cửa)")
+    assert all(value is None for value in sheet[title - 1])  # a blank row between the two tables
+    assert sheet[title + 1][:4] == ("Cán bộ tiếp nhận", "Hồ sơ đã tiếp nhận", "Mức độ hài lòng", "Số câu trả lời (n)")
+    hoa, dung = sheet[title + 2][:4], sheet[title + 3][:4]
+    assert hoa[:2] == ("Lê Thị Hoa", 6)
+    assert hoa[2] == pytest.approx(overall / 100, abs=1e-4)
+    assert hoa[3] == 6
+    assert dung == ("Phạm Văn Dũng", 3, "chưa đủ dữ liệu", 2)
+    assert len(sheet) == title + 4
+
+    # never on the public page
+    client: TestClient = await aiohttp_client(build_web_app(app, [setup_api, setup_pages]))  # type: ignore[operator]
+    for path in ("/cong-khai/P8.json?quy=2026-Q4", "/cong-khai/P8?quy=2026-Q4"):
+        async with client.get(path) as response:
+            assert response.status == 200
+            page = await response.text()
+        assert "Lê Thị Hoa" not in page
+        assert "Phạm Văn Dũng" not in page

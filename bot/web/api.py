@@ -186,6 +186,10 @@ class DossierBody(_Body):
         description="Submission channel: in person, online, or by public post."
     )
     handler: Text | None = Field(default=None, description="The handling officer (never shown publicly).")
+    receiver: Text | None = Field(
+        default=None,
+        description="The receiving officer at the one-stop-shop counter (never shown publicly; leaders only).",
+    )
     zalo_optin: StrictBool = Field(default=False, description="The citizen agreed to be reached on Zalo.")
 
 
@@ -350,6 +354,8 @@ class DossierDetailOut(DossierOut):
     """A dossier read back: its state, timeline, new due date, survey and apology."""
 
     new_due_at: datetime | None = Field(description="The new appointment from the apology; null without one.")
+    handler: str | None = Field(description="The handling officer, as last sent; null when not given.")
+    receiver: str | None = Field(description="The receiving (counter) officer, as last sent; null when not given.")
     timeline: list[TimelineEntry]
     survey: SurveyOut | None = Field(description="Null until the dossier is returned and a survey is planned.")
     apology: ApologyOut | None
@@ -711,6 +717,7 @@ def _dossier_input(code: str, body: DossierBody, zone: ZoneInfo) -> DossierInput
         due_at=local_moment(body.due_at, zone, end_of_day=True) if body.due_at is not None else None,
         channel=body.channel,
         handler=body.handler,
+        receiver=body.receiver,
         zalo_optin=body.zalo_optin,
         processing_days=body.processing_days,
     )
@@ -938,6 +945,8 @@ def dossier_detail(view: DossierView, zone: ZoneInfo) -> DossierDetailOut:
     return DossierDetailOut(
         **_dossier_fields(view.dossier, view.unit_code, zone),
         new_due_at=_local(view.new_due_at, zone),
+        handler=view.dossier.handler,
+        receiver=view.dossier.receiver,
         timeline=[TimelineEntry(type=e.type, at=e.at.astimezone(zone), note=e.note) for e in view.events],
         survey=survey,
         apology=(
