@@ -72,6 +72,7 @@ class Dossier:
     on_time: bool | None
     zalo_optin: bool
     optin_token: str
+    applicant_kind: str | None = None  # "person", "organisation", or None: not said
 
     @property
     def respondent_id(self) -> int | None:
