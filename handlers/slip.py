@@ -173,6 +173,13 @@ def _new_pdf(data: SlipData) -> _SlipPDF:
     return pdf
 
 
+def _fitted(pdf: FPDF, text: str, style: str, size: float, width: float, smallest: float) -> float:
+    """``size``, or the size down to ``smallest`` at which ``text`` fits on one line of ``width`` (else it wraps)."""
+    pdf.set_font(_SERIF, style, size)
+    wide = pdf.get_string_width(text)
+    return size if wide <= width else max(smallest, math.floor(size * width / wide * 2) / 2)
+
+
 def _column(pdf: FPDF, x: float, y: float, w: float, lines: list[tuple[str, str, float]]) -> float:
     """Centre ``lines`` (text, style, size) in the column at ``x`` from ``y``; return the y below them."""
     pdf.set_xy(x, y)
@@ -194,9 +201,11 @@ def _header(pdf: FPDF, data: SlipData) -> None:
     top = pdf.get_y()
     left_x, right_x = _LEFT, _LEFT + _LEFT_COL_W
     # Nghị định 30/2020: the authority in bold capitals, a rule under it 1/3 to 1/2 as long as its line
+    # (a long name is set a little smaller rather than broken, as far as 9 pt)
     authority = [_upper(line) for line in _lines(data.authority)] or [_upper(_clean(data.unit_name))]
-    left_end = _column(pdf, left_x, top, _LEFT_COL_W, [(line, "B", _HEADER_PT) for line in authority])
-    pdf.set_font(_SERIF, "B", _HEADER_PT)
+    size = min(_fitted(pdf, line, "B", _HEADER_PT, _LEFT_COL_W - 2, 9) for line in authority)
+    left_end = _column(pdf, left_x, top, _LEFT_COL_W, [(line, "B", size) for line in authority])
+    pdf.set_font(_SERIF, "B", size)
     widest = min(max(pdf.get_string_width(line) for line in authority), _LEFT_COL_W)
     _rule_under(pdf, left_x, _LEFT_COL_W, left_end + 1, max(widest / 2, 15))
 
@@ -214,7 +223,8 @@ def _header(pdf: FPDF, data: SlipData) -> None:
     line_y = max(left_end, right_end) + 4
     number_end = _column(pdf, left_x, line_y, _LEFT_COL_W, [(f"Số: {_clean(data.number)}", "", _BODY_PT)])
     dated = f"{_clean(data.place)}, {official_date(data.issued_on)}"
-    dated_end = _column(pdf, right_x, line_y, _RIGHT_COL_W, [(dated, "I", _BODY_PT)])
+    size = _fitted(pdf, dated, "I", _BODY_PT, _RIGHT_COL_W - 2, 10)
+    dated_end = _column(pdf, right_x, line_y, _RIGHT_COL_W, [(dated, "I", size)])
     pdf.set_xy(_LEFT, max(number_end, dated_end) + 8)
 
 

@@ -337,3 +337,11 @@ def test_an_organisation_is_addressed_by_its_name() -> None:
 )
 def test_an_organisation_is_known_by_its_name_when_nobody_said(name: str, organisation: bool) -> None:
     assert looks_like_organisation(name) is organisation
+
+
+def test_a_long_unit_name_is_set_smaller_rather_than_broken() -> None:
+    name = "Phường Nguyễn Thái Bình"
+    slip = make_slip(authority=f"Ủy ban nhân dân\n{name}", unit_name=name, place=name, issued_on=date(2026, 11, 15))
+    pieces = [text for text, *_ in drawn(render_slip(slip))]
+    assert pieces[:2] == ["ỦY BAN NHÂN DÂN", "PHƯỜNG NGUYỄN THÁI BÌNH"]
+    assert "Phường Nguyễn Thái Bình, ngày 15 tháng 11 năm 2026" in pieces
