@@ -48,6 +48,9 @@ class App:
             apology_title=settings.apology_title,
             apology_authority=settings.apology_authority,
             apology_signer=settings.apology_signer,
+            apology_signer_position=settings.apology_signer_position,
+            apology_signer_name=settings.apology_signer_name,
+            apology_number_symbol=settings.apology_number_symbol,
             digest_time=digest_time(settings.digest_time),
         )
         calendar = WorkCalendar.load(settings.holidays_file)

@@ -129,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Import dossiers and their dates from a one-stop-shop export. Columns are found by their "
         "Vietnamese headers (accents and case ignored): Mã hồ sơ, Thủ tục, Lĩnh vực, Ngày tiếp nhận, Ngày hẹn trả "
         "and Chủ hồ sơ are required; Mã thủ tục, Ngày xử lý xong, Ngày trả kết quả, Trạng thái, Số điện thoại, "
-        "Email, Cán bộ xử lý, Đơn vị and Hình thức nộp are read when present.",
+        "Email, Cán bộ xử lý, Đơn vị, Hình thức nộp and Loại chủ hồ sơ (cá nhân / tổ chức) are read when present.",
         epilog="Exit status 0 when the file was read, even if some rows were refused (each is listed as "
         "'row N: reason'); 2 when the file is missing, unreadable, of another type or lacks a required header.",
     )

@@ -72,8 +72,11 @@ class Settings(BaseSettings):
     forms_dir: Path | None = None
     # the apology slip (DOMAIN.md §5): its title may change with Thông tư 03/2025; "{unit}" is the unit's name
     apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
-    apology_authority: str = "UBND {unit}"
-    apology_signer: str = "TM. ỦY BAN NHÂN DÂN"
+    apology_authority: str = "ỦY BAN NHÂN DÂN|{unit}"  # "|" between the printed lines (Nghị định 30/2020)
+    apology_signer: str = "TM. ỦY BAN NHÂN DÂN"  # the first position line: "TM. …" or "KT. CHỦ TỊCH"
+    apology_signer_position: str = "CHỦ TỊCH"  # the second: "CHỦ TỊCH", or "PHÓ CHỦ TỊCH" under "KT. CHỦ TỊCH"
+    apology_signer_name: str = ""  # printed under the room for the signature; empty: left blank to write in
+    apology_number_symbol: str = Field(default="PXL", min_length=1, max_length=20, pattern=r"^[^\s]+$")
     holidays_file: Path = Path("holidays.yaml")  # days off and working days a later decision added
 
     @field_validator("timezone")

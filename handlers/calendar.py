@@ -58,9 +58,32 @@ def _spelled(name: str) -> str:
 
 
 @lru_cache(maxsize=64)
+def _library_holidays(year: int) -> dict[date, str]:
+    return dict(holidays.country_holidays("VN", years=year, language="vi").items())
+
+
+def _swapped_with(name: str) -> date | None:
+    """The day worked in place of a swapped day off, read from the library's name of that day off."""
+    match = _SWAPPED.search(name)
+    if match is None:
+        return None
+    try:
+        return date(int(match[3]), int(match[2]), int(match[1]))
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=64)
 def _public_holidays(year: int) -> dict[date, str]:
-    found = holidays.country_holidays("VN", years=year, language="vi").items()
-    return {day: _spelled(name) for day, name in found}
+    """The year's public holidays, named as people read them (a swap says which day is worked instead)."""
+    found = {}
+    for day, name in _library_holidays(year).items():
+        worked = _swapped_with(name)
+        if worked is not None:
+            weekday = "thứ Bảy" if worked.weekday() == 5 else "Chủ nhật" if worked.weekday() == 6 else "ngày"
+            name = f"Ngày nghỉ hoán đổi (làm bù vào {weekday} {worked:%d/%m/%Y})"
+        found[day] = _spelled(name)
+    return found
 
 
 @lru_cache(maxsize=64)
@@ -68,15 +91,9 @@ def _make_up_days(year: int) -> dict[date, date]:
     """The weekend days of ``year`` worked in place of a day off (the day off each was swapped for)."""
     found: dict[date, date] = {}
     for near in (year - 1, year, year + 1):  # a swap may cross the new year (31/12/2018 off for 05/01/2019)
-        for day_off, name in _public_holidays(near).items():
-            match = _SWAPPED.search(name)
-            if match is None:
-                continue
-            try:
-                worked = date(int(match[3]), int(match[2]), int(match[1]))
-            except ValueError:
-                continue
-            if worked.year == year and worked.weekday() in WEEKEND:
+        for day_off, name in _library_holidays(near).items():
+            worked = _swapped_with(name)
+            if worked is not None and worked.year == year and worked.weekday() in WEEKEND:
                 found[worked] = day_off
     return found
 

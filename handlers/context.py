@@ -73,8 +73,11 @@ class Policy:
     zns_apology_template: str | None = None  # set: apologies also reach the phone by ZNS
     public_url: str = "http://127.0.0.1:8080"  # links people open (the printable slip)
     apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
-    apology_authority: str = "UBND {unit}"  # the issuing authority printed on the slip
-    apology_signer: str = "TM. ỦY BAN NHÂN DÂN"
+    apology_authority: str = "ỦY BAN NHÂN DÂN|{unit}"  # the issuing authority printed on the slip, "|" between lines
+    apology_signer: str = "TM. ỦY BAN NHÂN DÂN"  # the signature block's position lines: this one, then the next
+    apology_signer_position: str = "CHỦ TỊCH"
+    apology_signer_name: str = ""  # "" leaves the name blank, to be written in by hand
+    apology_number_symbol: str = "PXL"  # the slip's number: "01/PXL"
     digest_time: time = time(7, 30)  # local time of the daily digest
 
     def local_date(self, moment: datetime) -> date:

@@ -16,6 +16,7 @@ from storage.uow import UnitOfWork
 from storage.values import Apology, Dossier, DossierEvent, Invitation
 
 SUBMISSION_CHANNELS = ("truc_tiep", "truc_tuyen", "buu_chinh")
+APPLICANT_KINDS = ("person", "organisation")  # an organisation is addressed by its name on the apology slip
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$")
 
 # event type -> (states it may follow, state it leads to)
@@ -44,6 +45,7 @@ class ContactInput:
     phone: str | None = None
     email: str | None = None
     zalo_user_id: str | None = None
+    kind: str | None = None  # the applicant: "person" or "organisation"; None: not said
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,10 @@ class DossierHandler:
             raise InvalidInput(f"unknown unit {data.unit!r}", code="unknown_unit")
         if data.channel not in SUBMISSION_CHANNELS:
             raise InvalidInput(f"channel must be one of {', '.join(SUBMISSION_CHANNELS)}")
+        if data.applicant.kind is not None and data.applicant.kind not in APPLICANT_KINDS:
+            raise InvalidInput(f"applicant.kind must be one of {', '.join(APPLICANT_KINDS)}")
+        if data.representative is not None and data.representative.kind not in (None, "person"):
+            raise InvalidInput("representative.kind: an authorised representative is a person")
         received_at = _aware(data.received_at, "received_at")
         due_at = _aware(self._due(received_at, data), "due_at")
         if due_at < received_at:
@@ -196,6 +202,8 @@ class DossierHandler:
             "received_at": received_at,
             "due_at": due_at,
             "zalo_optin": data.zalo_optin,
+            # not said (an import): what an earlier message said stays
+            "applicant_kind": data.applicant.kind or (existing.applicant_kind if existing else None),
             "applicant_id": await self._person(
                 uow, data.applicant, "applicant", now, existing.applicant_id if existing else None
             ),

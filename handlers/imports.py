@@ -96,6 +96,11 @@ COLUMNS = (
     ),
     Column("unit", "Đơn vị", ("don vi", "ma don vi", "don vi tiep nhan")),
     Column("channel", "Hình thức nộp", ("hinh thuc nop", "kenh", "kenh nop", "hinh thuc nop ho so")),
+    Column(
+        "applicant_kind",
+        "Loại chủ hồ sơ",
+        ("loai chu ho so", "loai nguoi nop", "doi tuong", "loai doi tuong", "doi tuong nop", "ca nhan/to chuc"),
+    ),
 )
 _BY_HEADER = {header: column for column in COLUMNS for header in column.headers}
 _LABEL = {column.key: column.label for column in COLUMNS}
@@ -300,6 +305,33 @@ def parse_status(value: Cell) -> int:
         if pattern.search(folded):
             return code
     raise ValueError(text)
+
+
+# what an export calls an applicant that is an organisation, or a person (folded); the slip addresses each its way
+_APPLICANT_KIND_WORDS = {
+    "to chuc": "organisation",
+    "doanh nghiep": "organisation",
+    "co quan": "organisation",
+    "co quan, to chuc": "organisation",
+    "hop tac xa": "organisation",
+    "organisation": "organisation",
+    "organization": "organisation",
+    "ca nhan": "person",
+    "cong dan": "person",
+    "nguoi dan": "person",
+    "person": "person",
+}
+
+
+def parse_applicant_kind(value: Cell) -> str | None:
+    """The applicant's kind, organisation or person, as the export names it; empty: None (not said)."""
+    text = cell_text(value)
+    if text is None:
+        return None
+    kind = _APPLICANT_KIND_WORDS.get(fold(text))
+    if kind is None:
+        raise ValueError(text)
+    return kind
 
 
 def parse_channel(value: Cell) -> str:
@@ -875,6 +907,12 @@ class DossierImporter:
             raise RowFault(
                 f"“{_LABEL['channel']}” không rõ: {text('channel')!r} (trực tiếp, trực tuyến hoặc bưu chính)"
             ) from None
+        try:
+            kind = parse_applicant_kind(cell("applicant_kind"))
+        except ValueError:
+            raise RowFault(
+                f"“{_LABEL['applicant_kind']}” không rõ: {text('applicant_kind')!r} (cá nhân hoặc tổ chức)"
+            ) from None
         status = None
         if cell_text(cell("status")) is not None:
             try:
@@ -903,7 +941,7 @@ class DossierImporter:
             procedure=procedure,
             procedure_code=text("procedure_code"),
             field=field,
-            applicant=ContactInput(name=name, phone=phone, email=email),
+            applicant=ContactInput(name=name, phone=phone, email=email, kind=kind),
             received_at=received_at,
             due_at=due_at,
             channel=channel,
@@ -1006,6 +1044,8 @@ class DossierImporter:
 
     async def _same(self, uow: UnitOfWork, existing: Dossier, data: DossierInput, phone: str | None) -> bool:
         """Whether the upsert of ``data`` would store what is stored already."""
+        if data.applicant.kind is not None and data.applicant.kind != existing.applicant_kind:
+            return False
         unit = await uow.units.get_by_code(data.unit)
         if unit is None or (
             existing.unit_id,

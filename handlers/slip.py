@@ -14,8 +14,9 @@ from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import TTFFont
 
 from handlers.messages import nfc
+from handlers.survey import fold
 
-__all__ = ["SlipData", "render_slip"]
+__all__ = ["SlipData", "looks_like_organisation", "official_date", "render_slip"]
 
 DEFAULT_TITLE = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
 
@@ -45,6 +46,24 @@ _SMALL_PT = 11.0
 _LINE = 1.35  # line height as a multiple of the font size
 _INDENT = 10.0  # first-line indent of body paragraphs
 _SIGNATURE_SPACE = 30.0  # blank space left for the signature and the seal
+_SIGN_HINT = "(Ký, ghi rõ họ tên và đóng dấu)"  # printed where no signer's name is configured
+# How an applicant that is an organisation is named (folded): "Công ty …", "HTX …" and the like
+_ORGANISATION_PREFIXES = (
+    "cong ty",
+    "cty",
+    "tong cong ty",
+    "tap doan",
+    "doanh nghiep",
+    "dntn",
+    "hop tac xa",
+    "lien hiep hop tac xa",
+    "htx",
+    "to hop tac",
+    "chi nhanh",
+    "van phong dai dien",
+    "ngan hang",
+    "ho kinh doanh",
+)
 _PT = 25.4 / 72  # one point in millimetres
 
 
@@ -52,12 +71,13 @@ _PT = 25.4 / 72  # one point in millimetres
 class SlipData:
     """Everything printed on the slip (all text already NFC, dates already local)."""
 
-    authority: str  # issuing authority, e.g. "UBND PHƯỜNG 8" (printed upper-case, top left)
-    unit_name: str  # the unit's name, e.g. "Phường 8" (used in the body and the signature block)
-    number: str  # e.g. "12/PXL"  (printed as "Số: 12/PXL")
+    authority: str  # issuing authority, one line each: "Ủy ban nhân dân\nPhường 8" (bold capitals, top left)
+    unit_name: str  # the unit's name, e.g. "Phường 8" (used in the body)
+    number: str  # e.g. "01/PXL"  (printed as "Số: 01/PXL")
     place: str  # e.g. "Phường 8"  (the "…, ngày … tháng … năm …" line uses it)
     issued_on: date
     applicant: str  # "Kính gửi: Ông/Bà <name>" ; may be "" when the name was erased -> print "Ông/Bà"
+    # (an organisation, ``organisation=True``: "Kính gửi: <its name>", and "Quý tổ chức" in the body)
     contact: str | None  # address or phone shown after the name (already masked by the caller), may be None
     received_on: date
     procedure: str
@@ -66,8 +86,22 @@ class SlipData:
     due_on: date  # the original appointment date
     reason: str  # free text, may be long (wrap it), may contain any Unicode
     new_due_on: date
-    signer_title: str  # e.g. "TM. ỦY BAN NHÂN DÂN" / "CHỦ TỊCH" — printed above the signature space
+    signer_title: str  # the position lines, one each: "TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH" — above the signature space
     title: str = DEFAULT_TITLE  # configurable (Thông tư 03/2025 may rename it)
+    signer_name: str = ""  # printed in bold below the signature space; "" leaves the space for it blank
+    organisation: bool = False  # the applicant is an organisation (a company, a cooperative…), not a person
+
+
+def official_date(day: date) -> str:
+    """The date as Nghị định 30/2020 writes it, "ngày 09 tháng 3 năm 2026": a zero before days 1–9, months 1–2."""
+    month = f"{day.month:02d}" if day.month <= 2 else str(day.month)
+    return f"ngày {day.day:02d} tháng {month} năm {day.year}"
+
+
+def looks_like_organisation(name: str) -> bool:
+    """Whether an applicant's name is an organisation's ("Công ty TNHH …", "HTX …"), when nobody said which."""
+    folded = fold(name)
+    return any(folded == prefix or folded.startswith(prefix + " ") for prefix in _ORGANISATION_PREFIXES)
 
 
 @cache
@@ -80,6 +114,15 @@ def _font_dir() -> Path:
 
 def _dmy(day: date) -> str:
     return f"{day:%d/%m/%Y}"
+
+
+def _lines(text: str) -> list[str]:
+    """The non-empty lines of a setting that prints on several lines (a newline or "|" between them)."""
+    return [line for line in (_clean(part) for part in text.replace("|", "\n").splitlines()) if line]
+
+
+def _upper(text: str) -> str:
+    return nfc(text.upper())
 
 
 def _clean(text: str, *, keep_newlines: bool = False) -> str:
@@ -122,12 +165,19 @@ def _new_pdf(data: SlipData) -> _SlipPDF:
     # The same slip must give the same bytes (the /ID is a hash of the content and this date).
     pdf.set_creation_date(datetime.combine(data.issued_on, time(), tzinfo=_VN_TZ))
     pdf.set_title(_clean(data.title))
-    pdf.set_author(_clean(data.authority).upper())
+    pdf.set_author(" ".join(map(_upper, _lines(data.authority))))
     pdf.set_lang("vi")
     pdf.set_margins(_LEFT, _TOP, _RIGHT)
     pdf.set_auto_page_break(auto=True, margin=_BOTTOM)
     pdf.c_margin = 0
     return pdf
+
+
+def _fitted(pdf: FPDF, text: str, style: str, size: float, width: float, smallest: float) -> float:
+    """``size``, or the size down to ``smallest`` at which ``text`` fits on one line of ``width`` (else it wraps)."""
+    pdf.set_font(_SERIF, style, size)
+    wide = pdf.get_string_width(text)
+    return size if wide <= width else max(smallest, math.floor(size * width / wide * 2) / 2)
 
 
 def _column(pdf: FPDF, x: float, y: float, w: float, lines: list[tuple[str, str, float]]) -> float:
@@ -150,10 +200,13 @@ def _rule_under(pdf: FPDF, x: float, w: float, y: float, length: float) -> None:
 def _header(pdf: FPDF, data: SlipData) -> None:
     top = pdf.get_y()
     left_x, right_x = _LEFT, _LEFT + _LEFT_COL_W
-    authority, unit = _clean(data.authority).upper(), _clean(data.unit_name)
-    left_end = _column(pdf, left_x, top, _LEFT_COL_W, [(authority, "B", _HEADER_PT), (unit, "", _HEADER_PT)])
-    pdf.set_font(_SERIF, "B", _HEADER_PT)
-    widest = min(max(pdf.get_string_width(authority), pdf.get_string_width(unit)), _LEFT_COL_W)
+    # Nghị định 30/2020: the authority in bold capitals, a rule under it 1/3 to 1/2 as long as its line
+    # (a long name is set a little smaller rather than broken, as far as 9 pt)
+    authority = [_upper(line) for line in _lines(data.authority)] or [_upper(_clean(data.unit_name))]
+    size = min(_fitted(pdf, line, "B", _HEADER_PT, _LEFT_COL_W - 2, 9) for line in authority)
+    left_end = _column(pdf, left_x, top, _LEFT_COL_W, [(line, "B", size) for line in authority])
+    pdf.set_font(_SERIF, "B", size)
+    widest = min(max(pdf.get_string_width(line) for line in authority), _LEFT_COL_W)
     _rule_under(pdf, left_x, _LEFT_COL_W, left_end + 1, max(widest / 2, 15))
 
     motto = "Độc lập - Tự do - Hạnh phúc"
@@ -169,54 +222,82 @@ def _header(pdf: FPDF, data: SlipData) -> None:
 
     line_y = max(left_end, right_end) + 4
     number_end = _column(pdf, left_x, line_y, _LEFT_COL_W, [(f"Số: {_clean(data.number)}", "", _BODY_PT)])
-    issued = data.issued_on
-    dated = f"{_clean(data.place)}, ngày {issued:%d} tháng {issued:%m} năm {issued:%Y}"
-    dated_end = _column(pdf, right_x, line_y, _RIGHT_COL_W, [(dated, "I", _BODY_PT)])
+    dated = f"{_clean(data.place)}, {official_date(data.issued_on)}"
+    size = _fitted(pdf, dated, "I", _BODY_PT, _RIGHT_COL_W - 2, 10)
+    dated_end = _column(pdf, right_x, line_y, _RIGHT_COL_W, [(dated, "I", size)])
     pdf.set_xy(_LEFT, max(number_end, dated_end) + 8)
 
 
 def _texts(data: SlipData) -> list[str]:
     """Every piece of variable text the slip prints."""
-    fields = [data.title, data.authority.upper(), data.unit_name, data.number, data.place, data.signer_title]
-    return [*map(_clean, fields), _addressee(data), *_body(data)]
+    fields = [data.title, data.unit_name, data.number, data.place, data.signer_name]
+    lines = [*map(_upper, _lines(data.authority)), *_lines(data.signer_title), _SIGN_HINT]
+    return [*map(_clean, fields), *lines, _addressee(data), *_body(data)]
+
+
+def _you(data: SlipData) -> str:
+    """How the body calls the applicant."""
+    return "Quý tổ chức" if data.organisation else "Ông/Bà"
 
 
 def _addressee(data: SlipData) -> str:
     name = _clean(data.applicant)
-    text = f"Kính gửi: Ông/Bà {name}" if name else "Kính gửi: Ông/Bà"
+    if data.organisation:
+        text = f"Kính gửi: {name or _you(data)}"
+    else:
+        text = f"Kính gửi: Ông/Bà {name}" if name else "Kính gửi: Ông/Bà"
     contact = _clean(data.contact or "")
     return f"{text} ({contact})" if contact else text
 
 
 def _body(data: SlipData) -> list[str]:
-    unit = _clean(data.unit_name)
+    unit, you = _clean(data.unit_name), _you(data)
+    owner = (_clean(data.applicant) or you) if data.organisation else you
+    due = _dmy(data.due_on)
+    receipt = "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"
+    if data.issued_on <= data.due_on:  # issued ahead: the result *cannot* be returned on the due date
+        late = (
+            f"Tuy nhiên, {unit} không thể trả kết quả giải quyết hồ sơ cho {you} đúng hẹn vào ngày {due} "
+            f"như ghi trên {receipt}."
+        )
+        trouble = "gây"
+    else:  # the due date has passed: the result *was not* returned
+        late = f"Tuy nhiên đến nay, {unit} chưa trả kết quả giải quyết hồ sơ cho {you} đúng hẹn như ghi trên {receipt}."
+        trouble = "đã gây"
     return [
         f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ đề nghị giải quyết thủ tục hành chính "
-        f"“{_clean(data.procedure)}” thuộc lĩnh vực {_clean(data.field)} của Ông/Bà; "
-        f"mã hồ sơ: {_clean(data.dossier_code)}.",
-        f"Thời gian hẹn trả kết quả giải quyết hồ sơ: ngày {_dmy(data.due_on)}.",
-        f"Tuy nhiên đến nay, {unit} chưa trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn như ghi trên "
-        "Giấy tiếp nhận hồ sơ và hẹn trả kết quả.",
+        f"“{_clean(data.procedure)}” thuộc lĩnh vực {_clean(data.field)} của {owner}.",
+        f"Mã hồ sơ: {_clean(data.dossier_code)}.",  # a line of its own: a long code would stretch a justified line
+        f"Thời gian hẹn trả kết quả giải quyết hồ sơ: ngày {due}.",
+        late,
         f"Lý do: {_clean(data.reason, keep_newlines=True)}",
-        f"Sự chậm trễ này đã gây phiền hà, tốn kém chi phí, công sức của Ông/Bà. {unit} xin lỗi Ông/Bà "
-        "và kính mong Ông/Bà thông cảm.",
-        f"{unit} xin hẹn trả kết quả giải quyết hồ sơ cho Ông/Bà vào ngày {_dmy(data.new_due_on)}.",
+        f"Sự chậm trễ này {trouble} phiền hà, tốn kém chi phí, công sức của {you}. {unit} xin lỗi {you} "
+        f"và kính mong {you} thông cảm.",
+        f"{unit} xin hẹn trả kết quả giải quyết hồ sơ cho {you} vào ngày {_dmy(data.new_due_on)}.",
         "Xin trân trọng cảm ơn!",
     ]
 
 
 def _foot(pdf: FPDF, data: SlipData) -> None:
-    """The "Nơi nhận" list on the left and the signer on the right, kept together on one page."""
-    title_lines = [line for line in (_clean(part) for part in data.signer_title.splitlines()) if line]
+    """The "Nơi nhận" list on the left and the signer on the right, kept together on one page.
+
+    Nghị định 30/2020: the position lines in bold capitals ("TM. ỦY BAN NHÂN DÂN" / "CHỦ TỊCH"), room for the
+    signature and the seal, then the signer's name in bold.
+    """
+    title_lines = [_upper(line) for line in _lines(data.signer_title)]
+    name = _clean(data.signer_name)
     right: list[tuple[str, str, float]] = [(line, "B", _BODY_PT) for line in title_lines]
-    right.append(("(Ký, ghi rõ họ tên và đóng dấu)", "I", _SMALL_PT))
+    if not name:
+        right.append((_SIGN_HINT, "I", _SMALL_PT))
     pdf.set_font(_SERIF, "B", _BODY_PT)
-    title_rows = sum(math.ceil(pdf.get_string_width(line) / _RIGHT_COL_W) for line in title_lines)
-    needed = 6 + (title_rows * _BODY_PT + _SMALL_PT) * _LINE * _PT + _SIGNATURE_SPACE
+    rows = sum(math.ceil(max(pdf.get_string_width(line), 1) / _RIGHT_COL_W) for line in [*title_lines, name])
+    needed = 6 + (rows * _BODY_PT + _SMALL_PT) * _LINE * _PT + _SIGNATURE_SPACE
     if pdf.get_y() + needed > pdf.page_break_trigger:
         pdf.add_page()
     top = pdf.get_y() + 6
-    _column(pdf, _LEFT + _LEFT_COL_W, top, _RIGHT_COL_W, right)
+    below = _column(pdf, _LEFT + _LEFT_COL_W, top, _RIGHT_COL_W, right)
+    if name:
+        _column(pdf, _LEFT + _LEFT_COL_W, below + _SIGNATURE_SPACE, _RIGHT_COL_W, [(name, "B", _BODY_PT)])
 
     pdf.set_xy(_LEFT, top)
     pdf.set_font(_SERIF, "BI", 12)

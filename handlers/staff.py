@@ -25,7 +25,7 @@ from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.messages import Inbound, Option, Reply, nfc, row_id
 from handlers.privacy import mask_name, mask_phone, redact
-from handlers.slip import SlipData, render_slip
+from handlers.slip import SlipData, looks_like_organisation, render_slip
 from handlers.survey import fold
 from storage.uow import UnitOfWork
 from storage.values import Apology, Chat, Dossier, Feedback, Role, StaffChat, Unit
@@ -65,6 +65,13 @@ def new_invite_code() -> str:
 def same_person(a: str | None, b: str | None) -> bool:
     """Whether two officers' names are the same, accents, case and spacing aside."""
     return bool(a and b) and " ".join(fold(a or "").split()) == " ".join(fold(b or "").split())
+
+
+def applicant_is_organisation(dossier: Dossier, name: str) -> bool:
+    """Whether the slip addresses an organisation: as the sender said, or, when nobody said, by its name."""
+    if dossier.applicant_kind is not None:
+        return dossier.applicant_kind == "organisation"
+    return looks_like_organisation(name)
 
 
 class ChatTurn(Protocol):
@@ -197,7 +204,7 @@ class Apologies:
         unit = await uow.units.get(dossier.unit_id)
         year = policy.local_date(now).year
         seq = await uow.apologies.next_seq(unit.id, year)
-        number = f"{seq}/PXL"
+        number = f"{seq:02d}/{policy.apology_number_symbol}"  # "01/PXL": two digits at least
         new_due_at = datetime.combine(new_due_on, time(23, 59, 59), tzinfo=policy.timezone)  # by the end of that day
         apology = await uow.apologies.add(
             now,
@@ -238,24 +245,33 @@ class Apologies:
             dossier = await uow.dossiers.get(apology.dossier_id)
             unit = await uow.units.get(dossier.unit_id)
             person = await uow.people.get(dossier.respondent_id) if dossier.respondent_id is not None else None
-        data = self.slip_data(unit, dossier, apology, person)
+            applicant = person
+            if dossier.applicant_id is not None and dossier.applicant_id != dossier.respondent_id:
+                applicant = await uow.people.get(dossier.applicant_id)  # an organisation's representative answers
+        data = self.slip_data(unit, dossier, apology, person, applicant)
         pdf = await asyncio.to_thread(render_slip, data)
         async with services.uow() as uow:
             await uow.apologies.set_pdf(apology_id, pdf)
             await uow.commit()
         return pdf
 
-    def slip_data(self, unit: Unit, dossier: Dossier, apology: Apology, person: Any) -> SlipData:
-        """What the printed slip says."""
+    def slip_data(self, unit: Unit, dossier: Dossier, apology: Apology, person: Any, applicant: Any = None) -> SlipData:
+        """What the printed slip says: to the person asked (``person``), or to the applicant if an organisation."""
         policy = self.services.policy
         erased = person is None or person.erased_at is not None
+        name = "" if erased else (person.name or "")
+        owner = applicant if applicant is not None else person
+        owner_name = "" if owner is None or owner.erased_at is not None else (owner.name or "")
+        organisation = applicant_is_organisation(dossier, owner_name)
+        if organisation:
+            name = owner_name
         return SlipData(
-            authority=policy.apology_authority.format(unit=unit.name).upper(),
+            authority=policy.apology_authority.replace("{unit}", unit.name),
             unit_name=unit.name,
             number=apology.number or "",
             place=unit.name,
             issued_on=policy.local_date(apology.issued_at),
-            applicant="" if erased else (person.name or ""),
+            applicant=name,
             contact=None if erased or not person.phone else mask_phone(person.phone),
             received_on=policy.local_date(dossier.received_at),
             procedure=dossier.procedure_name,
@@ -264,8 +280,10 @@ class Apologies:
             due_on=policy.local_date(dossier.due_at),
             reason=apology.reason,
             new_due_on=policy.local_date(apology.new_due_at),
-            signer_title=policy.apology_signer,
+            signer_title=f"{policy.apology_signer}\n{policy.apology_signer_position}",
             title=policy.apology_title,
+            signer_name=policy.apology_signer_name,
+            organisation=organisation,
         )
 
     def citizen_text(self, locale: str, unit: Unit, dossier: Dossier, apology: Apology, name: str | None) -> str:

@@ -152,6 +152,8 @@ class DossierRow(Base):
     channel: Mapped[str] = mapped_column(String(16))
     applicant_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     representative_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # "person" or "organisation" as the sender said; None: not said (the slip then goes by the name)
+    applicant_kind: Mapped[str | None] = mapped_column(String(16))
     handler: Mapped[str | None] = mapped_column(String(100))
     receiver: Mapped[str | None] = mapped_column(String(100))  # the one-stop-shop counter officer
     state: Mapped[str] = mapped_column(String(24))

@@ -73,6 +73,7 @@ class Dossier:
     zalo_optin: bool
     optin_token: str
     receiver: str | None = None  # the receiving (one-stop-shop counter) officer, where the export or API gives it
+    applicant_kind: str | None = None  # "person", "organisation", or None: not said
 
     @property
     def respondent_id(self) -> int | None:

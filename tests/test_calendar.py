@@ -156,3 +156,6 @@ def test_holiday_names_are_written_as_vietnamese_official_documents_write_them()
             assert "Nguyên Đán" not in day.name, day  # Nghị định 30/2020: "Tết Nguyên đán"
     names = {d.day: d.name for d in WorkCalendar().days_off_in(2027)}
     assert names[date(2027, 2, 6)] == "Tết Nguyên đán"
+    # the library's "Ngày nghỉ (thay cho ngày 26/04/2025)" says which day is worked, and that it is worked
+    names = {d.day: d.name for d in WorkCalendar().days_off_in(2025)}
+    assert names[date(2025, 5, 2)] == "Ngày nghỉ hoán đổi (làm bù vào thứ Bảy 26/04/2025)"

@@ -372,7 +372,7 @@ def test_the_holidays_list_shows_the_make_up_saturdays_as_working_days(env: dict
         "  07/04/2025  Thứ Hai   Ngày Giỗ Tổ Hùng Vương",
         "  30/04/2025  Thứ Tư    Ngày Chiến thắng",
         "  01/05/2025  Thứ Năm   Ngày Quốc tế Lao động",
-        "  02/05/2025  Thứ Sáu   Ngày nghỉ (thay cho ngày 26/04/2025)",
+        "  02/05/2025  Thứ Sáu   Ngày nghỉ hoán đổi (làm bù vào thứ Bảy 26/04/2025)",
         "  01/09/2025  Thứ Hai   Quốc khánh",
         "  02/09/2025  Thứ Ba    Quốc khánh",
         "Ngày làm việc bù vào thứ Bảy, Chủ nhật:",
@@ -380,7 +380,7 @@ def test_the_holidays_list_shows_the_make_up_saturdays_as_working_days(env: dict
         f"Tệp bổ sung: {tmp_path / 'holidays.yaml'} (chưa có)",
     ]
     assert "  22/08/2026  Thứ Bảy   làm việc bù cho ngày nghỉ 31/08/2026" in lines[2026]
-    assert "  31/08/2026  Thứ Hai   Ngày nghỉ (thay cho ngày 22/08/2026)" in lines[2026]
+    assert "  31/08/2026  Thứ Hai   Ngày nghỉ hoán đổi (làm bù vào thứ Bảy 22/08/2026)" in lines[2026]
     assert "  06/02/2027  Thứ Bảy   Tết Nguyên đán" in lines[2027]
     assert "  03/05/2027  Thứ Hai   Ngày Quốc tế Lao động (nghỉ bù)" in lines[2027]
     assert not any("làm việc bù" in line for line in lines[2027])  # no swap decided for 2027 yet

@@ -946,3 +946,29 @@ def test_the_command_help_tells_the_exit_statuses(env: dict[str, str]) -> None:
     assert "2 when the file is missing, unreadable, of another type or lacks a required header" in text_
     assert "--unit" in result.stdout
     assert "--sheet" in result.stdout
+
+
+async def test_an_applicant_kind_column_says_which_applicants_are_organisations(
+    services: Services, tmp_path: Path
+) -> None:
+    await add_unit(services)
+    headers = [*HEADERS, "Loại chủ hồ sơ"]
+    rows = [
+        [*export_row("P8-K1", name="Công ty TNHH Minh Phát", phone="0283 456 7890"), "Tổ chức"],
+        [*export_row("P8-K2", name="Nguyễn Văn An"), "Cá nhân"],
+        [*export_row("P8-K3", name="HTX Phú La", phone="0283 456 7891"), None],  # not said: the name will tell
+        [*export_row("P8-K4", name="Trần Văn Bảo", phone="0987 654 321"), "hộ gia đình?"],
+    ]
+    report = await DossierImporter(services).run(write_xlsx(tmp_path / "loai.xlsx", rows, headers))
+
+    assert [str(error) for error in report.errors] == [
+        "row 5: “Loại chủ hồ sơ” không rõ: 'hộ gia đình?' (cá nhân hoặc tổ chức)"
+    ]
+    handler = DossierHandler(services)
+    kinds = [(await handler.view(code)).dossier.applicant_kind for code in ("P8-K1", "P8-K2", "P8-K3")]
+    assert kinds == ["organisation", "person", None]
+
+    rows[1][-1] = "Doanh nghiệp"  # the export corrects itself: an update
+    again = await DossierImporter(services).run(write_xlsx(tmp_path / "loai-2.xlsx", rows[:3], headers))
+    assert (again.updated, again.unchanged) == (1, 2)
+    assert (await handler.view("P8-K2")).dossier.applicant_kind == "organisation"

@@ -7,13 +7,13 @@ import io
 import logging
 import re
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
 
-from handlers.slip import SlipData, render_slip
+from handlers.slip import SlipData, looks_like_organisation, render_slip
 
 LONG_REASON = (
     "Hồ sơ cần lấy ý kiến xác minh của Ủy ban nhân dân xã nơi người yêu cầu đăng ký thường trú trước đây "
@@ -48,9 +48,9 @@ def text_of(pdf: bytes) -> str:
 
 def make_slip(**changes: Any) -> SlipData:
     data = SlipData(
-        authority="UBND Phường 8",
+        authority="Ủy ban nhân dân\nPhường 8",
         unit_name="Phường 8",
-        number="12/PXL",
+        number="01/PXL",
         place="Phường 8",
         issued_on=date(2026, 3, 9),
         applicant="Nguyễn Thị Hoà",
@@ -73,23 +73,27 @@ def test_slip_shows_what_an_official_checks(caplog: pytest.LogCaptureFixture) ->
     assert not [r for r in caplog.records if "missing" in r.getMessage()]  # every glyph was in the font
 
     lines = [line.strip() for line in text.splitlines()]
-    assert "UBND PHƯỜNG 8" in lines  # the authority, upper-case
-    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in lines
-    assert "Độc lập - Tự do - Hạnh phúc" in lines
+    # the authority in two lines of capitals, then the national header
+    assert lines[:4] == [
+        "ỦY BAN NHÂN DÂN",
+        "PHƯỜNG 8",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+    ]
     assert "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in lines
     assert "TM. ỦY BAN NHÂN DÂN" in lines
     assert "CHỦ TỊCH" in lines
     assert "Nơi nhận:" in lines
     flat_text = flat(text)
     for expected in [
-        "Số: 12/PXL",
-        "Phường 8, ngày 09 tháng 03 năm 2026",
+        "Số: 01/PXL",
+        "Phường 8, ngày 09 tháng 3 năm 2026",
         "Kính gửi: Ông/Bà Nguyễn Thị Hoà (09xx xxx 123)",
         "Ngày 23/02/2026, Phường 8 tiếp nhận hồ sơ đề nghị giải quyết thủ tục hành chính "
-        "“Đăng ký khai sinh kết hợp nhận cha, mẹ, con” thuộc lĩnh vực Hộ tịch của Ông/Bà",
-        "mã hồ sơ: 000.00.08.H29-260223-0001.",
+        "“Đăng ký khai sinh kết hợp nhận cha, mẹ, con” thuộc lĩnh vực Hộ tịch của Ông/Bà.",
+        "Mã hồ sơ: 000.00.08.H29-260223-0001.",
         "Thời gian hẹn trả kết quả giải quyết hồ sơ: ngày 10/03/2026.",
-        "chưa trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn",
+        "không thể trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn vào ngày 10/03/2026",
         "Lý do: " + LONG_REASON,
         "Phường 8 xin lỗi Ông/Bà và kính mong Ông/Bà thông cảm.",
         "Phường 8 xin hẹn trả kết quả giải quyết hồ sơ cho Ông/Bà vào ngày 17/03/2026.",
@@ -103,7 +107,9 @@ def test_slip_shows_what_an_official_checks(caplog: pytest.LogCaptureFixture) ->
 def test_long_reason_wraps_onto_several_lines() -> None:
     text = text_of(render_slip(make_slip()))
     start = text.index("Lý do:")
-    reason_lines = text[start : text.index("Sự chậm trễ")].strip().splitlines()
+    end = re.search(r"Sự\s+chậm\s+trễ", text)
+    assert end is not None
+    reason_lines = text[start : end.start()].strip().splitlines()
     assert len(reason_lines) >= 3
     assert flat(" ".join(reason_lines)) == flat("Lý do: " + LONG_REASON)
 
@@ -189,3 +195,153 @@ def test_title_is_configurable() -> None:
     text = text_of(render_slip(make_slip(title=title)))
     assert flat(title) in flat(text)
     assert "PHIẾU XIN LỖI" not in text
+
+
+def lines_of(pdf: bytes) -> list[str]:
+    return [line.strip() for line in text_of(pdf).splitlines()]
+
+
+def drawn(pdf: bytes) -> list[tuple[str, str, float, float]]:
+    """Each piece of text drawn on the first page: its text, its font's name, its x and y (points from the foot)."""
+    found: list[tuple[str, str, float, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if text.strip():
+            name = str(font.get("/BaseFont", "")) if font else ""
+            found.append((nfc(text.strip()), name, tm[4] * cm[0] + cm[4], tm[5] * cm[3] + cm[5]))
+
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+# Nghị định 30/2020: a leading zero for days 1–9 and for months 1 and 2 only
+@pytest.mark.parametrize(
+    ("issued", "line"),
+    [
+        (date(2026, 3, 9), "Phường 8, ngày 09 tháng 3 năm 2026"),
+        (date(2026, 11, 15), "Phường 8, ngày 15 tháng 11 năm 2026"),
+        (date(2026, 2, 5), "Phường 8, ngày 05 tháng 02 năm 2026"),
+        (date(2027, 1, 20), "Phường 8, ngày 20 tháng 01 năm 2027"),
+        (date(2026, 12, 1), "Phường 8, ngày 01 tháng 12 năm 2026"),
+    ],
+)
+def test_the_date_is_written_as_decree_30_2020_writes_it(issued: date, line: str) -> None:
+    due = issued + timedelta(days=3)
+    slip = make_slip(issued_on=issued, due_on=due, new_due_on=due + timedelta(days=3))
+    assert line in [text for text, *_ in drawn(render_slip(slip))]
+
+
+# A slip for March and one for November, each issued before the due date and after it
+CASES = [
+    (date(2026, 3, 9), date(2026, 3, 10), date(2026, 3, 17), "before"),
+    (date(2026, 3, 16), date(2026, 3, 10), date(2026, 3, 19), "after"),
+    (date(2026, 11, 12), date(2026, 11, 13), date(2026, 11, 20), "before"),
+    (date(2026, 11, 18), date(2026, 11, 13), date(2026, 11, 25), "after"),
+]
+
+
+@pytest.mark.parametrize(("issued", "due_on", "new_due", "when"), CASES)
+def test_the_slip_says_cannot_before_the_due_date_and_was_not_after_it(
+    issued: date, due_on: date, new_due: date, when: str
+) -> None:
+    due = f"{due_on:%d/%m/%Y}"
+    slip = make_slip(issued_on=issued, due_on=due_on, new_due_on=new_due, number="07/PXL")
+    pdf = render_slip(slip)
+    lines, text, pieces = lines_of(pdf), flat(text_of(pdf)), [piece for piece, *_ in drawn(pdf)]
+    assert lines[:4] == [
+        "ỦY BAN NHÂN DÂN",
+        "PHƯỜNG 8",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+    ]
+    assert "Số: 07/PXL" in pieces
+    assert f"Phường 8, ngày {issued:%d} tháng {issued.month} năm {issued:%Y}" in pieces  # March, November
+    assert "TM. ỦY BAN NHÂN DÂN" in lines
+    assert "CHỦ TỊCH" in lines
+    assert f"Thời gian hẹn trả kết quả giải quyết hồ sơ: ngày {due}." in text
+    cannot = f"Tuy nhiên, Phường 8 không thể trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn vào ngày {due}"
+    was_not = "Tuy nhiên đến nay, Phường 8 chưa trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn"
+    if when == "before":
+        assert cannot in text
+        assert was_not not in text
+        assert "Sự chậm trễ này gây phiền hà" in text
+    else:
+        assert was_not in text
+        assert "không thể trả" not in text
+        assert "Sự chậm trễ này đã gây phiền hà" in text
+    assert f"vào ngày {new_due:%d/%m/%Y}." in text
+
+
+def test_on_the_due_date_itself_the_result_cannot_be_returned_on_time() -> None:
+    text = flat(text_of(render_slip(make_slip(issued_on=date(2026, 3, 10), due_on=date(2026, 3, 10)))))
+    assert "không thể trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn vào ngày 10/03/2026" in text
+
+
+def test_the_authority_is_two_centred_lines_of_bold_capitals() -> None:
+    pieces = drawn(render_slip(make_slip()))
+    authority = [(text, font, x) for text, font, x, _ in pieces if text in ("ỦY BAN NHÂN DÂN", "PHƯỜNG 8")]
+    assert [text for text, _, _ in authority] == ["ỦY BAN NHÂN DÂN", "PHƯỜNG 8"]
+    assert all("Bold" in font for _, font, _ in authority)
+    assert authority[1][2] > authority[0][2]  # the shorter line starts further right: both centred
+    assert not any(text.startswith("UBND") or text == "Phường 8" for text, *_ in pieces)
+
+
+@pytest.mark.parametrize(
+    "position", [("TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"), ("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH")], ids=["tm", "kt"]
+)
+def test_the_signature_block_has_its_position_lines_room_to_sign_and_the_name(position: tuple[str, str]) -> None:
+    pdf = render_slip(make_slip(signer_title="\n".join(position), signer_name="Nguyễn Văn Minh"))
+    lines = lines_of(pdf)
+    at = lines.index(position[0])
+    assert lines[at + 1] == position[1]
+    assert "Nguyễn Văn Minh" in lines
+    assert "(Ký, ghi rõ họ tên và đóng dấu)" not in lines  # the name is printed: no instruction to write it
+    pieces = {text: (font, y) for text, font, _, y in drawn(pdf)}
+    assert all("Bold" in pieces[text][0] for text in (*position, "Nguyễn Văn Minh"))
+    room = (pieces[position[1]][1] - pieces["Nguyễn Văn Minh"][1]) * 25.4 / 72
+    assert room >= 25  # millimetres left to sign and seal
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+
+
+def test_without_a_signer_name_the_room_for_it_stays_blank() -> None:
+    pdf = render_slip(make_slip())
+    lines = lines_of(pdf)
+    assert lines[lines.index("CHỦ TỊCH") + 1] == "(Ký, ghi rõ họ tên và đóng dấu)"
+
+
+def test_an_organisation_is_addressed_by_its_name() -> None:
+    slip = make_slip(applicant="Công ty TNHH Minh Phát", contact="02xx xxx 456", organisation=True)
+    text = flat(text_of(render_slip(slip)))
+    assert "Kính gửi: Công ty TNHH Minh Phát (02xx xxx 456)" in text
+    assert "Ông/Bà" not in text
+    assert "thuộc lĩnh vực Hộ tịch của Công ty TNHH Minh Phát. Mã hồ sơ: 000.00.08.H29-260223-0001." in text
+    assert "Phường 8 xin lỗi Quý tổ chức và kính mong Quý tổ chức thông cảm." in text
+
+
+@pytest.mark.parametrize(
+    ("name", "organisation"),
+    [
+        ("Công ty TNHH Minh Phát", True),
+        ("CÔNG TY CỔ PHẦN XÂY DỰNG SỐ 8", True),
+        ("Cty TNHH An Bình", True),
+        ("Doanh nghiệp tư nhân Hoàng Long", True),
+        ("DNTN Thanh Bình", True),
+        ("HTX Nông nghiệp Phú La", True),
+        ("Hợp tác xã Dịch vụ Tân Phú", True),
+        ("Chi nhánh Công ty CP Sữa Việt Nam", True),
+        ("Nguyễn Văn Công", False),
+        ("Trần Thị Doanh", False),
+        ("Công Thị Hợp", False),
+        ("", False),
+    ],
+)
+def test_an_organisation_is_known_by_its_name_when_nobody_said(name: str, organisation: bool) -> None:
+    assert looks_like_organisation(name) is organisation
+
+
+def test_a_long_unit_name_is_set_smaller_rather_than_broken() -> None:
+    name = "Phường Nguyễn Thái Bình"
+    slip = make_slip(authority=f"Ủy ban nhân dân\n{name}", unit_name=name, place=name, issued_on=date(2026, 11, 15))
+    pieces = [text for text, *_ in drawn(render_slip(slip))]
+    assert pieces[:2] == ["ỦY BAN NHÂN DÂN", "PHƯỜNG NGUYỄN THÁI BÌNH"]
+    assert "Phường Nguyễn Thái Bình, ngày 15 tháng 11 năm 2026" in pieces

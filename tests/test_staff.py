@@ -147,11 +147,15 @@ async def test_warned_in_time_apologies_in_chat_and_by_api_at_most_one_each(back
                 issued = await issue_in_chat(officer, code, by_warning=True, reason=reasons.get(code))
                 numbers.append(issued.text.split(" số ")[1].split()[0])
             await issue_in_chat(officer, "P8-05", by_warning=False, reason=None)
-            assert numbers == ["1/PXL", "2/PXL", "3/PXL", "4/PXL"]
+            assert numbers == ["01/PXL", "02/PXL", "03/PXL", "04/PXL"]
             staff_slip = next(m for m in reversed(officer.messages) if m.document)
             assert staff_slip.document is not None
             assert staff_slip.document.data is not None
-            assert "P8-05" in pdf_text(staff_slip.document.data)
+            slip_text = pdf_text(staff_slip.document.data)
+            assert "P8-05" in slip_text
+            assert slip_text.startswith("ỦY BAN NHÂN DÂN PHƯỜNG 8 CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
+            assert "Số: 05/PXL Phường 8, ngày 20 tháng 11 năm 2026" in slip_text
+            assert "TM. ỦY BAN NHÂN DÂN CHỦ TỊCH (Ký, ghi rõ họ tên và đóng dấu)" in slip_text
 
             key = await app.api_keys.create("one-stop-shop", ["apologies:write"])
             for code, new_due in (("P8-06", "2026-11-27"), ("P8-07", "2026-12-02")):
@@ -162,7 +166,7 @@ async def test_warned_in_time_apologies_in_chat_and_by_api_at_most_one_each(back
                     {"reason": "Chờ ý kiến của Sở Tư pháp", "new_due_at": new_due, "issued_by": OFFICER},
                 )
                 assert status == 201, body
-                assert body["apology"]["number"] in ("6/PXL", "7/PXL")
+                assert body["apology"]["number"] in ("06/PXL", "07/PXL")
                 assert body["sent_on"] == ["telegram"]
 
             expected_dates = {
@@ -190,9 +194,9 @@ async def test_warned_in_time_apologies_in_chat_and_by_api_at_most_one_each(back
             # a second apology, on every path: refused, nothing sent
             sent_before = {code: len(c.messages) for code, c in citizens.items()}
             await officer.send_command("/xinloi", "P8-01")
-            await officer.wait_for(lambda p: "đã có phiếu xin lỗi số 1/PXL" in p.last.text)
+            await officer.wait_for(lambda p: "đã có phiếu xin lỗi số 01/PXL" in p.last.text)
             await officer.press("Lập phiếu xin lỗi", message_id=warnings(officer)["P8-02"].message_id)
-            await officer.wait_for(lambda p: "đã có phiếu xin lỗi số 2/PXL" in p.last.text)
+            await officer.wait_for(lambda p: "đã có phiếu xin lỗi số 02/PXL" in p.last.text)
             status, body = await post_apology(
                 service, key, "P8-06", {"reason": "Lần hai", "new_due_at": "2026-12-03", "issued_by": OFFICER}
             )

@@ -158,6 +158,12 @@ class ContactBody(_Body):
     phone: Text | None = Field(default=None, description="Vietnamese phone number in any usual form: 0912 345 678.")
     email: Text | None = None
     zalo_user_id: Text | None = Field(default=None, description="The person's Zalo user id, if known.")
+    kind: Literal["person", "organisation"] | None = Field(
+        default=None,
+        description="The applicant only: `organisation` for a company, a cooperative or another organisation (the "
+        "apology slip is then addressed to it by name), `person` otherwise. Left out: judged from the name "
+        '("Công ty …", "HTX …").',
+    )
 
 
 class DossierBody(_Body):
@@ -703,7 +709,9 @@ def qr_content(app: App, token: str) -> str:
 
 def _dossier_input(code: str, body: DossierBody, zone: ZoneInfo) -> DossierInput:
     def contact(person: ContactBody) -> ContactInput:
-        return ContactInput(name=person.name, phone=person.phone, email=person.email, zalo_user_id=person.zalo_user_id)
+        return ContactInput(
+            name=person.name, phone=person.phone, email=person.email, zalo_user_id=person.zalo_user_id, kind=person.kind
+        )
 
     return DossierInput(
         code=code,
@@ -1130,10 +1138,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "postDossierApology",
         "Issue the dossier's apology",
         "The apology and new appointment (phiếu xin lỗi và hẹn lại ngày trả kết quả) for a dossier that will run "
-        "late: numbered `N/PXL` per unit and year, sent to the citizen on every linked chat (and by ZNS where "
-        "configured) with the printable slip. A dossier gets at most one: a second is 409 `apology_exists`; a "
-        "resolved dossier is 409 `invalid_transition`; a new date that is not a working day after today and "
-        "after the due date is 422.",
+        "late: numbered `01/PXL` per unit and year (`SIPAS_APOLOGY_NUMBER_SYMBOL`), sent to the citizen on every "
+        "linked chat (and by ZNS where configured) with the printable slip. A dossier gets at most one: a second "
+        "is 409 `apology_exists`; a resolved dossier is 409 `invalid_transition`; a new date that is not a "
+        "working day after today and after the due date is 422.",
         scopes=(WRITE_APOLOGIES,),
         body=ApologyBody,
         parameters=(CODE_PARAMETER,),
