@@ -48,6 +48,8 @@ class App:
             apology_title=settings.apology_title,
             apology_authority=settings.apology_authority,
             apology_signer=settings.apology_signer,
+            apology_warn_working_days=settings.apology_warn_working_days,
+            apology_error_title=settings.apology_error_title,
             digest_time=digest_time(settings.digest_time),
         )
         calendar = WorkCalendar.load(settings.holidays_file)

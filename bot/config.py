@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
     apology_authority: str = "UBND {unit}"
     apology_signer: str = "TM. ỦY BAN NHÂN DÂN"
+    # the first at-risk warning when this many working days are left to apologise in time (a second on the last)
+    apology_warn_working_days: int = Field(default=2, ge=1, le=10)
+    apology_error_title: str = "PHIẾU XIN LỖI VỀ SAI SÓT TRONG GIẢI QUYẾT HỒ SƠ"  # the slip of an error apology
     holidays_file: Path = Path("holidays.yaml")  # days off and working days a later decision added
 
     @field_validator("timezone")

@@ -65,9 +65,10 @@ class SlipData:
     dossier_code: str
     due_on: date  # the original appointment date
     reason: str  # free text, may be long (wrap it), may contain any Unicode
-    new_due_on: date
+    new_due_on: date | None  # None for an apology for an error (no new date)
     signer_title: str  # e.g. "TM. ỦY BAN NHÂN DÂN" / "CHỦ TỊCH" — printed above the signature space
     title: str = DEFAULT_TITLE  # configurable (Thông tư 03/2025 may rename it)
+    kind: str = "delay"  # "delay": late, with a new date; "error": an error (sai sót) in handling the dossier
 
 
 @cache
@@ -189,6 +190,8 @@ def _addressee(data: SlipData) -> str:
 
 
 def _body(data: SlipData) -> list[str]:
+    if data.kind == "error" or data.new_due_on is None:
+        return _error_body(data)
     unit = _clean(data.unit_name)
     return [
         f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ đề nghị giải quyết thủ tục hành chính "
@@ -201,6 +204,22 @@ def _body(data: SlipData) -> list[str]:
         f"Sự chậm trễ này đã gây phiền hà, tốn kém chi phí, công sức của Ông/Bà. {unit} xin lỗi Ông/Bà "
         "và kính mong Ông/Bà thông cảm.",
         f"{unit} xin hẹn trả kết quả giải quyết hồ sơ cho Ông/Bà vào ngày {_dmy(data.new_due_on)}.",
+        "Xin trân trọng cảm ơn!",
+    ]
+
+
+def _error_body(data: SlipData) -> list[str]:
+    """The wording of an apology for an error in handling the dossier (seed 004: "sai sót"): no new date."""
+    unit = _clean(data.unit_name)
+    return [
+        f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ đề nghị giải quyết thủ tục hành chính "
+        f"“{_clean(data.procedure)}” thuộc lĩnh vực {_clean(data.field)} của Ông/Bà; "
+        f"mã hồ sơ: {_clean(data.dossier_code)}.",
+        f"Trong quá trình giải quyết hồ sơ, {unit} đã để xảy ra sai sót.",
+        f"Nội dung sai sót: {_clean(data.reason, keep_newlines=True)}",
+        f"Sai sót này đã gây phiền hà, tốn kém chi phí, công sức của Ông/Bà. {unit} thành thật xin lỗi Ông/Bà "
+        "và kính mong Ông/Bà thông cảm.",
+        f"{unit} sẽ khắc phục ngay sai sót và rút kinh nghiệm để không để xảy ra sai sót tương tự.",
         "Xin trân trọng cảm ơn!",
     ]
 

@@ -168,6 +168,8 @@ async def test_dossier_and_survey_counts(month: Reporter) -> None:
         "apologies": 1,
         "late_without_apology": 2,  # D2 (resolved late) and D4 (overdue, unresolved)
         "overdue_open": 1,
+        "apologies_late": 0,
+        "apologies_error": 0,
     }
     assert report["surveys"] == {
         "offered": 6, "delivered": 6, "started": 6, "completed": 5, "response_rate": 83.33
