@@ -13,6 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pypdf
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 
 from handlers.context import Services
 from handlers.dossiers import DossierHandler
@@ -20,6 +23,7 @@ from handlers.leader import Digests, PeriodReports
 from handlers.reporting import Period, Reporter, render_text
 from handlers.staff import Apologies, Roles
 from scheduler.jobs import Jobs
+from storage import migrate
 from tests.conftest import Clock
 from tests.helpers import Person, add_unit, returned_dossier, sample_dossier
 
@@ -312,3 +316,41 @@ async def test_the_workbook_lists_each_apology_and_counts_them_for_the_officer(
         1,
         1,
     )
+
+
+# --- the migration: apologies issued before it are judged by their dates
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = migrate.alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def test_the_migration_judges_whether_the_apologies_issued_before_it_were_in_time(
+    services: Services, clock: Clock
+) -> None:
+    await add_unit(services)
+    dossiers = DossierHandler(services)
+    await dossiers.upsert(sample_dossier(code="P8-LATE", received_at=at(10), due_at=due(18)))
+    await dossiers.upsert(sample_dossier(code="P8-OK", received_at=at(10), due_at=due(19), phone="0913 000 111"))
+    async with services.uow() as uow:
+        for code in ("P8-LATE", "P8-OK"):
+            dossier = await uow.dossiers.get_by_code(code)
+            assert dossier is not None
+            await Apologies(services).issue(uow, dossier, "Chờ xác minh", date(2026, 11, 25), OFFICER, clock.now)
+        await uow.commit()
+    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0010").down_revision
+    assert isinstance(before, str)
+    async with services.database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, before)  # the column is gone, as before this revision
+    await migrate.upgrade(services.database)
+    async with services.uow(read_only=True) as uow:
+        judged = {}
+        for code in ("P8-LATE", "P8-OK"):
+            dossier = await uow.dossiers.get_by_code(code)
+            assert dossier is not None
+            apology = await uow.dossiers.apology(dossier.id)
+            assert apology is not None
+            judged[code] = (apology.kind, apology.in_time)
+    assert judged == {"P8-LATE": ("delay", False), "P8-OK": ("delay", True)}
