@@ -51,6 +51,8 @@ class App:
             apology_signer_position=settings.apology_signer_position,
             apology_signer_name=settings.apology_signer_name,
             apology_number_symbol=settings.apology_number_symbol,
+            apology_warn_working_days=settings.apology_warn_working_days,
+            apology_error_title=settings.apology_error_title,
             digest_time=digest_time(settings.digest_time),
         )
         calendar = WorkCalendar.load(settings.holidays_file)

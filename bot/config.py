@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     apology_signer_position: str = "CHỦ TỊCH"  # the second: "CHỦ TỊCH", or "PHÓ CHỦ TỊCH" under "KT. CHỦ TỊCH"
     apology_signer_name: str = ""  # printed under the room for the signature; empty: left blank to write in
     apology_number_symbol: str = Field(default="PXL", min_length=1, max_length=20, pattern=r"^[^\s]+$")
+    # the first at-risk warning when this many working days are left to apologise in time (a second on the last)
+    apology_warn_working_days: int = Field(default=2, ge=1, le=10)
+    apology_error_title: str = "PHIẾU XIN LỖI VỀ SAI SÓT TRONG GIẢI QUYẾT HỒ SƠ"  # the slip of an error apology
     holidays_file: Path = Path("holidays.yaml")  # days off and working days a later decision added
 
     @field_validator("timezone")

@@ -79,6 +79,10 @@ class Policy:
     apology_signer_name: str = ""  # "" leaves the name blank, to be written in by hand
     apology_number_symbol: str = "PXL"  # the slip's number: "01/PXL"
     digest_time: time = time(7, 30)  # local time of the daily digest
+    # apologies (DOMAIN.md §5): the first at-risk warning this many working days before the last permitted
+    # day is over (2: the day before it, then the day itself); the printed title of an error apology
+    apology_warn_working_days: int = 2
+    apology_error_title: str = "PHIẾU XIN LỖI VỀ SAI SÓT TRONG GIẢI QUYẾT HỒ SƠ"
 
     def local_date(self, moment: datetime) -> date:
         """The local calendar date of ``moment``."""

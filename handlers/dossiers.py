@@ -92,7 +92,8 @@ class DossierView:
     unit_code: str
     events: tuple[DossierEvent, ...]
     invitation: Invitation | None
-    apology: Apology | None
+    apology: Apology | None  # the delay apology
+    error_apology: Apology | None = None  # the apology for an error in its handling
 
     @property
     def new_due_at(self) -> datetime | None:
@@ -166,6 +167,7 @@ class DossierHandler:
                 events=tuple(await uow.dossiers.events(dossier.id)),
                 invitation=await uow.invitations.for_dossier(dossier.id),
                 apology=await uow.dossiers.apology(dossier.id),
+                error_apology=await uow.dossiers.apology(dossier.id, "error"),
             )
 
     async def upsert_in(self, uow: UnitOfWork, data: DossierInput) -> UpsertResult:

@@ -29,7 +29,15 @@ from handlers.reporting import Period, Reporter
 from handlers.staff import LEADER_ROLES
 from handlers.survey import fold
 from handlers.targets import Goal, TargetBook, TargetHandler, met, percent_text, rate_tenths, tenths
-from handlers.workbook import AnswerRow, LateRow, OfficerRow, ReceiverRow, WorkbookData, build_workbook
+from handlers.workbook import (
+    AnswerRow,
+    ApologySheetRow,
+    LateRow,
+    OfficerRow,
+    ReceiverRow,
+    WorkbookData,
+    build_workbook,
+)
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
 from survey_forms.schema import Form
@@ -281,6 +289,13 @@ class Digests:
                 before=percent(on_time_before, resolved_before, none),
                 target=percent(targets.on_time, SMALL),
                 verdict=self._verdict(locale, on_time, resolved, targets.on_time),
+            ),
+            t(
+                locale,
+                "digest.apologies",
+                apologies=dossiers["apologies"],
+                late=dossiers.get("apologies_late", 0),
+                error=dossiers.get("apologies_error", 0),
             ),
             t(
                 locale,
@@ -589,6 +604,7 @@ class PeriodReports:
             officer_answers = await uow.digests.officer_answers(unit_ids, start, end, form.id) if officers else []
             receiver_rows = await uow.digests.receivers(unit_ids, start, end) if officers else []
             receiver_answers = await uow.digests.receiver_answers(unit_ids, start, end, form.id) if officers else []
+            issued = await uow.apologies.issued_between(unit_ids, start, end) if officers else []
         local = policy.local_date
         late = [
             LateRow(
@@ -618,26 +634,53 @@ class PeriodReports:
             for number, e in enumerate(answers.values(), start=1)  # pseudonymous: numbered, not the invitation id
         ]
         officer_list: list[OfficerRow] | None = None
+        apology_list: list[ApologySheetRow] | None = None
         if officers:
             counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
             for o in officer_answers:
                 if o.value is not None:
                     counts[o.handler][o.question_code][o.value] += o.count
+            # the apologies issued in the period for each handling officer's dossiers, resolved yet or not
+            issued_by_handler: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+            for line in issued:
+                tally = issued_by_handler[line.handler or ""]
+                tally[0 if line.kind == "delay" else 2] += 1
+                tally[1] += int(line.kind == "delay" and line.in_time is False)
+            resolved_by = {row.handler: row for row in officer_rows}
             officer_list = []
-            for row in officer_rows:
-                overall = score_form(form, counts.get(row.handler, {})).overall
+            for handler in sorted(set(resolved_by) | set(issued_by_handler)):
+                row = resolved_by.get(handler)
+                overall = score_form(form, counts.get(handler, {})).overall
+                delay, late_apologies, error = issued_by_handler.get(handler, [0, 0, 0])
                 officer_list.append(
                     OfficerRow(
-                        name=row.handler or "(chưa ghi)",
-                        resolved=row.resolved,
-                        on_time=row.on_time,
-                        late=row.late,
-                        apologies=row.apologies,
+                        name=handler or "(chưa ghi)",
+                        resolved=row.resolved if row else 0,
+                        on_time=row.on_time if row else 0,
+                        late=row.late if row else 0,
+                        apologies=delay,
                         satisfaction=None if overall.suppressed else overall.index,
                         n=overall.n,
                         suppressed=overall.suppressed,
+                        apologies_late=late_apologies,
+                        apologies_error=error,
                     )
                 )
+            apology_list = [
+                ApologySheetRow(
+                    code=line.code,
+                    handler=line.handler,
+                    issued_by=line.issued_by,
+                    issued_at=line.issued_at.astimezone(policy.timezone),
+                    due=local(line.due_at),
+                    new_due=local(line.new_due_at) if line.new_due_at else None,
+                    reason=line.reason,
+                    kind=line.kind,
+                    in_time=line.in_time,
+                    number=line.number,
+                )
+                for line in issued
+            ]
         receiver_list = _receiver_rows(form, receiver_rows, receiver_answers)
         targets = self.digests.targets(unit)
         data = WorkbookData(
@@ -649,6 +692,7 @@ class PeriodReports:
             answers=answer_rows,
             officers=officer_list,
             receivers=receiver_list,
+            apologies=apology_list,
             targets={"satisfaction": targets.satisfaction, "on_time": targets.on_time},
             generated_at=services.clock().astimezone(policy.timezone),
         )

@@ -133,6 +133,8 @@ class Reporter:
                 "late_without_apology": dossiers.late_without_apology,
                 "overdue_open": dossiers.overdue_open,
                 **seeds["dossiers"],
+                "apologies_late": dossiers.apologies_late,
+                "apologies_error": dossiers.apologies_error,
             },
             "surveys": {
                 "offered": surveys.offered,
@@ -249,6 +251,12 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
             "report.dossiers",
             **{k: v for k, v in dossiers.items() if k != "on_time_rate"},
             rate=_percent_text(dossiers["on_time_rate"], none),
+        ),
+        t(
+            locale,
+            "report.apologies",
+            late=dossiers.get("apologies_late", 0),
+            error=dossiers.get("apologies_error", 0),
         ),
         t(
             locale,

@@ -85,11 +85,12 @@ class SlipData:
     dossier_code: str
     due_on: date  # the original appointment date
     reason: str  # free text, may be long (wrap it), may contain any Unicode
-    new_due_on: date
+    new_due_on: date | None  # None for an apology for an error (no new date)
     signer_title: str  # the position lines, one each: "TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH" — above the signature space
     title: str = DEFAULT_TITLE  # configurable (Thông tư 03/2025 may rename it)
     signer_name: str = ""  # printed in bold below the signature space; "" leaves the space for it blank
     organisation: bool = False  # the applicant is an organisation (a company, a cooperative…), not a person
+    kind: str = "delay"  # "delay": late, with a new date; "error": an error (sai sót) in handling the dossier
 
 
 def official_date(day: date) -> str:
@@ -251,6 +252,8 @@ def _addressee(data: SlipData) -> str:
 
 
 def _body(data: SlipData) -> list[str]:
+    if data.kind == "error" or data.new_due_on is None:
+        return _error_body(data)
     unit, you = _clean(data.unit_name), _you(data)
     owner = (_clean(data.applicant) or you) if data.organisation else you
     due = _dmy(data.due_on)
@@ -274,6 +277,22 @@ def _body(data: SlipData) -> list[str]:
         f"Sự chậm trễ này {trouble} phiền hà, tốn kém chi phí, công sức của {you}. {unit} xin lỗi {you} "
         f"và kính mong {you} thông cảm.",
         f"{unit} xin hẹn trả kết quả giải quyết hồ sơ cho {you} vào ngày {_dmy(data.new_due_on)}.",
+        "Xin trân trọng cảm ơn!",
+    ]
+
+
+def _error_body(data: SlipData) -> list[str]:
+    """The wording of an apology for an error in handling the dossier (seed 004: "sai sót"): no new date."""
+    unit, you = _clean(data.unit_name), _you(data)
+    return [
+        f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ đề nghị giải quyết thủ tục hành chính "
+        f"“{_clean(data.procedure)}” thuộc lĩnh vực {_clean(data.field)} của {you}; "
+        f"mã hồ sơ: {_clean(data.dossier_code)}.",
+        f"Trong quá trình giải quyết hồ sơ, {unit} đã để xảy ra sai sót.",
+        f"Nội dung sai sót: {_clean(data.reason, keep_newlines=True)}",
+        f"Sai sót này đã gây phiền hà, tốn kém chi phí, công sức của {you}. {unit} thành thật xin lỗi {you} "
+        f"và kính mong {you} thông cảm.",
+        f"{unit} sẽ khắc phục ngay sai sót và rút kinh nghiệm để không để xảy ra sai sót tương tự.",
         "Xin trân trọng cảm ơn!",
     ]
 

@@ -36,6 +36,9 @@ ROLES = ("staff", "leader", "admin")
 STAFF_ROLES = ("staff", "admin")
 LEADER_ROLES = ("leader", "admin")
 UNRESOLVED = ("received", "supplement_requested")
+ERROR_STATES = ("result_ready", "returned")  # an error apology: for a dossier resolved or returned
+APOLOGY_KINDS = ("delay", "error")
+ERROR_WORDS = ("saisot", "sai sot", "error", "loi")  # ``/xinloi <mã> saisot``: the error apology
 REASONS = ("1", "2", "3", "4")
 REASON_LIMIT = 500
 ANSWER_LIMIT = 2000
@@ -149,10 +152,29 @@ class Roles:
 
 
 class Apologies:
-    """The one apology a dossier may get (DOMAIN.md §5): checked, numbered, printed and sent."""
+    """A dossier's apologies (DOMAIN.md §5): checked, numbered, printed and sent.
+
+    At most one for a delay (with the reason and a new date; in time when issued no later than the working
+    day before the due date, else still issued but recorded ``in_time`` false) and, apart from it, at most
+    one for an error in the dossier's handling (a resolved or returned dossier; no new date).
+    """
 
     def __init__(self, services: Services) -> None:
         self.services = services
+
+    def last_permitted_day(self, dossier: Dossier) -> date:
+        """The last day a delay apology is in time: the working day before the due date."""
+        calendar = self.services.calendar
+        day = self.services.policy.local_date(dossier.due_at) - timedelta(days=1)
+        for _ in range(366):  # a year without a working day is no calendar at all
+            if calendar.is_working_day(day):
+                return day
+            day -= timedelta(days=1)
+        return day
+
+    def in_time(self, dossier: Dossier, now: datetime) -> bool:
+        """Whether a delay apology issued at ``now`` is in time (its local date by the last permitted day)."""
+        return self.services.policy.local_date(now) <= self.last_permitted_day(dossier)
 
     def valid_new_date(self, dossier: Dossier, day: date, now: datetime) -> bool:
         """A working day after today and after the original appointment."""
@@ -166,49 +188,90 @@ class Apologies:
         start = max(policy.local_date(now), policy.local_date(dossier.due_at))
         return list(islice(self.services.calendar.working_days_after(start), DATE_CHOICES))
 
-    def refusal(self, dossier: Dossier, existing: Apology | None) -> tuple[str, dict[str, object]] | None:
-        """Why this dossier cannot get an apology now (a wording key and its values), or None."""
+    def refusal(
+        self, dossier: Dossier, existing: Apology | None, kind: str = "delay"
+    ) -> tuple[str, dict[str, object]] | None:
+        """Why this dossier cannot get an apology of ``kind`` now (a wording key and its values), or None."""
         show = self.services.policy.show_date
+        if kind == "error":
+            if existing is not None:
+                return "apology.error.exists", {"code": dossier.code, "number": existing.number}
+            if dossier.state not in ERROR_STATES:
+                return "apology.error.unresolved", {"code": dossier.code, "state": f"state.{dossier.state}"}
+            return None
         if existing is not None:
             return "apology.exists", {
                 "code": dossier.code,
                 "number": existing.number,
-                "new_due": show(existing.new_due_at),
+                "new_due": show(existing.new_due_at) if existing.new_due_at else "—",
             }
         if dossier.state not in UNRESOLVED:
             return "apology.resolved", {"code": dossier.code, "state": f"state.{dossier.state}"}
         return None
 
     async def issue(
-        self, uow: UnitOfWork, dossier: Dossier, reason: str, new_due_on: date, issued_by: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        dossier: Dossier,
+        reason: str,
+        new_due_on: date | None,
+        issued_by: str,
+        now: datetime,
+        kind: str = "delay",
     ) -> IssuedApology:
-        """Issue the dossier's apology inside ``uow``: Conflict if it has one, InvalidInput for a bad date."""
+        """Issue the dossier's apology of ``kind`` inside ``uow``: Conflict if it has one, InvalidInput if bad.
+
+        A delay apology needs a new date and is recorded ``in_time`` or not (a late one is still issued);
+        an error apology takes no new date and is for a resolved or returned dossier.
+        """
         policy = self.services.policy
+        if kind not in APOLOGY_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(APOLOGY_KINDS)}")
         reason = nfc(reason).strip()
         if not reason:
             raise InvalidInput("reason is required")
         if len(reason) > REASON_LIMIT:
             raise InvalidInput(f"reason is longer than {REASON_LIMIT} characters")
-        existing = await uow.dossiers.apology(dossier.id)
-        if existing is not None:
-            raise Conflict(
-                f"dossier {dossier.code} already has apology {existing.number}: an appointment moves only once",
-                code="apology_exists",
-            )
-        if dossier.state not in UNRESOLVED:
-            raise Conflict(f"dossier {dossier.code} is resolved: no apology is needed", code="invalid_transition")
-        if not self.valid_new_date(dossier, new_due_on, now):
-            raise InvalidInput(
-                f"new_due_at: {new_due_on:%d/%m/%Y} is not a working day after today and after the due date"
-            )
+        existing = await uow.dossiers.apology(dossier.id, kind)
+        new_due_at: datetime | None = None
+        in_time: bool | None = None
+        if kind == "error":
+            if existing is not None:
+                raise Conflict(
+                    f"dossier {dossier.code} already has error apology {existing.number}", code="apology_exists"
+                )
+            if dossier.state not in ERROR_STATES:
+                raise Conflict(
+                    f"dossier {dossier.code} is not resolved: an error apology is for a resolved or returned dossier",
+                    code="invalid_transition",
+                )
+            if new_due_on is not None:
+                raise InvalidInput("new_due_at: an error apology sets no new date")
+        else:
+            if existing is not None:
+                raise Conflict(
+                    f"dossier {dossier.code} already has apology {existing.number}: an appointment moves only once",
+                    code="apology_exists",
+                )
+            if dossier.state not in UNRESOLVED:
+                raise Conflict(f"dossier {dossier.code} is resolved: no apology is needed", code="invalid_transition")
+            if new_due_on is None:
+                raise InvalidInput("new_due_at is required for a delay apology")
+            if not self.valid_new_date(dossier, new_due_on, now):
+                raise InvalidInput(
+                    f"new_due_at: {new_due_on:%d/%m/%Y} is not a working day after today and after the due date"
+                )
+            new_due_at = datetime.combine(new_due_on, time(23, 59, 59), tzinfo=policy.timezone)  # by that day's end
+            in_time = self.in_time(dossier, now)
         unit = await uow.units.get(dossier.unit_id)
         year = policy.local_date(now).year
         seq = await uow.apologies.next_seq(unit.id, year)
         number = f"{seq:02d}/{policy.apology_number_symbol}"  # "01/PXL": two digits at least
-        new_due_at = datetime.combine(new_due_on, time(23, 59, 59), tzinfo=policy.timezone)  # by the end of that day
         apology = await uow.apologies.add(
             now,
             dossier_id=dossier.id,
+            kind=kind,
+            in_time=in_time,
             number=number,
             reason=reason,
             new_due_at=new_due_at,
@@ -227,7 +290,13 @@ class Apologies:
             apology.issued_by,
             "apology.issue",
             f"dossier:{dossier.code}",
-            {"number": number, "new_due": new_due_on.isoformat(), "channels": list(channels)},
+            {
+                "number": number,
+                "kind": kind,
+                "new_due": new_due_on.isoformat() if new_due_on else None,
+                "in_time": in_time,
+                "channels": list(channels),
+            },
             now,
         )
         return IssuedApology(apology, dossier, channels)
@@ -279,11 +348,12 @@ class Apologies:
             dossier_code=dossier.code,
             due_on=policy.local_date(dossier.due_at),
             reason=apology.reason,
-            new_due_on=policy.local_date(apology.new_due_at),
+            new_due_on=policy.local_date(apology.new_due_at) if apology.new_due_at else None,
             signer_title=f"{policy.apology_signer}\n{policy.apology_signer_position}",
-            title=policy.apology_title,
+            title=policy.apology_error_title if apology.kind == "error" else policy.apology_title,
             signer_name=policy.apology_signer_name,
             organisation=organisation,
+            kind=apology.kind,
         )
 
     def citizen_text(self, locale: str, unit: Unit, dossier: Dossier, apology: Apology, name: str | None) -> str:
@@ -291,7 +361,7 @@ class Apologies:
         show = self.services.policy.show_date
         return self.services.texts(
             locale,
-            "apology.citizen",
+            "apology.error.citizen" if apology.kind == "error" else "apology.citizen",
             name=name or "",
             unit=unit.name,
             procedure=dossier.procedure_name,
@@ -300,7 +370,7 @@ class Apologies:
             received=show(dossier.received_at),
             due=show(dossier.due_at),
             reason=apology.reason,
-            new_due=show(apology.new_due_at),
+            new_due=show(apology.new_due_at) if apology.new_due_at else "",
             number=apology.number,
         ).replace(" ,", ",")  # no name (erased, or a preview): "Kính gửi Ông/Bà,"
 
@@ -316,7 +386,8 @@ class Apologies:
             "url": url,
             "link_text": texts(locale, "apology.link", url=url),
         }
-        return Reply(texts(locale, "apology.pdf_caption", number=apology.number), attachments=(attachment,))
+        caption = "apology.error.pdf_caption" if apology.kind == "error" else "apology.pdf_caption"
+        return Reply(texts(locale, caption, number=apology.number), attachments=(attachment,))
 
     async def _send_to_citizen(
         self, uow: UnitOfWork, unit: Unit, dossier: Dossier, apology: Apology, person: Any, now: datetime
@@ -343,7 +414,8 @@ class Apologies:
                 )
             sent.append(chat.channel)
         template = policy.zns_apology_template
-        if template and dossier.zalo_optin and person.phone:
+        # the ZNS template is registered for the delay apology's wording (its new date): an error one goes by chat
+        if template and dossier.zalo_optin and person.phone and apology.new_due_at is not None:
             show = policy.show_date
             reply = Reply(
                 self.services.texts("vi", "apology.pdf_caption", number=apology.number),
@@ -492,10 +564,20 @@ class StaffDesk:
         applicant = await uow.people.get(dossier.applicant_id) if dossier.applicant_id else None
         apology = await uow.dossiers.apology(dossier.id)
         apology_line = (
-            turn.t("dossier.apology", number=apology.number, new_due=show(apology.new_due_at), reason=apology.reason)
+            turn.t(
+                "dossier.apology",
+                number=apology.number,
+                new_due=show(apology.new_due_at) if apology.new_due_at else "—",
+                reason=apology.reason,
+            )
             if apology
             else turn.t("dossier.no_apology")
         )
+        if apology is not None and apology.in_time is False:
+            apology_line += " " + turn.t("dossier.apology_late")
+        error = await uow.dossiers.apology(dossier.id, "error")
+        if error is not None:
+            apology_line += "\n" + turn.t("dossier.error_apology", number=error.number, reason=error.reason)
         return turn.t(
             "dossier.summary",
             code=dossier.code,
@@ -519,7 +601,11 @@ def _who(person: Any) -> str:
 
 
 class _ApologyFlow:
-    """Reason, new date, preview, confirm — each step a button or typed text, the draft kept in the database."""
+    """Reason, new date, preview, confirm — each step a button or typed text, the draft kept in the database.
+
+    A delay apology asks the reason, then the new date; an error apology (``kind`` "error" in the draft)
+    asks only its reason, from a list of its own. The preview tells staff when a delay apology is late.
+    """
 
     def __init__(self, desk: StaffDesk, turn: ChatTurn, roles: list[Role]) -> None:
         self.desk, self.turn, self.roles = desk, turn, roles
@@ -530,7 +616,8 @@ class _ApologyFlow:
         assert self.turn.chat is not None
         return self.turn.chat
 
-    async def start_by_code(self, code: str, command: str) -> None:
+    async def start_by_code(self, args: str, command: str) -> None:
+        code, _, rest = args.partition(" ")
         if not code:
             self.turn.say("dossier.usage", command=command)
             return
@@ -538,22 +625,33 @@ class _ApologyFlow:
         if dossier is None:
             self.turn.say("dossier.not_found", code=code)
             return
-        await self.start(dossier)
+        await self.start(dossier, "error" if fold(rest).strip() in ERROR_WORDS else "delay")
 
-    async def start(self, dossier: Dossier) -> None:
+    async def start(self, dossier: Dossier, kind: str = "delay") -> None:
         turn = self.turn
-        refusal = self.apologies.refusal(dossier, await turn.uow.dossiers.apology(dossier.id))
+        refusal = self.apologies.refusal(dossier, await turn.uow.dossiers.apology(dossier.id, kind), kind)
         if refusal is not None:
             key, values = refusal
             if "state" in values:
                 values["state"] = turn.t(str(values["state"]))
+            if kind == "delay" and dossier.state in ERROR_STATES:
+                # resolved: no delay apology, but one for an error in its handling may be started here
+                offer = await turn.uow.dossiers.apology(dossier.id, "error") is None
+                offered = (Option(f"x:{dossier.id}:e", turn.t("apology.error.button"), 1),) if offer else ()
+                text = turn.t(key, **values) + (
+                    "\n" + turn.t("apology.error.offer", code=dossier.code) if offer else ""
+                )
+                turn.replies.append(Reply(text, options=offered))
+                return
             turn.say(key, **values)
             return
-        await turn.uow.drafts.put(self.chat.id, "apology", {"dossier_id": dossier.id, "step": "reason"}, turn.now)
-        options = [Option(f"x:{dossier.id}:r:{n}", turn.t(f"apology.reason.{n}"), int(n)) for n in REASONS]
-        options.append(Option(f"x:{dossier.id}:r:other", turn.t("apology.reason.other"), len(REASONS) + 1))
+        data = {"dossier_id": dossier.id, "step": "reason", "kind": kind}
+        await turn.uow.drafts.put(self.chat.id, "apology", data, turn.now)
+        prefix = _prefix(kind)
+        options = [Option(f"x:{dossier.id}:r:{n}", turn.t(f"{prefix}reason.{n}"), int(n)) for n in REASONS]
+        options.append(Option(f"x:{dossier.id}:r:other", turn.t(f"{prefix}reason.other"), len(REASONS) + 1))
         text = turn.t(
-            "apology.reason_prompt",
+            f"{prefix}reason_prompt",
             code=dossier.code,
             procedure=dossier.procedure_name,
             due=self.desk.services.policy.show_date(dossier.due_at),
@@ -577,8 +675,8 @@ class _ApologyFlow:
             turn.ack = turn.t("apology.stale")
             return
         action = parts[2]
-        if action == "s":  # the warning's button: start over
-            await self.start(dossier)
+        if action in ("s", "e"):  # the warning's button, the offer of an error apology: start over
+            await self.start(dossier, "error" if action == "e" else "delay")
             return
         draft = await turn.uow.drafts.get(self.chat.id)
         data = draft.data if draft is not None and draft.kind == "apology" else None
@@ -588,9 +686,9 @@ class _ApologyFlow:
         if action == "r" and len(parts) == 4 and data["step"] in ("reason", "reason_text"):
             if parts[3] == "other":
                 await self._save({**data, "step": "reason_text"})
-                turn.say("apology.reason_text")
+                turn.say(f"{_prefix(_kind(data))}reason_text")
             elif parts[3] in REASONS:
-                await self.ask_date(dossier, {**data, "reason": turn.t(f"apology.reason.{parts[3]}")})
+                await self.take_reason(dossier, data, turn.t(f"{_prefix(_kind(data))}reason.{parts[3]}"))
             else:
                 turn.ack = turn.t("apology.stale")
         elif action == "d" and len(parts) == 4 and data["step"] == "date":
@@ -615,16 +713,17 @@ class _ApologyFlow:
             turn.say("apology.stale")
             return
         step, folded = data["step"], fold(text)
+        prefix = _prefix(_kind(data))
         if step in ("reason", "reason_text"):
             if step == "reason" and folded in REASONS:
-                await self.ask_date(dossier, {**data, "reason": turn.t(f"apology.reason.{folded}")})
+                await self.take_reason(dossier, data, turn.t(f"{prefix}reason.{folded}"))
             elif step == "reason" and folded == str(len(REASONS) + 1):
                 await self._save({**data, "step": "reason_text"})
-                turn.say("apology.reason_text")
+                turn.say(f"{prefix}reason_text")
             elif len(text) > REASON_LIMIT:
                 turn.say("apology.reason_long", max=REASON_LIMIT)
             else:
-                await self.ask_date(dossier, {**data, "reason": text})
+                await self.take_reason(dossier, data, text)
         elif step == "date":
             offered = self.apologies.offered_dates(dossier, turn.now)
             if re.fullmatch(r"[0-9]{1,2}", folded) and 1 <= int(folded) <= len(offered):
@@ -651,6 +750,16 @@ class _ApologyFlow:
     async def _save(self, data: dict[str, Any]) -> None:
         await self.turn.uow.drafts.put(self.chat.id, "apology", data, self.turn.now)
 
+    async def take_reason(self, dossier: Dossier, data: dict[str, Any], reason: str) -> None:
+        """The reason given: a delay apology goes on to its new date, an error apology to its preview."""
+        data = {**data, "reason": reason}
+        if _kind(data) == "error":
+            data["step"] = "confirm"
+            await self._save(data)
+            await self.preview(dossier, data)
+        else:
+            await self.ask_date(dossier, data)
+
     async def ask_date(self, dossier: Dossier, data: dict[str, Any]) -> None:
         turn = self.turn
         await self._save({**data, "step": "date"})
@@ -676,19 +785,16 @@ class _ApologyFlow:
 
     async def preview(self, dossier: Dossier, data: dict[str, Any]) -> None:
         turn, uow = self.turn, self.turn.uow
+        policy = self.desk.services.policy
         unit = await uow.units.get(dossier.unit_id)
         person = await uow.people.get(dossier.respondent_id) if dossier.respondent_id is not None else None
-        day = date.fromisoformat(data["new_due"])
-        draft = Apology(
-            0,
-            dossier.id,
-            "…/PXL",
-            str(data["reason"]),
-            datetime.combine(day, datetime.min.time(), tzinfo=self.desk.services.policy.timezone),
-            "",
-            turn.now,
-            None,
+        kind = _kind(data)
+        new_due = (
+            datetime.combine(date.fromisoformat(data["new_due"]), datetime.min.time(), tzinfo=policy.timezone)
+            if kind == "delay"
+            else None
         )
+        draft = Apology(0, dossier.id, "…/PXL", str(data["reason"]), new_due, "", turn.now, None, kind)
         message = self.apologies.citizen_text(
             turn.locale, unit, dossier, draft, mask_name(person.name if person else None)
         )
@@ -696,9 +802,15 @@ class _ApologyFlow:
             Option(f"x:{dossier.id}:ok", turn.t("apology.confirm"), 1),
             Option(f"x:{dossier.id}:no", turn.t("apology.cancel"), 2),
         )
-        turn.replies.append(
-            Reply(turn.t("apology.preview", message=message), options=options, hint=turn.t("apology.confirm_hint"))
-        )
+        text = turn.t(f"{_prefix(kind)}preview", message=message)
+        if kind == "delay" and not self.apologies.in_time(dossier, turn.now):
+            # still issued (the citizen deserves it), but staff know before they confirm that it is late
+            last_day = self.apologies.last_permitted_day(dossier)
+            warning = turn.t(
+                "apology.late_warning", last_day=f"{last_day:%d/%m/%Y}", due=policy.show_date(dossier.due_at)
+            )
+            text = f"{warning}\n\n{text}"
+        turn.replies.append(Reply(text, options=options, hint=turn.t("apology.confirm_hint")))
 
     async def finish(self, dossier: Dossier, data: dict[str, Any], confirmed: bool) -> None:
         turn, uow = self.turn, self.turn.uow
@@ -706,22 +818,23 @@ class _ApologyFlow:
         if not confirmed:
             turn.say("apology.cancelled")
             return
-        refusal = self.apologies.refusal(dossier, await uow.dossiers.apology(dossier.id))
+        kind = _kind(data)
+        refusal = self.apologies.refusal(dossier, await uow.dossiers.apology(dossier.id, kind), kind)
         if refusal is not None:
             key, values = refusal
             if "state" in values:
                 values["state"] = turn.t(str(values["state"]))
             turn.say(key, **values)
             return
-        day = date.fromisoformat(data["new_due"])
-        if not self.apologies.valid_new_date(dossier, day, turn.now):  # a draft left overnight
+        day = date.fromisoformat(data["new_due"]) if kind == "delay" else None
+        if day is not None and not self.apologies.valid_new_date(dossier, day, turn.now):  # a draft left overnight
             turn.say(
                 "apology.date_invalid", date=f"{day:%d/%m/%Y}", due=self.desk.services.policy.show_date(dossier.due_at)
             )
             await self.ask_date(dossier, data)
             return
         issuer = next((r.officer_name for r in self.roles if r.officer_name), None) or f"chat:{self.chat.id}"
-        issued = await self.apologies.issue(uow, dossier, str(data["reason"]), day, issuer, turn.now)
+        issued = await self.apologies.issue(uow, dossier, str(data["reason"]), day, issuer, turn.now, kind)
         apology = issued.apology
         delivery = (
             turn.t("apology.delivered_to", channels=", ".join(_channel_names(issued.channels)))
@@ -729,13 +842,25 @@ class _ApologyFlow:
             else turn.t("apology.not_delivered")
         )
         text = turn.t(
-            "apology.issued",
+            f"{_prefix(kind)}issued",
             number=apology.number,
             code=dossier.code,
-            new_due=self.desk.services.policy.show_date(apology.new_due_at),
+            new_due=self.desk.services.policy.show_date(apology.new_due_at) if apology.new_due_at else "",
             delivery=delivery,
         )
+        if apology.in_time is False:
+            text += "\n" + turn.t("apology.issued_late")
         turn.replies += [Reply(text), self.apologies.slip_reply(turn.locale, apology)]
+
+
+def _kind(data: dict[str, Any]) -> str:
+    """The kind of apology a draft is for (drafts from before error apologies are for a delay)."""
+    return "error" if data.get("kind") == "error" else "delay"
+
+
+def _prefix(kind: str) -> str:
+    """Where the wording of a step lives: ``apology.`` for a delay, ``apology.error.`` for an error."""
+    return "apology.error." if kind == "error" else "apology."
 
 
 def _channel_names(channels: tuple[str, ...]) -> list[str]:
@@ -911,6 +1036,18 @@ class Feedbacks:
         return feedback
 
 
+def _working_days_between(calendar: Any, first: date, last: date) -> int:
+    """The working days from ``first`` to ``last``, both included (0 when ``last`` is before ``first``)."""
+    if last < first:
+        return 0
+    count = int(calendar.is_working_day(first))
+    for day in calendar.working_days_after(first):
+        if day > last:
+            break
+        count += 1
+    return count
+
+
 def _texts_for(services: Services, locale: str) -> Any:
     return lambda key, **values: services.texts(locale, key, **values)
 
@@ -922,42 +1059,75 @@ class Alerts:
         self.services = services
 
     async def scan_at_risk(self, now: datetime | None = None) -> int:
-        """Warn about every unresolved dossier due within one working day, once per dossier; how many."""
+        """Warn about unresolved dossiers that may run late, twice each at most; how many warnings went.
+
+        The last permitted day of a dossier is the working day before its due date (an apology after it is
+        not in time). The first warning (``at_risk``) goes when ``policy.apology_warn_working_days`` working
+        days or fewer are left to apologise in time, counting today and the last permitted day; the second
+        (``at_risk_last``) on the last permitted day itself — or at once when that day has passed. The first
+        goes on a working day only. Each is claimed per dossier, so whichever run (or instance) finds it first
+        sends it, once.
+        """
         services = self.services
         now = now or services.clock()
         policy, calendar = services.policy, services.calendar
-        # at risk: at most one working day left before the due date (due before the second working day
-        # from now: from a Friday, a dossier due on the Saturday, the Sunday, the Monday — or on a holiday
-        # Tuesday — has only the Monday left)
+        apologies = Apologies(services)
         today = policy.local_date(now)
-        second = list(islice(calendar.working_days_after(today), 2))[1]
-        due_before = policy.day_start(second)
+        warn_days = max(1, policy.apology_warn_working_days)
+        # a last permitted day at most ``warn_days`` working days ahead means a due date no later than the
+        # working day after it: due before the day after the (warn_days + 1)-th working day from today
+        ahead = list(islice(calendar.working_days_after(today), warn_days + 1))
+        due_before = policy.day_start(ahead[-1] + timedelta(days=1))
         warned = 0
         async with services.uow() as uow:
-            for dossier_id in await uow.alerts.at_risk(due_before, 500):
-                if not await uow.alerts.claim(dossier_id, "at_risk", now):
-                    continue
+            for dossier_id in await uow.alerts.at_risk(due_before, 500, kinds=("at_risk_last",)):
                 dossier = await uow.dossiers.get(dossier_id)
+                last_day = apologies.last_permitted_day(dossier)
+                left = _working_days_between(calendar, today, last_day)
+                if today >= last_day:
+                    # the last day (or later): the first warning is not sent any more once this one is
+                    if not await uow.alerts.claim(dossier_id, "at_risk_last", now):
+                        continue
+                    await uow.alerts.claim(dossier_id, "at_risk", now)
+                    key = (
+                        "risk.overdue"
+                        if dossier.due_at < now
+                        else "risk.last_day"
+                        if today == last_day
+                        else "risk.late"
+                    )
+                    stage = "last"
+                elif left <= warn_days and calendar.is_working_day(today):  # read when there is time to act
+                    if not await uow.alerts.claim(dossier_id, "at_risk", now):
+                        continue
+                    key, stage = "risk.warning", "first"
+                else:
+                    continue
                 applicant = await uow.people.get(dossier.applicant_id) if dossier.applicant_id else None
                 for staff in await staff_to_tell(uow, dossier, dossier.unit_id):
                     t = _texts_for(services, staff.chat.locale)
                     text = t(
-                        "risk.overdue" if dossier.due_at < now else "risk.warning",
+                        key,
                         code=dossier.code,
                         procedure=dossier.procedure_name,
                         applicant=_who(applicant),
                         due=policy.show_date(dossier.due_at),
                         handler=dossier.handler or "—",
+                        last_day=f"{last_day:%d/%m/%Y}",
+                        left=left,
                     )
                     reply = Reply(text, options=(Option(f"x:{dossier.id}:s", t("risk.button"), 1),), heading=True)
                     await uow.outbox.to_chat(
-                        staff.chat, reply.to_payload(), now, dedupe_key=f"risk:{dossier.id}:{staff.chat.id}"
+                        staff.chat,
+                        reply.to_payload(),
+                        now,
+                        dedupe_key=f"risk:{stage}:{dossier.id}:{staff.chat.id}",
                     )
                 warned += 1
             await uow.commit()
         if warned:
             services.on_commit()
-            log.info("at-risk scan: %d dossier(s) warned about", warned)
+            log.info("at-risk scan: %d warning(s) about dossiers at risk", warned)
         return warned
 
     async def scan_promises(self, now: datetime | None = None) -> int:
@@ -972,6 +1142,7 @@ class Alerts:
                 dossier = await uow.dossiers.get(dossier_id)
                 apology = await uow.dossiers.apology(dossier.id)
                 assert apology is not None
+                assert apology.new_due_at is not None
                 leaders = await uow.roles.chats(await units_above(uow, dossier.unit_id), LEADER_ROLES)
                 for leader in {s.chat.id: s for s in leaders}.values():
                     t = _texts_for(services, leader.chat.locale)

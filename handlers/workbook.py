@@ -46,6 +46,8 @@ SHEET_PROCEDURES = "Thủ tục"
 SHEET_CHANNELS = "Kênh"
 SHEET_OFFICERS = "Cán bộ"
 SHEET_LATE = "Hồ sơ trễ hẹn"
+SHEET_APOLOGIES = "Phiếu xin lỗi"
+APOLOGY_KIND_WORDS = {"delay": "Trễ hạn", "error": "Sai sót"}
 SHEET_ANSWERS = "Dữ liệu khảo sát"
 
 # the document's created/modified stamp when no generation time is given, and every zip entry's date:
@@ -78,10 +80,28 @@ class OfficerRow:
     resolved: int
     on_time: int
     late: int
-    apologies: int
+    apologies: int  # delay apologies issued in the period for the officer's dossiers
     satisfaction: float | None  # 0–100, None when suppressed or no answers
     n: int  # answers behind satisfaction (completed surveys of the officer's dossiers)
     suppressed: bool  # n < 5: show "chưa đủ dữ liệu"
+    apologies_late: int = 0  # of ``apologies``, those not issued in time
+    apologies_error: int = 0  # apologies for an error in handling the officer's dossiers
+
+
+@dataclass(frozen=True)
+class ApologySheetRow:
+    """An apology issued in the period (leaders only): a delay or an error one."""
+
+    code: str
+    handler: str | None  # the dossier's handling officer
+    issued_by: str  # who issued the apology
+    issued_at: datetime  # local time, naive or aware
+    due: date
+    new_due: date | None  # None for an error apology
+    reason: str
+    kind: str  # "delay" | "error"
+    in_time: bool | None  # None for an error apology
+    number: str | None
 
 
 @dataclass(frozen=True)
@@ -136,6 +156,7 @@ class WorkbookData:
     officers: Sequence[OfficerRow] | None = None  # None: the sheet is left out (not for public use)
     # receiving officers, as a second table of the officers' sheet (none: left out; never without ``officers``)
     receivers: Sequence[ReceiverRow] = ()
+    apologies: Sequence[ApologySheetRow] | None = None  # None: the "Phiếu xin lỗi" sheet is left out
     targets: Mapping[str, float] = field(default_factory=lambda: {"satisfaction": 95.0, "on_time": 95.0})
     generated_at: datetime | None = None  # local time, shown on the summary; None: left out (deterministic tests)
 
@@ -234,6 +255,8 @@ def build_workbook(data: WorkbookData) -> bytes:
                 "Phiếu xin lỗi",
                 "Mức độ hài lòng",
                 "Số câu trả lời (n)",
+                "Xin lỗi không đúng hạn",
+                "Phiếu xin lỗi do sai sót",
             ],
             [_officer_row(o) for o in data.officers],
         )
@@ -257,6 +280,24 @@ def build_workbook(data: WorkbookData) -> bytes:
         ],
         [_late_row(d) for d in data.late],
     )
+    if data.apologies is not None:
+        _write_table(
+            wb,
+            SHEET_APOLOGIES,
+            [
+                "Mã hồ sơ",
+                "Số phiếu",
+                "Loại",
+                "Cán bộ xử lý",
+                "Người lập phiếu",
+                "Thời điểm lập",
+                "Ngày hẹn trả",
+                "Ngày hẹn mới",
+                "Lý do",
+                "Đúng hạn",
+            ],
+            [_apology_row(a) for a in data.apologies],
+        )
     _write_answers(wb, data)
     return _pack(wb)
 
@@ -381,6 +422,24 @@ def _officer_row(o: OfficerRow) -> list[_Value]:
         o.apologies,
         _percent(o.satisfaction, o.suppressed),
         o.n,
+        o.apologies_late,
+        o.apologies_error,
+    ]
+
+
+def _apology_row(a: ApologySheetRow) -> list[_Value]:
+    in_time = "—" if a.in_time is None else "Đúng hạn" if a.in_time else "Không đúng hạn"
+    return [
+        _text(a.code),
+        _text(a.number),
+        APOLOGY_KIND_WORDS.get(a.kind, a.kind),
+        _text(a.handler),
+        _text(a.issued_by),
+        _Styled(a.issued_at.replace(tzinfo=None), DATETIME),
+        _day(a.due),
+        _day(a.new_due),
+        _text(a.reason),
+        in_time,
     ]
 
 
@@ -435,6 +494,8 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
         ["Trễ hạn", int(dossiers.get("late", 0))],
         ["Tỷ lệ đúng hạn", _percent(dossiers.get("on_time_rate"))],
         ["Phiếu xin lỗi", int(dossiers.get("apologies", 0))],
+        ["Xin lỗi không đúng hạn", int(dossiers.get("apologies_late", 0))],
+        ["Phiếu xin lỗi do sai sót", int(dossiers.get("apologies_error", 0))],
         ["Trễ hạn chưa xin lỗi", int(dossiers.get("late_without_apology", 0))],
         ["Quá hạn chưa giải quyết", int(dossiers.get("overdue_open", 0))],
         [],

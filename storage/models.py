@@ -293,19 +293,24 @@ class OutboxRow(Base):
 
 
 class ApologyRow(Base):
-    """The one apology (phiếu xin lỗi và hẹn lại) a late dossier may get: the unique dossier id enforces it.
+    """An apology slip: one per dossier and kind — a delay (phiếu xin lỗi và hẹn lại), or an error in handling.
 
+    A late dossier may get one delay apology (with its new date) and, apart from it, one apology for an
+    error in its handling (``kind`` "error", no new date): unique (dossier, kind).
     ``seq`` numbers the unit's slips per year (``{seq}/PXL``); ``pdf`` is the printable slip, made once;
-    ``token`` is the unguessable name under which the slip is served to channels that cannot attach files.
+    ``token`` is the unguessable name under which the slip is served to channels that cannot attach files;
+    ``in_time``: a delay apology issued no later than the working day before the due date (null for an error).
     """
 
     __tablename__ = "apologies"
-    __table_args__ = (UniqueConstraint("unit_id", "year", "seq"),)
+    __table_args__ = (UniqueConstraint("unit_id", "year", "seq"), UniqueConstraint("dossier_id", "kind"))
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8), default="delay", server_default="delay")
+    in_time: Mapped[bool | None]
     number: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
-    new_due_at: Mapped[datetime]
+    new_due_at: Mapped[datetime | None]
     issued_by: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime]
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))

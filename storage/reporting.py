@@ -85,7 +85,8 @@ class ReportRepository(_Repository):
         self, unit_ids: Sequence[int], start: datetime, end: datetime, as_of: datetime
     ) -> DossierCounts:
         """Received, resolved, on time, late, apologies and overdue dossiers."""
-        has_apology = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id).exists()
+        delay = APOLOGIES.c.kind == "delay"
+        has_apology = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, delay).exists()
         resolved = _within(DOSSIERS.c.finished_at, start, end)
         late_resolved = and_(resolved, DOSSIERS.c.on_time.is_(False))
         overdue = and_(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
@@ -98,11 +99,17 @@ class ReportRepository(_Repository):
             _count(overdue),
         ).where(DOSSIERS.c.unit_id.in_(unit_ids))
         received, resolved_n, on_time, late, late_without, overdue_n = (await self.connection.execute(query)).one()
-        apologies = await self.connection.scalar(
-            select(func.count())
-            .select_from(APOLOGIES.join(DOSSIERS, DOSSIERS.c.id == APOLOGIES.c.dossier_id))
-            .where(DOSSIERS.c.unit_id.in_(unit_ids), _within(APOLOGIES.c.issued_at, start, end))
-        )
+        apologies, apologies_late, apologies_error = (
+            await self.connection.execute(
+                select(
+                    _count(delay),
+                    _count(and_(delay, APOLOGIES.c.in_time.is_(False))),
+                    _count(APOLOGIES.c.kind == "error"),
+                )
+                .select_from(APOLOGIES.join(DOSSIERS, DOSSIERS.c.id == APOLOGIES.c.dossier_id))
+                .where(DOSSIERS.c.unit_id.in_(unit_ids), _within(APOLOGIES.c.issued_at, start, end))
+            )
+        ).one()
         return DossierCounts(
             received=int(received),
             resolved=int(resolved_n),
@@ -111,6 +118,8 @@ class ReportRepository(_Repository):
             apologies=int(apologies or 0),
             late_without_apology=int(late_without),
             overdue_open=int(overdue_n),
+            apologies_late=int(apologies_late or 0),
+            apologies_error=int(apologies_error or 0),
         )
 
     async def survey_counts(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> SurveyCounts:
@@ -175,7 +184,9 @@ class DigestRepository(_Repository):
         self, unit_ids: Sequence[int], as_of: datetime, limit: int
     ) -> tuple[int, list[LateDossier]]:
         """Dossiers overdue (unresolved past their date) or resolved late, without an apology: how many, the oldest."""
-        apologised = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id).exists()
+        apologised = (
+            select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay").exists()
+        )
         overdue = and_(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
         condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), or_(overdue, DOSSIERS.c.on_time.is_(False)), ~apologised)
         total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
@@ -223,7 +234,9 @@ class DigestRepository(_Repository):
     async def officers(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[OfficerCounts]:
         """Dossiers resolved in [start, end) per handling officer: resolved, on time, late, apologies issued."""
         resolved = _within(DOSSIERS.c.finished_at, start, end)
-        apologised = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id).exists()
+        apologised = (
+            select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay").exists()
+        )
         handler = func.coalesce(DOSSIERS.c.handler, literal("")).label("handler")
         query = (
             select(
@@ -317,7 +330,11 @@ class DigestRepository(_Repository):
                 APOLOGIES.c.new_due_at,
                 APOLOGIES.c.reason,
             )
-            .select_from(DOSSIERS.outerjoin(APOLOGIES, APOLOGIES.c.dossier_id == DOSSIERS.c.id))
+            .select_from(
+                DOSSIERS.outerjoin(
+                    APOLOGIES, and_(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay")
+                )
+            )
             .where(DOSSIERS.c.unit_id.in_(unit_ids), or_(late_resolved, overdue))
             .order_by(DOSSIERS.c.due_at, DOSSIERS.c.id)
         )

@@ -423,10 +423,11 @@ class DossierRepository(_Repository):
         query = select(EVENTS).where(EVENTS.c.dossier_id == dossier_id).order_by(EVENTS.c.at, EVENTS.c.id)
         return await self._all(DossierEvent, query)
 
-    async def apology(self, dossier_id: int) -> Apology | None:
-        """The dossier's apology, if it has one."""
+    async def apology(self, dossier_id: int, kind: str = "delay") -> Apology | None:
+        """The dossier's apology of ``kind`` ("delay", or "error" in its handling), if it has one."""
         columns = [c for c in APOLOGIES.c if c.name != "pdf"]  # the slip itself is read only when sent
-        return await self._first(Apology, select(*columns).where(APOLOGIES.c.dossier_id == dossier_id))
+        query = select(*columns).where(APOLOGIES.c.dossier_id == dossier_id, APOLOGIES.c.kind == kind)
+        return await self._first(Apology, query)
 
 
 class InvitationRepository(_Repository):

@@ -19,7 +19,7 @@ from storage.models import (
     SurveyCommentRow,
 )
 from storage.repositories import APOLOGIES, CHATS, DOSSIERS, INVITATIONS, _insert, _Repository, _value
-from storage.values import Apology, Chat, Draft, Feedback, Invite, Role, StaffChat, StoredFile
+from storage.values import Apology, ApologyLine, Chat, Draft, Feedback, Invite, Role, StaffChat, StoredFile
 
 ROLES = cast(Table, RoleRow.__table__)
 INVITES = cast(Table, InviteRow.__table__)
@@ -158,10 +158,14 @@ class AlertRepository(_Repository):
         )
         return (await self.connection.execute(statement)).first() is not None
 
-    async def at_risk(self, due_before: datetime, limit: int) -> list[int]:
-        """Unresolved dossiers without an apology or a warning, due before ``due_before``: their ids."""
-        warned = select(ALERTS.c.id).where(ALERTS.c.dossier_id == DOSSIERS.c.id, ALERTS.c.kind == "at_risk").exists()
-        apologised = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id).exists()
+    async def at_risk(self, due_before: datetime, limit: int, kinds: Sequence[str] = ("at_risk",)) -> list[int]:
+        """Unresolved dossiers without a delay apology or a warning of ``kinds``, due before ``due_before``: ids."""
+        warned = (
+            select(ALERTS.c.id).where(ALERTS.c.dossier_id == DOSSIERS.c.id, ALERTS.c.kind.in_(list(kinds))).exists()
+        )
+        apologised = (
+            select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay").exists()
+        )
         query = (
             select(DOSSIERS.c.id)
             .where(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < due_before, ~warned, ~apologised)
@@ -177,7 +181,7 @@ class AlertRepository(_Repository):
         )
         query = (
             select(DOSSIERS.c.id)
-            .join(APOLOGIES, APOLOGIES.c.dossier_id == DOSSIERS.c.id)
+            .join(APOLOGIES, and_(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay"))
             .where(DOSSIERS.c.state.in_(UNRESOLVED), APOLOGIES.c.new_due_at < now, ~reported)
             .order_by(APOLOGIES.c.new_due_at, DOSSIERS.c.id)
             .limit(limit)
@@ -290,11 +294,11 @@ class ApologyRepository(_Repository):
     """Apology slips."""
 
     async def add(self, now: datetime, **values: Any) -> Apology | None:
-        """Record the dossier's apology; None when the dossier has one already (one per dossier, ever)."""
+        """Record the dossier's apology; None when the dossier has one of that kind already (one per kind, ever)."""
         statement = (
             _insert(self.dialect, APOLOGIES)
             .values(issued_at=now, **values)
-            .on_conflict_do_nothing(index_elements=["dossier_id"])
+            .on_conflict_do_nothing(index_elements=["dossier_id", "kind"])
             .returning(*APOLOGIES.c)
         )
         return await self._first(Apology, statement)
@@ -337,6 +341,27 @@ class ApologyRepository(_Repository):
             .order_by(APOLOGIES.c.issued_at)
         )
         return await self._all(Apology, query)
+
+    async def issued_between(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[ApologyLine]:
+        """Every apology (of either kind) issued in [start, end) for dossiers of ``unit_ids``, oldest first."""
+        query = (
+            select(
+                DOSSIERS.c.code,
+                DOSSIERS.c.handler,
+                APOLOGIES.c.issued_by,
+                APOLOGIES.c.issued_at,
+                DOSSIERS.c.due_at,
+                APOLOGIES.c.new_due_at,
+                APOLOGIES.c.reason,
+                APOLOGIES.c.kind,
+                APOLOGIES.c.in_time,
+                APOLOGIES.c.number,
+            )
+            .select_from(APOLOGIES.join(DOSSIERS, DOSSIERS.c.id == APOLOGIES.c.dossier_id))
+            .where(DOSSIERS.c.unit_id.in_(unit_ids), APOLOGIES.c.issued_at >= start, APOLOGIES.c.issued_at < end)
+            .order_by(APOLOGIES.c.issued_at, APOLOGIES.c.id)
+        )
+        return await self._all(ApologyLine, query)
 
 
 class FileRepository(_Repository):

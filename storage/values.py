@@ -92,16 +92,34 @@ class DossierEvent:
 
 @dataclass(frozen=True)
 class Apology:
-    """The one apology (phiếu xin lỗi và hẹn lại) of a late dossier."""
+    """An apology slip: for a delay (phiếu xin lỗi và hẹn lại, with its new date) or for an error (no new date)."""
 
     id: int
     dossier_id: int
     number: str | None
     reason: str
-    new_due_at: datetime
+    new_due_at: datetime | None  # None for an error apology
     issued_by: str
     issued_at: datetime
     token: str | None
+    kind: str = "delay"  # "delay" | "error"
+    in_time: bool | None = None  # a delay apology issued by the working day before the due date; None: error
+
+
+@dataclass(frozen=True)
+class ApologyLine:
+    """An apology issued in a period, as the leaders' workbook lists it."""
+
+    code: str
+    handler: str | None
+    issued_by: str
+    issued_at: datetime
+    due_at: datetime
+    new_due_at: datetime | None
+    reason: str
+    kind: str
+    in_time: bool | None
+    number: str | None
 
 
 @dataclass(frozen=True)
@@ -182,6 +200,8 @@ class DossierCounts:
     apologies: int
     late_without_apology: int
     overdue_open: int
+    apologies_late: int = 0  # of ``apologies`` (delay), those not issued by the working day before the due date
+    apologies_error: int = 0  # apologies for an error in handling, counted apart
 
 
 @dataclass(frozen=True)

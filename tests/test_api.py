@@ -24,6 +24,7 @@ from bot.web.api import (
     OPERATIONS,
     PREFIX,
     DossierBody,
+    DossierDetailOut,
     EventBody,
     EventType,
     ReportOut,
@@ -599,12 +600,114 @@ async def test_reading_a_dossier_shows_its_timeline_survey_and_apology(
     body = (await call(client, "GET", f"{PREFIX}/dossiers/{code}", keys.write)).body
     assert body["new_due_at"] == "2026-11-19T17:00:00+07:00"
     assert body["apology"] == {
+        "kind": "delay",
         "number": "12/PXL",
         "reason": "Cần xác minh thêm",
         "new_due_at": "2026-11-19T17:00:00+07:00",
         "issued_by": "Phạm Văn Cường",
         "issued_at": "2026-11-18T10:00:00+07:00",
+        "in_time": None,  # written by hand, not by the product: nobody judged it
     }
+    assert body["error_apology"] is None
+
+
+# ------------------------------------------------------------------------------------------ apologies
+
+
+async def apologise(client: Client, keys: Keys, code: str, **body: Any) -> Answer:
+    sent = {"reason": "Chờ ý kiến của Sở Tư pháp", "issued_by": "Trần Thị Bình"} | body
+    return await call(client, "POST", f"{PREFIX}/dossiers/{code}/apology", keys.apologies, sent)
+
+
+async def report_dossiers(client: Client, keys: Keys) -> dict[str, Any]:
+    query = "unit=P8&from=2026-11-01&to=2026-11-30"
+    answer = await call(client, "GET", f"{PREFIX}/reports/satisfaction?{query}", keys.reports)
+    assert answer.status == 200, answer.body
+    ReportOut.model_validate(answer.body)
+    dossiers: dict[str, Any] = answer.body["dossiers"]
+    return dossiers
+
+
+async def test_an_apology_records_whether_it_was_issued_by_the_working_day_before_the_due_date(
+    client: Client, keys: Keys, clock: Clock
+) -> None:
+    # today is Wednesday 18/11/2026; Tuesday 24/11/2026 is a public holiday (Ngày Văn hóa Việt Nam)
+    due = {
+        "P8-A": ("2026-11-20", True),  # Friday: the last permitted day is Thursday 19/11
+        "P8-B": ("2026-11-19", True),  # Thursday: today is the last permitted day
+        "P8-C": ("2026-11-18", False),  # due today: the last permitted day was yesterday
+        "P8-D": ("2026-11-16", False),  # overdue
+        "P8-E": ("2026-11-23", True),  # Monday: the Friday before it
+    }
+    for code, (due_at, _) in due.items():
+        assert (await put(client, keys.write, code, due_at=due_at)).status == 201
+    for code, (_, in_time) in due.items():
+        answer = await apologise(client, keys, code, new_due_at="2026-11-27")
+        assert answer.status == 201, answer.body  # a late apology is still issued: the citizen deserves it
+        assert answer.body["apology"]["in_time"] is in_time, code
+        assert answer.body["apology"]["kind"] == "delay"
+        read = (await call(client, "GET", f"{PREFIX}/dossiers/{code}", keys.reports)).body
+        assert read["apology"]["in_time"] is in_time, code
+    # across the holiday: due Wednesday 25/11, the last permitted day is Monday 23/11, not Tuesday 24/11
+    await put(client, keys.write, "P8-F", due_at="2026-11-25")
+    await put(client, keys.write, "P8-G", due_at="2026-11-26")
+    clock.now = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # Tuesday 24/11, 10:00
+    late = await apologise(client, keys, "P8-F", new_due_at="2026-11-30")
+    assert (late.status, late.body["apology"]["in_time"]) == (201, False)
+    in_time = await apologise(client, keys, "P8-G", new_due_at="2026-11-30")
+    assert (in_time.status, in_time.body["apology"]["in_time"]) == (201, True)
+
+    dossiers = await report_dossiers(client, keys)
+    assert dossiers["apologies"] == 7
+    assert dossiers["apologies_late"] == 3  # P8-C, P8-D, P8-F
+    assert dossiers["apologies_error"] == 0
+    assert dossiers["late_without_apology"] == 0  # a late apology is an apology: reported apart, as late
+
+
+async def test_an_error_apology_is_for_a_resolved_dossier_once_and_apart_from_the_delay_one(
+    client: Client, keys: Keys, sipas: App, clock: Clock
+) -> None:
+    code = "P8-261110-0001"
+    await put(client, keys.write, code, due_at="2026-11-16")
+    # not resolved yet: an error apology is refused, a delay one (late: the due date has passed) is issued
+    assert_error(await apologise(client, keys, code, kind="error"), 409, "invalid_transition")
+    delay = await apologise(client, keys, code, new_due_at="2026-11-20")
+    assert delay.status == 201, delay.body
+    await event(client, keys.write, code, "result_ready", "2026-11-18T09:00:00+07:00")
+    await event(client, keys.write, code, "returned", "2026-11-18T09:30:00+07:00")
+
+    assert_error(await apologise(client, keys, code, kind="error", new_due_at="2026-11-27"), 422, "invalid_input")
+    assert_error(await apologise(client, keys, code, kind="mistake"), 422, "invalid_input")
+    assert_error(await apologise(client, keys, code, new_due_at="2026-11-27"), 409, "apology_exists")
+    reason = "Giấy khai sinh ghi sai ngày sinh của con"
+    error = await apologise(client, keys, code, kind="error", reason=reason)
+    assert error.status == 201, error.body
+    apology = error.body["apology"]
+    assert apology["kind"] == "error"
+    assert apology["new_due_at"] is None
+    assert apology["in_time"] is None
+    assert apology["reason"] == reason
+    assert apology["number"] == "2/PXL"  # the unit's slips are numbered in one series
+    assert error.body["slip_url"].startswith(f"{PUBLIC_URL}/phieu/")
+    assert_error(await apologise(client, keys, code, kind="error", reason="Lần hai"), 409, "apology_exists")
+
+    read = (await call(client, "GET", f"{PREFIX}/dossiers/{code}", keys.reports)).body
+    assert read["apology"]["kind"] == "delay"
+    assert read["apology"]["in_time"] is False
+    assert read["new_due_at"] == "2026-11-20T23:59:59+07:00"  # the delay apology's date, not the error's
+    assert read["error_apology"]["kind"] == "error"
+    assert read["error_apology"]["number"] == "2/PXL"
+    DossierDetailOut.model_validate(read)
+
+    # a second dossier, returned late with only an error apology: still late without (a delay) apology
+    await put(client, keys.write, "P8-X", due_at="2026-11-16")
+    await event(client, keys.write, "P8-X", "returned", "2026-11-18T10:00:00+07:00")
+    assert (await apologise(client, keys, "P8-X", kind="error", reason=reason)).status == 201
+    dossiers = await report_dossiers(client, keys)
+    assert dossiers["apologies"] == 1
+    assert dossiers["apologies_late"] == 1
+    assert dossiers["apologies_error"] == 2
+    assert dossiers["late_without_apology"] == 1  # P8-X
 
 
 async def test_the_receiving_officer_is_stored_beside_the_handling_one_and_read_back_only_by_get(

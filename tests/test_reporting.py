@@ -171,6 +171,8 @@ async def test_dossier_and_survey_counts(month: Reporter) -> None:
         "received_online": 0,  # every dossier here came to the counter
         "online_rate": 0.0,
         "supplement_repeated": 0,
+        "apologies_late": 0,
+        "apologies_error": 0,
     }
     assert report["surveys"] == {
         "offered": 6, "delivered": 6, "started": 6, "completed": 5, "response_rate": 83.33

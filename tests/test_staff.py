@@ -30,7 +30,9 @@ DUE = {
     "P8-09": "2026-11-30",
     "P8-10": "2026-11-27",
 }
-AT_RISK = ["P8-01", "P8-02", "P8-03", "P8-04", "P8-05", "P8-06"]
+# warned on Friday: those whose last day to apologise in time has come or passed (P8-01 to P8-05), and those
+# with two working days left to do it (P8-06 and P8-07: the last permitted day is Monday 23/11)
+AT_RISK = ["P8-01", "P8-02", "P8-03", "P8-04", "P8-05", "P8-06", "P8-07"]
 SETTINGS = {"survey_tick_seconds": 3600, "telegram_chat_interval": 0.05}
 
 
@@ -56,12 +58,15 @@ async def join(person: Person, code: str) -> None:
 
 
 def warnings(officer: Person) -> dict[str, BotMessage]:
-    found = {}
+    """The latest warning about each dossier (a dossier is warned at most twice: see ``warned``)."""
+    return {code: messages[-1] for code, messages in warned(officer).items()}
+
+
+def warned(officer: Person) -> dict[str, list[BotMessage]]:
+    found: dict[str, list[BotMessage]] = {}
     for message in officer.messages:
         if message.text.startswith("⚠️ Hồ sơ ") or message.text.startswith("⚠️ Hồ sơ "):
-            code = message.text.split()[3]
-            assert code not in found, f"{code} warned twice"
-            found[code] = message
+            found.setdefault(message.text.split()[3], []).append(message)
     return found
 
 
@@ -137,7 +142,10 @@ async def test_warned_in_time_apologies_in_chat_and_by_api_at_most_one_each(back
             assert await Jobs(app.services, "b").at_risk()
             await officer.send_command("/trogiup")
             await officer.wait_for(lambda p: "Lệnh dành cho cán bộ" in p.last.text)
-            assert sorted(warnings(officer)) == AT_RISK  # exactly those within one working day, once each
+            assert sorted(warnings(officer)) == AT_RISK  # once each so far
+            assert all(len(messages) == 1 for messages in warned(officer).values())
+            assert "hôm nay (20/11/2026) là ngày cuối để xin lỗi đúng hạn" in warnings(officer)["P8-05"].text
+            assert "chậm nhất ngày 23/11/2026" in warnings(officer)["P8-07"].text
             assert "Trần Thị Bình" in warnings(officer)["P8-01"].text
             assert "Người dân 0" not in warnings(officer)["P8-01"].text  # the citizen's name is masked
 
@@ -214,6 +222,7 @@ async def test_warned_in_time_apologies_in_chat_and_by_api_at_most_one_each(back
             await leader.wait_for(lambda p: sum(t.startswith("🔴 Hồ sơ") for t in p.texts) == 6, timeout=20)
             report = await service.report(date(2026, 11, 1), date(2026, 11, 30))
             assert report["dossiers"]["apologies"] == 7
+            assert report["dossiers"]["apologies_late"] == 2  # P8-01 and P8-02: after their last permitted day
             assert report["dossiers"]["late_without_apology"] == 3
             assert report["dossiers"]["overdue_open"] == 10
 

@@ -196,6 +196,8 @@ def test_an_empty_officer_list_still_gets_its_sheet() -> None:
             "Phiếu xin lỗi",
             "Mức độ hài lòng",
             "Số câu trả lời (n)",
+            "Xin lỗi không đúng hạn",
+            "Phiếu xin lỗi do sai sót",
         ]
     ]
 
@@ -231,7 +233,7 @@ def test_an_empty_officer_list_still_gets_its_sheet() -> None:
         (
             "Cán bộ",
             ["Cán bộ", "Hồ sơ đã giải quyết", "Đúng hạn", "Trễ hạn", "Tỷ lệ đúng hạn", "Phiếu xin lỗi",
-             "Mức độ hài lòng", "Số câu trả lời (n)"],
+             "Mức độ hài lòng", "Số câu trả lời (n)", "Xin lỗi không đúng hạn", "Phiếu xin lỗi do sai sót"],
         ),
         (
             "Hồ sơ trễ hẹn",
@@ -446,7 +448,7 @@ def test_officers_show_their_counts_on_time_rate_and_satisfaction() -> None:
     assert binh[5].value == 2
     assert_percent(binh[6], 92.5)
     assert binh[7].value == 40
-    assert [c.value for c in cuong] == ["Lê Văn Cường", 0, 0, 0, INSUFFICIENT, 0, INSUFFICIENT, 2]
+    assert [c.value for c in cuong] == ["Lê Văn Cường", 0, 0, 0, INSUFFICIENT, 0, INSUFFICIENT, 2, 0, 0]
 
 
 def test_a_suppressed_officer_satisfaction_is_never_a_number() -> None:

@@ -45,7 +45,7 @@ from handlers.dossiers import (
 from handlers.errors import HandlerError, NotFound
 from handlers.reporting import Period
 from storage.uow import UnitOfWork
-from storage.values import ApiKey, Dossier, StoredResponse
+from storage.values import ApiKey, Apology, Dossier, StoredResponse
 
 PREFIX = "/api/v1"
 WRITE = "dossiers:write"
@@ -238,12 +238,20 @@ class BatchBody(_Body):
 
 
 class ApologyBody(_Body):
-    """The apology for a dossier expected to run late (DOMAIN.md §5): at most one per dossier."""
+    """An apology (DOMAIN.md §5): for a delay (at most one per dossier) or for an error in handling (one more)."""
 
-    reason: Text = Field(min_length=1, max_length=500, description="Why the dossier is late (printed on the slip).")
-    new_due_at: Moment = Field(
-        description="The new appointment: a working day after today and after the original due date; "
-        "a date-time counts by its local date."
+    kind: Literal["delay", "error"] = Field(
+        default="delay",
+        description="`delay`: the dossier will run late (a new date is required); `error`: an error (sai sót) "
+        "was made in handling a resolved or returned dossier (no new date).",
+    )
+    reason: Text = Field(
+        min_length=1, max_length=500, description="Why the dossier is late, or the error made (printed on the slip)."
+    )
+    new_due_at: Moment | None = Field(
+        default=None,
+        description="For a delay: the new appointment, a working day after today and after the original due date "
+        "(a date-time counts by its local date). Not given for an error apology.",
     )
     issued_by: Text = Field(min_length=1, max_length=100, description="The officer issuing it.")
 
@@ -338,13 +346,18 @@ class SurveyOut(BaseModel):
 
 
 class ApologyOut(BaseModel):
-    """The dossier's apology (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
+    """An apology of the dossier: for a delay (phiếu xin lỗi và hẹn lại ngày trả kết quả) or for an error."""
 
+    kind: Literal["delay", "error"]
     number: str | None
     reason: str
-    new_due_at: datetime
+    new_due_at: datetime | None = Field(description="The new appointment of a delay apology; null for an error.")
     issued_by: str
     issued_at: datetime
+    in_time: bool | None = Field(
+        description="A delay apology: true when issued no later than the working day before the due date "
+        "(DOMAIN.md §5), false when late (still issued, reported as a late apology); null for an error apology."
+    )
 
 
 class ApologyIssuedOut(BaseModel):
@@ -364,7 +377,8 @@ class DossierDetailOut(DossierOut):
     receiver: str | None = Field(description="The receiving (counter) officer, as last sent; null when not given.")
     timeline: list[TimelineEntry]
     survey: SurveyOut | None = Field(description="Null until the dossier is returned and a survey is planned.")
-    apology: ApologyOut | None
+    apology: ApologyOut | None = Field(description="The delay apology (with the new date); null without one.")
+    error_apology: ApologyOut | None = Field(description="The apology for an error in handling; null without one.")
 
 
 class ErrorBody(BaseModel):
@@ -415,6 +429,8 @@ class ReportDossiers(_Report):
     received_online: int = Field(description="received in the period through the online channel (truc_tuyen)")
     online_rate: float | None = Field(description="received_online ÷ received, in percent")
     supplement_repeated: int = Field(description="dossiers asked again (a second or later time) for a supplement")
+    apologies_late: int = Field(description="Delay apologies issued in the period that were not in time.")
+    apologies_error: int = Field(description="Apologies for an error in handling issued in the period.")
 
 
 class ReportSurveys(_Report):
@@ -844,19 +860,13 @@ async def post_apology(request: web.Request) -> web.Response:
         dossier = await uow.dossiers.get_by_code(code)
         if dossier is None:
             raise NotFound(f"no dossier {code!r}")
-        issued = await app.apologies.issue(uow, dossier, body.reason, new_due, body.issued_by, now)
+        issued = await app.apologies.issue(uow, dossier, body.reason, new_due, body.issued_by, now, body.kind)
         await uow.commit()
     services.on_commit()
     apology = issued.apology
     answer = ApologyIssuedOut(
         dossier=dossier.code,
-        apology=ApologyOut(
-            number=apology.number,
-            reason=apology.reason,
-            new_due_at=apology.new_due_at.astimezone(zone),
-            issued_by=apology.issued_by,
-            issued_at=apology.issued_at.astimezone(zone),
-        ),
+        apology=apology_out(apology, zone),
         slip_url=f"{app.settings.public_url.rstrip('/')}/phieu/{apology.token}.pdf",
         sent_on=list(issued.channels),
     )
@@ -957,17 +967,21 @@ def dossier_detail(view: DossierView, zone: ZoneInfo) -> DossierDetailOut:
         receiver=view.dossier.receiver,
         timeline=[TimelineEntry(type=e.type, at=e.at.astimezone(zone), note=e.note) for e in view.events],
         survey=survey,
-        apology=(
-            ApologyOut(
-                number=apology.number,
-                reason=apology.reason,
-                new_due_at=apology.new_due_at.astimezone(zone),
-                issued_by=apology.issued_by,
-                issued_at=apology.issued_at.astimezone(zone),
-            )
-            if apology is not None
-            else None
-        ),
+        apology=apology_out(apology, zone) if apology is not None else None,
+        error_apology=apology_out(view.error_apology, zone) if view.error_apology is not None else None,
+    )
+
+
+def apology_out(apology: Apology, zone: ZoneInfo) -> ApologyOut:
+    """An apology as the API shows it."""
+    return ApologyOut(
+        kind="error" if apology.kind == "error" else "delay",
+        number=apology.number,
+        reason=apology.reason,
+        new_due_at=_local(apology.new_due_at, zone),
+        issued_by=apology.issued_by,
+        issued_at=apology.issued_at.astimezone(zone),
+        in_time=apology.in_time,
     )
 
 
@@ -1136,12 +1150,18 @@ OPERATIONS: tuple[Operation, ...] = (
         f"{PREFIX}/dossiers/{{code}}/apology",
         post_apology,
         "postDossierApology",
-        "Issue the dossier's apology",
-        "The apology and new appointment (phiếu xin lỗi và hẹn lại ngày trả kết quả) for a dossier that will run "
-        "late: numbered `01/PXL` per unit and year (`SIPAS_APOLOGY_NUMBER_SYMBOL`), sent to the citizen on every "
-        "linked chat (and by ZNS where configured) with the printable slip. A dossier gets at most one: a second "
-        "is 409 `apology_exists`; a resolved dossier is 409 `invalid_transition`; a new date that is not a "
-        "working day after today and after the due date is 422.",
+        "Issue an apology for the dossier",
+        "`kind: delay` (the default): the apology and new appointment (phiếu xin lỗi và hẹn lại ngày trả kết quả) "
+        "for a dossier that will run late. It is in time when issued no later than the working day before the due "
+        "date; a later one is still issued and sent, with `in_time: false`, and reported as a late apology "
+        "(`apologies_late`). `kind: error`: an apology for an error (sai sót) made in handling a resolved or "
+        "returned dossier, with no new date (`in_time: null`). Both are numbered `01/PXL` per unit and year "
+        "(`SIPAS_APOLOGY_NUMBER_SYMBOL`) and "
+        "sent to the citizen on every linked chat (a delay apology also by ZNS where configured) with the "
+        "printable slip. A dossier gets at most one of each kind: a second is 409 `apology_exists`; a delay "
+        "apology for a resolved dossier, or an error apology for one not resolved, is 409 `invalid_transition`; "
+        "a delay apology without a new date, or with one that is not a working day after today and after the "
+        "due date, and an error apology with a new date, are 422.",
         scopes=(WRITE_APOLOGIES,),
         body=ApologyBody,
         parameters=(CODE_PARAMETER,),
