@@ -687,7 +687,7 @@ async def test_an_error_apology_is_for_a_resolved_dossier_once_and_apart_from_th
     assert apology["new_due_at"] is None
     assert apology["in_time"] is None
     assert apology["reason"] == reason
-    assert apology["number"] == "2/PXL"  # the unit's slips are numbered in one series
+    assert apology["number"] == "02/PXL"  # the unit's slips are numbered in one series
     assert error.body["slip_url"].startswith(f"{PUBLIC_URL}/phieu/")
     assert_error(await apologise(client, keys, code, kind="error", reason="Lần hai"), 409, "apology_exists")
 
@@ -696,7 +696,7 @@ async def test_an_error_apology_is_for_a_resolved_dossier_once_and_apart_from_th
     assert read["apology"]["in_time"] is False
     assert read["new_due_at"] == "2026-11-20T23:59:59+07:00"  # the delay apology's date, not the error's
     assert read["error_apology"]["kind"] == "error"
-    assert read["error_apology"]["number"] == "2/PXL"
+    assert read["error_apology"]["number"] == "02/PXL"
     DossierDetailOut.model_validate(read)
 
     # a second dossier, returned late with only an error apology: still late without (a delay) apology

@@ -160,7 +160,7 @@ async def test_staff_are_told_before_they_confirm_that_an_apology_is_late_and_it
 
     preview, issued = await issue_in_chat(staff, "P8-LATE")  # due today: the last permitted day was 17/11
     assert preview.startswith("⚠️ Phiếu xin lỗi này KHÔNG ĐÚNG HẠN: theo quy định phải gửi chậm nhất ngày 17/11/2026")
-    assert issued.startswith("Đã lập phiếu xin lỗi số 1/PXL cho hồ sơ P8-LATE")
+    assert issued.startswith("Đã lập phiếu xin lỗi số 01/PXL cho hồ sơ P8-LATE")
     assert "Phiếu được ghi nhận là xin lỗi không đúng hạn." in issued
     await citizen.receive()
     assert any("thành thật xin lỗi" in r.text and "P8-LATE" in r.text for r in citizen.seen)
@@ -170,7 +170,7 @@ async def test_staff_are_told_before_they_confirm_that_an_apology_is_late_and_it
     assert "không đúng hạn" not in issued
 
     await staff.type("/hoso P8-LATE")
-    assert "Phiếu xin lỗi số 1/PXL" in staff.last.text
+    assert "Phiếu xin lỗi số 01/PXL" in staff.last.text
     assert "(xin lỗi không đúng hạn)" in staff.last.text
     await staff.type("/hoso P8-OK")
     assert "không đúng hạn" not in staff.last.text
@@ -211,8 +211,8 @@ async def test_a_returned_dossier_gets_an_apology_for_an_error_worded_for_the_er
     assert "Nội dung sai sót: Kết quả giải quyết ghi sai thông tin" in preview
     assert "hẹn trả kết quả mới" not in preview.lower()
     issued, slip = await staff.press_label("Xác nhận gửi")
-    assert issued.text.startswith("Đã lập phiếu xin lỗi do sai sót số 1/PXL cho hồ sơ P8-R.")
-    assert slip.text == "Phiếu xin lỗi do sai sót số 1/PXL"
+    assert issued.text.startswith("Đã lập phiếu xin lỗi do sai sót số 01/PXL cho hồ sơ P8-R.")
+    assert slip.text == "Phiếu xin lỗi do sai sót số 01/PXL"
 
     got = await citizen.receive()
     message = next(r.text for r in got if "thành thật xin lỗi" in r.text)
@@ -223,12 +223,12 @@ async def test_a_returned_dossier_gets_an_apology_for_an_error_worded_for_the_er
 
     await staff.type("/xinloi P8-R saisot")
     assert staff.last.text == (
-        "Hồ sơ P8-R đã có phiếu xin lỗi do sai sót số 1/PXL. Mỗi hồ sơ chỉ lập một phiếu xin lỗi do sai sót."
+        "Hồ sơ P8-R đã có phiếu xin lỗi do sai sót số 01/PXL. Mỗi hồ sơ chỉ lập một phiếu xin lỗi do sai sót."
     )
     await staff.type("/xinloi P8-OPEN saisot")
     assert staff.last.text.startswith("Hồ sơ P8-OPEN đang xử lý: phiếu xin lỗi do sai sót chỉ lập cho hồ sơ đã")
     await staff.type("/hoso P8-R")
-    assert "Phiếu xin lỗi do sai sót số 1/PXL (sai sót: Kết quả giải quyết ghi sai thông tin)." in staff.last.text
+    assert "Phiếu xin lỗi do sai sót số 01/PXL (sai sót: Kết quả giải quyết ghi sai thông tin)." in staff.last.text
 
     apology_id = int(slip.attachments[0]["apology_id"])
     pdf = await Apologies(services).slip_pdf(apology_id)
@@ -293,7 +293,7 @@ async def test_the_workbook_lists_each_apology_and_counts_them_for_the_officer(
     by_code = {row[0]: row for row in rows[1:]}
     assert by_code["P8-LATE"] == [
         "P8-LATE",
-        "1/PXL",
+        "01/PXL",
         "Trễ hạn",
         OFFICER,
         "Lê Văn Cường",
