@@ -525,6 +525,25 @@ def _repeated(number: int, values: Sequence[Cell], index: int, first_rows: dict[
     return RowError(number, f"“{_LABEL['code']}” {code!r} đã có ở dòng {first}: chỉ dòng {first} được nhập")
 
 
+def _one_person_per_phone(plan: _Plan, contacts: dict[str, ContactInput]) -> _Plan:
+    """``plan`` with its applicant as the file's first row with the same phone named them.
+
+    A phone number is one person (the dossier handler finds people by it). Two rows of a file that give one
+    number under two names (a parent filing for a child, say) would otherwise rename the person back and forth,
+    and every import of the same file would report both dossiers updated: the first row's name stands, and a
+    later row only adds an e-mail address the first did not give.
+    """
+    if plan.phone is None:
+        return plan
+    first = contacts.get(plan.phone)
+    if first is None:
+        contacts[plan.phone] = plan.data.applicant
+        return plan
+    applicant = replace(first, email=first.email or plan.data.applicant.email)
+    contacts[plan.phone] = applicant
+    return replace(plan, data=replace(plan.data, applicant=applicant))
+
+
 def _quoted(labels: Sequence[str]) -> str:
     return ", ".join(f"“{label}”" for label in labels)
 
@@ -816,6 +835,7 @@ class DossierImporter:
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         errors: list[RowError] = []
         first_rows: dict[str, int] = {}  # dossier code -> the row that brought it first: a later one is refused
+        contacts: dict[str, ContactInput] = {}  # phone -> the applicant as the file first gives them
         done = reported = 0
         while True:
             batch = pending + table.take(BATCH_ROWS - len(pending))
@@ -833,7 +853,9 @@ class DossierImporter:
                     errors.append(repeated)
                     continue
                 try:
-                    plans.append(self._plan(number, values, columns, unit_code, default_unit))
+                    plans.append(
+                        _one_person_per_phone(self._plan(number, values, columns, unit_code, default_unit), contacts)
+                    )
                 except RowFault as fault:
                     errors.append(RowError(number, str(fault)))
             await self._apply_batch(plans, memory, counts, errors)

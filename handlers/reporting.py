@@ -286,9 +286,30 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
                 counts=counts,
             )
         )
+    lines += _priority_lines(report, services, locale, none)
     lines.append(t(locale, "report.by_field"))
     lines += [
         t(locale, "report.field_line", field=f["field"], index=_percent_text(f["index"], none), n=f["n"])
         for f in report["by_field"]
     ] or [t(locale, "report.none")]
     return "\n".join(lines)
+
+
+def _priority_lines(report: dict[str, Any], services: Services, locale: str, none: str) -> list[str]:
+    """The priority index (DOMAIN.md §4: share of "Rất nhiều" + "Nhiều") of each item, when the form asks any."""
+    if not report.get("priorities"):
+        return []
+    t = services.texts
+    form = services.catalog.get(report["form"]) if report["form"] in services.catalog else None
+    texts = {q.code: q.text.get(locale) for q in form.questions} if form is not None else {}
+    return [t(locale, "report.priorities")] + [
+        t(
+            locale,
+            "report.priority_line",
+            code=p["code"],
+            text=texts.get(p["code"], ""),
+            index=_percent_text(p["index"], none),
+            n=p["n"],
+        )
+        for p in report["priorities"]
+    ]

@@ -190,7 +190,8 @@ def render_question(
     factor = form.factor_of(question.factor) if question.factor else None
     if factor is not None:
         header = f"{header} · {factor.name.get(locale)}"
-    lines = [header, "", question.text.get(locale)]
+    lead_in = form.lead_ins.get(question.part)
+    lines = [header, "", *([lead_in.get(locale), ""] if lead_in is not None else []), question.text.get(locale)]
     if question.type == "text":  # what happens to a comment, said where it is written (SPEC.md §5)
         lines += ["", texts(locale, "survey.comment_anonymous")]
     if current is not None and (current[0] is not None or current[1]):

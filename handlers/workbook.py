@@ -41,6 +41,7 @@ DATETIME = "dd/mm/yyyy hh:mm"
 SHEET_SUMMARY = "Tổng hợp"
 SHEET_CRITERIA = "Tiêu chí"
 SHEET_FACTORS = "Yếu tố"
+SHEET_PRIORITIES = "Ưu tiên cải thiện"
 SHEET_FIELDS = "Lĩnh vực"
 SHEET_PROCEDURES = "Thủ tục"
 SHEET_CHANNELS = "Kênh"
@@ -222,6 +223,13 @@ def build_workbook(data: WorkbookData) -> bytes:
         ],
         [_factor_row(f) for f in report.get("factors", [])],
     )
+    if report.get("priorities"):  # the priority index (DOMAIN.md §4), for forms that ask priorities
+        _write_table(
+            wb,
+            SHEET_PRIORITIES,
+            ["Mã", "Nội dung", "Số câu trả lời (n)", "Tỷ lệ “Rất nhiều” + “Nhiều”"],
+            [_priority_row(p, texts) for p in report["priorities"]],
+        )
     _write_table(
         wb,
         SHEET_FIELDS,
@@ -409,6 +417,16 @@ def _factor_row(f: Mapping[str, Any]) -> list[_Value]:
         int(f["n"]),
         _percent(f.get("index"), suppressed),
         *_interval(f.get("ci95"), suppressed),
+    ]
+
+
+def _priority_row(p: Mapping[str, Any], texts: Mapping[str, str]) -> list[_Value]:
+    text = texts.get(p["code"])
+    return [
+        _clean(p["code"]),
+        _Styled(_clean(text), alignment=_WRAP) if text else None,
+        int(p["n"]),
+        _percent(p.get("index"), bool(p.get("suppressed", False))),
     ]
 
 

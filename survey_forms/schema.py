@@ -102,6 +102,9 @@ class Form(_Model):
     factors: tuple[Factor, ...] = ()
     questions: tuple[Question, ...] = Field(min_length=1)
     scoring: Scoring = Scoring()
+    # the sentence the printed form puts once above a part's items (the priorities' question, say); a chat
+    # asks one item at a time, so it stands above each of them
+    lead_ins: dict[Part, Text] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Form:
@@ -196,6 +199,9 @@ def form_problems(form: Form) -> list[str]:
                 unknown = [v for v in question.show_if.in_ if v not in target_values]
                 if unknown:
                     problems.append(f"{where}: show_if uses values {unknown} that {target} does not offer")
+    for part in form.lead_ins:
+        if not any(q.part == part for q in form.questions):
+            problems.append(f"lead_ins: no question of the form is in part {part!r}")
     for code in factor_codes:
         if code not in used_factors:
             problems.append(f"factor {code}: no question belongs to it")

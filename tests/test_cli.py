@@ -14,6 +14,7 @@ import time
 import unicodedata
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from storage import migrate
@@ -96,6 +97,66 @@ def test_five_demo_runs_give_the_figures_of_the_index_method(env: dict[str, str]
     assert figures["satisfaction"]["n"] == 5
     assert figures["surveys"]["completed"] == 5
     assert figures["dossiers"]["received"] == 5
+
+
+PRIORITY_LEAD_IN = (
+    "Xin Ông/Bà cho biết mức độ Ông/Bà mong muốn cơ quan nhà nước tập trung ưu tiên nguồn lực để cải thiện "
+    "chất lượng các vấn đề dưới đây?"
+)
+# what five citizens answered to UT1–UT8: 1 Rất nhiều, 2 Nhiều, 3 Ít, 0 skipped
+PRIORITY_RUNS = [
+    [1, 3, 2, 3, 1, 1, 2, 0],
+    [1, 3, 2, 3, 2, 0, 3, 0],
+    [2, 3, 2, 3, 3, 3, 1, 0],
+    [3, 2, 2, 3, 1, 3, 3, 0],
+    [1, 3, 2, 3, 2, 2, 3, 1],
+]
+
+
+def test_the_priority_index_is_in_the_text_report_and_the_workbook_and_asked_as_the_form_words_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    for number, priorities in enumerate(PRIORITY_RUNS):
+        answers = [5] * 19 + priorities + [0] * 6  # the service items, the priorities, the profile and the comment
+        result = run(env, "demo", stdin="".join(f"{a}\n" for a in answers))
+        assert result.returncode == 0, result.stderr
+        if number == 0:  # the official lead-in, then the item alone
+            assert (
+                "Câu 20/33\n\n"
+                + PRIORITY_LEAD_IN
+                + "\n\nNâng cao hơn nữa chất lượng cung cấp thông tin cho người dân\n"
+                in (result.stdout)
+            )
+            assert "Câu 21/33\n\n" + PRIORITY_LEAD_IN + "\n\nNâng cao hơn nữa chất lượng trụ sở" in result.stdout
+
+    text = run(env, "report", "--unit", "DEMO").stdout
+    section = text.split("Mức độ mong muốn ưu tiên cải thiện (tỷ lệ chọn “Rất nhiều” hoặc “Nhiều”):\n")[1]
+    assert section.splitlines()[:8] == [
+        "  UT1 Nâng cao hơn nữa chất lượng cung cấp thông tin cho người dân: 80,0% (n = 5)",
+        "  UT2 Nâng cao hơn nữa chất lượng trụ sở, trang thiết bị phục vụ giải quyết công việc cho người dân: "
+        "20,0% (n = 5)",
+        "  UT3 Nâng cao hơn nữa năng lực của cán bộ, công chức, viên chức trong giải quyết công việc cho người dân: "
+        "100,0% (n = 5)",
+        "  UT4 Nâng cao hơn nữa thái độ phục vụ của cán bộ, công chức, viên chức đối với người dân: 0,0% (n = 5)",
+        "  UT5 Tăng cường ứng dụng công nghệ thông tin, chuyển đổi số trong giải quyết công việc cho người dân: "
+        "80,0% (n = 5)",
+        "  UT6 Nâng cao hơn nữa sự quan tâm của cơ quan nhà nước đối với nhu cầu, mong đợi của người dân: "
+        "chưa đủ dữ liệu (n = 4)",
+        "  UT7 Nâng cao hơn nữa chất lượng tiếp nhận, giải quyết ý kiến góp ý, phản ánh, kiến nghị của người dân: "
+        "40,0% (n = 5)",
+        "  UT8 Nâng cao hơn nữa chất lượng dịch vụ hành chính công (việc giải quyết thủ tục hành chính): "
+        "chưa đủ dữ liệu (n = 1)",
+    ]
+
+    out = tmp_path / "bao-cao.xlsx"
+    assert run(env, "report", "--unit", "DEMO", "--format", "xlsx", "--out", str(out)).returncode == 0
+    sheet = list(openpyxl.load_workbook(out)["Ưu tiên cải thiện"].iter_rows(values_only=True))
+    assert sheet[0] == ("Mã", "Nội dung", "Số câu trả lời (n)", "Tỷ lệ “Rất nhiều” + “Nhiều”")
+    assert [row[0] for row in sheet[1:]] == [f"UT{i}" for i in range(1, 9)]
+    assert sheet[1][1:] == ("Nâng cao hơn nữa chất lượng cung cấp thông tin cho người dân", 5, 0.8)
+    assert sheet[4][2:] == (5, 0)
+    assert sheet[6][2:] == (4, "chưa đủ dữ liệu")
+    assert sheet[8][2:] == (1, "chưa đủ dữ liệu")
 
 
 class Terminal:

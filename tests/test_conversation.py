@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from handlers.citizen import CitizenHandler
 from handlers.context import Services
@@ -128,7 +128,35 @@ async def test_a_whole_survey_with_buttons(services: Services, token: str) -> No
     assert await invitation_state(services) == ("completed", None)
     async with services.uow(read_only=True) as uow:
         versions = set(await uow.connection.execute(select(AnswerRow.form_id, AnswerRow.form_version)))
+    assert versions == {("sipas-2022", 2)}  # the current version, recorded with each answer
+
+
+async def test_a_survey_offered_on_the_first_version_keeps_its_wording_and_the_current_one_has_the_official_lead_in(
+    services: Services, token: str
+) -> None:
+    async with services.uow() as uow:  # offered before version 2 of the form was published
+        await uow.connection.execute(update(InvitationRow).values(form_version=1))
+        await uow.commit()
+    person = await started(services, token)
+    for _ in range(19):
+        await person.press_label("Hài lòng")
+    assert person.last.text == (
+        "Câu 20/33\n\nXin Ông/Bà cho biết mức độ Ông/Bà mong muốn cơ quan nhà nước tập trung ưu tiên nguồn lực để "
+        "cải thiện: Nâng cao hơn nữa chất lượng cung cấp thông tin cho người dân."
+    )
+    await person.press_label("Rất nhiều")
+    async with services.uow(read_only=True) as uow:
+        versions = set(await uow.connection.execute(select(AnswerRow.form_id, AnswerRow.form_version)))
     assert versions == {("sipas-2022", 1)}
+
+    other = await returned_dossier(services, sample_dossier("P8-261118-0002", phone="0912 000 002"), services.clock())
+    fresh = await started(services, other, who="binh")
+    for _ in range(19):
+        await fresh.press_label("Hài lòng")
+    assert fresh.last.text == (
+        "Câu 20/33\n\nXin Ông/Bà cho biết mức độ Ông/Bà mong muốn cơ quan nhà nước tập trung ưu tiên nguồn lực để "
+        "cải thiện chất lượng các vấn đề dưới đây?\n\nNâng cao hơn nữa chất lượng cung cấp thông tin cho người dân"
+    )
 
 
 async def test_typed_answers_by_number_or_label_with_or_without_accents(services: Services, token: str) -> None:

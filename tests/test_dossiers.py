@@ -164,7 +164,7 @@ async def test_a_returned_dossier_gets_one_invitation_after_the_delay(
     invitation = invitations[0]
     assert invitation.status == "pending"
     assert invitation.scheduled_at == returned + timedelta(minutes=60)
-    assert (invitation.form_id, invitation.form_version) == ("sipas-2022", 1)
+    assert (invitation.form_id, invitation.form_version) == ("sipas-2022", 2)  # the current version
 
 
 async def test_an_invitation_due_in_the_quiet_hours_waits_for_the_morning(

@@ -39,6 +39,55 @@ def test_sipas_2022_has_the_19_service_items_then_priorities_profile_and_comment
     assert form.factor_of("TC").name.vi == "I. Tiếp cận dịch vụ"  # type: ignore[union-attr]
 
 
+PRIORITY_LEAD_IN = (
+    "Xin Ông/Bà cho biết mức độ Ông/Bà mong muốn cơ quan nhà nước tập trung ưu tiên nguồn lực để cải thiện "
+    "chất lượng các vấn đề dưới đây?"
+)
+PRIORITY_ITEMS = [
+    "Nâng cao hơn nữa chất lượng cung cấp thông tin cho người dân",
+    "Nâng cao hơn nữa chất lượng trụ sở, trang thiết bị phục vụ giải quyết công việc cho người dân",
+    "Nâng cao hơn nữa năng lực của cán bộ, công chức, viên chức trong giải quyết công việc cho người dân",
+    "Nâng cao hơn nữa thái độ phục vụ của cán bộ, công chức, viên chức đối với người dân",
+    "Tăng cường ứng dụng công nghệ thông tin, chuyển đổi số trong giải quyết công việc cho người dân",
+    "Nâng cao hơn nữa sự quan tâm của cơ quan nhà nước đối với nhu cầu, mong đợi của người dân",
+    "Nâng cao hơn nữa chất lượng tiếp nhận, giải quyết ý kiến góp ý, phản ánh, kiến nghị của người dân",
+    "Nâng cao hơn nữa chất lượng dịch vụ hành chính công (việc giải quyết thủ tục hành chính)",
+]
+SIPAS_2017_FACTORS = {
+    "TC": "I. Tiếp cận dịch vụ hành chính công",
+    "TT": "II. Thủ tục hành chính",
+    "CC": "III. Công chức trực tiếp giải quyết công việc",
+    "KQ": "IV. Kết quả cung ứng dịch vụ hành chính công",
+    "PA": "V. Tiếp nhận, giải quyết góp ý, phản ánh, kiến nghị",
+}
+
+
+def test_the_current_sipas_2022_asks_the_priority_items_under_the_official_lead_in(catalog: Catalog) -> None:
+    form, published = catalog.get("sipas-2022"), catalog.get("sipas-2022", 1)
+    assert form.version == 2  # version 1 is published and never changes: its answers keep their version
+    assert form.lead_ins["priorities"].vi == PRIORITY_LEAD_IN
+    assert [form.question(f"UT{i}").text.vi for i in range(1, 9)] == PRIORITY_ITEMS
+    assert [q.code for q in form.questions] == [q.code for q in published.questions]
+    assert form.rating_questions() == published.rating_questions()
+    assert form.factors == published.factors
+    assert "Mức độ mong muốn ưu tiên cải thiện:" in published.question("UT2").text.vi
+
+
+def test_sipas_2017_names_its_factors_as_the_2017_form_does(catalog: Catalog) -> None:
+    form = catalog.get("sipas-2017")
+    assert {f.code: f.name.vi for f in form.factors} == SIPAS_2017_FACTORS
+    assert form.version == 2
+    assert [q.code for q in form.questions] == [q.code for q in catalog.get("sipas-2017", 1).questions]
+    assert [q.text for q in form.questions] == [q.text for q in catalog.get("sipas-2017", 1).questions]
+
+
+def test_a_lead_in_for_a_part_the_form_does_not_have_is_refused(tmp_path: Path) -> None:
+    raw = _minimal()
+    raw["lead_ins"] = {"priorities": {"vi": "Xin Ông/Bà cho biết"}}
+    with pytest.raises(FormError, match=r"lead_ins: no question of the form is in part 'priorities'"):
+        Catalog.load(_write(tmp_path, raw))
+
+
 def test_rating_questions_offer_the_official_five_levels_in_order(catalog: Catalog) -> None:
     for form_id in ("sipas-2022", "sipas-2017", "sipas-nhanh"):
         form = catalog.get(form_id)

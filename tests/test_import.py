@@ -609,6 +609,38 @@ async def test_a_code_repeated_in_one_file_is_one_row_error_and_only_its_first_r
     assert await snapshot(services) == stored
 
 
+async def test_two_dossiers_of_one_phone_number_under_two_names_reimport_as_unchanged(
+    services: Services, tmp_path: Path
+) -> None:
+    await add_unit(services)
+    path = write_xlsx(
+        tmp_path / "mot-so-dien-thoai.xlsx",
+        [
+            export_row("P8-H1", name="Nguyễn Văn An", phone="0912 000 001"),
+            export_row("P8-H2", name="Nguyễn Thị Bé", phone="0912 000 001", email="be@example.vn"),
+            export_row("P8-H3", name="Trần Văn Cường", phone="0912 000 003"),
+        ],
+    )
+    importer = DossierImporter(services)
+
+    first = await importer.run(path)
+    stored = await snapshot(services)
+    again = await importer.run(path)
+
+    assert (first.created, first.errors) == (3, ())
+    assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 3, ())
+    assert await snapshot(services) == stored
+    # one phone number is one person: the first row that gives it names them, a later row adds what it lacks
+    h1, h2 = (
+        (await DossierHandler(services).view("P8-H1")).dossier,
+        (await DossierHandler(services).view("P8-H2")).dossier,
+    )
+    assert h1.applicant_id == h2.applicant_id is not None
+    async with services.uow(read_only=True) as uow:
+        person = await uow.people.get(h1.applicant_id)
+    assert (person.name, person.email) == ("Nguyễn Văn An", "be@example.vn")
+
+
 async def test_a_real_contradiction_is_a_row_error_and_an_older_state_is_not(
     services: Services, tmp_path: Path
 ) -> None:

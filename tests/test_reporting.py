@@ -12,6 +12,7 @@ from handlers.context import Services
 from handlers.dossiers import DossierHandler
 from handlers.errors import InvalidInput, NotFound
 from handlers.reporting import Period, Reporter, render_text
+from handlers.units import UnitHandler
 from storage.models import ApologyRow
 from tests.conftest import Clock
 from tests.helpers import add_unit, sample_dossier
@@ -210,6 +211,45 @@ async def test_the_text_report_shows_the_same_figures_the_vietnamese_way(month: 
     assert "0912" not in text
     alone = render_text(await month.satisfaction("P9", NOVEMBER), services)
     assert "Chỉ số hài lòng chung: chưa đủ dữ liệu (n = 2)" in alone
+
+
+SIPAS_2017_ITEMS = {
+    "TC": ["TC1", "TC2", "TC3", "TC4"],
+    "TT": ["TT1", "TT2", "TT3", "TT4", "TT5"],
+    "CC": ["CC1", "CC2", "CC3", "CC4", "CC5", "CC6"],
+    "KQ": ["KQ1", "KQ2", "KQ3"],
+    "PA": ["PA1", "PA2", "PA3", "PA4"],
+}
+
+
+async def test_a_unit_on_the_2017_form_is_reported_under_the_2017_factor_names(
+    services: Services, clock: Clock
+) -> None:
+    clock.now = day(11, 25, 10)
+    await UnitHandler(services).add("P17", "Phường 17", form="sipas-2017")
+    items = [code for codes in SIPAS_2017_ITEMS.values() for code in codes]
+    for number in range(5):
+        await respondent(services, f"S17-{number}", "P17", "Hộ tịch", dict.fromkeys(items, "4"), day(11, 6))
+
+    report = await Reporter(services).satisfaction("P17", NOVEMBER)
+    text = render_text(report, services)
+
+    assert (report["form"], [f["name"] for f in report["factors"]]) == (
+        "sipas-2017",
+        [
+            "I. Tiếp cận dịch vụ hành chính công",
+            "II. Thủ tục hành chính",
+            "III. Công chức trực tiếp giải quyết công việc",
+            "IV. Kết quả cung ứng dịch vụ hành chính công",
+            "V. Tiếp nhận, giải quyết góp ý, phản ánh, kiến nghị",
+        ],
+    )
+    assert "  I. Tiếp cận dịch vụ hành chính công: 100,0% (n = 5)" in text
+    assert "  IV. Kết quả cung ứng dịch vụ hành chính công: 100,0% (n = 5)" in text
+    assert "  V. Tiếp nhận, giải quyết góp ý, phản ánh, kiến nghị: 100,0% (n = 5)" in text
+    assert "Kết quả giải quyết thủ tục hành chính" not in text  # the 2022 names
+    assert "Cơ quan nhà nước tiếp nhận, xử lý" not in text
+    assert "ưu tiên" not in text  # the 2017 form asks no priorities: no empty section
 
 
 async def test_an_empty_period(month: Reporter) -> None:

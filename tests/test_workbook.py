@@ -23,7 +23,9 @@ from handlers.workbook import (
 )
 from survey_forms.catalog import Catalog
 
-SHEETS = ["Tổng hợp", "Tiêu chí", "Yếu tố", "Lĩnh vực", "Cán bộ", "Hồ sơ trễ hẹn", "Dữ liệu khảo sát"]
+SHEETS = [
+    "Tổng hợp", "Tiêu chí", "Yếu tố", "Ưu tiên cải thiện", "Lĩnh vực", "Cán bộ", "Hồ sơ trễ hẹn", "Dữ liệu khảo sát",
+]  # fmt: skip
 
 QUESTIONS = [
     ("TC1", "TC", "Cơ quan cung cấp thông tin về thủ tục hành chính dễ tiếp cận, dễ hiểu."),
@@ -427,6 +429,26 @@ def test_factors_show_name_n_index_and_interval() -> None:
     assert_percent(tc[4], 78.9)
     assert_percent(tc[5], 93.3)
     assert [c.value for c in cc] == ["CC", "III. Công chức trực tiếp giải quyết công việc", 4] + [INSUFFICIENT] * 3
+
+
+def test_priorities_show_each_item_with_its_text_n_and_share_of_very_much_and_much() -> None:
+    report = make_report()
+    report["priorities"] = [
+        {"code": "UT1", "index": 60.0, "n": 40, "suppressed": False},
+        {"code": "UT2", "index": None, "n": 3, "suppressed": True},
+    ]
+    ws = load(make_data(report=report))["Ưu tiên cải thiện"]
+    header, ut1, ut2 = list(ws.iter_rows())
+    assert [c.value for c in header] == ["Mã", "Nội dung", "Số câu trả lời (n)", "Tỷ lệ “Rất nhiều” + “Nhiều”"]
+    assert [c.value for c in ut1[:3]] == ["UT1", "Mức độ mong muốn ưu tiên cải thiện: thông tin cho người dân.", 40]
+    assert_percent(ut1[3], 60.0)
+    assert [c.value for c in ut2] == ["UT2", None, 3, INSUFFICIENT]
+
+
+def test_a_form_without_priority_items_has_no_priorities_sheet() -> None:
+    report = make_report()
+    report["priorities"] = []
+    assert "Ưu tiên cải thiện" not in load(make_data(report=report)).sheetnames
 
 
 def test_fields_show_n_and_index_or_insufficient_data() -> None:
