@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -16,9 +17,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig, to_inbound
+from handlers.context import Services
 from handlers.messages import Inbound, Option, Outcome, Reply
-from storage.models import InboundEventRow, OutboxRow
-from tests.conftest import Backend
+from scheduler.jobs import Jobs
+from storage.db import Database
+from storage.models import InboundEventRow, InboxRow, OutboxRow
+from storage.uow import UnitOfWork
+from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person, ZaloBotEmulator
 from tests.telegram_service import RunningService, running
 
@@ -231,3 +236,97 @@ def test_a_text_that_is_not_a_string_reads_as_empty_and_nul_characters_are_dropp
     )
     assert nul is not None
     assert nul.text == "ab"
+
+
+async def kept_count(url: str, chat_id: str | None = None) -> int:
+    database = Database(url)
+    try:
+        async with UnitOfWork(database, read_only=True) as uow:
+            query = select(func.count(InboxRow.id))
+            if chat_id is not None:
+                query = query.where(InboxRow.chat_id == chat_id)
+            return int(await uow.connection.scalar(query))
+    finally:
+        await database.close()
+
+
+async def keep(url: str, update: dict[str, Any], *, failed: bool = False, at: datetime | None = None) -> None:
+    """Put an update in the inbox as the poller does when it reads one (``failed``: set aside)."""
+    message = update["message"]
+    database = Database(url)
+    try:
+        async with UnitOfWork(database) as uow:
+            now = at or datetime.now(UTC)
+            kept_id = await uow.inbox.keep("zalo_bot", message["message_id"], message["chat"]["id"], update, now)
+            assert kept_id is not None
+            if failed:
+                await uow.inbox.failed(kept_id, "RuntimeError: a defect", now)
+            await uow.commit()
+    finally:
+        await database.close()
+
+
+async def test_updates_kept_but_not_handled_are_handled_first_at_start_and_a_handled_one_changes_nothing(
+    backend: Backend,
+) -> None:
+    async with ZaloBotEmulator(token=TOKEN, default_poll_timeout=1.0) as emu:
+        person = emu.person("6ede9afa66b88fe6d6a9", display_name="An")
+        async with running(backend.url, **bot_settings(emu, "polling")) as service:
+            body = await service.put_dossier("P8-1", "Nguyễn Văn An")
+            await person.send_text(f"/start {body['optin']['token']}")
+            await person.wait_for(lambda p: "1. Đồng ý" in p.last.text)
+            consent = await person.send_text("đồng ý")
+            await person.wait_for(lambda p: any("đã được liên kết" in text for text in p.texts))
+        assert await kept_count(backend.url) == 0  # a handled update is not kept
+        # a stop left in the inbox: the consent, handled already (kept again), and a help request never handled
+        help_request = copy.deepcopy(consent)
+        help_request["message"].update(message_id="8f1c0a2b3d4e5f607182", text="/trogiup")
+        await keep(backend.url, consent)
+        await keep(backend.url, help_request)
+        seen = len(person.texts)
+        async with running(backend.url, **bot_settings(emu, "polling")):
+            await person.wait_for(lambda p: len(p.texts) > seen, timeout=30)
+            assert "/khaosat" in person.last.text  # the help text, though the platform never gave it again
+        assert len(person.texts) == seen + 1  # the consent was not taken twice
+        assert sum("đã được liên kết" in text for text in person.texts) == 1
+        assert await kept_count(backend.url) == 0
+
+
+async def test_erasure_deletes_what_the_inbox_kept_from_the_chat(backend: Backend) -> None:
+    async with (
+        ZaloBotEmulator(token=TOKEN, default_poll_timeout=1.0) as emu,
+        running(backend.url, **bot_settings(emu, "polling")) as service,
+    ):
+        body = await service.put_dossier("P8-1", "Nguyễn Văn An")
+        an = emu.person("6ede9afa66b88fe6d6a9", display_name="An")
+        await link(an, body["optin"]["token"])
+        words = await an.send_text("Cán bộ Nguyễn Thị Bình hướng dẫn tận tình")
+        await an.wait_for(lambda p: len(p.texts) >= 3)
+        other = copy.deepcopy(words)
+        other["message"].update(message_id="9a9a9a9a9a9a9a9a9a9a", chat={"id": "1111aaaa2222bbbb3333"})
+        for update, message_id in ((words, "7b7b7b7b7b7b7b7b7b7b"), (other, "9a9a9a9a9a9a9a9a9a9a")):
+            update["message"]["message_id"] = message_id
+            await keep(backend.url, update, failed=True)  # set aside: a defect stopped its handling
+        await an.send_text("/xoadulieu")
+        await an.wait_for(lambda p: p.last.text.startswith("Ông/Bà muốn xoá dữ liệu cá nhân?"))
+        await an.send_text("1")
+        await an.wait_for(lambda p: p.last.text.startswith("Dữ liệu cá nhân của Ông/Bà đã được xoá"))
+        assert await kept_count(backend.url, an.chat_id) == 0
+        assert await kept_count(backend.url) == 1  # another chat's stays
+
+
+async def test_failed_kept_updates_are_purged_by_housekeeping_after_seven_days(
+    backend: Backend, services: Services, clock: Clock
+) -> None:
+    def update(message_id: str) -> dict[str, Any]:
+        chat = {"id": "6ede9afa66b88fe6d6a9", "chat_type": "PRIVATE"}
+        message = {"chat": chat, "from": chat, "text": "1", "message_id": message_id, "date": 1750316131602}
+        return {"event_name": "message.text.received", "message": message}
+
+    await keep(backend.url, update("old-failed"), failed=True, at=clock() - timedelta(days=8))
+    await keep(backend.url, update("new-failed"), failed=True, at=clock() - timedelta(days=6))
+    await keep(backend.url, update("old-pending"), at=clock() - timedelta(days=8))
+    assert await Jobs(services, "instance-a").housekeeping()
+    async with services.uow(read_only=True) as uow:
+        left = set((await uow.connection.execute(select(InboxRow.update_id))).scalars())
+    assert left == {"new-failed", "old-pending"}  # never-handled updates are not purged: they are handled first
