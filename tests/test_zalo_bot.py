@@ -330,3 +330,16 @@ async def test_failed_kept_updates_are_purged_by_housekeeping_after_seven_days(
     async with services.uow(read_only=True) as uow:
         left = set((await uow.connection.execute(select(InboxRow.update_id))).scalars())
     assert left == {"new-failed", "old-pending"}  # never-handled updates are not purged: they are handled first
+
+
+async def test_in_webhook_mode_what_polling_left_in_the_inbox_is_handled_at_start(backend: Backend) -> None:
+    async with ZaloBotEmulator(token=TOKEN) as emu:
+        person = emu.person("6ede9afa66b88fe6d6a9", display_name="An", has_written=True)
+        chat = {"id": person.chat_id, "chat_type": "PRIVATE"}
+        sender = {"id": person.chat_id, "display_name": "An", "is_bot": False}
+        message = {"from": sender, "chat": chat, "text": "/trogiup", "message_id": "5c5c5c5c5c5c5c5c5c5c", "date": 1}
+        await keep(backend.url, {"event_name": "message.text.received", "message": message})
+        async with running(backend.url, **bot_settings(emu, "webhook")):
+            await person.wait_for(lambda p: bool(p.texts), timeout=30)
+            assert "/khaosat" in person.last.text
+        assert await kept_count(backend.url) == 0

@@ -239,6 +239,13 @@ class ZaloBotChannel:
             if kept is None or not await self._handle_kept(kept):
                 unsettled = True
 
+    async def settle(self, stop: asyncio.Event) -> None:
+        """Handle what a polling run left in the inbox (in webhook mode, where nothing polls), until done."""
+        failures = 0
+        while self.inbox is not None and not stop.is_set() and not await self.drain(stop):
+            failures += 1
+            await pause(stop, min(30.0, 0.5 * 2**failures))
+
     async def _keep(self, update: dict[str, Any], inbound: Inbound, stop: asyncio.Event) -> KeptUpdate | None:
         """Commit the update read to the inbox, trying again while the database is unavailable."""
         assert self.inbox is not None
