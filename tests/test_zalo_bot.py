@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig, to_inbound
+from handlers.citizen import CitizenHandler
 from handlers.context import Services
+from handlers.inbox import Inbox
 from handlers.messages import Inbound, Option, Outcome, Reply
 from scheduler.jobs import Jobs
 from storage.db import Database
@@ -343,3 +345,37 @@ async def test_in_webhook_mode_what_polling_left_in_the_inbox_is_handled_at_star
             await person.wait_for(lambda p: bool(p.texts), timeout=30)
             assert "/khaosat" in person.last.text
         assert await kept_count(backend.url) == 0
+
+
+async def test_an_update_whose_handling_fails_is_set_aside_and_the_next_ones_are_handled(
+    backend: Backend, services: Services
+) -> None:
+    citizens = CitizenHandler(services)
+
+    async def handle(inbound: Inbound) -> Outcome:
+        if inbound.text == "lỗi":
+            raise RuntimeError("a defect")
+        return await citizens.handle(inbound)
+
+    async with ZaloBotEmulator(token=TOKEN, default_poll_timeout=0.5) as emu:
+        person = emu.person("6ede9afa66b88fe6d6a9", display_name="An")
+        config = ZaloBotConfig(token=TOKEN, api_url=emu.api_url, poll_timeout_seconds=0.5)
+        channel = ZaloBotChannel(config, handle, Inbox(services, "zalo_bot"))
+        stop = asyncio.Event()
+        polling = asyncio.create_task(channel.poll(stop))
+        try:
+            await person.send_text("lỗi")
+            await person.send_text("/trogiup")
+            # one update per call, each handled before the next call: the third call comes after both
+            await emu.wait_for(lambda e: not e.pending_updates and e.stats.requests["getUpdates"] >= 3)
+        finally:
+            stop.set()
+            await polling
+            await channel.stop()
+    async with services.uow(read_only=True) as uow:
+        kept = (await uow.connection.execute(select(InboxRow.payload, InboxRow.error, InboxRow.failed_at))).all()
+        replies = list((await uow.connection.execute(select(OutboxRow.payload))).scalars())
+    assert [(row.payload["message"]["text"], row.error) for row in kept] == [("lỗi", "RuntimeError: a defect")]
+    assert kept[0].failed_at is not None
+    assert len(replies) == 1
+    assert "/khaosat" in replies[0]["text"]  # the help asked for after the failed one
