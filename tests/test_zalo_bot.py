@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +27,7 @@ from scheduler.jobs import Jobs
 from storage.db import Database
 from storage.models import InboundEventRow, InboxRow, OutboxRow
 from storage.uow import UnitOfWork
+from storage.values import KeptUpdate
 from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person, ZaloBotEmulator
 from tests.telegram_service import RunningService, running
@@ -379,3 +382,55 @@ async def test_an_update_whose_handling_fails_is_set_aside_and_the_next_ones_are
     assert kept[0].failed_at is not None
     assert len(replies) == 1
     assert "/khaosat" in replies[0]["text"]  # the help asked for after the failed one
+
+
+class Outage(Inbox):
+    """The inbox, on a database that cannot be opened until ``back`` is set."""
+
+    def __init__(self, services: Services, broken: Services) -> None:
+        super().__init__(services, "zalo_bot")
+        self.broken = Inbox(broken, "zalo_bot")
+        self.back = asyncio.Event()
+        self.refusals = 0
+        self.refused = asyncio.Event()
+
+    async def keep(self, update_id: str, chat_id: str, update: dict[str, Any]) -> KeptUpdate | None:
+        if self.back.is_set():
+            return await super().keep(update_id, chat_id, update)
+        self.refusals += 1
+        self.refused.set()
+        return await self.broken.keep(update_id, chat_id, update)  # raises: the database file cannot be opened
+
+
+async def test_an_update_read_while_the_database_is_down_is_kept_once_it_is_back_and_nothing_more_is_read(
+    backend: Backend, services: Services, tmp_path: Path
+) -> None:
+    (tmp_path / "gone").mkdir()
+    broken = dataclasses.replace(services, database=Database(f"sqlite+aiosqlite:///{tmp_path}/gone/sipasbot.db"))
+    (tmp_path / "gone").rmdir()  # the database file can no longer be opened
+    inbox = Outage(services, broken)
+    async with ZaloBotEmulator(token=TOKEN, default_poll_timeout=0.5) as emu:
+        person = emu.person("6ede9afa66b88fe6d6a9", display_name="An")
+        config = ZaloBotConfig(token=TOKEN, api_url=emu.api_url, poll_timeout_seconds=0.5)
+        channel = ZaloBotChannel(config, CitizenHandler(services).handle, inbox)
+        stop = asyncio.Event()
+        polling = asyncio.create_task(channel.poll(stop))
+        try:
+            await person.send_text("/trogiup")
+            await asyncio.wait_for(inbox.refused.wait(), timeout=10)
+            await person.send_text("xin chào")  # not read while the one in hand cannot be kept
+            reads = emu.stats.updates_delivered
+            inbox.back.set()
+            await emu.wait_for(lambda e: not e.pending_updates and e.stats.requests["getUpdates"] >= 3, timeout=20)
+        finally:
+            stop.set()
+            await polling
+            await channel.stop()
+            await broken.database.close()
+    assert reads == 1
+    async with services.uow(read_only=True) as uow:
+        replies = list((await uow.connection.execute(select(OutboxRow.payload).order_by(OutboxRow.id))).scalars())
+        kept = await uow.connection.scalar(select(func.count(InboxRow.id)))
+    assert "/khaosat" in replies[0]["text"]  # the help asked for during the outage
+    assert len(replies) == 2
+    assert kept == 0
