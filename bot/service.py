@@ -244,6 +244,8 @@ class Service:
             polls.append(asyncio.create_task(self.telegram.poll(step_down), name="telegram-poll"))
         if self.zalo_bot is not None and settings.zalo_bot_mode == "polling":
             polls.append(asyncio.create_task(self.zalo_bot.poll(step_down), name="zalo-bot-poll"))
+        elif self.zalo_bot is not None:  # webhook mode: what polling left in the inbox is handled all the same
+            polls.append(asyncio.create_task(self.zalo_bot.settle(step_down), name="zalo-bot-inbox"))
         if self.zalo_oa is not None:
             outbox = self.outbox
             keep_fresh = self.zalo_oa.api.tokens.keep_fresh(

@@ -62,6 +62,9 @@ class CitizenHandler:
         now = services.clock()
         async with services.uow() as uow:
             if not await uow.inbound.first_seen(inbound.identity.channel, inbound.event_id, now):
+                if inbound.kept_id is not None:  # handled before a crash, still kept: forgotten now
+                    await uow.inbox.done(inbound.kept_id)
+                    await uow.commit()
                 return Outcome(duplicate=True)
             turn = _Turn(services, uow, inbound, now, self)
             await turn.run()
@@ -74,6 +77,8 @@ class CitizenHandler:
                     identity_id=turn.chat.id if turn.chat else None,
                     invitation_id=turn.invitation_id,
                 )
+            if inbound.kept_id is not None:  # kept as read: forgotten in the transaction of its effects
+                await uow.inbox.done(inbound.kept_id)
             await uow.commit()
         services.on_commit()
         return Outcome(replies=tuple(turn.replies), ack=turn.ack)

@@ -2,10 +2,10 @@
 
 A platform that hands an update out only once (the Zalo Bot platform's getUpdates, PLATFORMS.md §4.2) would
 lose it to a crash between the read and the handling's commit. So each update is committed here first, then
-handled, then forgotten; what a restart finds here is handled before anything new is read. Handling twice
-changes nothing (the handler records each event id in the transaction of its effects), so a crash between
-the handling and the forgetting is harmless. An update whose handling failed is set aside (not tried again)
-and purged after ``FAILED_KEPT_DAYS``; erasure deletes a chat's updates (they hold its id and words).
+handled and forgotten in one transaction (``Inbound.kept_id``); what a restart finds here is handled before
+anything new is read. Handling twice changes nothing (the handler records each event id with its effects).
+An update whose handling failed is set aside (not tried again) and purged after ``FAILED_KEPT_DAYS``;
+erasure deletes a chat's updates (they hold its id and words).
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ class Inbox:
         self.services = services
         self.channel = channel
 
-    async def keep(self, update_id: str, chat_id: str, update: dict[str, Any]) -> None:
-        """Commit an update as read (one kept before under the same id stays as it is)."""
+    async def keep(self, update_id: str, chat_id: str, update: dict[str, Any]) -> KeptUpdate | None:
+        """Commit an update as read; None when one was kept before under the same id (it stays as it was)."""
         services = self.services
         async with services.uow() as uow:
-            await uow.inbox.keep(self.channel, update_id, chat_id, update, services.clock())
+            kept_id = await uow.inbox.keep(self.channel, update_id, chat_id, update, services.clock())
             await uow.commit()
+        return KeptUpdate(kept_id, update_id, update) if kept_id is not None else None
 
     async def pending(self) -> list[KeptUpdate]:
         """The oldest updates kept and not handled yet, in the order they were read."""
@@ -43,7 +44,7 @@ class Inbox:
             return await uow.inbox.pending(self.channel, BATCH)
 
     async def done(self, kept: KeptUpdate) -> None:
-        """Forget a handled update."""
+        """Forget an update (the citizen handler forgets those it handles itself, in their transaction)."""
         async with self.services.uow() as uow:
             await uow.inbox.done(kept.id)
             await uow.commit()

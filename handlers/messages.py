@@ -60,6 +60,7 @@ class Inbound:
     phone: str = ""
     locale_hint: str | None = None
     at: datetime | None = None
+    kept_id: int | None = None  # the inbox row it was kept in (handlers/inbox.py): forgotten with its handling
 
     def __post_init__(self) -> None:
         # whatever a platform sent, it is stored: nothing a database refuses gets past here

@@ -657,19 +657,23 @@ def _keep(dialect: str) -> Insert:
             payload=bindparam("payload", type_=INBOX.c.payload.type),
             received_at=bindparam("now"),
         )
-        .on_conflict_do_nothing(index_elements=["channel", "update_id"]),
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(INBOX.c.id),
     )
 
 
 class InboxRepository(_Repository):
     """Platform updates kept as they were read, until handled (PLATFORMS.md §4.2: persist before processing)."""
 
-    async def keep(self, channel: str, update_id: str, chat_id: str, payload: dict[str, Any], now: datetime) -> None:
-        """Keep an update; one kept before under the same id stays as it is."""
-        await self.connection.execute(
+    async def keep(
+        self, channel: str, update_id: str, chat_id: str, payload: dict[str, Any], now: datetime
+    ) -> int | None:
+        """Keep an update; its row id, or None when one was kept before under the same id (it stays)."""
+        result = await self.connection.execute(
             self._prepared(_keep),
             {"channel": channel, "update_id": update_id, "chat_id": chat_id, "payload": payload, "now": now},
         )
+        return result.scalar()
 
     async def pending(self, channel: str, limit: int) -> list[KeptUpdate]:
         """The oldest updates kept and not handled (nor failed), in the order they were read."""

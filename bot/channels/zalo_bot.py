@@ -12,6 +12,7 @@ and a re-delivery (same ``message_id``) changes nothing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -175,11 +176,13 @@ class ZaloBotChannel:
 
     # --- inbound
 
-    async def process(self, update: dict[str, Any]) -> bool:
-        """Handle one update fully (committed); False when it is not an update we act on."""
+    async def process(self, update: dict[str, Any], kept_id: int | None = None) -> bool:
+        """Handle one update fully (committed; its inbox row ``kept_id`` forgotten); False when not acted on."""
         inbound = to_inbound(update)
         if inbound is None:
             return False
+        if kept_id is not None:
+            inbound = dataclasses.replace(inbound, kept_id=kept_id)
         lock = self._chat_locks.setdefault(inbound.identity.external_id, asyncio.Lock())
         async with lock:
             await self.on_inbound(inbound)
@@ -194,11 +197,14 @@ class ZaloBotChannel:
         """
         failures = 0
         poll = self.config.poll_timeout_seconds
+        unsettled = True  # the inbox may hold updates not handled (at start, after a failure)
         while not stop.is_set():
-            if self.inbox is not None and not await self.drain(stop):
-                failures += 1
-                await pause(stop, min(30.0, 0.5 * 2**failures))
-                continue
+            if self.inbox is not None and unsettled:
+                if not await self.drain(stop):
+                    failures += 1
+                    await pause(stop, min(30.0, 0.5 * 2**failures))
+                    continue
+                unsettled = False
             try:
                 update = await self.call("getUpdates", {"timeout": poll}, wait=poll + self.config.timeout_seconds)
             except ZaloBotError as error:
@@ -228,21 +234,29 @@ class ZaloBotChannel:
                     log.exception("handling a Zalo Bot update failed; the platform does not redeliver it")
                 continue
             # a step-down cancels this task: the update read must still reach the inbox
-            await asyncio.shield(self._keep(update, inbound, stop))
+            kept = await asyncio.shield(self._keep(update, inbound, stop))
             await self._hold(inbound)
+            if kept is None or not await self._handle_kept(kept):
+                unsettled = True
 
-    async def _keep(self, update: dict[str, Any], inbound: Inbound, stop: asyncio.Event) -> None:
+    async def settle(self, stop: asyncio.Event) -> None:
+        """Handle what a polling run left in the inbox (in webhook mode, where nothing polls), until done."""
+        failures = 0
+        while self.inbox is not None and not stop.is_set() and not await self.drain(stop):
+            failures += 1
+            await pause(stop, min(30.0, 0.5 * 2**failures))
+
+    async def _keep(self, update: dict[str, Any], inbound: Inbound, stop: asyncio.Event) -> KeptUpdate | None:
         """Commit the update read to the inbox, trying again while the database is unavailable."""
         assert self.inbox is not None
         failures = 0
         while True:
             try:
-                await self.inbox.keep(inbound.event_id, inbound.identity.external_id, update)
-                return
+                return await self.inbox.keep(inbound.event_id, inbound.identity.external_id, update)
             except TRANSIENT as error:
                 if stop.is_set():
                     log.error("a Zalo Bot update read could not be kept (%s): it is lost", type(error).__name__)
-                    return
+                    return None
                 failures += 1
                 wait = min(30.0, 0.5 * 2**failures)
                 log.warning("keeping a Zalo Bot update failed (%s); again in %.1f s", type(error).__name__, wait)
@@ -267,18 +281,19 @@ class ZaloBotChannel:
         return True
 
     async def _handle_kept(self, item: KeptUpdate) -> bool:
-        """Handle one kept update and forget it; False when the database failed (it stays kept)."""
+        """Handle one kept update, forgotten in the same transaction; False when the database failed (it stays)."""
         assert self.inbox is not None
         try:
             try:
-                await self.process(item.payload)
+                acted = await self.process(item.payload, item.id)
             except TRANSIENT:
                 raise
             except Exception as error:  # a defect: set aside (not tried again at every start), said loudly
                 log.exception("handling a Zalo Bot update failed; it is set aside in the inbox")
                 await self.inbox.failed(item, f"{type(error).__name__}: {error}")
                 return True
-            await self.inbox.done(item)
+            if not acted:
+                await self.inbox.done(item)
         except TRANSIENT as error:
             log.warning("handling a kept Zalo Bot update failed (%s); it stays kept", type(error).__name__)
             return False
