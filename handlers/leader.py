@@ -624,6 +624,11 @@ class PeriodReports:
                     )
                 )
         targets = self.digests.targets(unit)
+        book = await self.digests.goals.book(unit)
+        field_names = {f["field"] for f in report["by_field"]} | {f["field"] for f in report["on_time_by_field"]}
+        field_targets = {
+            name: (goal.satisfaction, goal.on_time) for name in field_names for goal in (book.for_field(name),)
+        }
         data = WorkbookData(
             title=title,
             unit_name=unit.name,
@@ -634,6 +639,7 @@ class PeriodReports:
             officers=officer_list,
             targets={"satisfaction": targets.satisfaction, "on_time": targets.on_time},
             generated_at=services.clock().astimezone(policy.timezone),
+            field_targets=field_targets,
         )
         if len(answer_rows) < PROCESS_POOL_ROWS:
             return await asyncio.to_thread(build_workbook, data)

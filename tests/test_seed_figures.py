@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
 import os
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 
 from bot.app import App
@@ -214,3 +216,55 @@ def test_the_digest_shows_each_field_against_its_targets_online_supplements_and_
     assert "• Hồ sơ bị yêu cầu bổ sung từ lần thứ hai trở lên: 1" in out
     assert "Phản ánh mới: 4 (đã trả lời 1, đã đóng 2)" in out
     assert "Phản ánh đã xử lý (đã trả lời hoặc đã đóng): 75,0% (3/4; mục tiêu 100,0%: chưa đạt)" in out
+
+
+def test_the_workbook_has_the_fields_against_their_targets_online_supplements_and_complaints(
+    cli: Any, tmp_path: Path
+) -> None:
+    assert cli("targets", "set", "--unit", "P8", "--field", "Đất đai", "--on-time", "96")[0] == 0
+    out_file = tmp_path / "p8.xlsx"
+    status, _out, err = cli(
+        "report",
+        "--unit",
+        "P8",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--format",
+        "xlsx",
+        "--out",
+        f"{out_file}",
+    )
+    assert status == 0, err
+    book = openpyxl.load_workbook(io.BytesIO(out_file.read_bytes()))
+    rows = list(book["Chỉ tiêu lĩnh vực"].iter_rows(values_only=True))
+    assert rows[0] == (
+        "Lĩnh vực",
+        "Hồ sơ đã giải quyết",
+        "Đúng hạn",
+        "Tỷ lệ đúng hạn",
+        "Mục tiêu đúng hạn",
+        "Đánh giá đúng hạn",
+        "Số câu trả lời (n)",
+        "Chỉ số hài lòng",
+        "Mục tiêu hài lòng",
+        "Đánh giá hài lòng",
+    )
+    civil, land = rows[1], rows[2]
+    assert land[:3] == (LAND, 5, 4)
+    assert land[3:6] == (pytest.approx(0.8), pytest.approx(0.96), "Chưa đạt")
+    assert land[6:] == (0, "chưa đủ dữ liệu", pytest.approx(0.95), "chưa đủ dữ liệu")
+    assert civil[:3] == (CIVIL, 6, 6)
+    assert civil[3:6] == (pytest.approx(1.0), pytest.approx(0.95), "Đạt")
+    assert civil[6:] == (6, pytest.approx(0.818), pytest.approx(0.95), "Chưa đạt")  # 81,8% shown and judged
+
+    summary = {row[0]: row[1:] for row in book["Tổng hợp"].iter_rows(values_only=True) if row and row[0]}
+    assert summary["Hồ sơ tiếp nhận trực tuyến"][0] == ONLINE
+    assert summary["Tỷ lệ hồ sơ tiếp nhận trực tuyến"][0] == pytest.approx(0.455)
+    assert summary["Hồ sơ bị yêu cầu bổ sung từ lần thứ hai trở lên"][0] == 1
+    assert summary["Phản ánh tiếp nhận"][0] == 4
+    assert summary["Phản ánh đã trả lời"][0] == 1
+    assert summary["Phản ánh đã đóng"][0] == 2
+    handled = summary["Tỷ lệ phản ánh đã xử lý"]
+    assert handled[:3] == (pytest.approx(0.75), pytest.approx(1.0), "Chưa đạt")
