@@ -20,10 +20,14 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from aiohttp.test_utils import TestClient
 
 from bot.app import App
 from bot.cli import main
 from bot.config import load_settings
+from bot.web.api import setup_api
+from bot.web.pages import setup_pages
+from bot.web.server import build_web_app
 from handlers.dossiers import DossierHandler
 from handlers.reporting import Period
 from tests.conftest import Clock
@@ -268,3 +272,55 @@ def test_the_workbook_has_the_fields_against_their_targets_online_supplements_an
     assert summary["Phản ánh đã đóng"][0] == 2
     handled = summary["Tỷ lệ phản ánh đã xử lý"]
     assert handled[:3] == (pytest.approx(0.75), pytest.approx(1.0), "Chưa đạt")
+
+
+async def test_the_public_page_shows_complaint_counts_and_fields_against_targets(
+    clock: Clock, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'page.db'}"
+    app = App(load_settings(database_url=url, public_url="https://sipas.example.vn"), clock=clock)
+    await app.start()
+    await fixture_month(app)
+    await app.targets.set("P8", "Đất đai", None, 96)
+    client: TestClient = await aiohttp_client(build_web_app(app, [setup_api, setup_pages]))
+    async with client.get("/cong-khai/P8.json?quy=2026-Q4") as response:
+        assert response.status == 200
+        page = await response.json()
+    # the quarter to date (01/10–01/12) holds October's open complaint too: 3 handled of 5
+    assert page["complaints"] == {
+        "received": 5, "answered": 1, "closed": 2, "handled_rate": 60.0, "handled_text": "60,0%"
+    }  # fmt: skip
+    assert page["fields"] == [
+        {
+            "field": CIVIL,
+            "resolved": 6,
+            "on_time": 6,
+            "on_time_rate": 100.0,
+            "on_time_text": "100,0%",
+            "on_time_target": 95.0,
+            "on_time_met": True,
+            "satisfaction": {"index": 81.8, "text": "81,8%", "n": 6, "suppressed": False},
+            "satisfaction_target": 95.0,
+            "satisfaction_met": False,
+        },
+        {
+            "field": LAND,
+            "resolved": 5,
+            "on_time": 4,
+            "on_time_rate": 80.0,
+            "on_time_text": "80,0%",
+            "on_time_target": 96.0,
+            "on_time_met": False,
+            "satisfaction": {"index": None, "text": "chưa đủ dữ liệu", "n": 0, "suppressed": True},
+            "satisfaction_target": 95.0,
+            "satisfaction_met": None,
+        },
+    ]
+    async with client.get("/cong-khai/P8?quy=2026-Q4") as response:
+        html = await response.text()
+    assert 'data-figure="complaints-received">5<' in html
+    assert 'data-figure="complaints-handled_rate">60,0%<' in html
+    assert 'data-figure="complaints-verdict">Chưa đạt<' in html
+    assert 'data-figure="field-target-2-on_time-verdict">Chưa đạt<' in html
+    assert "Đã xử lý" not in html  # counts only: no complaint's text or answer
+    await app.close()
