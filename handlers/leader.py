@@ -50,6 +50,19 @@ KINDS |= {
     "quý": "quarter",
     "quarter": "quarter",
 }
+# 6 months, 9 months and the year, as the seeds report them ("quý I, 6 tháng, 9 tháng, năm")
+KINDS |= {
+    "6thang": "half_year",
+    "6months": "half_year",
+    "half_year": "half_year",
+    "9thang": "nine_months",
+    "9months": "nine_months",
+    "nine_months": "nine_months",
+    "nam": "year",
+    "year": "year",
+}
+PERIOD_CHOICES = "ngay, tuan, thang, quy, 6thang, 9thang, nam"
+PERIOD_TITLES = {"half_year": "6 tháng đầu năm", "nine_months": "9 tháng đầu năm", "year": "năm"}
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
 STATE_WORDS = {
@@ -82,6 +95,52 @@ def month_of(day: date) -> Period:
     start = day.replace(day=1)
     next_start = (start + timedelta(days=32)).replace(day=1)
     return Period(start, next_start - timedelta(days=1))
+
+
+def period_kind(text: str) -> str | None:
+    """``"6 tháng"``, ``"6thang"``, ``"9 THÁNG"``, ``"năm"``, ``"quý"``… as a period kind; None when unknown."""
+    folded = fold(text).replace(" ", "").replace("_", "")
+    return KINDS.get(folded) or KINDS.get(fold(text)) or KINDS.get(text.strip().lower())
+
+
+def _last_year(day: date) -> date:
+    """The same day a year earlier (28/02 for 29/02)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def period_of(kind: str, day: date) -> Period:
+    """The period of ``kind`` that holds ``day``, to ``day`` while it runs (a report made on ``day``).
+
+    The week runs Monday to Sunday; 6 months are January–June, 9 months January–September, the year
+    January–December.
+    """
+    if kind == "day":
+        return Period(day, day)
+    if kind == "week":
+        return Period(day - timedelta(days=day.weekday()), day)
+    if kind == "month":
+        return Period(day.replace(day=1), day)
+    if kind == "quarter":
+        return Period(quarter_of(day).start, day)
+    last_month = {"half_year": 6, "nine_months": 9, "year": 12}.get(kind)
+    if last_month is None:
+        raise InvalidInput(f"unknown period {kind!r}")
+    end = month_of(date(day.year, last_month, 1)).end
+    return Period(date(day.year, 1, 1), min(day, end))
+
+
+def period_title(kind: str, period: Period) -> str:
+    """The workbook's title for a report of ``kind``: ``Báo cáo mức độ hài lòng 6 tháng đầu năm 2026``."""
+    if kind not in PERIOD_TITLES:
+        return f"Báo cáo mức độ hài lòng từ {period.start:%d/%m/%Y} đến {period.end:%d/%m/%Y}"
+    title = f"Báo cáo mức độ hài lòng {PERIOD_TITLES[kind]} {period.start.year}"
+    last_month = {"half_year": 6, "nine_months": 9, "year": 12}[kind]
+    if period.end < month_of(date(period.start.year, last_month, 1)).end:
+        title += f" (đến {period.end:%d/%m/%Y})"
+    return title
 
 
 def quarter_name(period: Period) -> str:
@@ -176,6 +235,9 @@ class Digests:
             length = (yesterday - start).days
             end_before = min(before + timedelta(days=length), start - timedelta(days=1))
             return Period(start, yesterday), Period(before, end_before)
+        if kind in ("half_year", "nine_months", "year"):
+            current = period_of(kind, yesterday)
+            return current, Period(_last_year(current.start), _last_year(current.end))
         raise InvalidInput(f"unknown digest period {kind!r}")
 
     async def _section(self, unit: Unit, unit_ids: list[int], period: Period, children: bool) -> Section:
@@ -720,7 +782,7 @@ def digest_time(text: str) -> time:
 
 
 class LeaderDesk:
-    """``/baocao [ngày|tuần|tháng|quý]``: a leader's report on demand, in the chat."""
+    """``/baocao [ngày|tuần|tháng|quý|6 tháng|9 tháng|năm]``: a leader's report on demand, in the chat."""
 
     def __init__(self, services: Services, digests: Digests) -> None:
         self.services = services
@@ -739,8 +801,7 @@ class LeaderDesk:
         if not leading:
             turn.say("role.refused_leader")
             return True
-        wanted = fold(args.strip()) or "ngay"
-        kind = KINDS.get(wanted) or KINDS.get(args.strip().lower())
+        kind = period_kind(args) if args.strip() else "day"
         if kind is None:
             turn.say("digest.usage")
             return True

@@ -13,7 +13,7 @@ import dataclasses
 import io
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -324,3 +324,116 @@ async def test_the_public_page_shows_complaint_counts_and_fields_against_targets
     assert 'data-figure="field-target-2-on_time-verdict">Chưa đạt<' in html
     assert "Đã xử lý" not in html  # counts only: no complaint's text or answer
     await app.close()
+
+
+# --- point 18: 6 months, 9 months, the year
+
+
+@pytest.mark.parametrize(
+    ("period", "when", "start", "end"),
+    [
+        ("6thang", "2026-11-15", "2026-01-01", "2026-06-30"),
+        ("6 tháng", "2026-03-10", "2026-01-01", "2026-03-10"),
+        ("9thang", "2026-11-15", "2026-01-01", "2026-09-30"),
+        ("9 THÁNG", "2026-08-31", "2026-01-01", "2026-08-31"),
+        ("nam", "2025-12-31", "2025-01-01", "2025-12-31"),
+        ("năm", "2026-11-15", "2026-01-01", "2026-11-15"),
+        ("quý", "2026-11-15", "2026-10-01", "2026-11-15"),
+        ("thang", "2026-10-31", "2026-10-01", "2026-10-31"),
+        ("tuần", "2026-11-18", "2026-11-16", "2026-11-18"),
+        ("ngay", "2026-11-05", "2026-11-05", "2026-11-05"),
+    ],
+)
+def test_the_report_covers_the_period_asked_for(cli: Any, period: str, when: str, start: str, end: str) -> None:
+    # --date is the day the report is made on (default today): the period holding it, to that day while it runs
+    report = report_json(cli, "--period", period, "--date", when)
+    assert (report["from"], report["to"]) == (start, end)
+
+
+def test_the_year_report_holds_the_fixture_month(cli: Any) -> None:
+    report = report_json(cli, "--period", "nam", "--date", "2026-11-30")
+    assert report["dossiers"]["received"] == RECEIVED
+    assert report["complaints"]["received"] == 5
+
+
+def test_a_bad_period_is_one_line(cli: Any) -> None:
+    status, _out, err = cli("report", "--unit", "P8", "--period", "7thang")
+    assert status == 2
+    assert "7thang" in err
+    assert "6thang" in err
+    status, _out, err = cli("report", "--unit", "P8", "--period", "nam", "--from", "2026-01-01")
+    assert status == 2
+    assert "--period" in err
+
+
+@pytest.mark.parametrize(
+    ("period", "title", "label"),
+    [
+        ("6thang", "BÁO CÁO 6 THÁNG (đến 30/11/2026) — Phường 8", "6 tháng đầu năm (01/01–30/06/2026):"),
+        ("9 tháng", "BÁO CÁO 9 THÁNG (đến 30/11/2026) — Phường 8", "9 tháng đầu năm (01/01–30/09/2026):"),
+        ("nam", "BÁO CÁO NĂM (đến 30/11/2026) — Phường 8", "Từ đầu năm (01/01–29/11/2026):"),
+    ],
+)
+def test_the_digest_covers_six_months_nine_months_and_the_year(cli: Any, period: str, title: str, label: str) -> None:
+    status, out, err = cli("digest", "--unit", "P8", "--date", "2026-11-30", "--period", period)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == title
+    assert label in lines
+
+
+def test_the_digest_periods_of_the_year() -> None:
+    from handlers.leader import Digests
+
+    half, before = Digests.periods("half_year", date(2026, 3, 11))
+    assert (half.start, half.end) == (date(2026, 1, 1), date(2026, 3, 10))
+    assert (before.start, before.end) == (date(2025, 1, 1), date(2025, 3, 10))
+    nine, before = Digests.periods("nine_months", date(2026, 12, 1))
+    assert (nine.start, nine.end) == (date(2026, 1, 1), date(2026, 9, 30))
+    assert (before.start, before.end) == (date(2025, 1, 1), date(2025, 9, 30))
+    year, before = Digests.periods("year", date(2026, 1, 1))  # the day after the year: the whole of it
+    assert (year.start, year.end) == (date(2025, 1, 1), date(2025, 12, 31))
+    assert (before.start, before.end) == (date(2024, 1, 1), date(2024, 12, 31))
+    leap, before = Digests.periods("year", date(2025, 3, 1))  # to 28/02/2025, against to 28/02/2024 (not 29/02)
+    assert (before.start, before.end) == (date(2024, 1, 1), date(2024, 2, 28))
+    assert leap.end - leap.start == timedelta(days=58)
+
+
+def test_the_workbook_of_six_months_is_titled_so(cli: Any, tmp_path: Path) -> None:
+    out_file = tmp_path / "6thang.xlsx"
+    status, _out, err = cli(
+        "report",
+        "--unit",
+        "P8",
+        "--period",
+        "6thang",
+        "--date",
+        "2026-06-30",
+        "--format",
+        "xlsx",
+        "--out",
+        f"{out_file}",
+    )
+    assert status == 0, err
+    book = openpyxl.load_workbook(io.BytesIO(out_file.read_bytes()))
+    assert book["Tổng hợp"]["A1"].value == "Báo cáo mức độ hài lòng 6 tháng đầu năm 2026"
+
+
+def test_baocao_in_the_leader_shell_takes_six_months_nine_months_and_the_year(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("/baocao 6 tháng\n/baocao 9thang\n/baocao năm\n/baocao 7 tháng\n"))
+    status, out, err = cli("shell", "--as", "leader", "--unit", "P8")
+    assert status == 0, err
+    yesterday = date.today() - timedelta(days=1)  # the shell runs on the real clock
+    year = yesterday.year
+    half_end = min(yesterday, date(year, 6, 30))
+    nine_end = min(yesterday, date(year, 9, 30))
+    assert f"BÁO CÁO 6 THÁNG (đến {date.today():%d/%m/%Y}) — Phường 8" in out
+    assert f"6 tháng đầu năm (01/01–{half_end:%d/%m/%Y}):" in out
+    assert f"9 tháng đầu năm (01/01–{nine_end:%d/%m/%Y}):" in out
+    assert f"Từ đầu năm (01/01–{yesterday:%d/%m/%Y}):" in out
+    assert (
+        "Gõ /baocao, /baocao tuần, /baocao tháng, /baocao quý, /baocao 6 tháng, /baocao 9 tháng hoặc /baocao năm."
+        in out
+    )
