@@ -30,7 +30,7 @@ from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.dossiers import DossierHandler
 from handlers.reporting import Period
-from tests.conftest import Clock
+from tests.conftest import Backend, Clock
 from tests.helpers import sample_dossier
 from tests.test_reporting import all_items, respondent
 
@@ -159,6 +159,22 @@ def test_the_report_json_counts_complaints_received_answered_and_closed(cli: Any
     assert october["complaints"] == {"received": 1, "answered": 0, "closed": 0, "handled_rate": 0.0}
     empty = report_json(cli, "--from", "2026-09-01", "--to", "2026-09-30")
     assert empty["complaints"] == {"received": 0, "answered": 0, "closed": 0, "handled_rate": None}
+
+
+async def test_the_same_figures_on_each_database(backend: Backend, clock: Clock) -> None:
+    # the counts are SQL: on PostgreSQL too when SIPAS_TEST_POSTGRES_URL is set
+    app = App(load_settings(database_url=backend.url), clock=clock)
+    await app.start()
+    try:
+        await fixture_month(app)
+        report = await app.reporter.satisfaction("P8", NOVEMBER)
+    finally:
+        await app.close()
+    assert (report["dossiers"]["received"], report["dossiers"]["received_online"]) == (RECEIVED, ONLINE)
+    assert report["dossiers"]["supplement_repeated"] == 1
+    assert report["complaints"] == {**COMPLAINTS, "handled_rate": 75.0}
+    fields = [(f["field"], f["resolved"], f["on_time"]) for f in report["on_time_by_field"]]
+    assert fields == [(CIVIL, 6, 6), (LAND, 5, 4)]
 
 
 # --- point 15: on time per field, targets per field
