@@ -215,7 +215,9 @@ class Digests:
 
         The day: yesterday against the day before. The week: the seven days to yesterday against the seven
         before. The month: the first of yesterday's month to yesterday, against the same days of the month
-        before. The quarter: likewise from the first day of yesterday's quarter.
+        before. The quarter: likewise from the first day of yesterday's quarter. 6 months, 9 months and the year:
+        from 1 January of yesterday's year to yesterday (at most to 30 June, 30 September), against the same days
+        of the year before.
         """
         yesterday = today - timedelta(days=1)
         if kind == "day":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, delete, func, insert, select, update
+from sqlalchemy import Table, and_, case, func, insert, select, update
 
 from storage.models import FieldTargetRow
 from storage.repositories import DOSSIERS, EVENTS, FIELDS, UNITS, _Repository
@@ -87,12 +87,6 @@ class TargetRepository(_Repository):
             await self._run(insert(FIELD_TARGETS).values(unit_id=unit_id, field=field, updated_at=now, **values))
         elif values:
             await self._run(update(FIELD_TARGETS).where(FIELD_TARGETS.c.id == row[0]).values(updated_at=now, **values))
-
-    async def remove_field(self, unit_id: int, field: str) -> int:
-        """Drop the unit's targets for ``field``; how many rows went."""
-        return await self._run(
-            delete(FIELD_TARGETS).where(FIELD_TARGETS.c.unit_id == unit_id, FIELD_TARGETS.c.field == field)
-        )
 
     async def fields(self, unit_id: int) -> list[FieldTarget]:
         """The unit's targets per field, by field name."""
