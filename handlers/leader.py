@@ -65,6 +65,8 @@ PERIOD_CHOICES = "ngay, tuan, thang, quy, 6thang, 9thang, nam"
 PERIOD_TITLES = {"half_year": "6 tháng đầu năm", "nine_months": "9 tháng đầu năm", "year": "năm"}
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
+# sent with the quarterly workbook after June, September and December (seed 004: "6 tháng, 9 tháng, năm")
+YEAR_REPORTS = {6: "half_year_report", 9: "nine_months_report", 12: "year_report"}
 STATE_WORDS = {
     "received": "đang xử lý",
     "supplement_requested": "chờ bổ sung",
@@ -715,6 +717,8 @@ class PeriodReports:
         """The workbook's title."""
         if kind == "monthly_report":
             return f"Báo cáo mức độ hài lòng tháng {period.start:%m/%Y}"
+        if kind in YEAR_REPORTS.values():
+            return period_title(kind.removesuffix("_report"), period)
         return f"Báo cáo mức độ hài lòng quý {ROMAN[(period.start.month - 1) // 3 + 1]}/{period.start.year}"
 
     async def send(self, unit: Unit, kind: str, period: Period, now: datetime) -> bool:
@@ -728,7 +732,7 @@ class PeriodReports:
         ):
             return False
         content = await self.workbook(unit.code, period, self.title(kind, period))
-        label = period.start.strftime("%Y-%m") if kind == "monthly_report" else quarter_name(period)
+        label = _label(kind, period)
         name = f"bao-cao-{unit.code}-{label}.xlsx"
         async with services.uow() as uow:
             stored = await self.digests.keep(uow, kind, unit.id, label, name, XLSX, content, now)
@@ -742,21 +746,32 @@ class PeriodReports:
         services.on_commit()
         return True
 
+    @staticmethod
+    def due(today: date) -> list[tuple[str, Period, str]]:
+        """The workbooks due on ``today``: (kind, period, label).
+
+        Last month's, last quarter's, and after June, September and December the 6 months, 9 months or the year.
+        """
+        last_month = month_of(today.replace(day=1) - timedelta(days=1))
+        last_quarter = quarter_of(quarter_of(today).start - timedelta(days=1))
+        due = [("monthly_report", last_month, _label("monthly_report", last_month))]
+        due.append(("quarterly_report", last_quarter, _label("quarterly_report", last_quarter)))
+        yearly = YEAR_REPORTS.get(last_quarter.end.month)
+        if yearly is not None:
+            period = Period(date(last_quarter.end.year, 1, 1), last_quarter.end)
+            due.append((yearly, period, _label(yearly, period)))
+        return due
+
     async def send_due(self, claim: Any, now: datetime | None = None) -> int:
-        """Last month's and last quarter's workbooks, from the morning of the 1st on; each claimed once per unit."""
+        """The workbooks :meth:`due`, from the morning of the 1st on; each claimed once per unit."""
         services, policy = self.services, self.services.policy
         now = now or services.clock()
         local = now.astimezone(policy.timezone)
         if local.time() < policy.digest_time:
             return 0
-        last_month = month_of(local.date().replace(day=1) - timedelta(days=1))
-        last_quarter = quarter_of(quarter_of(local.date()).start - timedelta(days=1))
         sent = 0
         for unit in await self.digests.units_with_leaders():
-            for kind, period, label in (
-                ("monthly_report", last_month, last_month.start.strftime("%Y-%m")),
-                ("quarterly_report", last_quarter, quarter_name(last_quarter)),
-            ):
+            for kind, period, label in self.due(local.date()):
 
                 async def work(unit: Unit = unit, kind: str = kind, period: Period = period) -> None:
                     await self.send(unit, kind, period, now)
@@ -764,6 +779,16 @@ class PeriodReports:
                 if await claim(kind, label, f"unit:{unit.code}", work):
                     sent += 1
         return sent
+
+
+def _label(kind: str, period: Period) -> str:
+    """How a kept workbook's period is named: 2026-11, 2026-Q4, 2026-6T, 2026-9T, 2026."""
+    if kind == "monthly_report":
+        return period.start.strftime("%Y-%m")
+    suffix = {"half_year_report": "-6T", "nine_months_report": "-9T", "year_report": ""}
+    if kind in suffix:
+        return f"{period.start.year}{suffix[kind]}"
+    return quarter_name(period)
 
 
 _POOL: ProcessPoolExecutor | None = None

@@ -453,3 +453,42 @@ def test_baocao_in_the_leader_shell_takes_six_months_nine_months_and_the_year(
         "Gõ /baocao, /baocao tuần, /baocao tháng, /baocao quý, /baocao 6 tháng, /baocao 9 tháng hoặc /baocao năm."
         in out
     )
+
+
+def test_the_6_month_9_month_and_yearly_workbooks_are_due_after_june_september_and_december() -> None:
+    from handlers.leader import PeriodReports
+
+    def yearly(today: date) -> list[tuple[str, Period, str]]:
+        return [d for d in PeriodReports.due(today) if d[0] not in ("monthly_report", "quarterly_report")]
+
+    assert yearly(date(2026, 7, 1)) == [("half_year_report", Period(date(2026, 1, 1), date(2026, 6, 30)), "2026-6T")]
+    assert yearly(date(2026, 10, 20)) == [
+        ("nine_months_report", Period(date(2026, 1, 1), date(2026, 9, 30)), "2026-9T")
+    ]
+    assert yearly(date(2027, 1, 1)) == [("year_report", Period(date(2026, 1, 1), date(2026, 12, 31)), "2026")]
+    assert yearly(date(2026, 5, 1)) == []
+
+
+async def test_the_yearly_workbook_is_kept_with_its_title(clock: Clock, tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from storage.staff_repositories import FILES
+
+    app = App(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'y.db'}"), clock=clock)
+    await app.start()
+    try:
+        await fixture_month(app)
+        async with app.services.uow(read_only=True) as uow:
+            unit = await uow.units.get_by_code("P8")
+        assert unit is not None
+        year = Period(date(2026, 1, 1), date(2026, 12, 31))
+        assert await app.period_reports.send(unit, "year_report", year, clock())
+        async with app.services.uow(read_only=True) as uow:
+            kind, period, name, content = (
+                await uow.connection.execute(select(FILES.c.kind, FILES.c.period, FILES.c.name, FILES.c.content))
+            ).one()
+    finally:
+        await app.close()
+    assert (kind, period, name) == ("year_report", "2026", "bao-cao-P8-2026.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    assert book["Tổng hợp"]["A1"].value == "Báo cáo mức độ hài lòng năm 2026"
