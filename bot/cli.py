@@ -23,6 +23,7 @@ from bot.logs import configure as configure_logging
 from bot.terminal import run_demo, run_shell
 from handlers.calendar import CalendarError
 from handlers.errors import HandlerError
+from handlers.leader import PERIOD_CHOICES, period_kind, period_of, period_title
 from handlers.reporting import Period, render_text
 from handlers.targets import TargetBook, percent_text
 from storage.db import DatabaseError
@@ -50,6 +51,14 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or dd/mm/yyyy)") from None
+
+
+def _period(text: str) -> str:
+    """A period as typed (ngay, tuan, thang, quy, 6thang, 9thang, nam; accents and spaces allowed)."""
+    kind = period_kind(text)
+    if kind is None:
+        raise argparse.ArgumentTypeError(f"unknown period {text!r} (use one of: {PERIOD_CHOICES})")
+    return kind
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,7 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     digest = commands.add_parser("digest", help="a unit's daily digest (the leaders' morning message)")
     digest.add_argument("--unit", required=True, help="unit code")
     digest.add_argument("--date", type=_date, help="the day of the digest (default: today): it covers the day before")
-    digest.add_argument("--period", choices=["ngay", "tuan", "thang", "quy"], default="ngay", help="default: ngay")
+    digest.add_argument(
+        "--period",
+        type=_period,
+        default="day",
+        help=f"{PERIOD_CHOICES} (6 tháng, 9 tháng, năm: from 1 January; default: ngay)",
+    )
     digest.add_argument("--send", action="store_true", help="also send it to the unit's leaders (once per day)")
     digest.add_argument("--chart", type=Path, help="write the chart (PNG) to this file")
 
@@ -176,6 +190,13 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--unit", required=True, help="unit code")
     report.add_argument("--from", dest="start", type=_date, help="first day (default: the 1st of this month)")
     report.add_argument("--to", dest="end", type=_date, help="last day (default: today)")
+    report.add_argument(
+        "--period",
+        type=_period,
+        help=f"instead of --from/--to: {PERIOD_CHOICES} — the period holding --date (6thang: January–June, "
+        "9thang: January–September, nam: the year), to --date while it runs",
+    )
+    report.add_argument("--date", type=_date, help="with --period: the day the report is made on (default: today)")
     report.add_argument("--format", choices=["text", "json", "xlsx"], default="text", help="xlsx needs --out")
     report.add_argument("--include-children", action="store_true", help="add the units below it")
     report.add_argument("--form", help="score the answers to this form (default: the unit's form)")
@@ -288,8 +309,7 @@ async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
 async def _digest(app: App, args: argparse.Namespace) -> None:
     services = app.services
     today = args.date or services.policy.local_date(services.clock())
-    kind = {"ngay": "day", "tuan": "week", "thang": "month", "quy": "quarter"}[args.period]
-    digest = await app.digests.build(args.unit, today, kind)
+    digest = await app.digests.build(args.unit, today, args.period)
     print(digest.text)
     if args.chart:
         try:
@@ -303,12 +323,20 @@ async def _digest(app: App, args: argparse.Namespace) -> None:
 
 async def _report(app: App, args: argparse.Namespace) -> None:
     today = app.services.policy.local_date(app.services.clock())
-    start = args.start or today.replace(day=1)
-    end = args.end or today
+    if args.period is not None:
+        if args.start or args.end:
+            raise UsageError("--period cannot be used with --from or --to")
+        period = period_of(args.period, args.date or today)
+        start, end = period.start, period.end
+    elif args.date is not None:
+        raise UsageError("--date goes with --period (or give --from and --to)")
+    else:
+        start = args.start or today.replace(day=1)
+        end = args.end or today
     if args.format == "xlsx":
         if not args.out:
             raise UsageError("--format xlsx needs --out FILE.xlsx")
-        title = f"Báo cáo mức độ hài lòng từ {start:%d/%m/%Y} đến {end:%d/%m/%Y}"
+        title = period_title(args.period or "", Period(start, end))
         content = await app.period_reports.workbook(args.unit, Period(start, end), title)
         try:
             args.out.write_bytes(content)

@@ -60,8 +60,23 @@ KINDS |= {
     "quý": "quarter",
     "quarter": "quarter",
 }
+# 6 months, 9 months and the year, as the seeds report them ("quý I, 6 tháng, 9 tháng, năm")
+KINDS |= {
+    "6thang": "half_year",
+    "6months": "half_year",
+    "half_year": "half_year",
+    "9thang": "nine_months",
+    "9months": "nine_months",
+    "nine_months": "nine_months",
+    "nam": "year",
+    "year": "year",
+}
+PERIOD_CHOICES = "ngay, tuan, thang, quy, 6thang, 9thang, nam"
+PERIOD_TITLES = {"half_year": "6 tháng đầu năm", "nine_months": "9 tháng đầu năm", "year": "năm"}
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
+# sent with the quarterly workbook after June, September and December (seed 004: "6 tháng, 9 tháng, năm")
+YEAR_REPORTS = {6: "half_year_report", 9: "nine_months_report", 12: "year_report"}
 STATE_WORDS = {
     "received": "đang xử lý",
     "supplement_requested": "chờ bổ sung",
@@ -92,6 +107,52 @@ def month_of(day: date) -> Period:
     start = day.replace(day=1)
     next_start = (start + timedelta(days=32)).replace(day=1)
     return Period(start, next_start - timedelta(days=1))
+
+
+def period_kind(text: str) -> str | None:
+    """``"6 tháng"``, ``"6thang"``, ``"9 THÁNG"``, ``"năm"``, ``"quý"``… as a period kind; None when unknown."""
+    folded = fold(text).replace(" ", "").replace("_", "")
+    return KINDS.get(folded) or KINDS.get(fold(text)) or KINDS.get(text.strip().lower())
+
+
+def _last_year(day: date) -> date:
+    """The same day a year earlier (28/02 for 29/02)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def period_of(kind: str, day: date) -> Period:
+    """The period of ``kind`` that holds ``day``, to ``day`` while it runs (a report made on ``day``).
+
+    The week runs Monday to Sunday; 6 months are January–June, 9 months January–September, the year
+    January–December.
+    """
+    if kind == "day":
+        return Period(day, day)
+    if kind == "week":
+        return Period(day - timedelta(days=day.weekday()), day)
+    if kind == "month":
+        return Period(day.replace(day=1), day)
+    if kind == "quarter":
+        return Period(quarter_of(day).start, day)
+    last_month = {"half_year": 6, "nine_months": 9, "year": 12}.get(kind)
+    if last_month is None:
+        raise InvalidInput(f"unknown period {kind!r}")
+    end = month_of(date(day.year, last_month, 1)).end
+    return Period(date(day.year, 1, 1), min(day, end))
+
+
+def period_title(kind: str, period: Period) -> str:
+    """The workbook's title for a report of ``kind``: ``Báo cáo mức độ hài lòng 6 tháng đầu năm 2026``."""
+    if kind not in PERIOD_TITLES:
+        return f"Báo cáo mức độ hài lòng từ {period.start:%d/%m/%Y} đến {period.end:%d/%m/%Y}"
+    title = f"Báo cáo mức độ hài lòng {PERIOD_TITLES[kind]} {period.start.year}"
+    last_month = {"half_year": 6, "nine_months": 9, "year": 12}[kind]
+    if period.end < month_of(date(period.start.year, last_month, 1)).end:
+        title += f" (đến {period.end:%d/%m/%Y})"
+    return title
 
 
 def quarter_name(period: Period) -> str:
@@ -166,7 +227,9 @@ class Digests:
 
         The day: yesterday against the day before. The week: the seven days to yesterday against the seven
         before. The month: the first of yesterday's month to yesterday, against the same days of the month
-        before. The quarter: likewise from the first day of yesterday's quarter.
+        before. The quarter: likewise from the first day of yesterday's quarter. 6 months, 9 months and the year:
+        from 1 January of yesterday's year to yesterday (at most to 30 June, 30 September), against the same days
+        of the year before.
         """
         yesterday = today - timedelta(days=1)
         if kind == "day":
@@ -186,6 +249,9 @@ class Digests:
             length = (yesterday - start).days
             end_before = min(before + timedelta(days=length), start - timedelta(days=1))
             return Period(start, yesterday), Period(before, end_before)
+        if kind in ("half_year", "nine_months", "year"):
+            current = period_of(kind, yesterday)
+            return current, Period(_last_year(current.start), _last_year(current.end))
         raise InvalidInput(f"unknown digest period {kind!r}")
 
     async def _section(self, unit: Unit, unit_ids: list[int], period: Period, children: bool) -> Section:
@@ -683,6 +749,11 @@ class PeriodReports:
             ]
         receiver_list = _receiver_rows(form, receiver_rows, receiver_answers)
         targets = self.digests.targets(unit)
+        book = await self.digests.goals.book(unit)
+        field_names = {f["field"] for f in report["by_field"]} | {f["field"] for f in report["on_time_by_field"]}
+        field_targets = {
+            name: (goal.satisfaction, goal.on_time) for name in field_names for goal in (book.for_field(name),)
+        }
         data = WorkbookData(
             title=title,
             unit_name=unit.name,
@@ -695,6 +766,7 @@ class PeriodReports:
             apologies=apology_list,
             targets={"satisfaction": targets.satisfaction, "on_time": targets.on_time},
             generated_at=services.clock().astimezone(policy.timezone),
+            field_targets=field_targets,
         )
         if len(answer_rows) < PROCESS_POOL_ROWS:
             return await asyncio.to_thread(build_workbook, data)
@@ -706,6 +778,8 @@ class PeriodReports:
         """The workbook's title."""
         if kind == "monthly_report":
             return f"Báo cáo mức độ hài lòng tháng {period.start:%m/%Y}"
+        if kind in YEAR_REPORTS.values():
+            return period_title(kind.removesuffix("_report"), period)
         return f"Báo cáo mức độ hài lòng quý {ROMAN[(period.start.month - 1) // 3 + 1]}/{period.start.year}"
 
     async def send(self, unit: Unit, kind: str, period: Period, now: datetime) -> bool:
@@ -719,7 +793,7 @@ class PeriodReports:
         ):
             return False
         content = await self.workbook(unit.code, period, self.title(kind, period))
-        label = period.start.strftime("%Y-%m") if kind == "monthly_report" else quarter_name(period)
+        label = _label(kind, period)
         name = f"bao-cao-{unit.code}-{label}.xlsx"
         async with services.uow() as uow:
             stored = await self.digests.keep(uow, kind, unit.id, label, name, XLSX, content, now)
@@ -733,21 +807,32 @@ class PeriodReports:
         services.on_commit()
         return True
 
+    @staticmethod
+    def due(today: date) -> list[tuple[str, Period, str]]:
+        """The workbooks due on ``today``: (kind, period, label).
+
+        Last month's, last quarter's, and after June, September and December the 6 months, 9 months or the year.
+        """
+        last_month = month_of(today.replace(day=1) - timedelta(days=1))
+        last_quarter = quarter_of(quarter_of(today).start - timedelta(days=1))
+        due = [("monthly_report", last_month, _label("monthly_report", last_month))]
+        due.append(("quarterly_report", last_quarter, _label("quarterly_report", last_quarter)))
+        yearly = YEAR_REPORTS.get(last_quarter.end.month)
+        if yearly is not None:
+            period = Period(date(last_quarter.end.year, 1, 1), last_quarter.end)
+            due.append((yearly, period, _label(yearly, period)))
+        return due
+
     async def send_due(self, claim: Any, now: datetime | None = None) -> int:
-        """Last month's and last quarter's workbooks, from the morning of the 1st on; each claimed once per unit."""
+        """The workbooks :meth:`due`, from the morning of the 1st on; each claimed once per unit."""
         services, policy = self.services, self.services.policy
         now = now or services.clock()
         local = now.astimezone(policy.timezone)
         if local.time() < policy.digest_time:
             return 0
-        last_month = month_of(local.date().replace(day=1) - timedelta(days=1))
-        last_quarter = quarter_of(quarter_of(local.date()).start - timedelta(days=1))
         sent = 0
         for unit in await self.digests.units_with_leaders():
-            for kind, period, label in (
-                ("monthly_report", last_month, last_month.start.strftime("%Y-%m")),
-                ("quarterly_report", last_quarter, quarter_name(last_quarter)),
-            ):
+            for kind, period, label in self.due(local.date()):
 
                 async def work(unit: Unit = unit, kind: str = kind, period: Period = period) -> None:
                     await self.send(unit, kind, period, now)
@@ -755,6 +840,16 @@ class PeriodReports:
                 if await claim(kind, label, f"unit:{unit.code}", work):
                     sent += 1
         return sent
+
+
+def _label(kind: str, period: Period) -> str:
+    """How a kept workbook's period is named: 2026-11, 2026-Q4, 2026-6T, 2026-9T, 2026."""
+    if kind == "monthly_report":
+        return period.start.strftime("%Y-%m")
+    suffix = {"half_year_report": "-6T", "nine_months_report": "-9T", "year_report": ""}
+    if kind in suffix:
+        return f"{period.start.year}{suffix[kind]}"
+    return quarter_name(period)
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -799,7 +894,7 @@ def digest_time(text: str) -> time:
 
 
 class LeaderDesk:
-    """``/baocao [ngày|tuần|tháng|quý]``: a leader's report on demand, in the chat."""
+    """``/baocao [ngày|tuần|tháng|quý|6 tháng|9 tháng|năm]``: a leader's report on demand, in the chat."""
 
     def __init__(self, services: Services, digests: Digests) -> None:
         self.services = services
@@ -818,8 +913,7 @@ class LeaderDesk:
         if not leading:
             turn.say("role.refused_leader")
             return True
-        wanted = fold(args.strip()) or "ngay"
-        kind = KINDS.get(wanted) or KINDS.get(args.strip().lower())
+        kind = period_kind(args) if args.strip() else "day"
         if kind is None:
             turn.say("digest.usage")
             return True

@@ -8,46 +8,17 @@ verdicts beside them use one rounding: once, half-up, from the exact counts, to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.messages import nfc
 from handlers.survey import fold
+from handlers.verdicts import met, percent_text, rate_tenths, tenths
 from storage.leader_figures import FieldTarget
 from storage.uow import UnitOfWork
 from storage.values import Unit
 
-TENTH = Decimal("0.1")
-
-
-def rate_tenths(part: int, whole: int) -> Decimal | None:
-    """``part`` of ``whole`` in percent, rounded once, half-up, to one decimal (None when ``whole`` is 0)."""
-    if not whole:
-        return None
-    exact = Fraction(part * 100, whole)
-    return (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(TENTH, rounding=ROUND_HALF_UP)
-
-
-def tenths(value: float | None) -> Decimal | None:
-    """A figure (0–100) rounded half-up to one decimal, from the value as it was given."""
-    return None if value is None else Decimal(repr(float(value))).quantize(TENTH, rounding=ROUND_HALF_UP)
-
-
-def percent_text(value: Decimal | float | None, none: str) -> str:
-    """``91,9%``, or ``none`` when there is no figure."""
-    if value is None:
-        return none
-    shown = value if isinstance(value, Decimal) else tenths(value)
-    return f"{shown:.1f}".replace(".", ",") + "%"
-
-
-def met(value: Decimal | None, target: float) -> bool | None:
-    """Whether the rounded figure reaches the target (None when there is no figure to judge)."""
-    if value is None:
-        return None
-    return value >= Decimal(repr(float(target)))
+__all__ = ["Goal", "TargetBook", "TargetHandler", "met", "percent_text", "rate_tenths", "tenths"]
 
 
 @dataclass(frozen=True)

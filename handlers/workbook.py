@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -27,6 +28,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
+from handlers.verdicts import met, rate_tenths, tenths
 from survey_forms.scoring import MIN_N
 
 INSUFFICIENT = "chưa đủ dữ liệu"
@@ -50,6 +52,8 @@ SHEET_LATE = "Hồ sơ trễ hẹn"
 SHEET_APOLOGIES = "Phiếu xin lỗi"
 APOLOGY_KIND_WORDS = {"delay": "Trễ hạn", "error": "Sai sót"}
 SHEET_ANSWERS = "Dữ liệu khảo sát"
+SHEET_FIELD_TARGETS = "Chỉ tiêu lĩnh vực"
+COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
 
 # the document's created/modified stamp when no generation time is given, and every zip entry's date:
 # the earliest a zip can carry, so two builds of the same data are byte for byte the same
@@ -160,6 +164,8 @@ class WorkbookData:
     apologies: Sequence[ApologySheetRow] | None = None  # None: the "Phiếu xin lỗi" sheet is left out
     targets: Mapping[str, float] = field(default_factory=lambda: {"satisfaction": 95.0, "on_time": 95.0})
     generated_at: datetime | None = None  # local time, shown on the summary; None: left out (deterministic tests)
+    # field -> (satisfaction, on time) targets, where they differ from ``targets`` (sipasbot targets set --field)
+    field_targets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,24 @@ def build_workbook(data: WorkbookData) -> bytes:
             SHEET_PRIORITIES,
             ["Mã", "Nội dung", "Số câu trả lời (n)", "Tỷ lệ “Rất nhiều” + “Nhiều”"],
             [_priority_row(p, texts) for p in report["priorities"]],
+        )
+    if "on_time_by_field" in report:
+        _write_table(
+            wb,
+            SHEET_FIELD_TARGETS,
+            [
+                "Lĩnh vực",
+                "Hồ sơ đã giải quyết",
+                "Đúng hạn",
+                "Tỷ lệ đúng hạn",
+                "Mục tiêu đúng hạn",
+                "Đánh giá đúng hạn",
+                "Số câu trả lời (n)",
+                "Chỉ số hài lòng",
+                "Mục tiêu hài lòng",
+                "Đánh giá hài lòng",
+            ],
+            _field_target_rows(data),
         )
     _write_table(
         wb,
@@ -543,6 +567,8 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
             value, n = results[key]
             rows.append([_TARGET_LABELS[key], _percent(target), _percent(value), _verdict(value, n, target)])
 
+    rows += _seed_summary_rows(report, section)
+
     ws = wb.create_sheet(SHEET_SUMMARY)
     for letter, width in zip("ABCD", (34.0, 40.0, 16.0, 16.0), strict=True):
         ws.column_dimensions[letter].width = width
@@ -550,6 +576,80 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
     _setup_print(ws, "1:1")
     for row in rows:
         ws.append(_cells(ws, row))
+
+
+def _tenths_percent(value: Decimal | None) -> _Value:
+    """A figure already rounded to one decimal (as printed and judged), as a percentage cell."""
+    return INSUFFICIENT if value is None else _Styled(float(value) / 100, PERCENT)
+
+
+def _judged(verdict: bool | None) -> str:
+    return INSUFFICIENT if verdict is None else MET if verdict else NOT_MET
+
+
+def _field_target_rows(data: WorkbookData) -> list[list[_Value]]:
+    """Each field: on time (a count, never suppressed) and satisfaction (n < 5 suppressed) against its targets."""
+    report = data.report
+    on_time = {f["field"]: f for f in report.get("on_time_by_field", [])}
+    satisfaction = {f["field"]: f for f in report.get("by_field", [])}
+    unit_targets = (float(data.targets.get("satisfaction", 95.0)), float(data.targets.get("on_time", 95.0)))
+    rows: list[list[_Value]] = []
+    for name in sorted(on_time.keys() | satisfaction.keys()):
+        target_satisfaction, target_on_time = data.field_targets.get(name, unit_targets)
+        counts = on_time.get(name, {"resolved": 0, "on_time": 0})
+        rate = rate_tenths(int(counts["on_time"]), int(counts["resolved"]))
+        figure = satisfaction.get(name, {"index": None, "n": 0, "suppressed": True})
+        suppressed = bool(figure.get("suppressed")) or int(figure["n"]) < MIN_N
+        index = None if suppressed else tenths(figure.get("index"))
+        rows.append(
+            [
+                _clean(name),
+                int(counts["resolved"]),
+                int(counts["on_time"]),
+                _tenths_percent(rate),
+                _percent(target_on_time),
+                _judged(met(rate, target_on_time)),
+                int(figure["n"]),
+                _tenths_percent(index),
+                _percent(target_satisfaction),
+                _judged(met(index, target_satisfaction)),
+            ]
+        )
+    return rows
+
+
+def _seed_summary_rows(report: Mapping[str, Any], section: Any) -> list[list[_Value]]:
+    """The summary's rows for online dossiers, repeated supplements and complaints (when the report has them)."""
+    rows: list[list[_Value]] = []
+    dossiers: Mapping[str, Any] = report.get("dossiers") or {}
+    if "received_online" in dossiers:
+        online, received = int(dossiers["received_online"]), int(dossiers.get("received", 0))
+        rows += [
+            [],
+            section("Hồ sơ trực tuyến và yêu cầu bổ sung", "Số lượng"),
+            ["Hồ sơ tiếp nhận trực tuyến", online],
+            ["Tỷ lệ hồ sơ tiếp nhận trực tuyến", _tenths_percent(rate_tenths(online, received))],
+            ["Hồ sơ bị yêu cầu bổ sung từ lần thứ hai trở lên", int(dossiers.get("supplement_repeated", 0))],
+        ]
+    complaints: Mapping[str, Any] | None = report.get("complaints")
+    if complaints is not None:
+        received = int(complaints["received"])
+        handled = int(complaints["answered"]) + int(complaints["closed"])
+        rate = rate_tenths(handled, received)
+        rows += [
+            [],
+            section("Phản ánh, kiến nghị", "Số lượng", "Mục tiêu", "Đánh giá"),
+            ["Phản ánh tiếp nhận", received],
+            ["Phản ánh đã trả lời", int(complaints["answered"])],
+            ["Phản ánh đã đóng", int(complaints["closed"])],
+            [
+                "Tỷ lệ phản ánh đã xử lý",
+                _tenths_percent(rate),
+                _percent(COMPLAINTS_TARGET),
+                _judged(met(rate, COMPLAINTS_TARGET)),
+            ],
+        ]
+    return rows
 
 
 def _write_table(wb: Workbook, title: str, headers: Sequence[str], rows: Sequence[Sequence[_Value]]) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, delete, func, insert, select, update
+from sqlalchemy import Table, and_, case, func, insert, select, update
 
 from storage.models import FieldTargetRow
 from storage.repositories import DOSSIERS, EVENTS, FIELDS, UNITS, _Repository
@@ -88,12 +88,6 @@ class TargetRepository(_Repository):
         elif values:
             await self._run(update(FIELD_TARGETS).where(FIELD_TARGETS.c.id == row[0]).values(updated_at=now, **values))
 
-    async def remove_field(self, unit_id: int, field: str) -> int:
-        """Drop the unit's targets for ``field``; how many rows went."""
-        return await self._run(
-            delete(FIELD_TARGETS).where(FIELD_TARGETS.c.unit_id == unit_id, FIELD_TARGETS.c.field == field)
-        )
-
     async def fields(self, unit_id: int) -> list[FieldTarget]:
         """The unit's targets per field, by field name."""
         query = (
@@ -112,7 +106,7 @@ class LeaderFigureRepository(_Repository):
     """Counts for one set of units over one period [start, end)."""
 
     async def on_time_by_field(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[FieldOnTime]:
-        """Dossiers resolved in the period per field: resolved, on time, late."""
+        """Dossiers resolved in the period per field (by name): resolved, on time, late."""
         resolved = _within(DOSSIERS.c.finished_at, start, end)
         query = (
             select(
@@ -124,9 +118,9 @@ class LeaderFigureRepository(_Repository):
             .select_from(DOSSIERS.join(FIELDS, FIELDS.c.id == DOSSIERS.c.field_id))
             .where(DOSSIERS.c.unit_id.in_(unit_ids), resolved)
             .group_by(FIELDS.c.name)
-            .order_by(FIELDS.c.name)
         )
-        return [FieldOnTime(f, int(r), int(o), int(la)) for f, r, o, la in await self.connection.execute(query)]
+        rows = [FieldOnTime(f, int(r), int(o), int(la)) for f, r, o, la in await self.connection.execute(query)]
+        return sorted(rows, key=lambda row: row.field)  # by code point, as by_field is, whatever the collation
 
     async def intake(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> IntakeCounts:
         """Received in the period (and of them online), and the dossiers asked again for a supplement in it.

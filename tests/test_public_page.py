@@ -345,6 +345,25 @@ def figures_from_json(body: dict[str, Any]) -> dict[str, str]:
         expected[f"field-{number}-name"] = row["field"]
         expected[f"field-{number}"] = pct(row["index"])
         expected[f"field-{number}-n"] = str(row["n"])
+    if body["complaints"] is not None:
+        for name in ("received", "answered", "closed"):
+            expected[f"complaints-{name}"] = str(body["complaints"][name])
+        expected["complaints-handled_rate"] = body["complaints"]["handled_text"]
+        rate = body["complaints"]["handled_rate"]
+        expected["complaints-verdict"] = INSUFFICIENT if rate is None else "Đạt" if rate >= 100 else "Chưa đạt"
+    for number, row in enumerate(body["fields"], start=1):
+        prefix = f"field-target-{number}"
+        expected[f"{prefix}-name"] = row["field"]
+        expected[f"{prefix}-on_time_rate"] = row["on_time_text"]
+        expected[f"{prefix}-on_time"] = str(row["on_time"])
+        expected[f"{prefix}-resolved"] = str(row["resolved"])
+        expected[f"{prefix}-on_time-target"] = pct(row["on_time_target"])
+        expected[f"{prefix}-satisfaction"] = row["satisfaction"]["text"]
+        expected[f"{prefix}-satisfaction-n"] = str(row["satisfaction"]["n"])
+        expected[f"{prefix}-satisfaction-target"] = pct(row["satisfaction_target"])
+        for which in ("on_time", "satisfaction"):
+            met = row[f"{which}_met"]
+            expected[f"{prefix}-{which}-verdict"] = INSUFFICIENT if met is None else "Đạt" if met else "Chưa đạt"
     current = {
         "quarter": body["quarter"],
         "satisfaction": body["satisfaction"],
@@ -564,7 +583,7 @@ async def test_the_page_reads_as_a_vietnamese_document(client: Client, quarters:
     assert "<h1>Kết quả khảo sát sự hài lòng của người dân, tổ chức — Quý IV/2026 — Phường 8</h1>" in text
     assert "Từ ngày 01/10/2026 đến ngày 31/12/2026" in text
     assert "Số liệu lập lúc 15/01/2027 10:00" in text
-    assert text.count("<caption>") == 4
+    assert text.count("<caption>") == 6  # satisfaction, dossiers, fields, fields against targets, complaints, quarters
     assert "@media print" in text
     assert "size: A4" in text
     assert unicodedata.normalize("NFC", text) == text

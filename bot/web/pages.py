@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.web.server import APP
 from handlers.errors import HandlerError, NotFound
 from handlers.reporting import Period
+from handlers.targets import TargetBook, met, rate_tenths, tenths
 from handlers.units import UNIT_CODE_RE
 from survey_forms.schema import Form
 
@@ -33,6 +34,7 @@ QUARTER_RE = re.compile(r"([0-9]{4})-[Qq]([1-4])")
 FIRST_YEAR = 2000  # SIPAS began in 2017; nothing older can hold data, and dates stay far from datetime's limits
 PREVIOUS_QUARTERS = 3
 INSUFFICIENT = "chưa đủ dữ liệu"
+COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
 ROMAN = ("I", "II", "III", "IV")
 MINISTRY_FORMS = {"sipas-2017", "sipas-2022"}  # the Ministry of Home Affairs' own questionnaires
 NUMBER_WORDS = {1: "một", 2: "hai", 3: "ba", 4: "bốn", 5: "năm", 6: "sáu", 7: "bảy", 8: "tám", 9: "chín", 10: "mười"}
@@ -242,6 +244,119 @@ class QuarterFigures:
 
 
 @dataclass(frozen=True)
+class ComplaintCounts:
+    """Complaints received in the quarter and how many stand answered or closed: counts only, never their text."""
+
+    received: int
+    answered: int
+    closed: int
+    handled_rate: float | None  # (answered + closed) ÷ received, one decimal, half-up
+    target: float = COMPLAINTS_TARGET
+
+    @classmethod
+    def of(cls, report: dict[str, Any]) -> ComplaintCounts:
+        """From the report's ``complaints``."""
+        c = report["complaints"]
+        rate = rate_tenths(int(c["answered"]) + int(c["closed"]), int(c["received"]))
+        return cls(int(c["received"]), int(c["answered"]), int(c["closed"]), None if rate is None else float(rate))
+
+    @property
+    def handled_text(self) -> str:
+        """The handled rate as people read it."""
+        return percent_text(self.handled_rate)
+
+    @property
+    def verdict(self) -> str:
+        """Đạt / Chưa đạt against 100%, or "chưa đủ dữ liệu" when none came in."""
+        return _verdict_text(met(tenths(self.handled_rate), self.target))
+
+    def as_json(self) -> dict[str, Any]:
+        """The counts in the page's JSON."""
+        return {
+            "received": self.received,
+            "answered": self.answered,
+            "closed": self.closed,
+            "handled_rate": self.handled_rate,
+            "handled_text": self.handled_text,
+        }
+
+
+@dataclass(frozen=True)
+class FieldTargetFigure:
+    """One field's on-time rate (a count, never suppressed) and satisfaction against the unit's targets for it."""
+
+    field: str
+    resolved: int
+    on_time: int
+    on_time_rate: float | None
+    on_time_target: float
+    satisfaction: Figure
+    satisfaction_target: float
+
+    @property
+    def on_time_met(self) -> bool | None:
+        """Whether the printed on-time rate reaches its target (None: nothing resolved)."""
+        return met(tenths(self.on_time_rate), self.on_time_target)
+
+    @property
+    def satisfaction_met(self) -> bool | None:
+        """Whether the printed index reaches its target (None: suppressed or unanswered)."""
+        return met(tenths(self.satisfaction.index), self.satisfaction_target)
+
+    @property
+    def on_time_text(self) -> str:
+        """The on-time rate as people read it."""
+        return percent_text(self.on_time_rate)
+
+    def verdict(self, which: str) -> str:
+        """Đạt / Chưa đạt / "chưa đủ dữ liệu" for ``on_time`` or ``satisfaction``."""
+        return _verdict_text(self.on_time_met if which == "on_time" else self.satisfaction_met)
+
+    def as_json(self) -> dict[str, Any]:
+        """The field in the page's JSON."""
+        return {
+            "field": self.field,
+            "resolved": self.resolved,
+            "on_time": self.on_time,
+            "on_time_rate": self.on_time_rate,
+            "on_time_text": self.on_time_text,
+            "on_time_target": self.on_time_target,
+            "on_time_met": self.on_time_met,
+            "satisfaction": self.satisfaction.as_json(with_ci=False),
+            "satisfaction_target": self.satisfaction_target,
+            "satisfaction_met": self.satisfaction_met,
+        }
+
+
+def _verdict_text(verdict: bool | None) -> str:
+    return INSUFFICIENT if verdict is None else "Đạt" if verdict else "Chưa đạt"
+
+
+def field_targets(report: dict[str, Any], book: TargetBook) -> tuple[FieldTargetFigure, ...]:
+    """Each field of the report against its targets, in the order of the report's fields."""
+    on_time = {f["field"]: f for f in report["on_time_by_field"]}
+    satisfaction = {f["field"]: f for f in report["by_field"]}
+    figures = []
+    for name in sorted(on_time.keys() | satisfaction.keys()):
+        goal = book.for_field(name)
+        counts = on_time.get(name, {"resolved": 0, "on_time": 0})
+        rate = rate_tenths(int(counts["on_time"]), int(counts["resolved"]))
+        cell = satisfaction.get(name, {"index": None, "n": 0, "ci95": None, "suppressed": True})
+        figures.append(
+            FieldTargetFigure(
+                field=name,
+                resolved=int(counts["resolved"]),
+                on_time=int(counts["on_time"]),
+                on_time_rate=None if rate is None else float(rate),
+                on_time_target=goal.on_time,
+                satisfaction=Figure.of(cell),
+                satisfaction_target=goal.satisfaction,
+            )
+        )
+    return tuple(figures)
+
+
+@dataclass(frozen=True)
 class Disclosure:
     """The view model of the page and of its JSON: one unit, one quarter and the quarters before it."""
 
@@ -256,6 +371,8 @@ class Disclosure:
     generated_at: datetime
     page_url: str
     json_url: str
+    complaints: ComplaintCounts | None = None
+    fields: tuple[FieldTargetFigure, ...] = ()
 
     @property
     def quarter(self) -> Quarter:
@@ -299,6 +416,8 @@ class Disclosure:
                 "response_rate": counts.response_rate,
             },
             "by_field": [{"field": f.field, **f.figure.as_json(with_ci=False)} for f in current.by_field],
+            "complaints": self.complaints.as_json() if self.complaints else None,
+            "fields": [f.as_json() for f in self.fields],
             "previous": [
                 {
                     "quarter": str(q.quarter),
@@ -387,6 +506,7 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
     for _ in range(PREVIOUS_QUARTERS):
         quarters.append(quarters[-1].previous())
     figures: list[QuarterFigures] = []
+    reports: list[dict[str, Any]] = []
     form_id = ""
     try:
         for q in quarters:
@@ -394,6 +514,7 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
             report = await app.reporter.satisfaction(unit.code, Period(q.start, end), include_children=False)
             form_id = form_id or str(report["form"])
             figures.append(QuarterFigures.of(q, report))
+            reports.append(report)
     except NotFound:
         raise PageError(404, "not_found", f"no unit {unit_code!r}", "Không tìm thấy đơn vị này.") from None
     except HandlerError as error:
@@ -413,6 +534,8 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
         generated_at=now.astimezone(policy.timezone),
         page_url=f"{base}{path}?quy={quarter}",
         json_url=f"{path}.json?quy={quarter}",
+        complaints=ComplaintCounts.of(reports[0]),
+        fields=field_targets(reports[0], await app.targets.book(unit)),
     )
 
 
