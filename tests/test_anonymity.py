@@ -9,7 +9,7 @@ answers "Có" to "Gửi phản ánh tới cán bộ, kèm mã hồ sơ?" gets an
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -17,7 +17,10 @@ from scheduler.jobs import Jobs
 from storage.models import FeedbackRow, OutboxRow
 from tests.conftest import Backend, Clock
 from tests.emulators.telegram import Person, TelegramEmulator
-from tests.telegram_service import RunningService, running_service
+from tests.emulators.zalo_oa import Person as OAPerson
+from tests.emulators.zalo_oa import ZaloOAEmulator
+from tests.telegram_service import PACE, TOKEN, RunningService, running, running_service
+from tests.test_zalo_oa import APP_ID, APP_SECRET, SECRET_KEY, link, now_iso, oa_settings
 
 OFFICER = "Trần Thị Bình"
 LEAD = "Lê Văn Cường"
@@ -29,7 +32,7 @@ TIME_OF_DAY = re.compile(r"\b\d{1,2}:\d{2}\b")
 
 
 def emulator() -> TelegramEmulator:
-    return TelegramEmulator(token="123456:TEST-token", username="sipas_test_bot", per_chat=40.0, global_rate=200.0)
+    return TelegramEmulator(token=TOKEN, username="sipas_test_bot", per_chat=40.0, global_rate=200.0)
 
 
 async def join(person: Person, code: str) -> None:
@@ -214,3 +217,69 @@ async def test_a_complaint_the_citizen_chooses_to_send_carries_the_code_and_gets
         async with service.app.services.uow(read_only=True) as uow:
             texts = (await uow.connection.execute(select(FeedbackRow.text).order_by(FeedbackRow.id))).scalars().all()
         assert list(texts) == [ANGRY, "Tôi muốn hỏi lệ phí bản sao"]
+
+
+async def oa_survey(service: RunningService, person: OAPerson, number: int, comment: str) -> None:
+    """Dossier P8-<number> returned, its survey answered on the OA with the lowest level and ``comment``."""
+    await service.event(f"P8-{number}", "returned", now_iso(-timedelta(minutes=1)))
+    await person.wait_for(lambda p: p.last.text.startswith("Câu 1/7"), timeout=30)
+    for n in range(1, 7):
+        await person.press("Rất không hài lòng")
+        await person.wait_for(lambda p, n=n: p.last.text.startswith(f"Câu {n + 1}/7"), timeout=30)
+    assert "không kèm tên, mã hồ sơ hay giờ gửi" in person.last.text
+    await person.send_text(comment)
+    await person.wait_for(lambda p: STEP in p.last.text, timeout=30)
+    assert shows_buttons(person, ["Có", "Không"])
+
+
+def shows_buttons(person: OAPerson, titles: list[str]) -> bool:
+    return all(title in person.last.button_titles for title in titles)
+
+
+async def test_on_the_zalo_oa_only_the_complaint_the_citizen_chose_reaches_the_officer(backend: Backend) -> None:
+    telegram = emulator()
+    async with ZaloOAEmulator(app_id=APP_ID, app_secret=APP_SECRET, oa_secret_key=SECRET_KEY) as emu, telegram:
+        settings = {
+            **oa_settings(emu),
+            "telegram_token": TOKEN,
+            "telegram_api_url": telegram.api_url,
+            **PACE,
+            "survey_form": "sipas-nhanh",
+        }
+        async with running(backend.url, **settings) as service:
+            emu.webhook_url = service.base_url + "/webhooks/zalo-oa"
+            officer = telegram.person(user_id=100, first_name="Bình")
+            await join(officer, await service.app.roles.invite("staff", "P8", officer_name=OFFICER))
+            people = {}
+            for number in (1, 2):
+                body = await service.put_dossier(
+                    f"P8-{number}",
+                    f"Người dân {number}",
+                    received=now_iso(-timedelta(days=3)),
+                    due=now_iso(timedelta(days=2)),
+                    handler=OFFICER,
+                    phone=f"0912 345 00{number}",
+                )
+                people[number] = emu.person(f"24684588352961{number:05d}", display_name=f"Dân {number}")
+                await link(people[number], body["optin"]["token"])
+
+            # the first keeps the comment a survey comment: the officer reads nothing of it
+            await oa_survey(service, people[1], 1, "Chờ lâu quá, không ai giải thích")
+            await people[1].press("Không")
+            await people[1].wait_for(lambda p: p.last.text.startswith("Đã rõ; không có phản ánh"), timeout=30)
+            # the second sends it as a complaint: the officer gets it with the code and answers
+            await oa_survey(service, people[2], 2, "Hẹn ba lần vẫn chưa có kết quả")
+            await people[2].press("Có")
+            await people[2].wait_for(lambda p: p.last.text.startswith("Cảm ơn Ông/Bà. Phản ánh (mã hồ sơ P8-2)"))
+            await officer.wait_for(lambda p: p.last.text.startswith("📩 Phản ánh mới"), timeout=30)
+            assert "P8-2" in officer.last.text
+            assert "Hẹn ba lần vẫn chưa có kết quả" in officer.last.text
+            await officer.press("Trả lời")
+            await officer.wait_for(lambda p: p.last.text.startswith("Xin nhập nội dung trả lời"))
+            await officer.send_text("Hồ sơ đã có kết quả, mời Ông/Bà đến nhận trong hôm nay.")
+            await officer.wait_for(lambda p: p.last.text.startswith("Đã gửi câu trả lời"))
+            await people[2].wait_for(lambda p: "mời Ông/Bà đến nhận trong hôm nay" in p.last.text, timeout=30)
+            assert people[2].last.text.startswith("Phường 8 trả lời ý kiến của Ông/Bà")
+            await officer.send_command("/phananh")
+            await officer.wait_for(lambda p: p.last.text.startswith("#") and "đã trả lời" in p.last.text)
+            assert not any("P8-1" in t or "Chờ lâu quá" in t for t in officer.texts)
