@@ -8,17 +8,26 @@ answers "Có" to "Gửi phản ánh tới cán bộ, kèm mã hồ sơ?" gets an
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from handlers.context import Policy, Services
+from handlers.invitations import InvitationHandler
+from handlers.leader import Digests
+from handlers.ratings import Rating, RatingHandler
+from handlers.staff import Roles
 from scheduler.jobs import Jobs
 from storage.models import FeedbackRow, OutboxRow
 from tests.conftest import Backend, Clock
 from tests.emulators.telegram import Person, TelegramEmulator
 from tests.emulators.zalo_oa import Person as OAPerson
 from tests.emulators.zalo_oa import ZaloOAEmulator
+from tests.helpers import Person as ChatPerson
+from tests.helpers import add_unit, returned_dossier, sample_dossier
 from tests.telegram_service import PACE, TOKEN, RunningService, running, running_service
 from tests.test_zalo_oa import APP_ID, APP_SECRET, SECRET_KEY, link, now_iso, oa_settings
 
@@ -283,3 +292,36 @@ async def test_on_the_zalo_oa_only_the_complaint_the_citizen_chose_reaches_the_o
             await officer.send_command("/phananh")
             await officer.wait_for(lambda p: p.last.text.startswith("#") and "đã trả lời" in p.last.text)
             assert not any("P8-1" in t or "Chờ lâu quá" in t for t in officer.texts)
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy(zns_rating_template="350001")
+
+
+async def test_a_zns_rating_note_is_a_survey_comment_for_the_digest_not_a_complaint(
+    services: Services, clock: Clock
+) -> None:
+    await add_unit(services)
+    data = dataclasses.replace(
+        sample_dossier(code="P8-261118-0001", phone="0912345678", name="Nguyễn Văn An"), zalo_optin=True
+    )
+    await returned_dossier(services, data, clock.now)
+    officer = ChatPerson(services, "officer")
+    await officer.type("/join " + await Roles(services).invite("staff", "P8", officer_name=OFFICER))
+    clock.advance(minutes=60)
+    assert await InvitationHandler(services).send_due() == 1
+    note = "Hồ sơ P8-261118-0001 trễ, gọi 0912345678 không ai nghe"
+    assert await RatingHandler(services).record("zns", Rating("m1", "sipas-1", 1, note=note)) == "recorded"
+    await officer.receive()
+    assert not any("trễ" in reply.text for reply in officer.seen)
+    (listed,) = await officer.type("/phananh")
+    assert listed.text == "Không có phản ánh nào đang chờ xử lý."
+    async with services.uow(read_only=True) as uow:
+        assert (await uow.connection.execute(select(func.count()).select_from(FeedbackRow))).scalar_one() == 0
+    today = services.policy.local_date(clock.now)
+    digest = await Digests(services).build("P8", today + timedelta(days=1), with_chart=False)
+    line = next(x for x in digest.text.splitlines() if "không ai nghe" in x)
+    assert line == "• “Hồ sơ … trễ, gọi 09*****678 không ai nghe”"  # the code and the phone masked
+    assert "0912345678" not in line
+    assert not TIME_OF_DAY.search(line)
