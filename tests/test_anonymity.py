@@ -145,6 +145,14 @@ async def test_a_low_rating_comment_reaches_leaders_and_lead_unlinked_never_the_
             for linked in ("P8-", "0912 345 001", "Nguyễn Văn An", OFFICER):
                 assert linked not in batch, linked
             assert not TIME_OF_DAY.search(batch), batch
+        # a sixth survey the same day: its comment does not go out alone at the time it was written
+        batches = {p.user_id: sum(t.startswith("🗒") for t in p.texts) for p in (leader, lead)}
+        queued_to = {p.user_id: await outbox_to(service, p) for p in (leader, lead)}
+        later = await citizen_with_survey(service, emu, 7, "Người dân 7", "2026-11-20T09:30:00+07:00")
+        await answer_survey(later, "Hài lòng", "Cần thêm quầy tiếp nhận")
+        for p in (leader, lead):
+            assert await outbox_to(service, p) == queued_to[p.user_id], f"{p.first_name} was sent the comment alone"
+            assert sum(t.startswith("🗒") for t in p.texts) == batches[p.user_id]
         # the handling officer read nothing of it, and /phananh lists nothing
         assert len(officer.messages) == seen_by[officer.user_id], officer.texts
         await officer.send_command("/phananh")
@@ -163,7 +171,8 @@ async def test_a_low_rating_comment_reaches_leaders_and_lead_unlinked_never_the_
         await jobs.leaders()  # Saturday's digest (of Friday): the leader reads Friday's comments, the lead no repeat
         await leader.wait_for(lambda p: any(t.startswith("BẢN TIN NGÀY 21/11/2026") for t in p.texts), timeout=20)
         friday = next(t for t in leader.texts if t.startswith("BẢN TIN NGÀY 21/11/2026"))
-        assert "Ý kiến khảo sát (không kèm tên, mã hồ sơ hay giờ gửi): 2" in friday
+        assert "Ý kiến khảo sát (không kèm tên, mã hồ sơ hay giờ gửi): 3" in friday
+        assert "Cần thêm quầy tiếp nhận" in friday
         assert "Phòng chờ nóng, thiếu ghế" in friday
         assert "Bãi xe chật" not in friday
         assert not any("Bãi xe chật" in t for t in leader.texts + lead.texts)
@@ -184,6 +193,8 @@ async def test_a_low_rating_comment_reaches_leaders_and_lead_unlinked_never_the_
         assert "Phạm Thị Dung" not in leftover
         # released once: each comment reached the lead once
         assert sum("Chờ cả tuần" in t for t in lead.texts) == 1
+        assert sum("Cần thêm quầy tiếp nhận" in t for t in lead.texts) == 1  # given with Saturday's digest
+        assert sum("Cần thêm quầy tiếp nhận" in t for t in leader.texts) == 1  # in the digest only
         assert sum("Bãi xe chật" in t for t in lead.texts) == 1
         assert len(officer.messages) == seen_by[officer.user_id] + 1  # only the answer to /phananh
         assert not any("Bãi xe chật" in t or "Chờ cả tuần" in t or "P8-" in t for t in officer.texts)
