@@ -20,6 +20,7 @@ from handlers.invitations import InvitationHandler
 from handlers.leader import Digests
 from handlers.ratings import Rating, RatingHandler
 from handlers.staff import Roles
+from handlers.units import UnitHandler
 from scheduler.jobs import Jobs
 from storage.models import FeedbackRow, OutboxRow
 from tests.conftest import Backend, Clock
@@ -336,3 +337,28 @@ async def test_a_zns_rating_note_is_a_survey_comment_for_the_digest_not_a_compla
     assert line == "• “Hồ sơ … trễ, gọi 09*****678 không ai nghe”"  # the code and the phone masked
     assert "0912345678" not in line
     assert not TIME_OF_DAY.search(line)
+
+
+async def test_a_complaint_asked_for_after_a_survey_without_comment_is_typed_then_sent_with_the_code(
+    services: Services, clock: Clock
+) -> None:
+    await UnitHandler(services).add("P8", "Phường 8", form="danh-gia-ho-so")
+    token = await returned_dossier(services, sample_dossier(), clock.now - timedelta(hours=2))
+    officer = ChatPerson(services, "officer")
+    await officer.type("/join " + await Roles(services).invite("staff", "P8", officer_name=OFFICER))
+    citizen = ChatPerson(services, "an")
+    await citizen.link(token)
+    await citizen.press_label("Bắt đầu khảo sát")
+    await citizen.type("3")
+    (end,) = await citizen.type("0")  # no comment
+    assert end.text.startswith("Trân trọng cảm ơn")
+    assert "Gửi phản ánh tới cán bộ, kèm mã hồ sơ P8-261118-0001?" in end.text
+    assert [(o.label, o.number) for o in end.options] == [("Có", 1), ("Không", 2)]
+    (prompt,) = await citizen.press_label("Có")
+    assert prompt.text.startswith("Xin Ông/Bà nhập nội dung phản ánh")
+    (filed,) = await citizen.type("Lệ phí bản sao thu không đúng")
+    assert filed.text.startswith("Cảm ơn Ông/Bà. Phản ánh (mã hồ sơ P8-261118-0001) đã được chuyển đến Phường 8")
+    (notice,) = await officer.receive()
+    assert notice.text.startswith("📩 Phản ánh mới")
+    assert "P8-261118-0001" in notice.text
+    assert "Lệ phí bản sao thu không đúng" in notice.text
