@@ -339,7 +339,7 @@ async def test_a_zns_rating_note_is_a_survey_comment_for_the_digest_not_a_compla
     assert not TIME_OF_DAY.search(line)
 
 
-async def test_a_complaint_asked_for_after_a_survey_without_comment_is_typed_then_sent_with_the_code(
+async def test_after_a_survey_without_comment_the_citizen_may_ask_to_complain_and_change_their_mind(
     services: Services, clock: Clock
 ) -> None:
     await UnitHandler(services).add("P8", "Phường 8", form="danh-gia-ho-so")
@@ -356,7 +356,12 @@ async def test_a_complaint_asked_for_after_a_survey_without_comment_is_typed_the
     assert [(o.label, o.number) for o in end.options] == [("Có", 1), ("Không", 2)]
     (prompt,) = await citizen.press_label("Có")
     assert prompt.text.startswith("Xin Ông/Bà nhập nội dung phản ánh")
-    (filed,) = await citizen.type("Lệ phí bản sao thu không đúng")
+    (changed_mind,) = await citizen.type("không")
+    assert changed_mind.text.startswith("Đã rõ; không có phản ánh nào được gửi đi")
+    (offer,) = await citizen.type("Lệ phí bản sao thu không đúng")  # not an answer: offered the step
+    assert "Gửi phản ánh tới cán bộ, kèm mã hồ sơ P8-261118-0001?" in offer.text
+    assert await officer.receive() == []
+    (filed,) = await citizen.press_label("Có")
     assert filed.text.startswith("Cảm ơn Ông/Bà. Phản ánh (mã hồ sơ P8-261118-0001) đã được chuyển đến Phường 8")
     (notice,) = await officer.receive()
     assert notice.text.startswith("📩 Phản ánh mới")
