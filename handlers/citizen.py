@@ -450,6 +450,11 @@ class _Turn:
             return False
         folded = fold(text)
         if data.get("step") == "text":
+            if folded in COMPLAINT_NO_WORDS:  # changed their mind
+                assert self.chat is not None
+                await self.uow.drafts.drop(self.chat.id)
+                self.say("complaint.not_sent")
+                return True
             if len(folded) < 2:
                 self.say("unknown")
                 return True

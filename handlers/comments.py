@@ -4,9 +4,9 @@ The survey is anonymous to the people it rates (SPEC.md §5): a comment written 
 comment at the end, a ZNS rating's note) is kept with its unit and the local day only — no person,
 dossier, officer or time of day — with personal data masked. It never reaches the officer who handled the
 dossier. It is released, as one batch for the unit and the day, to the unit's leaders and one-stop-shop
-leads once at least ``RELEASE_AFTER`` surveys of the unit closed that day (checked as each survey
-closes; each comment is released once). Comments that come after the batch, or on a day with fewer
-surveys, wait for the next morning's digest, which lists the day's comments; the leads get those then.
+leads when the ``RELEASE_AFTER``-th survey of the unit closes that day (one batch per unit and day, claimed in
+``job_runs``; each comment is released once). Comments written after the batch, or on a day with fewer
+surveys, wait for the next morning's digest, which lists all the day's comments; the leads get those then.
 A citizen who wants an answer files a complaint instead, by an explicit step (handlers.citizen).
 """
 
@@ -23,6 +23,7 @@ from storage.values import Chat
 
 RELEASE_AFTER = 5  # surveys of the unit closed the same day before its comments go out during the day
 COMMENT_LIMIT = 1000
+BATCH_JOB = "survey_comments"  # claimed in job_runs once per unit and day
 
 
 class SurveyComments:
@@ -51,6 +52,11 @@ class SurveyComments:
         )
         if closed < RELEASE_AFTER:
             return 0
+        # one batch per unit and day: a comment written after it would otherwise go out alone, at its own time
+        period, scope = day.isoformat(), f"unit:{unit_id}"
+        if not await uow.jobs.claim(BATCH_JOB, period, scope, "survey", now):
+            return 0
+        await uow.jobs.finish(BATCH_JOB, period, scope, "done", None, now)
         return await self._release(uow, unit_id, day, now, leaders=True, closed=closed)
 
     async def release_leftovers(self, uow: UnitOfWork, unit_id: int, day: date, now: datetime) -> int:

@@ -4,7 +4,8 @@ A rating carries no person: only the ``tracking_id`` we gave the message (``sipa
 and the platform's message id. It is recorded once (a re-delivery or a second rating of the same
 message changes nothing) as the answers of the invitation's ``danh-gia-ho-so`` form: the stars on the
 overall item (DOMAIN.md §3.3: 1–2 → Không hài lòng, 3–4 → Hài lòng, 5 → Rất hài lòng), the chips and
-the note as the comment.
+the note as the comment. The comment is also kept as an unlinked survey comment (handlers.comments): it
+never goes to the officer who handled the dossier.
 """
 
 from __future__ import annotations
@@ -109,10 +110,10 @@ class RatingHandler:
             completed_at=now,
             delivered_at=invitation.delivered_at or now,
         )
-        if rating.note:  # words given with the rating: a survey comment, kept unlinked (handlers.comments)
+        if rating.comment:  # the chips and note given with the rating: a survey comment, kept unlinked
             person = await uow.people.get(invitation.person_id) if invitation.person_id is not None else None
             names = [person.name] if person is not None else []
-            await self.comments.keep(uow, invitation.unit_id, now, rating.note, names, dossier.code)
+            await self.comments.keep(uow, invitation.unit_id, now, rating.comment, names, dossier.code)
         await self.comments.release_if_due(uow, invitation.unit_id, now)
 
     async def delivered(self, channel: str, tracking: str | None, message_id: str | None) -> bool:

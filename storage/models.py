@@ -412,7 +412,7 @@ class FeedbackRow(Base):
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id", ondelete="SET NULL"))
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", ondelete="SET NULL"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
-    source: Mapped[str] = mapped_column(String(16))  # comment (a low rating's comment) | message
+    source: Mapped[str] = mapped_column(String(16))  # comment (a survey comment the citizen chose to send) | message
     text: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
