@@ -29,6 +29,7 @@ from handlers.survey import (
     interpret,
     is_survey_word,
     next_question,
+    option_words,
     previous_question,
     render_question,
     visible_questions,
@@ -53,6 +54,8 @@ class CitizenHandler:
         self.desk = StaffDesk(services)
         self.leaders = LeaderDesk(services, digests or Digests(services))
         self.feedbacks = Feedbacks(services)
+        catalog = services.catalog
+        self.option_words = option_words(catalog.get(form_id) for form_id in catalog.ids())
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle ``inbound`` in one transaction and queue the replies to the same chat."""
@@ -387,7 +390,7 @@ class _Turn:
         if invitation is None or invitation.cursor is None:
             if folded in ("1", "bat dau", "bat dau khao sat", "start"):
                 await self.on_survey_command("")  # the numbered "Bắt đầu khảo sát" option
-            elif is_survey_word(text):  # an answer with no question asked: never a complaint
+            elif is_survey_word(text, self.handler.option_words):  # an answer, with no question asked: no complaint
                 await self.on_stray_answer()
             else:
                 await self.on_free_message(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from handlers.messages import Option, Reply, row_id
@@ -102,10 +102,20 @@ def _numbers(text: str) -> list[int] | None:
     return None
 
 
-def is_survey_word(typed: str) -> bool:
-    """Whether typed text is what a survey answer looks like on any question: a number, "bỏ qua", "quay lại"."""
+def option_words(forms: Iterable[Form]) -> frozenset[str]:
+    """Every option of ``forms`` as a person may type it (its label in each language, folded)."""
+    words: set[str] = set()
+    for form in forms:
+        for question in form.questions:
+            for option in form.options_of(question):
+                words.update(fold(label) for label in (option.label.vi, option.label.en) if label)
+    return frozenset(words)
+
+
+def is_survey_word(typed: str, options: frozenset[str] = frozenset()) -> bool:
+    """Whether typed text is a survey answer on some question: a number, an option, "bỏ qua", "quay lại"."""
     folded = fold(typed)
-    return folded in BACK_WORDS or folded in SKIP_WORDS or _numbers(folded) is not None
+    return folded in BACK_WORDS or folded in SKIP_WORDS or folded in options or _numbers(folded) is not None
 
 
 def interpret(form: Form, question: Question, typed: str, texts: Texts | None = None) -> Interpretation:

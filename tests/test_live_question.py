@@ -14,12 +14,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from handlers.context import Services
+from handlers.dossiers import DossierHandler
 from storage.models import AnswerRow, FeedbackRow, InvitationRow
-from tests.conftest import Backend
+from tests.conftest import Backend, Clock
 from tests.emulators import telegram as tg
 from tests.emulators import zalo_oa as oa
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo_oa import ZaloOAEmulator
+from tests.helpers import Person as ConsolePerson
+from tests.helpers import add_unit, returned_dossier, sample_dossier
 from tests.telegram_service import PACE, SECRET, TOKEN, RunningService, running
 
 APP_ID, APP_SECRET, SECRET_KEY = "1234567890", "app-secret", "oa-secret-key"
@@ -311,3 +315,26 @@ async def test_an_open_zns_rating_does_not_block_the_survey_asked_on_telegram(ba
             assert await complaints(service) == 0
             assert await answers(service) == {"TC2": "5"}
             assert await invitation_states(service) == [("sent", "zns"), ("started", "telegram")]
+
+
+# --- survey words typed while no question is asked in the chat: told so, never filed as a complaint
+
+
+async def test_survey_words_typed_with_no_question_asked_are_never_a_complaint(
+    services: Services, clock: Clock
+) -> None:
+    await add_unit(services)
+    handler = DossierHandler(services)
+    token = (await handler.upsert(sample_dossier())).dossier.optin_token  # not returned yet: no survey
+    person = ConsolePerson(services, "an")
+    await person.link(token)
+    none = "Hiện Ông/Bà không có phiếu khảo sát nào đang chờ. Cảm ơn Ông/Bà."
+    for typed in ("bỏ qua", "Quay lại", "5", "10", "Rất hài lòng", "hai long"):
+        assert [r.text for r in await person.type(typed)] == [none], typed
+    await returned_dossier(services, sample_dossier(), clock.now - timedelta(hours=2))
+    (offer,) = await person.type("bo qua")  # a survey waits: it is offered, not started and not skipped
+    assert offer.text.startswith("Ông/Bà có một phiếu khảo sát về hồ sơ “Đăng ký khai sinh” đang chờ.")
+    assert [o.label for o in offer.options] == [START]
+    async with services.uow(read_only=True) as uow:
+        assert await uow.connection.scalar(select(func.count(FeedbackRow.id))) == 0
+        assert list(await uow.connection.scalars(select(InvitationRow.status))) == ["pending"]
