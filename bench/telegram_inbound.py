@@ -130,7 +130,8 @@ async def ours(
                 select(DossierRow.code, InvitationRow.id).join(InvitationRow, InvitationRow.dossier_id == DossierRow.id)
             )
             invitation = {int(code.split("-")[1]): inv for code, inv in rows}
-        plan = [(p, [f"a:{invitation[n]}:{CODES[k]}:4" for k in range(presses)]) for n, p in enumerate(people)]
+        # the first question went at turn 1, and each press takes the turn of the message it is on
+        plan = [(p, [f"a:{invitation[n]}.{k + 1}:{CODES[k]}:4" for k in range(presses)]) for n, p in enumerate(people)]
         done, seconds = await press_through(plan)
         async with UnitOfWork(database, read_only=True) as uow:
             stored = await uow.connection.scalar(select(func.count(AnswerRow.id)))

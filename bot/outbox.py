@@ -280,7 +280,7 @@ class Outbox:
         services = self.services
         reply = Reply.from_payload(message.payload)
         replace = None
-        if reply.thread:
+        if reply.thread and not reply.fresh:  # a fresh message is new, and the one the next edits
             replace = lane.threads.get((message.recipient, reply.thread)) if lane is not None else None
             if replace is None:  # not sent by this process: the table knows
                 async with services.uow(read_only=True) as uow:

@@ -17,7 +17,7 @@ from handlers.context import Services
 from handlers.erasure import erase_person
 from handlers.invitations import open_invitation, with_start_button
 from handlers.leader import Digests, LeaderDesk
-from handlers.messages import Inbound, Option, Outcome, Reply, row_id
+from handlers.messages import Inbound, Option, Outcome, Reply
 from handlers.staff import Feedbacks, StaffDesk
 from handlers.survey import (
     Back,
@@ -25,9 +25,12 @@ from handlers.survey import (
     Interpretation,
     NotUnderstood,
     Skip,
+    button_ref,
     fold,
     interpret,
+    is_survey_word,
     next_question,
+    option_words,
     previous_question,
     render_question,
     visible_questions,
@@ -55,6 +58,8 @@ class CitizenHandler:
         self.leaders = LeaderDesk(services, digests or Digests(services))
         self.feedbacks = Feedbacks(services)
         self.comments = SurveyComments(services)
+        catalog = services.catalog
+        self.option_words = option_words(catalog.get(form_id) for form_id in catalog.ids())
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle ``inbound`` in one transaction and queue the replies to the same chat."""
@@ -104,6 +109,7 @@ class _Turn:
         self.current: Invitation | None = None  # the person's current survey, as loaded with the chat
         self.current_field_id: int | None = None
         self.current_known = False
+        self.claimed: dict[int, int] = {}  # invitation id -> the turn a valid press took, for the message it asks
 
     # --- plumbing
 
@@ -112,6 +118,12 @@ class _Turn:
 
     def t(self, key: str, **values: object) -> str:
         return self.texts(self.locale, key, **values)
+
+    def stale(self) -> None:
+        """A press on a button that is no longer valid: say so (as the press's answer, or a reply) and do nothing."""
+        self.ack = self.t("survey.stale")
+        if not self.inbound.shows_ack:  # the platform shows no answer to a press: the notice comes as a message
+            self.say("survey.stale")
 
     @property
     def linked(self) -> bool:
@@ -276,7 +288,13 @@ class _Turn:
     async def offer_waiting_survey(self) -> None:
         assert self.chat is not None
         assert self.chat.person_id is not None
-        waiting = await self.uow.invitations.for_person(self.chat.person_id, ("pending", *OPEN))
+        # what can be answered here: a survey not offered yet, or one being asked in a chat (an open ZNS rating
+        # has no question to ask in a chat)
+        waiting = [
+            invitation
+            for invitation in await self.uow.invitations.for_person(self.chat.person_id, ("pending", *OPEN))
+            if invitation.status == "pending" or invitation.cursor is not None
+        ]
         if not waiting:
             return
         dossier = await self.uow.dossiers.get(waiting[0].dossier_id)
@@ -360,7 +378,7 @@ class _Turn:
         elif kind in ("a", "m", "d", "s", "b"):
             await self.on_survey_button(kind, rest)
         else:
-            self.ack = self.t("survey.stale")
+            self.stale()
 
     async def on_text(self, text: str) -> None:
         pending = self.chat.pending if self.chat else None
@@ -385,12 +403,21 @@ class _Turn:
                 return
             if folded in ("1", "bat dau", "bat dau khao sat", "start"):
                 await self.on_survey_command("")  # the numbered "Bắt đầu khảo sát" option
+            elif is_survey_word(text, self.handler.option_words):  # an answer, with no question asked: no complaint
+                await self.on_stray_answer()
             else:
                 await self.on_free_message(text)
             return
         form, question = self.form_and_question(invitation)
         field = await self.field_of(invitation)
         await self.apply(invitation, field, form, question, interpret(form, question, text), typed=text)
+
+    async def on_stray_answer(self) -> None:
+        """A survey answer (a number, "bỏ qua", "quay lại") typed while no question is asked in this chat."""
+        asked = len(self.replies)
+        await self.offer_waiting_survey()
+        if len(self.replies) == asked:
+            self.say("survey.none")
 
     async def on_free_message(self, text: str) -> None:
         """A message that is not an answer: offered as a complaint, filed only if the person says so."""
@@ -517,7 +544,7 @@ class _Turn:
             self.invitation_id = invitation.id
             form, question = self.form_and_question(invitation)
             answers = await self.uow.answers.for_invitation(invitation.id)
-            self.replies.append(self.render(form, invitation, question, answers, fresh=True))
+            self.replies.append(await self.render(form, invitation, question, answers, fresh=True))
             return
         pending = await self.uow.invitations.for_person(self.chat.person_id, ("pending",))
         if not pending:
@@ -527,40 +554,52 @@ class _Turn:
         self.replies += await open_invitation(self.services, self.uow, pending[0], self.chat, self.now)
 
     async def on_survey_button(self, kind: str, rest: str) -> None:
+        """A press on a survey message's button: it counts only on the newest survey message (its turn is live)."""
         parts = rest.split(":")
         invitation = None
-        wanted = row_id(parts[0])
-        if self.linked and len(parts) >= 2 and wanted is not None:
+        ref = button_ref(parts[0])
+        if self.linked and len(parts) >= 2 and ref is not None:
             current = await self.active_invitation()
-            invitation = current if current and current.id == wanted else await self.uow.invitations.get(wanted)
+            invitation = current if current and current.id == ref[0] else await self.uow.invitations.get(ref[0])
         if (
-            invitation is None
+            ref is None
+            or invitation is None
             or self.chat is None
             or invitation.person_id != self.chat.person_id
             or invitation.status not in OPEN
             or invitation.cursor != parts[1]
+            or invitation.turn != ref[1]
         ):
-            self.ack = self.t("survey.stale")
+            self.stale()
             return
         form, question = self.form_and_question(invitation)
-        values = [o.value for o in form.options_of(question)]
-        result: Interpretation
-        if kind == "a" and len(parts) == 3 and parts[2] in values and question.type != "multi_choice":
-            result = Chosen(parts[2])
-        elif kind == "m" and len(parts) == 3 and parts[2] in values and question.type == "multi_choice":
+        multi = question.type == "multi_choice"
+        picked = len(parts) == 3 and parts[2] in {o.value for o in form.options_of(question)}
+        control = len(parts) == 2
+        valid = {"a": picked and not multi, "m": picked and multi, "d": control and multi, "s": control, "b": control}
+        if not valid[kind]:
+            self.stale()
+            return
+        # the press takes the message's turn: a second press on it (or on any older message) is stale from now on
+        turn = await self.uow.invitations.take_turn(invitation.id, ref[1])
+        if turn is None:
+            self.stale()
+            return
+        self.claimed[invitation.id] = turn
+        if kind == "m":
             await self.toggle(invitation, form, question, parts[2])
             return
-        elif kind == "d" and len(parts) == 2 and question.type == "multi_choice":
+        result: Interpretation
+        if kind == "a":
+            result = Chosen(parts[2])
+        elif kind == "d":
             answers = await self.uow.answers.for_invitation(invitation.id)
             given = answers.get(question.code)
             result = Chosen(given.value) if given and given.value else Skip()
-        elif kind == "s" and len(parts) == 2:
+        elif kind == "s":
             result = Skip()
-        elif kind == "b" and len(parts) == 2:
-            result = Back()
         else:
-            self.ack = self.t("survey.stale")
-            return
+            result = Back()
         await self.apply(invitation, await self.field_of(invitation), form, question, result)
         if self.ack is None:
             self.ack = self.t("survey.recorded")
@@ -580,10 +619,19 @@ class _Turn:
             answers.pop(question.code, None)
         await self.uow.invitations.advance(invitation.id, question.code, self.now)
         self.invitation_id = invitation.id
-        self.replies.append(self.render(form, invitation, question, answers))
+        self.replies.append(await self.render(form, invitation, question, answers))
         self.ack = self.t("survey.recorded")
 
-    def render(
+    @property
+    def edits_in_place(self) -> bool:
+        """Only a button press edits the survey message it was on (where the channel can edit).
+
+        A typed answer or a resumed survey gets a new message at the bottom of the chat rather than an edit of
+        one further up; that new message is then the one the next press edits.
+        """
+        return self.inbound.kind == "choice"
+
+    async def render(
         self,
         form: Form,
         invitation: Invitation,
@@ -592,6 +640,10 @@ class _Turn:
         *,
         fresh: bool = False,
     ) -> Reply:
+        """The message asking ``question``, at the invitation's next turn (only its buttons are live from now)."""
+        turn = self.claimed.pop(invitation.id, None)
+        if turn is None:
+            turn = await self.uow.invitations.take_turn(invitation.id) or 0
         given = answers.get(question.code)
         reply = render_question(
             form,
@@ -601,12 +653,9 @@ class _Turn:
             self.locale,
             invitation.id,
             current=(given.value, given.text) if given else None,
+            turn=turn,
         )
-        if fresh or self.inbound.kind != "choice":
-            # only a button press edits the question in place; a typed answer or a resumed survey
-            # gets a new message rather than an edit of one further up the chat
-            return dataclasses.replace(reply, thread=None)
-        return reply
+        return dataclasses.replace(reply, fresh=fresh or not self.edits_in_place)
 
     async def apply(
         self,
@@ -649,7 +698,7 @@ class _Turn:
             await self.complete(invitation, form, values)
             return
         await uow.invitations.advance(invitation.id, following.code, self.now)
-        self.replies.append(self.render(form, invitation, following, answers))
+        self.replies.append(await self.render(form, invitation, following, answers))
 
     async def go_back(self, form: Form, invitation: Invitation, question: Question) -> None:
         """Show the previous question with its current answer, ready to be changed."""
@@ -658,15 +707,15 @@ class _Turn:
         if previous is None:
             self.ack = self.t("survey.first_question")
             self.say("survey.first_question")
-            self.replies.append(self.render(form, invitation, question, answers, fresh=True))
+            self.replies.append(await self.render(form, invitation, question, answers, fresh=True))
             return
         await self.uow.invitations.advance(invitation.id, previous.code, self.now)
-        self.replies.append(self.render(form, invitation, previous, answers))
+        self.replies.append(await self.render(form, invitation, previous, answers))
 
     async def ask_again(self, form: Form, invitation: Invitation, question: Question) -> None:
         """Show the current question once more, as a new message, with its current answer."""
         answers = await self.uow.answers.for_invitation(invitation.id)
-        self.replies.append(self.render(form, invitation, question, answers, fresh=True))
+        self.replies.append(await self.render(form, invitation, question, answers, fresh=True))
 
     async def keep_comments(self, invitation: Invitation, form: Form, dossier: Dossier) -> str | None:
         """Keep the survey's comments unlinked (unit and day only) and release the day's batch if due.
@@ -702,4 +751,6 @@ class _Turn:
         text = "\n\n".join([form.outro.get(self.locale), self.t("survey.next_steps", unit=unit.name)])
         # the end of the survey offers the separate complaint step; nothing is sent unless the person says so
         offer = await self.complaint_offer(dossier, "comment" if comment else "survey", comment, lead=text)
-        self.replies.append(dataclasses.replace(offer, thread=f"survey:{invitation.id}"))
+        self.replies.append(
+            dataclasses.replace(offer, thread=f"survey:{invitation.id}", fresh=not self.edits_in_place)
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from handlers.context import Services
@@ -40,8 +41,9 @@ async def open_invitation(
             form.intro.get(locale),
         ]
     )
-    first = render_question(form, question, {}, texts, locale, invitation.id)
-    return [Reply(intro, heading=True), first]
+    turn = await uow.invitations.take_turn(invitation.id)
+    first = render_question(form, question, {}, texts, locale, invitation.id, turn=turn or 0)
+    return [Reply(intro, heading=True), dataclasses.replace(first, fresh=True)]
 
 
 def with_start_button(texts: Texts, locale: str, text: str) -> Reply:

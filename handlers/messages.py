@@ -61,6 +61,7 @@ class Inbound:
     locale_hint: str | None = None
     at: datetime | None = None
     kept_id: int | None = None  # the inbox row it was kept in (handlers/inbox.py): forgotten with its handling
+    shows_ack: bool = False  # a press the platform answers with ``Outcome.ack`` (Telegram's callback answer)
 
     def __post_init__(self) -> None:
         # whatever a platform sent, it is stored: nothing a database refuses gets past here
@@ -91,7 +92,9 @@ class Reply:
     ``request_contact``: the label of a "share my phone number" button, where the channel has one.
     ``tap_hint``: shown by channels that offer the answers as buttons but not the controls (skip, back):
     how to use those by typing. ``template``: a platform template to send instead of text, where the
-    channel sends templates (ZNS: ``{"template_id", "data", "tracking_id"}``).
+    channel sends templates (ZNS: ``{"template_id", "data", "tracking_id"}``). ``fresh``: a message of ``thread``
+    sent as a new message at the bottom of the chat rather than an edit of the thread's earlier one; it is then
+    the thread's message that later ones edit.
     """
 
     text: str
@@ -103,6 +106,7 @@ class Reply:
     attachments: tuple[dict[str, Any], ...] = field(default=())
     tap_hint: str | None = None
     template: dict[str, Any] | None = None
+    fresh: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON kept in the outbox."""
@@ -123,6 +127,8 @@ class Reply:
             payload["tap_hint"] = nfc(self.tap_hint)
         if self.template:
             payload["template"] = self.template
+        if self.fresh:
+            payload["fresh"] = True
         return payload
 
     @classmethod
@@ -138,6 +144,7 @@ class Reply:
             attachments=tuple(payload.get("attachments", ())),
             tap_hint=payload.get("tap_hint"),
             template=payload.get("template"),
+            fresh=bool(payload.get("fresh", False)),
         )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from handlers.messages import Option, Reply
+from handlers.messages import Option, Reply, row_id
 from handlers.texts import Texts
 from survey_forms.schema import Form, Question
 
@@ -102,6 +102,22 @@ def _numbers(text: str) -> list[int] | None:
     return None
 
 
+def option_words(forms: Iterable[Form]) -> frozenset[str]:
+    """Every option of ``forms`` as a person may type it (its label in each language, folded)."""
+    words: set[str] = set()
+    for form in forms:
+        for question in form.questions:
+            for option in form.options_of(question):
+                words.update(fold(label) for label in (option.label.vi, option.label.en) if label)
+    return frozenset(words)
+
+
+def is_survey_word(typed: str, options: frozenset[str] = frozenset()) -> bool:
+    """Whether typed text is a survey answer on some question: a number, an option, "bỏ qua", "quay lại"."""
+    folded = fold(typed)
+    return folded in BACK_WORDS or folded in SKIP_WORDS or folded in options or _numbers(folded) is not None
+
+
 def interpret(form: Form, question: Question, typed: str, texts: Texts | None = None) -> Interpretation:
     """What typed text means for ``question``: an option's number, value or label; skip; back."""
     folded = fold(typed)
@@ -146,32 +162,57 @@ def answer_label(form: Form, question: Question, value: str | None, text: str | 
     return ", ".join(labels.get(v, v) for v in (value or "").split(",") if v)
 
 
+_TURN = re.compile(r"[1-9][0-9]{0,8}")
+
+
 @dataclass(frozen=True)
 class Buttons:
-    """Button values for one invitation's question: short, opaque, no personal data (≤ 64 bytes)."""
+    """Button values for one invitation's question: short, opaque, no personal data (≤ 64 bytes).
+
+    Each names the invitation and the turn of the message that shows it (``<invitation>.<turn>``): only the
+    newest survey message's turn is live, so a button on any older message is known as stale.
+    """
 
     invitation_id: int
     question: str
+    turn: int = 0
+
+    @property
+    def ref(self) -> str:
+        """The invitation and the message's turn."""
+        return f"{self.invitation_id}.{self.turn}" if self.turn else str(self.invitation_id)
 
     def answer(self, value: str) -> str:
         """Pick ``value``."""
-        return f"a:{self.invitation_id}:{self.question}:{value}"
+        return f"a:{self.ref}:{self.question}:{value}"
 
     def toggle(self, value: str) -> str:
         """Tick or untick ``value`` of a multiple-choice question."""
-        return f"m:{self.invitation_id}:{self.question}:{value}"
+        return f"m:{self.ref}:{self.question}:{value}"
 
     def done(self) -> str:
         """Finish a multiple-choice question."""
-        return f"d:{self.invitation_id}:{self.question}"
+        return f"d:{self.ref}:{self.question}"
 
     def skip(self) -> str:
         """Skip the question."""
-        return f"s:{self.invitation_id}:{self.question}"
+        return f"s:{self.ref}:{self.question}"
 
     def back(self) -> str:
         """Go back to the previous question."""
-        return f"b:{self.invitation_id}:{self.question}"
+        return f"b:{self.ref}:{self.question}"
+
+
+def button_ref(text: str) -> tuple[int, int] | None:
+    """(invitation id, turn) of a button's ``<invitation>.<turn>``; None for anything else.
+
+    A button sent before turns were kept names only the invitation: turn 0.
+    """
+    invitation, dot, turn = text.partition(".")
+    wanted = row_id(invitation)
+    if wanted is None or (dot and not _TURN.fullmatch(turn)):
+        return None
+    return wanted, int(turn) if dot else 0
 
 
 def render_question(
@@ -183,8 +224,12 @@ def render_question(
     invitation_id: int,
     *,
     current: tuple[str | None, str | None] | None = None,
+    turn: int = 0,
 ) -> Reply:
-    """The message that asks ``question``: progress mark, factor, text, options, skip and back."""
+    """The message that asks ``question``: progress mark, factor, text, options, skip and back.
+
+    ``turn``: the invitation's turn this message is sent at (its buttons carry it).
+    """
     index, total = progress(form, answers, question.code)
     header = texts(locale, "survey.progress", index=index, total=total)
     factor = form.factor_of(question.factor) if question.factor else None
@@ -197,7 +242,7 @@ def render_question(
     if current is not None and (current[0] is not None or current[1]):
         label = answer_label(form, question, current[0], current[1], locale)
         lines += ["", texts(locale, "survey.current_answer", answer=label)]
-    buttons = Buttons(invitation_id, question.code)
+    buttons = Buttons(invitation_id, question.code, turn)
     options: list[Option] = []
     chosen = set((current[0] or "").split(",")) if current else set()
     for number, option in enumerate(form.options_of(question), start=1):

@@ -209,6 +209,9 @@ class InvitationRow(Base):
     reminded_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # which survey message is live: each question sent carries the turn it was sent at (in its buttons), and a
+    # press counts only when it matches the turn now (the newest message); 0 until the first question is sent
+    turn: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class AnswerRow(Base):

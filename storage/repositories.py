@@ -244,12 +244,26 @@ class PersonRepository(_Repository):
 
 
 def _chat_survey(dialect: str) -> Select[Any]:
-    """A chat with its person's current survey (a started one first) and the dossier's field."""
+    """A chat with its current survey and that dossier's field.
+
+    The chat's current survey is one being asked in a chat (it has a current question): one asked on this chat's
+    channel first, a started one first, then the oldest. An open rating on another channel (a ZNS template, which
+    has no question here) is never it.
+    """
     invitation = INVITATIONS.alias("invitation")
     current = (
         select(invitation.c.id)
-        .where(invitation.c.person_id == CHATS.c.person_id, invitation.c.status.in_(OPEN_INVITATION))
-        .order_by(case((invitation.c.status == "started", 0), else_=1), invitation.c.scheduled_at, invitation.c.id)
+        .where(
+            invitation.c.person_id == CHATS.c.person_id,
+            invitation.c.status.in_(OPEN_INVITATION),
+            invitation.c.cursor.is_not(None),
+        )
+        .order_by(
+            case((invitation.c.channel == bindparam("channel"), 0), else_=1),  # the chat's own channel
+            case((invitation.c.status == "started", 0), else_=1),
+            invitation.c.scheduled_at,
+            invitation.c.id,
+        )
         .limit(1)
         .scalar_subquery()
     )
@@ -461,6 +475,22 @@ class InvitationRepository(_Repository):
             self._prepared(_advance),
             {"invitation_id": invitation_id, "cursor": cursor, "now": now},
         )
+
+    async def take_turn(self, invitation_id: int, expected: int | None = None) -> int | None:
+        """Move the invitation to its next turn (a new survey message is sent); the new turn.
+
+        ``expected``: only if the turn is still that one (the press came from the newest message); None when it
+        is not — another press or message took it first, and this press is stale. Atomic: two presses on the
+        same message can never both take it.
+        """
+        statement = update(INVITATIONS).where(INVITATIONS.c.id == invitation_id)
+        if expected is not None:
+            statement = statement.where(INVITATIONS.c.turn == expected)
+        result = await self.connection.execute(
+            statement.values(turn=INVITATIONS.c.turn + 1).returning(INVITATIONS.c.turn)
+        )
+        turn = result.scalar()
+        return int(turn) if turn is not None else None
 
     async def for_person(self, person_id: int, statuses: Sequence[str]) -> list[Invitation]:
         """The person's invitations in ``statuses``, oldest first."""

@@ -143,6 +143,7 @@ class Invitation:
     completed_at: datetime | None
     reminded_at: datetime | None
     closed_at: datetime | None
+    turn: int = 0  # the turn of the newest survey message sent (whose buttons are live)
 
 
 @dataclass(frozen=True)

@@ -254,17 +254,20 @@ async def test_stale_forged_and_foreign_buttons_change_nothing(services: Service
     first_question = person.last
     await person.press_label("Rất hài lòng")
     stale = next(o.value for o in first_question.options if o.label == "Bình thường")
-    assert await person.press(stale) == []
+    notice = "Nút này không còn hiệu lực; xin Ông/Bà trả lời câu hỏi hiện tại."
+    # a channel that shows no answer to a press (only Telegram does) gets the notice as a message
+    assert [r.text for r in await person.press(stale)] == [notice]
     assert person.last_outcome is not None
-    assert person.last_outcome.ack == "Nút này không còn hiệu lực; xin Ông/Bà trả lời câu hỏi hiện tại."
-    for forged in ("a:999:TC2:5", "a:1:TC2:9", "a:1:TC2", "zzz", "a:x:TC2:5", "k:nope", "c:yes", "e:yes"):
-        assert await person.press(forged) == []
+    assert person.last_outcome.ack == notice
+    forgeries = ("a:999:TC2:5", "a:1:TC2:9", "a:1:TC2", "zzz", "a:x:TC2:5", "k:nope", "c:yes", "e:yes", "a:1.x:TC2:5")
+    for forged in forgeries:
+        assert [r.text for r in await person.press(forged)] == [notice]
     other_token = await returned_dossier(
         services, sample_dossier(code="HS-2", phone="0987000111", name="Phạm Văn Dũng"), clock.now
     )
     other = await started(services, other_token, who="dung")
     own_button = next(o.value for o in other.last.options if o.label == "Hài lòng")
-    assert await person.press(own_button) == []
+    assert [r.text for r in await person.press(own_button)] == [notice]
     assert await answers(services) == {"TC1": ("5", None)}
 
 
@@ -287,7 +290,8 @@ async def test_a_survey_resumes_where_it_stopped(services: Services, token: str)
     later = Person(services, "an")  # a new handler, as after a restart
     (resumed,) = await later.type("/khaosat")
     assert "Câu 4/33" in resumed.text
-    assert resumed.thread is None
+    # a new message at the bottom of the chat (not an edit of one further up), the one the next press edits
+    assert (resumed.fresh, resumed.thread) == (True, "survey:1")
     assert len(await answers(services)) == 3
 
 
@@ -409,10 +413,12 @@ async def test_a_button_whose_id_is_spelt_otherwise_is_stale(
 ) -> None:
     person = await started(services, token)
     value = next(o.value for o in person.last.options if o.value.startswith("a:"))
-    kind, invitation, rest = value.split(":", 2)
-    await person.press(f"{kind}:{spelt(invitation)}:{rest}")
-    assert person.last_outcome is not None
-    assert person.last_outcome.ack == "Nút này không còn hiệu lực; xin Ông/Bà trả lời câu hỏi hiện tại."
+    kind, ref, rest = value.split(":", 2)
+    invitation, turn = ref.split(".")  # the invitation and the message's turn
+    for forged in (f"{spelt(invitation)}.{turn}", f"{invitation}.{spelt(turn)}"):
+        await person.press(f"{kind}:{forged}:{rest}")
+        assert person.last_outcome is not None
+        assert person.last_outcome.ack == "Nút này không còn hiệu lực; xin Ông/Bà trả lời câu hỏi hiện tại."
     assert await answers(services) == {}
     await person.press(value)  # the button as it was offered still works
     assert len(await answers(services)) == 1
@@ -467,7 +473,8 @@ async def test_a_completed_survey_takes_no_more_answers(services: Services, cloc
     await person.type("3")
     await person.type("0")
     assert (await invitation_state(services))[0] == "completed"
-    assert await person.press(question.options[0].value) == []
+    (notice,) = await person.press(question.options[0].value)
+    assert notice.text == "Nút này không còn hiệu lực; xin Ông/Bà trả lời câu hỏi hiện tại."
     (declined,) = await person.type("2")  # "Không" to the complaint step the end of the survey offers
     assert declined.text.startswith("Đã rõ; không có phản ánh nào được gửi đi")
     (reply,) = await person.type("1")

@@ -132,7 +132,12 @@ def to_inbound(update: Update) -> Inbound | None:
         if sender is None:
             return None
         return Inbound(
-            Identity(NAME, sender), event_id, "choice", value=_text(query.data), locale_hint=_locale(user.language_code)
+            Identity(NAME, sender),
+            event_id,
+            "choice",
+            value=_text(query.data),
+            locale_hint=_locale(user.language_code),
+            shows_ack=True,
         )
     member: Any = update.my_chat_member
     if member is not None:
