@@ -229,7 +229,7 @@ def _percent_text(value: float | None, insufficient: str) -> str:
 
 
 def scope_text(report: dict[str, Any], services: Services, locale: str = "vi") -> str:
-    """ "Phạm vi: Phường 8 (không gồm đơn vị trực thuộc)": which units a report's figures cover."""
+    """Which units a report's figures cover: "Phạm vi: Phường 8 (không gồm đơn vị trực thuộc)"."""
     key = "report.scope_with" if report.get("include_children") else "report.scope_without"
     return services.texts(locale, key, unit=report.get("unit_name") or report["unit"])
 
