@@ -155,7 +155,7 @@ async def bare(services: Services, codes: list[str], digests: Digests) -> float:
                 start, end = policy.day_start(period.start), policy.day_start(period.end + timedelta(days=1))
                 await uow.reports.answer_counts(ids, start, end, "sipas-2022")
                 await uow.reports.dossier_counts(ids, start, end, end)
-                await uow.reports.survey_counts(ids, start, end)
+                await uow.reports.survey_counts(ids, start, end, "sipas-2022")
             as_of = policy.day_start(TODAY)
             await uow.digests.overdue(ids, as_of, 10)
             await uow.digests.late_without_apology(ids, as_of, 10)

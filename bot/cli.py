@@ -104,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     digest.add_argument("--send", action="store_true", help="also send it to the unit's leaders (once per day)")
     digest.add_argument("--chart", type=Path, help="write the chart (PNG) to this file")
+    digest.add_argument(
+        "--children",
+        "--include-children",
+        dest="include_children",
+        action="store_true",
+        help="add the units below it to the figures (default: the unit alone, as every output)",
+    )
 
     holidays = commands.add_parser("holidays", help="the working-day calendar")
     holiday_commands = holidays.add_subparsers(dest="holidays_command", required=True, parser_class=_Parser)
@@ -198,7 +205,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--date", type=_date, help="with --period: the day the report is made on (default: today)")
     report.add_argument("--format", choices=["text", "json", "xlsx"], default="text", help="xlsx needs --out")
-    report.add_argument("--include-children", action="store_true", help="add the units below it")
+    report.add_argument(
+        "--children",
+        "--include-children",
+        dest="include_children",
+        action="store_true",
+        help="add the units below it (default: the unit alone, as every output; see docs/FIGURES.md)",
+    )
     report.add_argument("--form", help="score the answers to this form (default: the unit's form)")
     report.add_argument("--out", type=Path, help="write to this file instead of the terminal")
     return parser
@@ -309,7 +322,7 @@ async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
 async def _digest(app: App, args: argparse.Namespace) -> None:
     services = app.services
     today = args.date or services.policy.local_date(services.clock())
-    digest = await app.digests.build(args.unit, today, args.period)
+    digest = await app.digests.build(args.unit, today, args.period, include_children=args.include_children)
     print(digest.text)
     if args.chart:
         try:
@@ -337,7 +350,9 @@ async def _report(app: App, args: argparse.Namespace) -> None:
         if not args.out:
             raise UsageError("--format xlsx needs --out FILE.xlsx")
         title = period_title(args.period or "", Period(start, end))
-        content = await app.period_reports.workbook(args.unit, Period(start, end), title)
+        content = await app.period_reports.workbook(
+            args.unit, Period(start, end), title, include_children=args.include_children
+        )
         try:
             args.out.write_bytes(content)
         except OSError as exc:

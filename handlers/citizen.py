@@ -751,6 +751,4 @@ class _Turn:
         text = "\n\n".join([form.outro.get(self.locale), self.t("survey.next_steps", unit=unit.name)])
         # the end of the survey offers the separate complaint step; nothing is sent unless the person says so
         offer = await self.complaint_offer(dossier, "comment" if comment else "survey", comment, lead=text)
-        self.replies.append(
-            dataclasses.replace(offer, thread=f"survey:{invitation.id}", fresh=not self.edits_in_place)
-        )
+        self.replies.append(dataclasses.replace(offer, thread=f"survey:{invitation.id}", fresh=not self.edits_in_place))

@@ -25,7 +25,7 @@ from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.messages import Reply
 from handlers.privacy import redact
-from handlers.reporting import Period, Reporter
+from handlers.reporting import Period, Reporter, scope_text
 from handlers.staff import LEADER_ROLES
 from handlers.survey import fold
 from handlers.targets import Goal, TargetBook, TargetHandler, met, percent_text, rate_tenths, tenths
@@ -41,7 +41,7 @@ from handlers.workbook import (
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
 from survey_forms.schema import Form
-from survey_forms.scoring import score_form
+from survey_forms.scoring import percent_of, score_form
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,15 @@ def percent(value: float | None, n: int, none: str = "chưa đủ dữ liệu") 
 
 
 def rate(part: int, whole: int) -> float | None:
-    """``part`` of ``whole`` in percent (None when there is nothing to divide)."""
-    return part / whole * 100 if whole else None
+    """``part`` of ``whole`` in percent, rounded once (None when there is nothing to divide)."""
+    return percent_of(part, whole)
+
+
+def count_rate(value: float | None, none: str = "chưa đủ dữ liệu") -> str:
+    """A rate over counted dossiers (a census, never suppressed): 66,7%, or ``none`` when nothing was counted."""
+    if value is None:
+        return none
+    return f"{value:.1f}".replace(".", ",") + "%"
 
 
 @dataclass(frozen=True)
@@ -258,17 +265,28 @@ class Digests:
         return Section(period, await self.reporter.of_unit(unit, unit_ids, period, include_children=children))
 
     async def build(
-        self, unit_code: str, today: date, kind: str = "day", locale: str = "vi", *, with_chart: bool = True
+        self,
+        unit_code: str,
+        today: date,
+        kind: str = "day",
+        locale: str = "vi",
+        *,
+        with_chart: bool = True,
+        include_children: bool = False,
     ) -> Digest:
-        """The digest of ``unit_code`` on ``today``: the day (and the month to date), or another period."""
+        """The digest of ``unit_code`` on ``today``: the day (and the month to date), or another period.
+
+        Its figures cover the unit alone unless ``include_children`` (the same default as every report);
+        the units below it are ranked apart either way.
+        """
         services, t = self.services, self.services.texts
         async with services.uow(read_only=True) as uow:
             unit = await uow.units.get_by_code(unit_code)
             if unit is None:
                 raise NotFound(f"no unit {unit_code!r}")
             children = await uow.units.children(unit.id)
-            unit_ids = await uow.units.subtree_ids(unit.id)
-        has_children = bool(children)
+            unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
+        has_children = include_children
         current_period, previous_period = self.periods(kind, today)
         current, previous = await asyncio.gather(
             self._section(unit, unit_ids, current_period, has_children),
@@ -277,6 +295,7 @@ class Digests:
         targets = self.targets(unit)
         none = t(locale, "report.insufficient")
         lines = [t(locale, f"digest.title.{kind}", unit=unit.name, day=f"{today:%d/%m/%Y}")]
+        lines.append(scope_text(current.report, services, locale))
         lines += self._period_lines(locale, f"digest.period.{kind}", current, previous, targets, none)
         if kind == "day":  # the morning digest also gives the month so far
             month, month_before = self.periods("month", today)
@@ -303,7 +322,9 @@ class Digests:
                 unit_ids, current_period.start, current_period.end, LIST_LIMIT
             )
         lines += self._dossier_list(locale, "digest.overdue", overdue_n, overdue)
-        lines += self._dossier_list(locale, "digest.late_without_apology", late_n, late)
+        lines += self._dossier_list(
+            locale, "digest.late_running", late_n, late, day=f"{today - timedelta(days=1):%d/%m/%Y}"
+        )
         lines.append("")
         lines.append(
             t(
@@ -324,8 +345,9 @@ class Digests:
         lines += [f"• “{text if len(text) <= 300 else text[:297] + '…'}”" for text in comments]
         if comments_n > len(comments):
             lines.append(t(locale, "digest.survey_comments_more", count=comments_n - len(comments)))
-        if has_children:
-            lines += await self._children(locale, children, weakest_from.period, none)
+        if children:
+            lines += await self._children(locale, children, weakest_from.period, none, include_children)
+        lines += ["", t(locale, "report.method")]
         chart = await self.chart(unit, unit_ids, today, targets, locale) if with_chart else b""
         return Digest(unit, kind, today, "\n".join(lines), chart, current, previous)
 
@@ -341,7 +363,7 @@ class Digests:
         satisfaction, n = now.satisfaction
         satisfaction_before, n_before = before.satisfaction
         on_time, resolved = now.on_time
-        on_time_before, resolved_before = before.on_time
+        on_time_before, _ = before.on_time
         return [
             "",
             t(locale, key, period=label),
@@ -351,11 +373,12 @@ class Digests:
                 received=dossiers["received"],
                 resolved=resolved,
                 on_time=dossiers["on_time"],
-                rate=percent(on_time, resolved, none),
-                before=percent(on_time_before, resolved_before, none),
+                rate=count_rate(on_time, none),
+                before=count_rate(on_time_before, none),
                 target=percent(targets.on_time, SMALL),
-                verdict=self._verdict(locale, on_time, resolved, targets.on_time),
+                verdict=self._verdict(locale, on_time, targets.on_time),
             ),
+            t(locale, "digest.late_period", count=dossiers["late_without_apology"]),
             t(
                 locale,
                 "digest.apologies",
@@ -372,7 +395,15 @@ class Digests:
                 n=n,
                 before=percent(satisfaction_before, n_before, none),
                 target=percent(targets.satisfaction, SMALL),
-                verdict=self._verdict(locale, satisfaction, n, targets.satisfaction),
+                verdict=self._verdict(locale, satisfaction, targets.satisfaction),
+            ),
+            t(
+                locale,
+                "digest.surveys",
+                offered=surveys["offered"],
+                completed=surveys["completed"],
+                rate=count_rate(surveys["response_rate"], none),
+                respondents=surveys.get("respondents", 0),
             ),
         ]
 
@@ -456,9 +487,10 @@ class Digests:
             return t(locale, "report.insufficient")
         return t(locale, "digest.met" if verdict else "digest.not_met")
 
-    def _verdict(self, locale: str, value: float | None, n: int, target: float) -> str:
+    def _verdict(self, locale: str, value: float | None, target: float) -> str:
+        """The figure as printed (rounded once by the report) against the target; None: nothing to judge."""
         t = self.services.texts
-        if value is None or n < SMALL:
+        if value is None:
             return t(locale, "report.insufficient")
         return t(locale, "digest.met" if value >= target else "digest.not_met")
 
@@ -477,20 +509,25 @@ class Digests:
             lines.append(f"• {c['code']} {short}: {percent(c['index'], c['n'], none)} (n = {c['n']})")
         return lines
 
-    def _dossier_list(self, locale: str, key: str, total: int, rows: Sequence[Any]) -> list[str]:
+    def _dossier_list(self, locale: str, key: str, total: int, rows: Sequence[Any], **values: Any) -> list[str]:
         t = self.services.texts
-        lines = ["", t(locale, key, count=total)]
+        lines = ["", t(locale, key, count=total, **values)]
         shown = ", ".join(f"{r.code} ({self.services.policy.show_date(r.due_at)})" for r in rows)
         if shown:
             lines.append(shown + (t(locale, "digest.and_more", count=total - len(rows)) if total > len(rows) else ""))
         return lines
 
-    async def _children(self, locale: str, children: list[Unit], period: Period, none: str) -> list[str]:
+    async def _children(
+        self, locale: str, children: list[Unit], period: Period, none: str, include_children: bool
+    ) -> list[str]:
         t = self.services.texts
         async with self.services.uow(read_only=True) as uow:
-            subtrees = [await uow.units.subtree_ids(child.id) for child in children]
+            subtrees = [await uow.units.subtree_ids(child.id) if include_children else [child.id] for child in children]
         sections = await asyncio.gather(
-            *(self._section(child, ids, period, True) for child, ids in zip(children, subtrees, strict=True))
+            *(
+                self._section(child, ids, period, include_children)
+                for child, ids in zip(children, subtrees, strict=True)
+            )
         )
         ranked = sorted(
             zip(children, sections, strict=True),
@@ -508,7 +545,7 @@ class Digests:
                     unit=child.name,
                     index=percent(satisfaction, n, none),
                     n=n,
-                    rate=percent(on_time, resolved, none),
+                    rate=count_rate(on_time, none),
                     on_time=section.report["dossiers"]["on_time"],
                     resolved=resolved,
                 )
@@ -546,7 +583,7 @@ class Digests:
                 DayPoint(
                     day,
                     None if overall.suppressed else overall.index,
-                    rate(ok, total) if total >= SMALL else None,
+                    rate(ok, total),
                 )
             )
         t = services.texts
@@ -653,16 +690,18 @@ class PeriodReports:
         self.digests = digests
         self.reporter = Reporter(services)
 
-    async def workbook(self, unit_code: str, period: Period, title: str, *, officers: bool = True) -> bytes:
-        """The workbook of ``unit_code`` (and the units below it) for ``period``."""
+    async def workbook(
+        self, unit_code: str, period: Period, title: str, *, officers: bool = True, include_children: bool = False
+    ) -> bytes:
+        """The workbook of ``unit_code`` (with the units below it if ``include_children``) for ``period``."""
         services, policy = self.services, self.services.policy
-        report = await self.reporter.satisfaction(unit_code, period, include_children=True, breakdowns=True)
+        report = await self.reporter.satisfaction(unit_code, period, include_children=include_children, breakdowns=True)
         start, end = policy.day_start(period.start), policy.day_start(period.end + timedelta(days=1))
         as_of = min(services.clock(), end)
         async with services.uow(read_only=True) as uow:
             unit = await uow.units.get_by_code(unit_code)
             assert unit is not None
-            unit_ids = await uow.units.subtree_ids(unit.id)
+            unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
             form = services.catalog.get(report["form"])
             late_rows = await uow.digests.late_list(unit_ids, start, end, as_of)
             raw = await uow.digests.raw_answers(unit_ids, start, end, form.id)
@@ -690,14 +729,18 @@ class PeriodReports:
         ]
         answers: dict[int, dict[str, Any]] = {}
         for a in raw:
+            completed = local(a.completed_at) if a.completed_at is not None else None
             entry = answers.setdefault(
                 a.invitation_id,
-                {"completed": local(a.completed_at), "field": a.field, "channel": a.channel or "", "values": {}},
+                {"completed": completed, "field": a.field, "channel": a.channel or "", "values": {}, "scored": False},
             )
             entry["values"][a.question_code] = a.value if a.value is not None else redact(a.text)
+            entry["scored"] = entry["scored"] or a.value is not None
+        # one row per respondent (at least one item answered in the period): exactly the answers scored
+        respondents = [e for e in answers.values() if e["scored"]]
         answer_rows = [
             AnswerRow(f"PK-{number:06d}", e["completed"], e["field"], e["channel"], e["values"])
-            for number, e in enumerate(answers.values(), start=1)  # pseudonymous: numbered, not the invitation id
+            for number, e in enumerate(respondents, start=1)  # pseudonymous: numbered, not the invitation id
         ]
         officer_list: list[OfficerRow] | None = None
         apology_list: list[ApologySheetRow] | None = None
@@ -785,7 +828,7 @@ class PeriodReports:
     async def send(self, unit: Unit, kind: str, period: Period, now: datetime) -> bool:
         """Build, keep and queue one workbook to the unit's leaders; False when the period had nothing."""
         services = self.services
-        report = await self.reporter.satisfaction(unit.code, period, include_children=True)
+        report = await self.reporter.satisfaction(unit.code, period)
         if (
             not report["dossiers"]["received"]
             and not report["dossiers"]["resolved"]

@@ -6,13 +6,16 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.leader_figures import leader_figures
 from storage.values import AnswerCount, DossierCounts, SurveyCounts, Unit
-from survey_forms.scoring import FormScore, Interval, score_form
+from survey_forms.scoring import FormScore, Interval, half_up, percent_of, score_form
+
+FIGURES_DOC = "docs/FIGURES.md"  # how each figure is computed, cited by every output
 
 
 @dataclass(frozen=True)
@@ -28,18 +31,19 @@ class Period:
         return cls(today.replace(day=1), today)
 
 
-def _pct(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+def _pct(value: float | None, exact: Fraction | None = None) -> float | None:
+    """A figure as published: rounded once, half-up, to one decimal, from its exact value when known."""
+    return half_up(exact if exact is not None else value)
 
 
 def _ci(interval: Interval | None, suppressed: bool) -> list[float] | None:
     if interval is None or suppressed:
         return None
-    return [round(interval.low, 2), round(interval.high, 2)]
+    return [half_up(interval.low) or 0.0, half_up(interval.high) or 0.0]
 
 
 def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole * 100, 2) if whole else None
+    return percent_of(part, whole)
 
 
 class Reporter:
@@ -99,7 +103,7 @@ class Reporter:
         async def counts() -> tuple[DossierCounts, SurveyCounts]:
             async with services.uow(read_only=True) as uow:
                 dossiers = await uow.reports.dossier_counts(unit_ids, start, end, as_of)
-                return dossiers, await uow.reports.survey_counts(unit_ids, start, end)
+                return dossiers, await uow.reports.survey_counts(unit_ids, start, end, form.id)
 
         async def broken_down() -> dict[str, list[AnswerCount]]:
             if not breakdowns:
@@ -142,6 +146,7 @@ class Reporter:
                 "started": surveys.started,
                 "completed": surveys.completed,
                 "response_rate": _rate(surveys.completed, surveys.offered),
+                "respondents": surveys.respondents,
             },
             **_score_json(form_names={f.code: f.name.vi for f in form.factors}, score=score),
             "by_field": [_field_json(name, score_form(form, counts)) for name, counts in sorted(field_counts.items())],
@@ -172,7 +177,7 @@ def _score_json(form_names: dict[str, str], score: FormScore) -> dict[str, Any]:
     overall = score.overall
     return {
         "satisfaction": {
-            "index": None if overall.suppressed else _pct(overall.index),
+            "index": None if overall.suppressed else _pct(overall.index, overall.exact),
             "n": overall.n,
             "ci95": _ci(overall.ci95, overall.suppressed),
             "suppressed": overall.suppressed,
@@ -181,7 +186,7 @@ def _score_json(form_names: dict[str, str], score: FormScore) -> dict[str, Any]:
             {
                 "code": f.code,
                 "name": form_names.get(f.code, f.code),
-                "index": None if f.suppressed else _pct(f.index),
+                "index": None if f.suppressed else _pct(f.index, f.exact),
                 "n": f.n,
                 "ci95": _ci(f.ci95, f.suppressed),
                 "suppressed": f.suppressed,
@@ -192,10 +197,10 @@ def _score_json(form_names: dict[str, str], score: FormScore) -> dict[str, Any]:
             {
                 "code": c.code,
                 "factor": c.factor,
-                "index": None if c.suppressed else _pct(c.index),
+                "index": None if c.suppressed else _pct(c.index, c.exact),
                 "n": c.n,
                 "counts": {str(level): c.counts[level] for level in sorted(c.counts)},
-                "mean": None if c.suppressed or c.mean is None else round(c.mean, 2),
+                "mean": None if c.suppressed or c.mean is None else half_up(c.mean, 2),
                 "alarm_rate": None if c.suppressed else _pct(c.alarm_rate),
                 "ci95": _ci(c.ci95, c.suppressed),
                 "suppressed": c.suppressed,
@@ -205,7 +210,7 @@ def _score_json(form_names: dict[str, str], score: FormScore) -> dict[str, Any]:
         "priorities": [
             {
                 "code": p.code,
-                "index": None if p.suppressed else _pct(p.index),
+                "index": None if p.suppressed else _pct(p.index, p.exact),
                 "n": p.n,
                 "suppressed": p.suppressed,
             }
@@ -218,7 +223,7 @@ def _field_json(name: str, score: FormScore) -> dict[str, Any]:
     overall = score.overall
     return {
         "field": name,
-        "index": None if overall.suppressed else _pct(overall.index),
+        "index": None if overall.suppressed else _pct(overall.index, overall.exact),
         "n": overall.n,
         "suppressed": overall.suppressed,
     }
@@ -229,6 +234,12 @@ def _percent_text(value: float | None, insufficient: str) -> str:
     if value is None:
         return insufficient
     return f"{value:.1f}".replace(".", ",") + "%"
+
+
+def scope_text(report: dict[str, Any], services: Services, locale: str = "vi") -> str:
+    """Which units a report's figures cover: "Phạm vi: Phường 8 (không gồm đơn vị trực thuộc)"."""
+    key = "report.scope_with" if report.get("include_children") else "report.scope_without"
+    return services.texts(locale, key, unit=report.get("unit_name") or report["unit"])
 
 
 def render_text(report: dict[str, Any], services: Services, locale: str = "vi") -> str:
@@ -244,6 +255,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
         ci = t(locale, "report.ci", low=_percent_text(low, none), high=_percent_text(high, none))
     lines = [
         t(locale, "report.title", unit=report["unit_name"], code=report["unit"], start=start, end=end),
+        scope_text(report, services, locale),
         t(locale, "report.form", form=report["form"]),
         "",
         t(
@@ -264,6 +276,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
             **{k: v for k, v in surveys.items() if k != "response_rate"},
             rate=_percent_text(surveys["response_rate"], none),
         ),
+        t(locale, "report.respondents", respondents=surveys.get("respondents", 0)),
         "",
         t(locale, "report.overall", index=_percent_text(overall["index"], none), n=overall["n"], ci=ci),
     ]
@@ -292,6 +305,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
         t(locale, "report.field_line", field=f["field"], index=_percent_text(f["index"], none), n=f["n"])
         for f in report["by_field"]
     ] or [t(locale, "report.none")]
+    lines += ["", t(locale, "report.method")]
     return "\n".join(lines)
 
 

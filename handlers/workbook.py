@@ -29,9 +29,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
 from handlers.verdicts import met, rate_tenths, tenths
-from survey_forms.scoring import MIN_N
+from survey_forms.scoring import MIN_N, percent_of
 
 INSUFFICIENT = "chưa đủ dữ liệu"
+METHOD_NOTE = "Cách tính các số liệu: docs/FIGURES.md"
 MET = "Đạt"
 NOT_MET = "Chưa đạt"
 
@@ -139,10 +140,10 @@ class LateRow:
 
 @dataclass(frozen=True)
 class AnswerRow:
-    """One completed survey, anonymised: a pseudonymous respondent code and the values by question code."""
+    """One respondent's answers scored in the period, anonymised: a pseudonymous code and the values by question."""
 
     respondent: str  # e.g. "PK-000123" (never a name or phone)
-    completed: date
+    completed: date | None  # None: the survey was not finished (its answers are scored all the same)
     field: str
     channel: str  # telegram, zalo_oa, zalo_bot, zns, console
     values: Mapping[str, str | None]  # question code -> answer value ("1".."5", an option value) or redacted text
@@ -402,13 +403,16 @@ def _heading(text: str | None) -> _Styled:
 
 
 def _rate(part: int, whole: int) -> float | None:
-    """The same rounding as the reporting module's rates."""
-    return round(part / whole * 100, 2) if whole else None
+    """The same rounding as the reporting module's rates (once, half-up, one decimal)."""
+    return percent_of(part, whole)
 
 
-def _verdict(value: float | None, n: int, target: float) -> str:
-    """Whether a figure meets its target; none is judged on fewer than MIN_N cases (as the digest does)."""
-    if value is None or n < MIN_N:
+def _verdict(value: float | None, target: float) -> str:
+    """Whether a figure, as printed (rounded once by the report), meets its target; None: nothing to judge.
+
+    A suppressed satisfaction index is None; an on-time rate is a count of dossiers and is judged on any number.
+    """
+    if value is None:
         return INSUFFICIENT
     return MET if value >= target else NOT_MET
 
@@ -525,6 +529,9 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
     ]
     if "include_children" in report:
         rows.append(["Gồm các đơn vị trực thuộc", "Có" if report["include_children"] else "Không"])
+        scope = "gồm các đơn vị trực thuộc" if report["include_children"] else "không gồm đơn vị trực thuộc"
+        rows.append(["Phạm vi", _clean(f"{data.unit_name} ({scope})")])
+    rows.append([METHOD_NOTE])
     if data.generated_at is not None:
         rows.append(["Thời điểm lập báo cáo", _Styled(data.generated_at.replace(tzinfo=None), DATETIME)])
     rows += [
@@ -541,12 +548,13 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
         ["Trễ hạn chưa xin lỗi", int(dossiers.get("late_without_apology", 0))],
         ["Quá hạn chưa giải quyết", int(dossiers.get("overdue_open", 0))],
         [],
-        section("Khảo sát", "Số lượng"),
+        section("Khảo sát (phiếu gửi trong kỳ)", "Số lượng"),
         ["Đã gửi", int(surveys.get("offered", 0))],
         ["Đã nhận", int(surveys.get("delivered", 0))],
         ["Đã bắt đầu", int(surveys.get("started", 0))],
         ["Đã hoàn thành", int(surveys.get("completed", 0))],
         ["Tỷ lệ phản hồi", _percent(surveys.get("response_rate"))],
+        ["Số người đã trả lời (trả lời trong kỳ)", int(surveys.get("respondents", 0))],
         [],
         section("Mức độ hài lòng", "Kết quả"),
         ["Chỉ số hài lòng chung", _percent(overall_index, overall_suppressed)],
@@ -556,16 +564,13 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
     rows += [["Khoảng tin cậy 95% – cận dưới", low], ["Khoảng tin cậy 95% – cận trên", high]]
 
     # the figure and the cases behind it: answers for satisfaction, resolved dossiers for on time
-    results = {
-        "satisfaction": (overall_index, int(overall.get("n", 0))),
-        "on_time": (dossiers.get("on_time_rate"), int(dossiers.get("resolved", 0))),
-    }
+    results = {"satisfaction": overall_index, "on_time": dossiers.get("on_time_rate")}
     targets = [(key, float(data.targets[key])) for key in _TARGET_LABELS if key in data.targets]
     if targets:
         rows += [[], section("Chỉ tiêu", "Mục tiêu", "Kết quả", "Đánh giá")]
         for key, target in targets:
-            value, n = results[key]
-            rows.append([_TARGET_LABELS[key], _percent(target), _percent(value), _verdict(value, n, target)])
+            value = results[key]
+            rows.append([_TARGET_LABELS[key], _percent(target), _percent(value), _verdict(value, target)])
 
     rows += _seed_summary_rows(report, section)
 

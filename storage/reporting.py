@@ -84,9 +84,14 @@ class ReportRepository(_Repository):
     async def dossier_counts(
         self, unit_ids: Sequence[int], start: datetime, end: datetime, as_of: datetime
     ) -> DossierCounts:
-        """Received, resolved, on time, late, apologies and overdue dossiers."""
+        """Received, resolved, on time, late, apologies, late without apology and overdue dossiers.
+
+        Resolved, on time and late count the dossiers resolved in the period; late without apology
+        counts those whose due date fell in the period (see :func:`late_in`); overdue is the stock of
+        unresolved dossiers past their date at ``as_of``. Apologies count the delay apologies issued
+        in the period (the late ones among them apart), and the apologies for an error apart.
+        """
         delay = APOLOGIES.c.kind == "delay"
-        has_apology = select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, delay).exists()
         resolved = _within(DOSSIERS.c.finished_at, start, end)
         late_resolved = and_(resolved, DOSSIERS.c.on_time.is_(False))
         overdue = and_(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
@@ -95,7 +100,7 @@ class ReportRepository(_Repository):
             _count(resolved),
             _count(and_(resolved, DOSSIERS.c.on_time.is_(True))),
             _count(late_resolved),
-            _count(and_(or_(late_resolved, overdue), not_(has_apology))),
+            _count(and_(late_in(start, end, as_of), not_(_apologised()))),
             _count(overdue),
         ).where(DOSSIERS.c.unit_id.in_(unit_ids))
         received, resolved_n, on_time, late, late_without, overdue_n = (await self.connection.execute(query)).one()
@@ -122,16 +127,54 @@ class ReportRepository(_Repository):
             apologies_error=int(apologies_error or 0),
         )
 
-    async def survey_counts(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> SurveyCounts:
-        """The survey funnel: offered, delivered, started, completed within the period."""
+    async def survey_counts(
+        self, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str | None = None
+    ) -> SurveyCounts:
+        """The survey funnel over one cohort, the invitations offered (sent) in the period.
+
+        How many were delivered, started and completed (whenever that happened). With ``form_id``, also the respondents:
+        the surveys with at least one answer to that form's items in the period (the answers scored).
+        """
         query = select(
-            _count(_within(INVITATIONS.c.sent_at, start, end)),
-            _count(_within(INVITATIONS.c.delivered_at, start, end)),
-            _count(_within(INVITATIONS.c.started_at, start, end)),
-            _count(_within(INVITATIONS.c.completed_at, start, end)),
-        ).where(INVITATIONS.c.unit_id.in_(unit_ids))
+            func.count(),
+            _count(INVITATIONS.c.delivered_at.is_not(None)),
+            _count(INVITATIONS.c.started_at.is_not(None)),
+            _count(INVITATIONS.c.completed_at.is_not(None)),
+        ).where(INVITATIONS.c.unit_id.in_(unit_ids), _within(INVITATIONS.c.sent_at, start, end))
         offered, delivered, started, completed = (await self.connection.execute(query)).one()
-        return SurveyCounts(int(offered), int(delivered), int(started), int(completed))
+        respondents = 0
+        if form_id is not None:
+            respondents = int(
+                await self.connection.scalar(
+                    select(func.count(func.distinct(ANSWERS.c.invitation_id))).where(
+                        ANSWERS.c.unit_id.in_(unit_ids),
+                        _within(ANSWERS.c.answered_at, start, end),
+                        ANSWERS.c.form_id == form_id,
+                        ANSWERS.c.value.is_not(None),
+                    )
+                )
+                or 0
+            )
+        return SurveyCounts(int(offered), int(delivered), int(started), int(completed), respondents)
+
+
+def _apologised() -> Any:
+    """The dossier has a delay apology (an apology for an error does not make a late dossier apologised)."""
+    return select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay").exists()
+
+
+def late_in(start: datetime | None, end: datetime, as_of: datetime) -> Any:
+    """Dossiers late for a due date in [start, end) (any date before ``end`` when ``start`` is None).
+
+    Late: the due date had passed by ``as_of`` and the dossier was resolved after it (``on_time`` false)
+    or is still unresolved. Each late dossier belongs to the one period its due date falls in.
+    """
+    due = DOSSIERS.c.due_at < end if start is None else _within(DOSSIERS.c.due_at, start, end)
+    return and_(
+        due,
+        DOSSIERS.c.due_at < as_of,
+        or_(DOSSIERS.c.on_time.is_(False), DOSSIERS.c.state.in_(UNRESOLVED)),
+    )
 
 
 def _local_day(column: Any, dialect: str, zone: ZoneInfo, at: datetime) -> Any:
@@ -183,12 +226,11 @@ class DigestRepository(_Repository):
     async def late_without_apology(
         self, unit_ids: Sequence[int], as_of: datetime, limit: int
     ) -> tuple[int, list[LateDossier]]:
-        """Dossiers overdue (unresolved past their date) or resolved late, without an apology: how many, the oldest."""
-        apologised = (
-            select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay").exists()
-        )
-        overdue = and_(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
-        condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), or_(overdue, DOSSIERS.c.on_time.is_(False)), ~apologised)
+        """Late without apology for every due date before ``as_of``: how many, and the oldest.
+
+        The report's definition (:func:`late_in`) over all periods so far.
+        """
+        condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), late_in(None, as_of, as_of), ~_apologised())
         total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
         query = (
             select(DOSSIERS.c.code, DOSSIERS.c.due_at, DOSSIERS.c.state)
@@ -313,9 +355,7 @@ class DigestRepository(_Repository):
         return [ReceiverAnswerCount(r, q, v, int(n)) for r, q, v, n in await self.connection.execute(query)]
 
     async def late_list(self, unit_ids: Sequence[int], start: datetime, end: datetime, as_of: datetime) -> list[Any]:
-        """Dossiers resolved late in [start, end), or unresolved and overdue at ``as_of``, with their apology."""
-        late_resolved = and_(_within(DOSSIERS.c.finished_at, start, end), DOSSIERS.c.on_time.is_(False))
-        overdue = and_(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
+        """Dossiers late for a due date in [start, end) (:func:`late_in`), with their apology if any."""
         query = (
             select(
                 DOSSIERS.c.code,
@@ -335,7 +375,7 @@ class DigestRepository(_Repository):
                     APOLOGIES, and_(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay")
                 )
             )
-            .where(DOSSIERS.c.unit_id.in_(unit_ids), or_(late_resolved, overdue))
+            .where(DOSSIERS.c.unit_id.in_(unit_ids), late_in(start, end, as_of))
             .order_by(DOSSIERS.c.due_at, DOSSIERS.c.id)
         )
         return list(await self.connection.execute(query))
@@ -343,7 +383,10 @@ class DigestRepository(_Repository):
     async def raw_answers(
         self, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str
     ) -> list[RawAnswer]:
-        """Every answer of the surveys completed in [start, end), by invitation (no person, no dossier)."""
+        """The answers given in [start, end) to the form, finished survey or not, by invitation.
+
+        Those the report scores, and the comments given with them (no person, no dossier).
+        """
         query = (
             select(
                 INVITATIONS.c.id,
@@ -360,11 +403,10 @@ class DigestRepository(_Repository):
                 )
             )
             .where(
-                INVITATIONS.c.unit_id.in_(unit_ids),
-                INVITATIONS.c.form_id == form_id,
-                INVITATIONS.c.status == "completed",
-                _within(INVITATIONS.c.completed_at, start, end),
+                ANSWERS.c.unit_id.in_(unit_ids),
+                ANSWERS.c.form_id == form_id,
+                _within(ANSWERS.c.answered_at, start, end),
             )
-            .order_by(INVITATIONS.c.completed_at, INVITATIONS.c.id)
+            .order_by(INVITATIONS.c.id, ANSWERS.c.question_code)
         )
         return [RawAnswer(*row) for row in await self.connection.execute(query)]

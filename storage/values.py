@@ -207,12 +207,13 @@ class DossierCounts:
 
 @dataclass(frozen=True)
 class SurveyCounts:
-    """The survey funnel of a report."""
+    """The survey funnel of a report: the invitations offered (sent) in the period, and how far each got."""
 
     offered: int
     delivered: int
     started: int
     completed: int
+    respondents: int = 0  # people who answered at least one item in the period (the answers scored)
 
 
 @dataclass(frozen=True)
@@ -397,10 +398,10 @@ class ReceiverAnswerCount:
 
 @dataclass(frozen=True)
 class RawAnswer:
-    """One answer of one completed survey, without the person or the dossier."""
+    """One answer scored in the period (finished survey or not), without the person or the dossier."""
 
     invitation_id: int
-    completed_at: datetime
+    completed_at: datetime | None
     channel: str | None
     field: str
     question_code: str

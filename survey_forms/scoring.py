@@ -3,7 +3,11 @@
 Criterion index = answers 4–5 ÷ answers 1–5 × 100 (a skip is not an answer). Factor index = mean
 of the indexes of its criteria that have answers. Overall = (weighted, by default equal) mean of the
 factor indexes that have answers. Every figure carries its ``n``; figures on fewer than
-``MIN_N`` answers are suppressed ("chưa đủ dữ liệu"), never shown as numbers.
+``MIN_N`` answers are suppressed ("chưa đủ dữ liệu"), never shown as numbers, and the overall index
+is suppressed too whenever a factor is (else the hidden factor is 5 × overall − the other four).
+
+Indexes are computed exactly (fractions of counts) and rounded once, half-up, to one decimal by
+:func:`half_up`: the figure printed and the figure judged against a target are that one value.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 
 from survey_forms.schema import Form
 
@@ -40,6 +46,7 @@ class CriterionScore:
     alarm_rate: float | None
     ci95: Interval | None
     suppressed: bool
+    exact: Fraction | None = None  # the index as an exact fraction, for rounding once
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class FactorScore:
     ci95: Interval | None
     suppressed: bool
     criteria: tuple[str, ...]
+    exact: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class OverallScore:
     n: int
     ci95: Interval | None
     suppressed: bool
+    exact: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class PriorityScore:
     n: int
     ci95: Interval | None
     suppressed: bool
+    exact: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,32 @@ class FormScore:
     factors: tuple[FactorScore, ...]
     criteria: tuple[CriterionScore, ...]
     priorities: tuple[PriorityScore, ...]
+
+
+def _fraction(value: Fraction | float | int) -> Fraction:
+    """A float by its shortest decimal form (so 84.95 is 8495/100), a fraction or an integer as it is."""
+    if isinstance(value, float):
+        return Fraction(Decimal(repr(value)))
+    return Fraction(value)
+
+
+def half_up(value: Fraction | float | int | None, places: int = 1) -> float | None:
+    """``value`` rounded once, half-up, to ``places`` decimals (84.95 → 85.0, 84.9499 → 84.9); None stays None.
+
+    Exact for fractions; a float is taken at its shortest decimal form. The one rounding of every
+    published figure: the text, the JSON, the workbook, the page and the verdict use its result.
+    """
+    if value is None:
+        return None
+    scale = 10**places
+    scaled = _fraction(value) * scale
+    magnitude = math.floor(abs(scaled) + Fraction(1, 2))
+    return float(Fraction(magnitude if scaled >= 0 else -magnitude, scale))
+
+
+def percent_of(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` in percent, rounded once (None when there is nothing to divide)."""
+    return half_up(Fraction(100 * part, whole)) if whole else None
 
 
 def wilson(successes: int, n: int, z: float = Z_95) -> Interval | None:
@@ -119,16 +155,18 @@ def criterion_score(
         return CriterionScore(code, factor, clean, 0, None, None, None, None, True)
     satisfied = sum(c for s, c in clean.items() if s >= satisfied_min)
     alarmed = sum(c for s, c in clean.items() if s <= alarm_max)
+    exact = Fraction(100 * satisfied, n)
     return CriterionScore(
         code=code,
         factor=factor,
         counts=clean,
         n=n,
-        index=satisfied / n * 100,
-        mean=sum(s * c for s, c in clean.items()) / n,
-        alarm_rate=alarmed / n * 100,
+        index=float(exact),
+        mean=float(Fraction(sum(s * c for s, c in clean.items()), n)),
+        alarm_rate=float(Fraction(100 * alarmed, n)),
         ci95=wilson(satisfied, n),
         suppressed=n < MIN_N,
+        exact=exact,
     )
 
 
@@ -137,7 +175,8 @@ def factor_score(code: str, criteria: Iterable[CriterionScore]) -> FactorScore:
     members = tuple(criteria)
     answered = [c for c in members if c.index is not None]
     n = max((c.n for c in answered), default=0)
-    index = sum(c.index for c in answered if c.index is not None) / len(answered) if answered else None
+    exact = sum((_exact(c.exact, c.index) for c in answered), Fraction(0)) / len(answered) if answered else None
+    index = None if exact is None else float(exact)
     return FactorScore(
         code=code,
         index=index,
@@ -145,19 +184,35 @@ def factor_score(code: str, criteria: Iterable[CriterionScore]) -> FactorScore:
         ci95=_interval_at(index, n),
         suppressed=n < MIN_N,
         criteria=tuple(c.code for c in members),
+        exact=exact,
     )
 
 
+def _exact(exact: Fraction | None, index: float | None) -> Fraction:
+    """A figure's exact value: as computed, else its float index taken at its decimal form."""
+    if exact is not None:
+        return exact
+    assert index is not None
+    return _fraction(index)
+
+
 def overall_from_factors(factors: Iterable[FactorScore], weights: Mapping[str, float] | None = None) -> OverallScore:
-    """Weighted mean (equal weights by default) of the factor indexes that have answers."""
-    answered = [f for f in factors if f.index is not None]
+    """Weighted mean (equal weights by default) of the factor indexes that have answers.
+
+    Suppressed whenever any factor is (fewer than MIN_N answers, or none): the overall index would
+    otherwise give the hidden factor away (5 × overall − the other four).
+    """
+    members = tuple(factors)
+    answered = [f for f in members if f.index is not None]
     n = max((f.n for f in answered), default=0)
     if not answered:
         return OverallScore(None, 0, None, True)
-    weight = {f.code: (weights or {}).get(f.code, 1.0) for f in answered}
-    total = sum(weight.values())
-    index = sum(f.index * weight[f.code] for f in answered if f.index is not None) / total
-    return OverallScore(index=index, n=n, ci95=_interval_at(index, n), suppressed=n < MIN_N)
+    weight = {f.code: _fraction((weights or {}).get(f.code, 1.0)) for f in answered}
+    total = sum(weight.values(), Fraction(0))
+    exact = sum((_exact(f.exact, f.index) * weight[f.code] for f in answered), Fraction(0)) / total
+    index = float(exact)
+    suppressed = n < MIN_N or any(f.suppressed for f in members)
+    return OverallScore(index=index, n=n, ci95=_interval_at(index, n), suppressed=suppressed, exact=exact)
 
 
 def priority_score(code: str, counts: Mapping[str, int], top_values: Iterable[str]) -> PriorityScore:
@@ -167,7 +222,8 @@ def priority_score(code: str, counts: Mapping[str, int], top_values: Iterable[st
     if n == 0:
         return PriorityScore(code, None, 0, None, True)
     top = sum(c for v, c in counts.items() if v in tops)
-    return PriorityScore(code, top / n * 100, n, wilson(top, n), n < MIN_N)
+    exact = Fraction(100 * top, n)
+    return PriorityScore(code, float(exact), n, wilson(top, n), n < MIN_N, exact)
 
 
 def _rating_counts(counts: Mapping[str, int]) -> dict[int, int]:
@@ -196,7 +252,7 @@ def score_form(form: Form, counts: Mapping[str, Mapping[str, int]]) -> FormScore
         overall = overall_from_factors(factors, {f.code: f.weight for f in form.factors})
     else:
         item = next(c for c in criteria if c.code == rules.overall)
-        overall = OverallScore(item.index, item.n, item.ci95, item.suppressed)
+        overall = OverallScore(item.index, item.n, item.ci95, item.suppressed, item.exact)
     priorities = tuple(
         priority_score(q.code, counts.get(q.code, {}), (o.value for o in form.options_of(q) if o.top))
         for q in form.questions

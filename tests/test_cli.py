@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import openpyxl
@@ -45,6 +47,12 @@ def run(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = Non
     )
 
 
+def one_decimal(value: Fraction) -> float:
+    """Half-up to one decimal, by hand with Decimal (docs/FIGURES.md: rounded once)."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 def demo_input(ratings: list[int]) -> str:
     assert len(ratings) == 19
     return "".join(f"{r}\n" for r in ratings) + "0\n" * AFTER_SERVICE_ITEMS + "lines left over are ignored\n"
@@ -75,13 +83,15 @@ def test_five_demo_runs_give_the_figures_of_the_index_method(env: dict[str, str]
         answers = [ratings[position] for ratings in runs]
         expected_criteria[code] = {
             "counts": {str(level): answers.count(level) for level in range(1, 6)},
-            "index": round(100 * sum(1 for a in answers if a >= 4) / len(answers), 2),
+            "index": one_decimal(Fraction(100 * sum(1 for a in answers if a >= 4), len(answers))),
         }
     exact_criteria = {
-        code: 100 * sum(1 for ratings in runs if ratings[SERVICE_ITEMS.index(code)] >= 4) / len(runs)
+        code: Fraction(100 * sum(1 for ratings in runs if ratings[SERVICE_ITEMS.index(code)] >= 4), len(runs))
         for code in SERVICE_ITEMS
     }
-    expected_factors = {f: sum(exact_criteria[c] for c in codes) / len(codes) for f, codes in FACTORS.items()}
+    expected_factors = {
+        f: sum((exact_criteria[c] for c in codes), Fraction(0)) / len(codes) for f, codes in FACTORS.items()
+    }
     expected_overall = sum(expected_factors.values()) / len(expected_factors)
 
     criteria = {c["code"]: c for c in figures["criteria"]}
@@ -92,8 +102,8 @@ def test_five_demo_runs_give_the_figures_of_the_index_method(env: dict[str, str]
         assert criteria[code]["index"] == expected["index"], code
     factors = {f["code"]: f for f in figures["factors"]}
     for code, value in expected_factors.items():
-        assert factors[code]["index"] == round(value, 2), code
-    assert figures["satisfaction"]["index"] == round(expected_overall, 2)
+        assert factors[code]["index"] == one_decimal(value), code
+    assert figures["satisfaction"]["index"] == one_decimal(expected_overall)
     assert figures["satisfaction"]["n"] == 5
     assert figures["surveys"]["completed"] == 5
     assert figures["dossiers"]["received"] == 5
@@ -297,6 +307,16 @@ def test_units_and_reports(env: dict[str, str]) -> None:
     figures = json.loads(report.stdout)
     assert (figures["from"], figures["to"], figures["include_children"]) == ("2026-11-01", "2026-11-30", True)
     assert figures["satisfaction"] == {"index": None, "n": 0, "ci95": None, "suppressed": True}
+    # one children choice, the same default and the scope printed on every output (docs/FIGURES.md)
+    alone = run(env, "report", "--unit", "Q3")
+    assert "Phạm vi: Quận 3 (không gồm đơn vị trực thuộc)" in alone.stdout
+    assert "Cách tính các số liệu: docs/FIGURES.md" in alone.stdout
+    whole = run(env, "report", "--unit", "Q3", "--children")
+    assert "Phạm vi: Quận 3 (gồm các đơn vị trực thuộc)" in whole.stdout
+    digest = run(env, "digest", "--unit", "Q3", "--date", "2026-12-01")
+    assert "Phạm vi: Quận 3 (không gồm đơn vị trực thuộc)" in digest.stdout, digest.stderr
+    digest = run(env, "digest", "--unit", "Q3", "--date", "2026-12-01", "--children")
+    assert "Phạm vi: Quận 3 (gồm các đơn vị trực thuộc)" in digest.stdout, digest.stderr
 
 
 def test_a_report_can_be_written_to_a_file(env: dict[str, str], tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -17,8 +19,9 @@ from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.dossiers import DossierHandler
-from handlers.leader import Digests, PeriodReports, Targets, percent
-from handlers.reporting import Period
+from handlers.leader import Digests, PeriodReports, Targets
+from handlers.reporting import Period, render_text
+from handlers.workbook import SHEET_LATE
 from tests.conftest import Backend, Clock
 from tests.helpers import sample_dossier
 from tests.test_reporting import SERVICE_ITEMS, all_items, respondent
@@ -35,13 +38,32 @@ RATINGS = [
     all_items("5", CC1="1"),
     all_items("4"),
 ]
+# only the first two answer the PA items: PA rests on fewer than five answers
+for skipping in RATINGS[2:]:
+    for code in FACTORS["PA"]:
+        del skipping[code]
+UNFINISHED = {code: "4" for code in FACTORS["TC"]}  # offered 25/11, stopped after TC
+OFFERED_IN_OCTOBER = all_items("5")  # offered 30/10, answered and completed on 02/11
+ANSWERED = [*RATINGS, UNFINISHED, OFFERED_IN_OCTOBER]  # every answer given in November is scored
 
 
-def hand_computed() -> tuple[dict[str, float], dict[str, float], float]:
-    """DOMAIN.md §4 by hand: criterion = 4–5 ÷ 1–5 × 100; factor = mean; overall = mean of factors."""
-    criteria = {c: 100 * sum(int(r[c]) >= 4 for r in RATINGS) / len(RATINGS) for c in SERVICE_ITEMS}
-    factors = {f: sum(criteria[c] for c in codes) / len(codes) for f, codes in FACTORS.items()}
-    return criteria, factors, sum(factors.values()) / len(factors)
+def one_decimal(value: Fraction) -> float:
+    """Half-up to one decimal, by hand with Decimal."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def hand_computed() -> tuple[dict[str, Fraction], dict[str, Fraction], dict[str, int]]:
+    """DOMAIN.md §4 by hand: criterion = 4–5 ÷ 1–5 × 100; factor = mean; with each factor's n."""
+    criteria: dict[str, Fraction] = {}
+    n: dict[str, int] = {}
+    for code in SERVICE_ITEMS:
+        given = [int(r[code]) for r in ANSWERED if code in r]
+        criteria[code] = Fraction(100 * sum(v >= 4 for v in given), len(given))
+        n[code] = len(given)
+    factors = {f: sum((criteria[c] for c in codes), Fraction(0)) / len(codes) for f, codes in FACTORS.items()}
+    factor_n = {f: max(n[c] for c in codes) for f, codes in FACTORS.items()}
+    return criteria, factors, factor_n
 
 
 def local(month: int, day_: int, hour: int = 9) -> datetime:
@@ -53,18 +75,37 @@ def clock() -> Clock:
     return Clock(local(12, 1, 7).astimezone(ZoneInfo("UTC")))  # Tuesday 01/12/2026, 07:00 in Hà Nội
 
 
+async def offered_on(app: App, code: str, sent: datetime) -> None:
+    """Move the invitation of dossier ``code`` to have been offered at ``sent``."""
+    async with app.services.uow() as uow:
+        dossier = await uow.dossiers.get_by_code(code)
+        assert dossier is not None
+        invitation = await uow.invitations.for_dossier(dossier.id)
+        assert invitation is not None
+        await uow.invitations.update(invitation.id, sent_at=sent)
+        await uow.commit()
+
+
 @pytest.fixture
 async def leaders_app(backend: Backend, clock: Clock) -> App:
     app = App(load_settings(database_url=backend.url, public_url="https://sipas.example.vn"), clock=clock)
     await app.start()
     await app.units.add("P8", "Phường 8")
+    await app.units.add("P8-K1", "Khu phố 1", parent="P8")  # a unit below: left out unless asked for
     for number, ratings in enumerate(RATINGS):
         await respondent(app.services, f"P8-{number}", "P8", "Hộ tịch", ratings, local(11, 10 + number))
+    await respondent(app.services, "P8-U", "P8", "Hộ tịch", UNFINISHED, local(11, 25), completed=False)
+    await respondent(app.services, "P8-OCT", "P8", "Hộ tịch", OFFERED_IN_OCTOBER, local(11, 2))
+    await offered_on(app, "P8-OCT", local(10, 30))
+    await respondent(app.services, "K1-0", "P8-K1", "Hộ tịch", all_items("1"), local(11, 12))
     dossiers = DossierHandler(app.services)
     # resolved late, never apologised for; and one still open past its date
     await dossiers.upsert(sample_dossier(code="P8-LATE", received_at=local(11, 2), due_at=local(11, 9)))
     await dossiers.add_event("P8-LATE", "result_ready", local(11, 12))
     await dossiers.upsert(sample_dossier(code="P8-OPEN", received_at=local(11, 3), due_at=local(11, 20)))
+    # late in October, never apologised for: October's figure, and on the digest's running list
+    await dossiers.upsert(sample_dossier(code="P8-OCTLATE", received_at=local(10, 1), due_at=local(10, 10)))
+    await dossiers.add_event("P8-OCTLATE", "result_ready", local(10, 20))
     return app
 
 
@@ -72,52 +113,91 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
     leaders_app: App, aiohttp_client: object
 ) -> None:
     app = leaders_app
-    criteria, factors, overall = hand_computed()
+    criteria, factors, factor_n = hand_computed()
+    assert factor_n == {"TC": 8, "TT": 7, "CC": 7, "KQ": 7, "PA": 3}
+    shown = {f: one_decimal(v) for f, v in factors.items() if factor_n[f] >= 5}
     report = await app.reporter.satisfaction("P8", NOVEMBER)
-    assert report["satisfaction"]["index"] == round(overall, 2) == 81.83
-    assert {f["code"]: f["index"] for f in report["factors"]} == {k: round(v, 2) for k, v in factors.items()}
-    assert {c["code"]: c["index"] for c in report["criteria"]} == {k: round(v, 2) for k, v in criteria.items()}
-    assert report["dossiers"]["resolved"] == 7
-    assert report["dossiers"]["on_time"] == 6
-    assert report["dossiers"]["on_time_rate"] == round(600 / 7, 2)
+    # PA rests on 3 answers: hidden, and the overall with it (else PA = 5 × overall − the other four)
+    assert report["satisfaction"] == {"index": None, "n": 8, "ci95": None, "suppressed": True}
+    assert {f["code"]: f["index"] for f in report["factors"]} == {**shown, "PA": None}
+    assert {c["code"]: c["index"] for c in report["criteria"]} == {
+        code: None if code in FACTORS["PA"] else one_decimal(value) for code, value in criteria.items()
+    }
+    assert report["by_field"] == [{"field": "Hộ tịch", "index": None, "n": 8, "suppressed": True}]
+    # surveys: the cohort offered in November (7: six finished, one not); everyone who answered (8) is scored
+    assert report["surveys"] == {
+        "offered": 7, "delivered": 7, "started": 7, "completed": 6, "response_rate": 85.7, "respondents": 8
+    }  # fmt: skip
+    assert report["dossiers"]["resolved"] == 9  # the eight surveyed dossiers and P8-LATE
+    assert report["dossiers"]["on_time"] == 8
+    assert report["dossiers"]["on_time_rate"] == one_decimal(Fraction(800, 9)) == 88.9
+    assert report["dossiers"]["late_without_apology"] == 2  # due in November: P8-LATE and P8-OPEN
+    assert report["include_children"] is False
 
     broken_down = await app.reporter.satisfaction("P8", NOVEMBER, breakdowns=True)
     assert broken_down["by_procedure"] == [
-        {"procedure": "Đăng ký khai sinh", "index": round(overall, 2), "n": 6, "suppressed": False}
+        {"procedure": "Đăng ký khai sinh", "index": None, "n": 8, "suppressed": True}
     ]
-    assert [c["index"] for c in broken_down["by_channel"]] == [round(overall, 2)]
+
+    text = render_text(report, app.services)
+    assert "Phạm vi: Phường 8 (không gồm đơn vị trực thuộc)" in text
+    assert "Chỉ số hài lòng chung: chưa đủ dữ liệu (n = 8)" in text
+    assert "đã hoàn thành 6 · tỷ lệ phản hồi 85,7%" in text
+    assert "Số người đã trả lời (có ít nhất một câu trả lời trong kỳ, đều được tính vào chỉ số): 8" in text
+    assert "trễ hạn chưa xin lỗi 2" in text
+    assert "Cách tính các số liệu: docs/FIGURES.md" in text
 
     # the morning digest of 01/12: the month to date is November
     digest = await Digests(app.services, Targets()).build("P8", date(2026, 12, 1))
     text = digest.text
-    assert "Từ đầu tháng (01/11–30/11/2026):" in text
-    assert f"hài lòng {percent(overall, 6)} (n = 6;" in text
-    assert "81,8%" in text
-    assert f"tỷ lệ đúng hạn {percent(600 / 7, 7)}" in text
-    assert "85,7%" in text
+    assert "Phạm vi: Phường 8 (không gồm đơn vị trực thuộc)" in text
+    month = text.split("Từ đầu tháng (01/11–30/11/2026):")[1].split("\n\n")[0]
+    assert "tỷ lệ đúng hạn 88,9%" in month
+    assert "• Trễ hạn chưa có phiếu xin lỗi (hạn trả trong kỳ): 2" in month
+    assert "hoàn thành 6/7 — hài lòng chưa đủ dữ liệu (n = 8;" in month
+    assert "• Phiếu gửi trong kỳ: 7 · hoàn thành 6 · tỷ lệ phản hồi 85,7% · số người đã trả lời 8" in month
+    # the running list: the same definition over every period so far, labelled as such
+    assert "Hồ sơ trễ hạn chưa có phiếu xin lỗi, mọi kỳ (hạn trả đến hết 30/11/2026): 3" in text
+    assert "P8-OCTLATE (10/10/2026), P8-LATE (09/11/2026), P8-OPEN (20/11/2026)" in text
     assert "Hồ sơ quá hạn chưa giải quyết: 1" in text
-    assert "Hồ sơ trễ hạn chưa có phiếu xin lỗi: 2" in text
-    assert "P8-LATE (09/11/2026), P8-OPEN (20/11/2026)" in text
     weakest = text.split("Ba tiêu chí thấp nhất:")[1].split("\n\n")[0]
-    assert weakest.strip().startswith("• CC1") or weakest.strip().startswith("• TC1")
-    assert "66,7% (n = 6)" in weakest
+    assert "• TC1 " in weakest
+    assert f"{one_decimal(criteria['TC1'])}".replace(".", ",") + "% (n = 8)" in weakest
+    assert "Cách tính các số liệu: docs/FIGURES.md" in text
     assert "0912 345 678" not in text
 
     # the workbook, read back
     content = await PeriodReports(app.services, Digests(app.services)).workbook("P8", NOVEMBER, "Báo cáo tháng 11/2026")
     book = openpyxl.load_workbook(io.BytesIO(content))
-    found_overall = _cell_right_of(book["Tổng hợp"], "Chỉ số hài lòng chung")
-    assert found_overall == pytest.approx(overall / 100, abs=1e-4)
+    summary = book["Tổng hợp"]
+    assert _cell_right_of(summary, "Chỉ số hài lòng chung") == "chưa đủ dữ liệu"
+    assert _cell_right_of(summary, "Phạm vi") == "Phường 8 (không gồm đơn vị trực thuộc)"
+    assert _cell_right_of(summary, "Đã gửi") == 7
+    assert _cell_right_of(summary, "Đã hoàn thành") == 6
+    assert _cell_right_of(summary, "Tỷ lệ phản hồi") == pytest.approx(0.857)
+    assert _cell_right_of(summary, "Số người đã trả lời") == 8
+    assert _cell_right_of(summary, "Trễ hạn chưa xin lỗi") == 2
+    assert _cell_right_of(summary, "Tỷ lệ đúng hạn") == pytest.approx(0.889)
+    assert any(row[0] == "Cách tính các số liệu: docs/FIGURES.md" for row in summary.iter_rows(values_only=True))
     factor_sheet = {row[0]: row for row in book["Yếu tố"].iter_rows(min_row=2, values_only=True) if row[0]}
-    for code, value in factors.items():
-        assert pytest.approx(value / 100, abs=1e-4) in factor_sheet[code]
+    for code, value in shown.items():
+        assert factor_sheet[code][3] == pytest.approx(value / 100)
+    assert factor_sheet["PA"][3] == "chưa đủ dữ liệu"
     criteria_sheet = {row[0]: row for row in book["Tiêu chí"].iter_rows(min_row=2, values_only=True) if row[0]}
-    assert pytest.approx(criteria["TC1"] / 100, abs=1e-4) in criteria_sheet["TC1"]
+    assert criteria_sheet["TC1"][3] == 8
+    assert criteria_sheet["TC1"][9] == pytest.approx(one_decimal(criteria["TC1"]) / 100)
     procedures = list(book["Thủ tục"].iter_rows(min_row=2, values_only=True))
-    assert procedures[0][:2] == ("Đăng ký khai sinh", 6)
-    assert procedures[0][2] == pytest.approx(overall / 100, abs=1e-4)
-    answers = list(book["Dữ liệu khảo sát"].iter_rows(values_only=True))
-    assert sum(1 for row in answers if row[0] and str(row[0]).startswith("PK-")) == 6
+    assert procedures[0] == ("Đăng ký khai sinh", 8, "chưa đủ dữ liệu")
+    late = [row for row in book[SHEET_LATE].iter_rows(min_row=2, values_only=True) if row[0]]
+    assert sorted(row[0] for row in late if not row[8]) == ["P8-LATE", "P8-OPEN"]
+    # the answers sheet holds exactly the answers scored: one row per respondent, their answers counted
+    answers = [row for row in book["Dữ liệu khảo sát"].iter_rows(min_row=3, values_only=True) if row[0]]
+    assert len(answers) == 8
+    header = next(book["Dữ liệu khảo sát"].iter_rows(max_row=1, values_only=True))
+    for code in SERVICE_ITEMS:
+        column = header.index(code)
+        assert sum(1 for row in answers if row[column] is not None) == sum(1 for r in ANSWERED if code in r)
+    assert sum(1 for row in answers if row[1] is None) == 1  # the unfinished one has no completion date
     assert not any("0912 345 678" in str(v) for row in answers for v in row if v)
 
     # the public page of the quarter (November is its only month with figures)
@@ -125,15 +205,81 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
     async with client.get("/cong-khai/P8.json?quy=2026-Q4") as response:
         assert response.status == 200
         page = await response.json()
-    assert page["satisfaction"]["index"] == round(overall, 1)
-    assert page["satisfaction"]["text"] == percent(overall, 6)
-    assert {f["code"]: f["index"] for f in page["factors"]} == {k: round(v, 1) for k, v in factors.items()}
-    assert page["dossiers"]["on_time_rate"] == pytest.approx(600 / 7, abs=0.05)
+    assert page["satisfaction"]["index"] is None
+    assert page["satisfaction"]["suppressed"] is True
+    assert page["satisfaction"]["text"] == "chưa đủ dữ liệu"
+    assert {f["code"]: f["index"] for f in page["factors"]} == {**shown, "PA": None}
+    # the quarter adds October: P8-OCTLATE resolved late, P8-OCT offered
+    assert page["dossiers"]["on_time_rate"] == one_decimal(Fraction(800, 10)) == 80.0
+    assert page["surveys"] == {"offered": 8, "completed": 7, "response_rate": 87.5, "respondents": 8}
+    assert page["scope"] == "Phường 8 (không gồm đơn vị trực thuộc)"
+    assert page["method_doc"] == "docs/FIGURES.md"
     async with client.get("/cong-khai/P8?quy=2026-Q4") as response:
         html = await response.text()
-    assert percent(overall, 6) in html
+    assert "Phạm vi: Phường 8 (không gồm đơn vị trực thuộc)" in html
+    assert "Cách tính: docs/FIGURES.md" in html
     assert "Nguyễn Văn An" not in html
     assert "0912" not in html
+
+
+async def test_children_are_one_choice_with_one_default_on_every_output(
+    leaders_app: App, aiohttp_client: object
+) -> None:
+    app = leaders_app
+    alone = await app.reporter.satisfaction("P8", NOVEMBER)
+    whole = await app.reporter.satisfaction("P8", NOVEMBER, include_children=True)
+    assert (alone["dossiers"]["resolved"], whole["dossiers"]["resolved"]) == (9, 10)
+    assert (alone["surveys"]["respondents"], whole["surveys"]["respondents"]) == (8, 9)
+    assert "Phạm vi: Phường 8 (gồm các đơn vị trực thuộc)" in render_text(whole, app.services)
+
+    digests = Digests(app.services)
+    default = (await digests.build("P8", date(2026, 12, 1), with_chart=False)).text
+    assert "số người đã trả lời 8" in default
+    children = (await digests.build("P8", date(2026, 12, 1), with_chart=False, include_children=True)).text
+    assert "Phạm vi: Phường 8 (gồm các đơn vị trực thuộc)" in children
+    assert "số người đã trả lời 9" in children
+
+    reports = PeriodReports(app.services, digests)
+    for flag, rows, scope in ((False, 8, "không gồm đơn vị trực thuộc"), (True, 9, "gồm các đơn vị trực thuộc")):
+        book = openpyxl.load_workbook(io.BytesIO(await reports.workbook("P8", NOVEMBER, "T", include_children=flag)))
+        assert _cell_right_of(book["Tổng hợp"], "Phạm vi") == f"Phường 8 ({scope})"
+        assert _cell_right_of(book["Tổng hợp"], "Đã giải quyết") == 9 + flag
+        answers = [r for r in book["Dữ liệu khảo sát"].iter_rows(min_row=3, values_only=True) if r[0]]
+        assert len(answers) == rows
+
+    client: TestClient = await aiohttp_client(build_web_app(app, [setup_api, setup_pages]))  # type: ignore[operator]
+    async with client.get("/cong-khai/P8.json?quy=2026-Q4") as response:
+        page = await response.json()
+    assert (page["include_children"], page["dossiers"]["resolved"]) == (False, 10)  # the quarter: with October
+    async with client.get("/cong-khai/P8.json?quy=2026-Q4&include_children=true") as response:
+        page = await response.json()
+    assert (page["include_children"], page["dossiers"]["resolved"]) == (True, 11)
+    assert page["scope"] == "Phường 8 (gồm các đơn vị trực thuộc)"
+    async with client.get("/cong-khai/P8.json?quy=2026-Q4&include_children=perhaps") as response:
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "invalid_input"
+
+
+async def test_the_printed_figure_is_the_one_judged(backend: Backend, clock: Clock) -> None:
+    """84.952…% prints as 85,0% and meets an 85% target (rounded once, half-up, from the exact value)."""
+    app = App(load_settings(database_url=backend.url), clock=clock)
+    await app.start()
+    await app.units.add("P7", "Phường 7")
+    # TC and TT all satisfied; CC 32/35, KQ 18/21 and PA 10/21 satisfied: overall 1784/21 = 84.952…
+    for number in range(7):
+        ratings = all_items("5")
+        if number < 3:
+            ratings.update(CC1="3", KQ1="3")
+        ratings["PA1"] = "3"
+        if number < 4:
+            ratings["PA2"] = "3"
+        await respondent(app.services, f"P7-{number}", "P7", "Hộ tịch", ratings, local(11, 10))
+    report = await app.reporter.satisfaction("P7", NOVEMBER)
+    assert report["satisfaction"]["index"] == one_decimal(Fraction(1784, 21)) == 85.0
+    digest = await Digests(app.services, Targets(satisfaction=85.0)).build("P7", date(2026, 12, 1), with_chart=False)
+    month = digest.text.split("Từ đầu tháng")[1]
+    assert "hài lòng 85,0% (n = 7; kỳ trước chưa đủ dữ liệu; mục tiêu 85,0%: đạt)" in month
+    await app.close()
 
 
 def _cell_right_of(sheet: openpyxl.worksheet.worksheet.Worksheet, label: str) -> object:
@@ -151,8 +297,11 @@ async def test_small_numbers_are_insufficient_data_not_percentages(backend: Back
     await respondent(app.services, "P9-1", "P9", "Hộ tịch", all_items("5"), local(11, 20))
     digest = await Digests(app.services).build("P9", date(2026, 12, 1))
     assert "hài lòng chưa đủ dữ liệu (n = 1;" in digest.text
-    assert "tỷ lệ đúng hạn chưa đủ dữ liệu" in digest.text
-    assert "hài lòng 100,0%" not in digest.text  # the on-time rate of a field is a count, shown at n = 1
+    # one resolved dossier: a count, not a sample, so its rate is shown and judged like the report's
+    month = digest.text.split("Từ đầu tháng")[1]
+    assert "tỷ lệ đúng hạn 100,0% (kỳ trước chưa đủ dữ liệu; mục tiêu 95,0%: đạt)" in month
+    report = await app.reporter.satisfaction("P9", NOVEMBER)
+    assert report["dossiers"]["on_time_rate"] == 100.0
     await app.close()
 
 

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from html.parser import HTMLParser
 from typing import Any
@@ -242,11 +243,15 @@ class Hand:
 
     index: Fraction | None
     n: int
+    hidden: bool = False  # the overall while a factor is suppressed
 
     @property
     def published(self) -> float | None:
-        """What the page must show: suppressed below 5 answers, else one decimal."""
-        return None if self.index is None or self.n < 5 else round(float(self.index), 1)
+        """What the page must show: suppressed below 5 answers, else rounded once, half-up, to one decimal."""
+        if self.index is None or self.n < 5 or self.hidden:
+            return None
+        exact = Decimal(self.index.numerator) / Decimal(self.index.denominator)
+        return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def hand_figures(people: Iterable[Respondent]) -> tuple[Hand, dict[str, Hand]]:
@@ -269,6 +274,7 @@ def hand_figures(people: Iterable[Respondent]) -> tuple[Hand, dict[str, Hand]]:
         if with_index
         else None,
         max((f.n for f in with_index), default=0),
+        hidden=any(f.published is None for f in factors.values()),
     )
     return overall, factors
 
@@ -332,6 +338,8 @@ def figures_from_json(body: dict[str, Any]) -> dict[str, str]:
         "overall-n": str(body["satisfaction"]["n"]),
         "overall-ci95": interval(body["satisfaction"]["ci95"]),
         "method": body["method"],
+        "scope": f"Phạm vi: {body['scope']}",
+        "method-doc": f"Cách tính: {body['method_doc']}",
     }
     for factor in body["factors"]:
         expected[f"factor-{factor['code']}"] = pct(factor["index"])
@@ -466,11 +474,11 @@ async def test_the_page_and_its_json_show_the_hand_computed_figures(client: Clie
     # TC1 answered 5, 4, 3, 5, 2, 2 → 50%; the other items 5, 4, 3, 5, 4, 2 → 66.67%; PA by three people only
     assert overall.index == (Fraction(125, 2) + 4 * Fraction(200, 3)) / 5
     assert (factors["TC"].index, factors["PA"].n) == (Fraction(125, 2), 3)
-    assert body["satisfaction"]["index"] == overall.published == 65.8
+    # PA rests on three answers: the overall is hidden with it (else PA = 5 × overall − the other four)
+    assert body["satisfaction"]["index"] is overall.published is None
     assert body["satisfaction"]["n"] == overall.n == 6
-    assert body["satisfaction"]["text"] == "65,8%"
-    low, high = body["satisfaction"]["ci95"]
-    assert low < 65.8 < high
+    assert body["satisfaction"]["text"] == INSUFFICIENT
+    assert body["satisfaction"]["ci95"] is None
     published = {f["code"]: (f["index"], f["n"], f["suppressed"]) for f in body["factors"]}
     assert published == {code: (hand.published, hand.n, hand.published is None) for code, hand in factors.items()}
     assert published["TC"] == (62.5, 6, False)
@@ -478,16 +486,16 @@ async def test_the_page_and_its_json_show_the_hand_computed_figures(client: Clie
     assert body["factors"][0]["name"] == "I. Tiếp cận dịch vụ"
     # seven respondents' dossiers + D1 (on time), D2 (late), D3 (open); seven offered, six answered
     assert body["dossiers"] == {"received": 10, "resolved": 9, "on_time": 8, "late": 1, "on_time_rate": 88.9}
-    assert body["surveys"] == {"offered": 7, "completed": 6, "response_rate": 85.7}
+    assert body["surveys"] == {"offered": 7, "completed": 6, "response_rate": 85.7, "respondents": 6}
     field_overall, _ = hand_figures(p for p in quarters.q4 if p.field == "Hộ tịch")
     assert body["by_field"] == [
-        {"field": "Hộ tịch", "index": field_overall.published, "text": "76,3%", "n": 5, "suppressed": False},
+        {"field": "Hộ tịch", "index": None, "text": INSUFFICIENT, "n": 5, "suppressed": True},
         {"field": "Đất đai", "index": None, "text": INSUFFICIENT, "n": 1, "suppressed": True},
     ]
-    assert field_overall.published == 76.3
+    assert field_overall.published is None  # PA in Hộ tịch rests on fewer than five answers too
     shown = figures_of(html.text)
     assert shown == figures_from_json(body)
-    assert shown["overall"] == "65,8%"
+    assert shown["overall"] == INSUFFICIENT
     assert shown["factor-TC"] == "62,5%"
     assert shown["on_time_rate"] == "88,9%"
     assert shown["received"] == "10"
@@ -496,8 +504,12 @@ async def test_the_page_and_its_json_show_the_hand_computed_figures(client: Clie
 async def test_the_figures_are_the_reporters(client: Client, quarters: Fixture, sipas: App) -> None:
     report = await sipas.reporter.satisfaction("P8", Period(date(2026, 10, 1), date(2026, 12, 31)))
     body = (await get(client, "/cong-khai/P8.json?quy=2026-Q4")).json()
-    assert body["satisfaction"]["ci95"] == [round(x, 1) for x in report["satisfaction"]["ci95"]]
-    assert body["satisfaction"]["index"] == round(report["satisfaction"]["index"], 1)
+    # the report's figures as they are: rounded once there, never again here
+    assert body["satisfaction"]["ci95"] == report["satisfaction"]["ci95"]
+    assert body["satisfaction"]["index"] == report["satisfaction"]["index"]
+    tc = next(f for f in report["factors"] if f["code"] == "TC")
+    assert body["factors"][0]["index"] == tc["index"]
+    assert body["factors"][0]["ci95"] == tc["ci95"]
     assert body["form"]["id"] == report["form"] == "sipas-2022"
     assert [f["code"] for f in body["factors"]] == [f["code"] for f in report["factors"]]
 

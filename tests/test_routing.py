@@ -163,4 +163,4 @@ async def test_the_report_counts_zns_ratings(services: Services, clock: Clock) -
     assert report["surveys"]["completed"] == 6
     assert report["form"] == "danh-gia-ho-so"
     assert report["satisfaction"]["n"] == 6
-    assert report["satisfaction"]["index"] == 66.67  # 4 of 6 at "Hài lòng" or above
+    assert report["satisfaction"]["index"] == 66.7  # 4 of 6 at "Hài lòng" or above, rounded once

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from survey_forms.catalog import Catalog
@@ -10,7 +12,9 @@ from survey_forms.scoring import (
     FactorScore,
     criterion_score,
     factor_score,
+    half_up,
     overall_from_factors,
+    percent_of,
     priority_score,
     score_form,
     wilson,
@@ -105,3 +109,38 @@ def test_the_dossier_rating_scores_its_three_levels_on_the_sipas_scale(catalog: 
     score = score_form(form, {"HL": {"2": 1, "4": 3, "5": 2}})
     assert score.overall.index == pytest.approx(500 / 6)
     assert score.criteria[0].alarm_rate == pytest.approx(100 / 6)
+
+
+def test_the_overall_is_suppressed_whenever_a_factor_is() -> None:
+    """Else the hidden factor is 5 × overall − the other four (DOMAIN.md §4)."""
+    shown = [FactorScore(code, 80.0, 9, None, False, ()) for code in "ABCD"]
+    hidden = FactorScore("E", 50.0, 2, None, True, ())
+    overall = overall_from_factors([*shown, hidden])
+    assert overall.suppressed
+    assert overall.n == 9
+    unanswered = FactorScore("E", None, 0, None, True, ())
+    assert overall_from_factors([*shown, unanswered]).suppressed
+    assert not overall_from_factors(shown).suppressed
+
+
+def test_rounding_is_once_half_up_from_the_exact_value() -> None:
+    assert half_up(Fraction(8495, 100)) == 85.0  # a tie goes up
+    assert half_up(Fraction(849499, 10000)) == 84.9  # never 84.95 first, then 85.0
+    assert half_up(Fraction(1784, 21)) == 85.0
+    assert half_up(80.25) == 80.3  # a float at its decimal form, not its binary one
+    assert half_up(Fraction(2, 3), 2) == 0.67
+    assert half_up(None) is None
+    assert percent_of(2, 3) == 66.7
+    assert percent_of(0, 0) is None
+
+
+def test_indexes_keep_their_exact_value(catalog: Catalog) -> None:
+    form = catalog.get("sipas-2022")
+    answers: dict[str, dict[str, int]] = {q.code: {"5": 7} for q in form.rating_questions()}
+    for code in ("CC1", "KQ1"):
+        answers[code] = {"5": 4, "3": 3}
+    answers["PA1"] = {"3": 7}
+    answers["PA2"] = {"5": 3, "3": 4}
+    overall = score_form(form, answers).overall
+    assert overall.exact == Fraction(1784, 21)
+    assert half_up(overall.exact) == 85.0

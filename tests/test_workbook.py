@@ -338,14 +338,21 @@ def test_a_target_reached_exactly_is_met() -> None:
     assert {label: cells[2].value for label, cells in targets.items()} == {"Chỉ số hài lòng chung": "Đạt"}
 
 
-def test_an_on_time_rate_on_fewer_than_five_dossiers_is_shown_but_not_judged() -> None:
+def test_an_on_time_rate_on_fewer_than_five_dossiers_is_shown_and_judged() -> None:
+    """Dossiers are counted, not sampled: an on-time rate is never suppressed (docs/FIGURES.md)."""
     report = make_report()
     report["dossiers"].update(resolved=3, on_time=3, late=0, on_time_rate=100.0)
     ws = load(make_data(report=report))["Tổng hợp"]
     assert_percent(summary_value(ws, "Tỷ lệ đúng hạn"), 100.0)
     _target, result, verdict = targets_table(ws)["Tỷ lệ giải quyết đúng hạn"]
     assert_percent(result, 100.0)
-    assert verdict.value == INSUFFICIENT
+    assert verdict.value == "Đạt"
+
+
+def test_the_summary_cites_how_figures_are_computed_and_its_scope() -> None:
+    ws = load(make_data())["Tổng hợp"]
+    assert "Cách tính các số liệu: docs/FIGURES.md" in [row[0] for row in rows(ws)]
+    assert summary_value(ws, "Phạm vi").value.endswith("(không gồm đơn vị trực thuộc)")
 
 
 def test_no_targets_leave_the_targets_table_out() -> None:

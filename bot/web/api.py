@@ -441,6 +441,7 @@ class ReportSurveys(_Report):
     started: int
     completed: int
     response_rate: float | None
+    respondents: int = Field(description="people who answered at least one item in the period (all of it scored)")
 
 
 class ReportOverall(_Report):

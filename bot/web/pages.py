@@ -1,9 +1,10 @@
 """The public quarterly disclosure (SPEC.md §4, §7): ``/cong-khai/{unit}`` as HTML and ``.json``, one view model.
 
 Every figure comes from the one reporting module; the page and the JSON are two renderings of the
-same :class:`Disclosure`, so they cannot disagree. Published figures are rounded to one decimal
-once, here, and both renderings show that value. Nothing personal reaches this module: the
-report holds counts and indexes only, and no other query is made but the unit's name.
+same :class:`Disclosure`, so they cannot disagree. Published figures are the report's, already
+rounded once (half-up, one decimal) by the reporting module; both renderings show that value.
+Nothing personal reaches this module: the report holds counts and indexes only, and no other query
+is made but the unit's name.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ FIRST_YEAR = 2000  # SIPAS began in 2017; nothing older can hold data, and dates
 PREVIOUS_QUARTERS = 3
 INSUFFICIENT = "chưa đủ dữ liệu"
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
+METHOD_DOC = "docs/FIGURES.md"
+TRUE_WORDS = {"true": True, "1": True, "false": False, "0": False, "": False}
 ROMAN = ("I", "II", "III", "IV")
 MINISTRY_FORMS = {"sipas-2017", "sipas-2022"}  # the Ministry of Home Affairs' own questionnaires
 NUMBER_WORDS = {1: "một", 2: "hai", 3: "ba", 4: "bốn", 5: "năm", 6: "sáu", 7: "bảy", 8: "tám", 9: "chín", 10: "mười"}
@@ -104,8 +107,8 @@ class Quarter:
 
 
 def published(value: float | None) -> float | None:
-    """A percentage as published: one decimal."""
-    return None if value is None else round(value, 1)
+    """A percentage as published: the report's figure as it is (rounded once, half-up, to one decimal there)."""
+    return None if value is None else float(value)
 
 
 def percent_text(value: float | None) -> str:
@@ -127,7 +130,7 @@ class Figure:
         """From a cell of the report; a suppressed cell keeps no number."""
         suppressed = bool(cell["suppressed"])
         ci = cell.get("ci95")
-        low_high = None if suppressed or not ci else (round(float(ci[0]), 1), round(float(ci[1]), 1))
+        low_high = None if suppressed or not ci else (float(ci[0]), float(ci[1]))
         index = None if suppressed else published(cell["index"])
         return cls(index=index, n=int(cell["n"]), ci95=low_high, suppressed=suppressed or index is None)
 
@@ -191,6 +194,7 @@ class Counts:
     offered: int
     completed: int
     response_rate: float | None
+    respondents: int = 0
 
     @property
     def on_time_text(self) -> str:
@@ -234,6 +238,7 @@ class QuarterFigures:
                 offered=int(surveys["offered"]),
                 completed=int(surveys["completed"]),
                 response_rate=published(surveys["response_rate"]),
+                respondents=int(surveys.get("respondents", 0)),
             ),
             by_field=tuple(FieldFigure(f["field"], Figure.of(f)) for f in report["by_field"]),
         )
@@ -369,6 +374,7 @@ class Disclosure:
     form_title: str
     method: str
     generated_at: datetime
+    include_children: bool
     page_url: str
     json_url: str
     complaints: ComplaintCounts | None = None
@@ -383,6 +389,17 @@ class Disclosure:
     def title(self) -> str:
         """The page's heading."""
         return f"Kết quả khảo sát sự hài lòng của người dân, tổ chức — {self.quarter.label} — {self.unit_name}"
+
+    @property
+    def scope(self) -> str:
+        """Which units the figures cover: "Phường 8 (không gồm đơn vị trực thuộc)"."""
+        words = "gồm các đơn vị trực thuộc" if self.include_children else "không gồm đơn vị trực thuộc"
+        return f"{self.unit_name} ({words})"
+
+    @property
+    def method_doc(self) -> str:
+        """Where each figure's computation is written down."""
+        return METHOD_DOC
 
     @property
     def timeline(self) -> tuple[QuarterFigures, ...]:
@@ -400,6 +417,8 @@ class Disclosure:
             "from": current.start.isoformat(),
             "to": current.end.isoformat(),
             "complete": self.complete,
+            "include_children": self.include_children,
+            "scope": self.scope,
             "form": {"id": self.form_id, "title": self.form_title},
             "satisfaction": current.satisfaction.as_json(),
             "factors": [f.as_json() for f in current.factors],
@@ -414,6 +433,7 @@ class Disclosure:
                 "offered": counts.offered,
                 "completed": counts.completed,
                 "response_rate": counts.response_rate,
+                "respondents": counts.respondents,
             },
             "by_field": [{"field": f.field, **f.figure.as_json(with_ci=False)} for f in current.by_field],
             "complaints": self.complaints.as_json() if self.complaints else None,
@@ -432,6 +452,7 @@ class Disclosure:
                 for q in self.previous
             ],
             "method": self.method,
+            "method_doc": METHOD_DOC,
             "generated_at": self.generated_at.isoformat(timespec="seconds"),
             "page": self.page_url,
         }
@@ -455,8 +476,12 @@ def method_text(form: Form) -> str:
         f"từ mức 1 đến mức 5 cho tiêu chí đó (câu bỏ qua không được tính); chỉ số của mỗi yếu tố là trung bình "
         f"cộng chỉ số các tiêu chí có câu trả lời của yếu tố; {overall}. Mỗi chỉ số kèm số người trả lời (n) và "
         f"khoảng tin cậy 95% (phương pháp Wilson); chỉ số dựa trên dưới 5 câu trả lời được ghi “{INSUFFICIENT}”, "
-        f"không công bố thành số. Tỷ lệ đúng hạn là số hồ sơ giải quyết xong đúng hoặc trước hạn trên tổng số hồ "
-        f"sơ giải quyết xong trong quý. Phiếu khảo sát: {form.title.vi} (mẫu {form.id}){source}. Trang này không "
+        f"không công bố thành số, và khi có yếu tố như vậy thì chỉ số chung cũng không công bố. Mọi câu trả lời "
+        f"trong quý đều được tính, kể cả của phiếu chưa hoàn thành; tỷ lệ phản hồi là số phiếu đã hoàn thành trên "
+        f"số phiếu gửi trong quý. Các tỷ lệ được làm tròn một lần, đến một chữ số thập phân (từ 5 làm tròn lên). "
+        f"Tỷ lệ đúng hạn là số hồ sơ giải quyết xong đúng hoặc trước hạn trên tổng số hồ "
+        f"sơ giải quyết xong trong quý (đếm đủ, không ẩn khi ít hồ sơ). Phiếu khảo sát: {form.title.vi} "
+        f"(mẫu {form.id}){source}. Trang này không "
         f"công bố tên, số điện thoại hay ý kiến riêng của người trả lời, cũng không công bố kết quả theo từng cán bộ."
     )
 
@@ -487,6 +512,19 @@ def _chosen_quarter(request: web.Request, today: date) -> Quarter:
     return quarter
 
 
+def _chosen_children(request: web.Request) -> bool:
+    values = request.query.getall("include_children", [])
+    text = values[0].strip().lower() if len(values) == 1 else ("" if not values else "many")
+    if text not in TRUE_WORDS:
+        raise PageError(
+            400,
+            "invalid_input",
+            "include_children: expected true, false, 1 or 0, once",
+            "Tham số “include_children” chỉ nhận true, false, 1 hoặc 0, ghi một lần.",
+        )
+    return TRUE_WORDS[text]
+
+
 async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
     """The view model for ``unit_code`` and the quarter asked for; PageError when it cannot be built."""
     app = request.app[APP]
@@ -497,6 +535,7 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
     now = services.clock()
     today = policy.local_date(now)
     quarter = _chosen_quarter(request, today)
+    include_children = _chosen_children(request)
     async with services.uow(read_only=True) as uow:
         unit = await uow.units.get_by_code(unit_code)
     if unit is None:
@@ -511,7 +550,7 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
     try:
         for q in quarters:
             end = q.end if q.end < today else today
-            report = await app.reporter.satisfaction(unit.code, Period(q.start, end), include_children=False)
+            report = await app.reporter.satisfaction(unit.code, Period(q.start, end), include_children=include_children)
             form_id = form_id or str(report["form"])
             figures.append(QuarterFigures.of(q, report))
             reports.append(report)
@@ -522,6 +561,7 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
     form = services.catalog.get(form_id)
     base = app.settings.public_url.rstrip("/")
     path = f"{PREFIX}/{quote(unit.code)}"
+    children_query = "&include_children=true" if include_children else ""
     return Disclosure(
         unit_code=unit.code,
         unit_name=unit.name,
@@ -532,10 +572,11 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
         form_title=form.title.vi,
         method=method_text(form),
         generated_at=now.astimezone(policy.timezone),
-        page_url=f"{base}{path}?quy={quarter}",
-        json_url=f"{path}.json?quy={quarter}",
         complaints=ComplaintCounts.of(reports[0]),
         fields=field_targets(reports[0], await app.targets.book(unit)),
+        include_children=include_children,
+        page_url=f"{base}{path}?quy={quarter}{children_query}",
+        json_url=f"{path}.json?quy={quarter}{children_query}",
     )
 
 
