@@ -340,7 +340,7 @@ async def test_the_migration_judges_whether_the_apologies_issued_before_it_were_
             assert dossier is not None
             await Apologies(services).issue(uow, dossier, "Chờ xác minh", date(2026, 11, 25), OFFICER, clock.now)
         await uow.commit()
-    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0010").down_revision
+    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0013").down_revision
     assert isinstance(before, str)
     async with services.database.engine.begin() as connection:
         await connection.run_sync(_downgrade, before)  # the column is gone, as before this revision

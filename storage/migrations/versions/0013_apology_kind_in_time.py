@@ -6,8 +6,8 @@ issued no later than the working day before the due date (DOMAIN.md §5); it is 
 apology, which has no deadline. The apologies issued before this revision are judged here by Vietnam's
 public holidays and weekends (the administrator's override file is not read by a migration).
 
-Revision ID: 0010
-Revises: 0015
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -21,8 +21,8 @@ import holidays
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0015"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
