@@ -41,7 +41,7 @@ from handlers.workbook import (
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
 from survey_forms.schema import Form
-from survey_forms.scoring import percent_of, score_form
+from survey_forms.scoring import OverallScore, half_up, percent_of, score_form
 
 log = logging.getLogger(__name__)
 
@@ -768,7 +768,7 @@ class PeriodReports:
                         on_time=row.on_time if row else 0,
                         late=row.late if row else 0,
                         apologies=delay,
-                        satisfaction=None if overall.suppressed else overall.index,
+                        satisfaction=_published(overall),
                         n=overall.n,
                         suppressed=overall.suppressed,
                         apologies_late=late_apologies,
@@ -914,12 +914,19 @@ def _receiver_rows(
             ReceiverRow(
                 name=name,
                 received=taken.get(name, 0),
-                satisfaction=None if overall.suppressed else overall.index,
+                satisfaction=_published(overall),
                 n=overall.n,
                 suppressed=overall.suppressed,
             )
         )
     return rows
+
+
+def _published(overall: OverallScore) -> float | None:
+    """An officer's overall index as published: None when suppressed, else rounded once from its exact value."""
+    if overall.suppressed:
+        return None
+    return half_up(overall.exact if overall.exact is not None else overall.index)
 
 
 def _workbook_pool() -> ProcessPoolExecutor:
