@@ -28,7 +28,7 @@ from bot.config import load_settings
 from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
-from handlers.reporting import Period
+from handlers.reporting import Period, render_text
 from handlers.staff import Feedbacks
 from tests.conftest import Clock
 from tests.helpers import Person, sample_dossier
@@ -391,7 +391,25 @@ async def test_the_report_json_equals_the_hand_count_for_the_unit_alone_and_with
     assert hand["satisfaction"] == (None, 7, True)  # PA rests on 4 answers: the overall is hidden too
     assert hand["factors"]["PA"] == (None, 4)
     assert (hand["surveys"]["respondents"], hand["surveys"]["completed"], hand["surveys"]["offered"]) == (7, 5, 6)
-    assert of_report(await month.app.reporter.satisfaction("P8", NOVEMBER), hand) == hand
+    report = await month.app.reporter.satisfaction("P8", NOVEMBER)
+    assert of_report(report, hand) == hand
+    # the text of ``sipasbot report`` prints the same figures, with a decimal comma
+    d, raw = hand["dossiers"], by_hand({"P8"}, NOVEMBER, END)
+    lines = render_text(report, month.app.services).splitlines()
+    assert (
+        f"Hồ sơ: tiếp nhận {d['received']} · đã giải quyết {d['resolved']} · đúng hạn {d['on_time']} · trễ hạn "
+        f"{d['late']} · tỷ lệ đúng hạn {text(raw['dossiers']['on_time_rate'])} · phiếu xin lỗi {d['apologies']} · "
+        f"trễ hạn chưa xin lỗi {d['late_without_apology']} · quá hạn chưa giải quyết {d['overdue_open']}"
+    ) in lines
+    assert (
+        f"Phiếu xin lỗi: xin lỗi không đúng hạn {d['apologies_late']} (đã tính trong số phiếu xin lỗi trễ hạn ở "
+        f"trên) · xin lỗi do sai sót {d['apologies_error']}"
+    ) in lines
+    assert f"Chỉ số hài lòng chung: {NONE} (n = {hand['satisfaction'][1]})" in lines
+    factor_lines = [
+        f"  {f['name']}: {text(raw['score']['factors'][f['code']][0])} (n = {f['n']})" for f in report["factors"]
+    ]
+    assert [line for line in factor_lines if line not in lines] == []
     headers = {"Authorization": f"Bearer {month.reports_key}"}
     query = "unit=P8&from=2026-11-01&to=2026-11-30"
     async with month.client.get(f"/api/v1/reports/satisfaction?{query}", headers=headers) as response:
