@@ -81,7 +81,7 @@ SURVEYS = [
     Survey("S1", "P8", HT, all_items("5"), local(11, 10), local(11, 10)),
     Survey("S2", "P8", HT, all_items("4"), local(11, 11), local(11, 11)),
     Survey("S3", "P8", HT, all_items("4", TC1="2"), local(11, 12), local(11, 12)),
-    Survey("S4", "P8", CT, NO_PA, local(11, 13), local(11, 13)),  # PA not answered ("Không có ý kiến")
+    Survey("S4", "P8", CT, NO_PA, local(11, 13), local(11, 13)),  # PA left unanswered
     Survey("S5", "P8", CT, {**{c: "5" for c in NO_PA}, "CC1": "1"}, local(11, 13), local(11, 13)),
     Survey("S6", "P8", DD, {c: "4" for c in ("TC1", "TC2", "TC3", "TC4")}, local(11, 14), local(11, 14), False),
     Survey("S7", "P8", DD, all_items("5", KQ2="3"), local(10, 30), local(11, 2)),  # offered in October
@@ -168,6 +168,11 @@ def score(surveys: list[Survey]) -> dict[str, Any]:
 
 
 def by_hand(units: set[str], period: Period, as_of: datetime) -> dict[str, Any]:
+    """Every figure of ``units`` over ``period`` (local days), as docs/FIGURES.md defines it, from the lists above.
+
+    ``as_of``: when the report is made (or the period's end, if earlier), for late and overdue dossiers and for
+    the complaints' state.
+    """
     start, end = (
         datetime.combine(period.start, datetime.min.time(), HANOI),
         datetime.combine(period.end + timedelta(days=1), datetime.min.time(), HANOI),
