@@ -170,8 +170,7 @@ def score(surveys: list[Survey]) -> dict[str, Any]:
 def by_hand(units: set[str], period: Period, as_of: datetime) -> dict[str, Any]:
     """Every figure of ``units`` over ``period`` (local days), as docs/FIGURES.md defines it, from the lists above.
 
-    ``as_of``: when the report is made (or the period's end, if earlier), for late and overdue dossiers and for
-    the complaints' state.
+    ``as_of``: when the report is made (or the period's end, if earlier), for late and overdue dossiers.
     """
     start, end = (
         datetime.combine(period.start, datetime.min.time(), HANOI),
