@@ -7,6 +7,7 @@ state changes, and the replies are written to the outbox; delivery happens after
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -58,8 +59,12 @@ class CitizenHandler:
         self.leaders = LeaderDesk(services, digests or Digests(services))
         self.feedbacks = Feedbacks(services)
         self.comments = SurveyComments(services)
-        catalog = services.catalog
-        self.option_words = option_words(catalog.get(form_id) for form_id in catalog.ids())
+
+    @functools.cached_property
+    def option_words(self) -> frozenset[str]:
+        """Every option of every form as a person may type it: such a word is never filed as a complaint."""
+        catalog = self.services.catalog
+        return option_words(catalog.get(form_id) for form_id in catalog.ids())
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle ``inbound`` in one transaction and queue the replies to the same chat."""

@@ -784,6 +784,7 @@ async def desk(services: Services, clock: Clock) -> Desk:
     writer = Person(services, "citizen-2")
     await writer.link(other.dossier.optin_token)
     await writer.type("Cán bộ hướng dẫn chưa rõ ràng")
+    await writer.press_label("Có")  # sent as a complaint, by the citizen's own choice
     async with services.uow(read_only=True) as uow:
         ids = [str(i) for i in (await uow.connection.execute(select(InvitationRow.id))).scalars()]
         ids += [str(i) for i in (await uow.connection.execute(select(DossierRow.id))).scalars()]

@@ -135,6 +135,7 @@ async def test_fifty_people_on_the_oa_link_and_answer_every_question(backend: Ba
             "delivered": 50,
             "started": 50,
             "completed": 50,
+            "respondents": 50,
             "response_rate": 100.0,
         }
         for person in people:  # one invitation each
