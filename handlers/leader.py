@@ -115,6 +115,18 @@ def period_kind(text: str) -> str | None:
     return KINDS.get(folded) or KINDS.get(fold(text)) or KINDS.get(text.strip().lower())
 
 
+CHILDREN_WORDS = ("gom don vi truc thuoc", "gom truc thuoc", "truc thuoc", "children")  # folded, longest first
+
+
+def children_asked(args: str) -> tuple[str, bool]:
+    """``"tháng trực thuộc"`` → (``"tháng"``, True): the units below are included only when asked for."""
+    folded = fold(args).strip()
+    for words in CHILDREN_WORDS:
+        if folded == words or folded.endswith(" " + words):
+            return " ".join(args.split()[: -len(words.split())]), True
+    return args, False
+
+
 def _last_year(day: date) -> date:
     """The same day a year earlier (28/02 for 29/02)."""
     try:
@@ -963,13 +975,14 @@ class LeaderDesk:
         if not leading:
             turn.say("role.refused_leader")
             return True
+        args, include_children = children_asked(args)
         kind = period_kind(args) if args.strip() else "day"
         if kind is None:
             turn.say("digest.usage")
             return True
         unit = await turn.uow.units.get(leading[0].unit_id)
         today = self.services.policy.local_date(turn.now)
-        digest = await self.digests.build(unit.code, today, kind, turn.locale)
+        digest = await self.digests.build(unit.code, today, kind, turn.locale, include_children=include_children)
         name = f"bao-cao-{unit.code}-{kind}-{today:%Y%m%d}.png"
         stored = await self.digests.keep(
             turn.uow, "digest_chart", unit.id, f"{kind}:{today.isoformat()}", name, "image/png", digest.chart, turn.now

@@ -528,7 +528,6 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
         ["Phiếu khảo sát", _clean(str(report.get("form", "")))],
     ]
     if "include_children" in report:
-        rows.append(["Gồm các đơn vị trực thuộc", "Có" if report["include_children"] else "Không"])
         scope = "gồm các đơn vị trực thuộc" if report["include_children"] else "không gồm đơn vị trực thuộc"
         rows.append(["Phạm vi", _clean(f"{data.unit_name} ({scope})")])
     rows.append([METHOD_NOTE])

@@ -21,9 +21,10 @@ from bot.web.server import build_web_app
 from handlers.dossiers import DossierHandler
 from handlers.leader import Digests, PeriodReports, Targets
 from handlers.reporting import Period, render_text
+from handlers.staff import Roles
 from handlers.workbook import SHEET_LATE
 from tests.conftest import Backend, Clock
-from tests.helpers import sample_dossier
+from tests.helpers import Person, sample_dossier
 from tests.test_reporting import SERVICE_ITEMS, all_items, respondent
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -386,3 +387,27 @@ async def test_the_officers_sheet_shows_receiving_officers_beside_handling_ones_
             page = await response.text()
         assert "Lê Thị Hoa" not in page
         assert "Phạm Văn Dũng" not in page
+
+
+async def test_baocao_in_chat_gives_the_unit_alone_or_with_the_units_below_when_asked(
+    backend: Backend, clock: Clock
+) -> None:
+    app = App(load_settings(database_url=backend.url), clock=clock)
+    await app.start()
+    await app.units.add("Q3", "Quận 3")
+    await app.units.add("Q3-P1", "Phường 1", parent="Q3")
+    for number in range(5):
+        await respondent(app.services, f"P1-{number}", "Q3-P1", "Hộ tịch", all_items("5"), local(11, 5))
+    leader = Person(app.services, "leader-q3")
+    await leader.type(f"/join {await Roles(app.services).invite('leader', 'Q3')}")
+
+    (alone, *_) = await leader.type("/baocao tháng")
+    assert "Phạm vi: Quận 3 (không gồm đơn vị trực thuộc)" in alone.text
+    assert "hài lòng chưa đủ dữ liệu (n = 0;" in alone.text
+
+    (with_children, *_) = await leader.type("/baocao tháng trực thuộc")
+    assert "Phạm vi: Quận 3 (gồm các đơn vị trực thuộc)" in with_children.text
+    assert "hài lòng 100,0% (n = 5;" in with_children.text
+    (usage,) = await leader.type("/baocao tháng con cháu")
+    assert usage.text.startswith("Gõ /baocao")
+    await app.close()

@@ -450,8 +450,8 @@ def test_baocao_in_the_leader_shell_takes_six_months_nine_months_and_the_year(
     assert f"9 tháng đầu năm (01/01–{nine_end:%d/%m/%Y}):" in out
     assert f"Từ đầu năm (01/01–{yesterday:%d/%m/%Y}):" in out
     assert (
-        "Gõ /baocao, /baocao tuần, /baocao tháng, /baocao quý, /baocao 6 tháng, /baocao 9 tháng hoặc /baocao năm."
-        in out
+        "Gõ /baocao, /baocao tuần, /baocao tháng, /baocao quý, /baocao 6 tháng, /baocao 9 tháng hoặc /baocao năm; "
+        "thêm “trực thuộc” để gồm cả các đơn vị trực thuộc (ví dụ: /baocao tháng trực thuộc)." in out
     )
 
 

@@ -269,7 +269,7 @@ def test_the_summary_shows_the_unit_the_period_and_the_form() -> None:
     assert_day(summary_value(ws, "Từ ngày"), date(2026, 11, 1))
     assert_day(summary_value(ws, "Đến ngày"), date(2026, 11, 30))
     assert summary_value(ws, "Phiếu khảo sát").value == "sipas-2022"
-    assert summary_value(ws, "Gồm các đơn vị trực thuộc").value == "Không"
+    assert summary_value(ws, "Phạm vi").value == "UBND Phường 8 (không gồm đơn vị trực thuộc)"
 
 
 def test_the_summary_counts_stand_beside_their_rates() -> None:
