@@ -1,28 +1,26 @@
 """Rates and verdicts as people read them: rounded once, half-up, from the exact counts, to one decimal.
 
-The verdict against a target uses the figure as printed (DOMAIN.md §4). Pure: imports nothing of the project,
-so the workbook can use it in another process.
+The verdict against a target uses the figure as printed (DOMAIN.md §4). The rounding is the one of
+survey_forms.scoring (``half_up``), given here as a Decimal so the figure and its verdict stay exact.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
+from decimal import Decimal
 
-TENTH = Decimal("0.1")
+from survey_forms.scoring import half_up, percent_of
 
 
 def rate_tenths(part: int, whole: int) -> Decimal | None:
     """``part`` of ``whole`` in percent, rounded once, half-up, to one decimal (None when ``whole`` is 0)."""
-    if not whole:
-        return None
-    exact = Fraction(part * 100, whole)
-    return (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(TENTH, rounding=ROUND_HALF_UP)
+    rate = percent_of(part, whole)
+    return None if rate is None else Decimal(repr(rate))
 
 
 def tenths(value: float | None) -> Decimal | None:
     """A figure (0–100) rounded half-up to one decimal, from the value as it was given."""
-    return None if value is None else Decimal(repr(float(value))).quantize(TENTH, rounding=ROUND_HALF_UP)
+    rounded = half_up(value)
+    return None if rounded is None else Decimal(repr(rounded))
 
 
 def percent_text(value: Decimal | float | None, none: str) -> str:
