@@ -301,8 +301,15 @@ class DigestRepository(_Repository):
     ) -> list[OfficerAnswerCount]:
         """Answers in [start, end) per handling officer of the dossier, question and value."""
         handler = func.coalesce(DOSSIERS.c.handler, literal("")).label("handler")
+        rows = await self._answers_per(handler, unit_ids, start, end, form_id)
+        return [OfficerAnswerCount(h, q, v, n) for h, q, v, n in rows]
+
+    async def _answers_per(
+        self, officer: Any, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str, *where: Any
+    ) -> list[tuple[str, str, str, int]]:
+        """Answers in [start, end) per ``officer`` (a column of the dossier), question and value."""
         query = (
-            select(handler, ANSWERS.c.question_code, ANSWERS.c.value, func.count())
+            select(officer, ANSWERS.c.question_code, ANSWERS.c.value, func.count())
             .select_from(
                 ANSWERS.join(INVITATIONS, INVITATIONS.c.id == ANSWERS.c.invitation_id).join(
                     DOSSIERS, DOSSIERS.c.id == INVITATIONS.c.dossier_id
@@ -313,10 +320,11 @@ class DigestRepository(_Repository):
                 ANSWERS.c.form_id == form_id,
                 _within(ANSWERS.c.answered_at, start, end),
                 ANSWERS.c.value.is_not(None),
+                *where,
             )
-            .group_by(handler, ANSWERS.c.question_code, ANSWERS.c.value)
+            .group_by(officer, ANSWERS.c.question_code, ANSWERS.c.value)
         )
-        return [OfficerAnswerCount(h, q, v, int(n)) for h, q, v, n in await self.connection.execute(query)]
+        return [(k, q, v, int(n)) for k, q, v, n in await self.connection.execute(query)]
 
     async def receivers(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[ReceiverCounts]:
         """Dossiers received in [start, end) per receiving officer (dossiers without one are left out)."""
@@ -336,23 +344,9 @@ class DigestRepository(_Repository):
         self, unit_ids: Sequence[int], start: datetime, end: datetime, form_id: str
     ) -> list[ReceiverAnswerCount]:
         """Answers in [start, end) per receiving officer of the dossier, question and value."""
-        query = (
-            select(DOSSIERS.c.receiver, ANSWERS.c.question_code, ANSWERS.c.value, func.count())
-            .select_from(
-                ANSWERS.join(INVITATIONS, INVITATIONS.c.id == ANSWERS.c.invitation_id).join(
-                    DOSSIERS, DOSSIERS.c.id == INVITATIONS.c.dossier_id
-                )
-            )
-            .where(
-                ANSWERS.c.unit_id.in_(unit_ids),
-                ANSWERS.c.form_id == form_id,
-                _within(ANSWERS.c.answered_at, start, end),
-                ANSWERS.c.value.is_not(None),
-                DOSSIERS.c.receiver.is_not(None),
-            )
-            .group_by(DOSSIERS.c.receiver, ANSWERS.c.question_code, ANSWERS.c.value)
-        )
-        return [ReceiverAnswerCount(r, q, v, int(n)) for r, q, v, n in await self.connection.execute(query)]
+        receiver = DOSSIERS.c.receiver
+        rows = await self._answers_per(receiver, unit_ids, start, end, form_id, receiver.is_not(None))
+        return [ReceiverAnswerCount(r, q, v, n) for r, q, v, n in rows]
 
     async def late_list(self, unit_ids: Sequence[int], start: datetime, end: datetime, as_of: datetime) -> list[Any]:
         """Dossiers late for a due date in [start, end) (:func:`late_in`), with their apology if any."""
