@@ -164,8 +164,8 @@ async def test_the_page_renders_in_chromium_with_the_jsons_figures(
     assert dom.startswith('<!DOCTYPE html>\n<html lang="vi">')
     shown = figures_of(dom)
     assert shown == figures_from_json(body)
-    assert shown["overall"] == "65,8%"
     assert shown["factor-PA"] == "chưa đủ dữ liệu"
+    assert shown["overall"] == "chưa đủ dữ liệu"  # hidden with PA: else PA = 5 × overall − the other four
     assert_nothing_personal(dom)
 
     pdf = tmp_path / "page.pdf"
@@ -174,8 +174,8 @@ async def test_the_page_renders_in_chromium_with_the_jsons_figures(
     first = reader.pages[0]
     width_mm, height_mm = (round(float(x) / 72 * 25.4) for x in (first.mediabox.width, first.mediabox.height))
     assert (width_mm, height_mm) == (210, 297)  # A4, from the page's @media print
-    assert len(reader.pages) <= 2  # one sheet, both sides
+    assert len(reader.pages) <= 3  # with the fields' targets and the complaints handled, at most three A4 pages
     printed = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
     assert "Quý IV/2026 — Phường 8" in printed
-    assert "65,8%" in printed
+    assert "Chỉ số hài lòng chung" in printed and "chưa đủ dữ liệu" in printed
     assert "Số liệu dạng JSON" not in printed  # the navigation is not printed
