@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 import holidays
@@ -188,21 +189,11 @@ class WorkCalendar:
 
     def add_working_days(self, day: date, count: int) -> date:
         """The day ``count`` working days after ``day`` (a procedure's time limit counted from reception)."""
-        if count <= 0:
-            return day
-        days = self.working_days_after(day)
-        for _ in range(count - 1):
-            next(days)
-        return next(days)
+        return day if count <= 0 else next(islice(self.working_days_after(day), count - 1, None))
 
     def subtract_working_days(self, day: date, count: int) -> date:
         """The day ``count`` working days before ``day`` (the last day an apology is in time, say)."""
-        if count <= 0:
-            return day
-        days = self.working_days_before(day)
-        for _ in range(count - 1):
-            next(days)
-        return next(days)
+        return day if count <= 0 else next(islice(self.working_days_before(day), count - 1, None))
 
     def days_off_in(self, year: int) -> list[DayOff]:
         """The year's public holidays and added days off (weekends left out), in order."""
