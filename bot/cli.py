@@ -21,6 +21,7 @@ from bot.app import App
 from bot.config import SettingsError, load_settings
 from bot.logs import configure as configure_logging
 from bot.terminal import run_demo, run_shell
+from bot.texts import choose_locale, say
 from handlers.calendar import CalendarError
 from handlers.errors import HandlerError
 from handlers.leader import PERIOD_CHOICES, period_kind, period_of, period_title
@@ -64,6 +65,7 @@ def _period(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sipasbot", description="SIPAS Bot: citizens' satisfaction surveys for one-stop shops.")
     parser.add_argument("--debug", action="store_true", help="show details of internal errors")
+    parser.add_argument("--lang", choices=["vi", "en"], help="the language of messages (default: SIPAS_LANG, else vi)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("demo", help="a first run: a sample dossier, its survey in the terminal, then the report")
@@ -259,7 +261,8 @@ async def _units_import(app: App, args: argparse.Namespace) -> None:
 
 async def _units_add(app: App, args: argparse.Namespace) -> None:
     unit = await app.units.add(args.code, args.name, args.parent, args.form)
-    print(f"added unit {unit.code}: {unit.name}" + (f" (form {unit.form_id})" if unit.form_id else ""))
+    form = say("cli.units.added_form", form=unit.form_id) if unit.form_id else ""
+    print(say("cli.units.added", code=unit.code, name=unit.name, form=form))
 
 
 async def _units_list(app: App) -> None:
@@ -479,7 +482,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
     configure_logging("text")
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    words = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in words
+    choose_locale(words)
     try:
         args = _parser().parse_args(argv)
         asyncio.run(_with_app(_dispatch(args)))

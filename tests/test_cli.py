@@ -288,7 +288,7 @@ def test_the_default_database_is_sipasbot_db_in_the_working_directory(env: dict[
 def test_units_and_reports(env: dict[str, str]) -> None:
     assert run(env, "units", "add", "Q3", "Quận 3").returncode == 0
     added = run(env, "units", "add", "P8", "Phường 8", "--parent", "Q3")
-    assert added.stdout.strip() == "added unit P8: Phường 8"
+    assert added.stdout.strip() == "Đã thêm đơn vị P8: Phường 8"
     listed = run(env, "units", "list")
     assert "P8\tPhường 8\t(parent: Q3; form: sipas-2022)" in listed.stdout
     report = run(
@@ -393,7 +393,7 @@ def test_a_unit_code_is_added_once(env: dict[str, str]) -> None:
 
 def test_a_unit_can_have_its_own_form(env: dict[str, str]) -> None:
     added = run(env, "units", "add", "P8", "Phường 8", "--form", "sipas-nhanh")
-    assert added.stdout.strip() == "added unit P8: Phường 8 (form sipas-nhanh)"
+    assert added.stdout.strip() == "Đã thêm đơn vị P8: Phường 8 (mẫu phiếu sipas-nhanh)"
     assert "P8\tPhường 8\t(parent: -; form: sipas-nhanh)" in run(env, "units", "list").stdout
     refused = run(env, "units", "add", "P9", "Phường 9", "--form", "khong-co")
     assert refused.returncode == 2
