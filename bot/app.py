@@ -16,6 +16,7 @@ from handlers.context import Policy, QuietHours, Services, utc_now
 from handlers.dossiers import DossierHandler
 from handlers.invitations import InvitationHandler
 from handlers.leader import Digests, PeriodReports, Targets, digest_time
+from handlers.limits import ChatGuard
 from handlers.ratings import RatingHandler
 from handlers.reporting import Reporter
 from handlers.staff import Alerts, Apologies, Roles
@@ -65,6 +66,12 @@ class App:
             clock=clock,
             on_commit=self.wakeup.set,
             calendar=calendar,
+            guard=ChatGuard(
+                free=settings.chat_guess_free,
+                interval=settings.chat_guess_interval,
+                lock_after=settings.chat_guess_lock_after,
+                lock_seconds=settings.chat_guess_lock_minutes * 60,
+            ),
         )
         self.digests = Digests(self.services, Targets(settings.target_satisfaction, settings.target_on_time))
         self.targets = self.digests.goals

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -81,6 +82,16 @@ class Settings(BaseSettings):
     apology_warn_working_days: int = Field(default=2, ge=1, le=10)
     apology_error_title: str = "PHIẾU XIN LỖI VỀ SAI SÓT TRONG GIẢI QUYẾT HỒ SƠ"  # the slip of an error apology
     holidays_file: Path = Path("holidays.yaml")  # days off and working days a later decision added
+    # rate limits (issue 15): HTTP per API key, and per address without a valid key; guesses typed in a chat
+    rate_key_burst: int = Field(default=200, ge=1, le=100_000)  # requests at once with one key
+    rate_key_per_second: float = Field(default=20.0, gt=0, le=100_000)  # sustained, with one key
+    rate_address_burst: int = Field(default=60, ge=1, le=100_000)  # requests at once from one address
+    rate_address_per_second: float = Field(default=2.0, gt=0, le=100_000)
+    trusted_proxies: str = ""  # comma-separated addresses or CIDRs whose X-Forwarded-For is believed
+    chat_guess_free: int = Field(default=5, ge=1, le=1000)  # wrong codes in a chat before it is slowed
+    chat_guess_interval: float = Field(default=30.0, ge=0, le=86400)  # seconds between guesses once slowed
+    chat_guess_lock_after: int = Field(default=10, ge=1, le=1000)  # wrong codes before the chat is refused
+    chat_guess_lock_minutes: float = Field(default=15.0, gt=0, le=7 * 24 * 60)  # for this long
 
     @field_validator("timezone")
     @classmethod
@@ -95,6 +106,17 @@ class Settings(BaseSettings):
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
         QuietHours.parse(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP address or CIDR block: {part!r}") from None
         return value
 
     @field_validator("digest_time")

@@ -21,6 +21,7 @@ from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
 from bot.channels.zns import ZnsChannel, ZnsEvents
 from bot.outbox import Outbox, Pace
 from bot.web.api import setup_api
+from bot.web.limits import setup_limits
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.inbox import Inbox
@@ -118,7 +119,7 @@ class Service:
         """Run until ``stop`` is set: the web server always; delivery and scheduling while holding the lock."""
         app, settings = self.app, self.app.settings
         await app.start()
-        parts: list[Callable[[web.Application], None]] = [setup_api, setup_pages]
+        parts: list[Callable[[web.Application], None]] = [setup_limits, setup_api, setup_pages]
         self.telegram = self._telegram()
         if self.telegram is not None:
             self.paces["telegram"] = Pace(settings.telegram_rate, settings.telegram_chat_interval)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from handlers import limits
 from handlers.comments import SurveyComments
 from handlers.contacts import normalize_phone
 from handlers.context import Services
@@ -223,8 +224,11 @@ class _Turn:
             else:
                 self.say("link.not_linked")
             return
+        if limits.refuses(self, "link"):
+            return  # too many wrong links from this chat: not even looked up
         dossier = await self.uow.dossiers.get_by_token(token) if TOKEN_RE.fullmatch(token) else None
         if dossier is None or dossier.respondent_id is None or not await self.token_alive(dossier.id):
+            limits.failed(self, "link")
             self.say("link.invalid")
             return
         if self.linked and self.chat is not None and self.chat.person_id == dossier.respondent_id:
@@ -315,9 +319,12 @@ class _Turn:
         except ValueError:
             self.say("contact.none")
             return
+        if limits.refuses(self, "link"):
+            return
         person = await self.uow.people.find_by_phone(phone)
         dossiers = await self.uow.dossiers.open_for_phone(phone) if person else []
         if person is None or not dossiers:
+            limits.failed(self, "link")
             self.say("contact.none")
             return
         await self.uow.chats.update(self.chat.id, self.now, person_id=person.id)

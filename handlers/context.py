@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.calendar import WorkCalendar
+from handlers.limits import ChatGuard
 from handlers.texts import Texts
 from storage.db import Database
 from storage.uow import UnitOfWork
@@ -120,6 +121,7 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     on_commit: Callable[[], None] = lambda: None
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    guard: ChatGuard = field(default_factory=ChatGuard)  # guesses typed in chats, counted in this process
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work."""

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import islice
 from typing import Any, Protocol
 
+from handlers import limits
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.messages import Inbound, Option, Reply, nfc, row_id
@@ -519,12 +520,15 @@ class StaffDesk:
         if not code:
             turn.say("role.join_usage")
             return
+        if limits.refuses(turn, "join"):
+            return  # too many wrong codes from this chat: not even checked
         uow, now = turn.uow, turn.now
         if turn.chat is None:
             identity = turn.inbound.identity
             turn.chat = await uow.chats.add(identity.channel, identity.external_id, turn.locale, now)
         invite = await uow.invites.take(invite_hash(code), turn.chat.id, now)
         if invite is None:
+            limits.failed(turn, "join")
             turn.say("role.join_invalid")
             return
         if turn.chat.consent_at is None or turn.chat.status != "active":
@@ -544,6 +548,7 @@ class StaffDesk:
         """The dossier ``code`` when it belongs to one of the units the staff member works for."""
         dossier = await turn.uow.dossiers.get_by_code(nfc(code).strip()) if CODE_RE.fullmatch(code) else None
         if dossier is None or dossier.unit_id not in await units_below(turn.uow, roles, STAFF_ROLES):
+            limits.failed(turn, "lookup")  # a code typed wrong, or probed: counted against the chat
             return None
         return dossier
 
@@ -551,6 +556,8 @@ class StaffDesk:
         """``/hoso CODE``: where the dossier stands (the applicant's name masked)."""
         if not code:
             turn.say("dossier.usage", command=command)
+            return
+        if limits.refuses(turn, "lookup"):
             return
         dossier = await self.dossier_in_reach(turn, roles, code)
         if dossier is None:
@@ -620,6 +627,8 @@ class _ApologyFlow:
         code, _, rest = args.partition(" ")
         if not code:
             self.turn.say("dossier.usage", command=command)
+            return
+        if limits.refuses(self.turn, "lookup"):
             return
         dossier = await self.desk.dossier_in_reach(self.turn, self.roles, code)
         if dossier is None:

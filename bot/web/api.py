@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from bot.app import App
+from bot.web.limits import BEARER_RE, api_key_of
 from bot.web.openapi import Answer, Operation, build_document
 from bot.web.server import APP, error_response, status_of
 from handlers.dossiers import (
@@ -53,7 +54,6 @@ READ_REPORTS = "reports:read"
 WRITE_APOLOGIES = "apologies:write"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,200}")
-BEARER_RE = re.compile(r"bearer +([A-Za-z0-9._~+/-]{1,200}=*) *", re.IGNORECASE)
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 YEARS = range(1900, 3000)  # far enough either way; keeps every conversion clear of datetime's limits
 BATCH_LIMIT = 1000
@@ -595,7 +595,7 @@ async def _authorize(request: web.Request, scopes: tuple[str, ...]) -> ApiKey:
     invalid = {"WWW-Authenticate": f'{challenge}, error="invalid_token"'}
     if match is None:
         raise ApiError(401, "unauthorized", "the Authorization header must be 'Bearer <key>'", invalid)
-    key = await request.app[APP].api_keys.check(match.group(1))
+    key = await api_key_of(request, match.group(1))
     if key is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key", invalid)
     if not key.scopes & set(scopes):

@@ -23,6 +23,8 @@ ERROR_DESCRIPTIONS = {
     409: "The event is impossible in the dossier's state (`invalid_transition`).",
     413: "The body is larger than 1 MiB (`too_large`).",
     422: "The input is invalid; the message names the field (`invalid_input`, `unknown_unit`, …).",
+    429: "Too many requests from this key, or from this address without a valid key (`too_many_requests`); "
+    "wait the seconds Retry-After gives.",
 }
 
 
@@ -110,7 +112,7 @@ def build_document(operations: Iterable[Operation], *, public_url: str, error_mo
                     name: {"description": text, "schema": {"type": "string"}} for name, text in answer.headers.items()
                 }
             responses[str(status)] = response
-        errors = set(operation.errors)
+        errors = set(operation.errors) | {429}
         if operation.scopes:
             errors |= {401, 403}
         if body is not None:
@@ -123,6 +125,10 @@ def build_document(operations: Iterable[Operation], *, public_url: str, error_mo
             if status == 401:
                 response["headers"] = {
                     "WWW-Authenticate": {"description": '`Bearer realm="sipas"`', "schema": {"type": "string"}}
+                }
+            if status == 429:
+                response["headers"] = {
+                    "Retry-After": {"description": "Whole seconds to wait.", "schema": {"type": "string"}}
                 }
             responses[str(status)] = response
         item["responses"] = responses
