@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 
 from bot.web.limits import client_address, networks
+from handlers.context import Services
 from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person, ZaloBotEmulator
+from tests.helpers import Person as ChatPerson
+from tests.helpers import add_unit, returned_dossier, sample_dossier
 from tests.telegram_service import RunningService, running
 
 TOKEN = "1459232241454765289:secret-abc"
@@ -184,6 +187,7 @@ async def test_the_public_pages_are_limited_per_address_and_the_documentation_te
     async with service(backend, clock, rate_address_burst=5, rate_address_per_second=0.5) as running_service:
         statuses = [(await get(running_service, "/cong-khai/P8"))[0] for _ in range(8)]
         assert statuses == [200] * 5 + [429] * 3
+        assert (await get(running_service, "/healthz"))[0] == 200  # monitoring is never refused
         clock.advance(seconds=2)
         status, document = await get(running_service, "/api/v1/openapi.json")
         assert status == 200
@@ -256,3 +260,20 @@ async def test_receipt_links_guessed_in_a_zalo_chat_are_slowed(backend: Backend)
         assert (await guesses(citizen, [f"/start {body['optin']['token']}"]))[0].startswith(SLOWED)
         clock.advance(seconds=30)
         assert (await guesses(citizen, [f"/start {body['optin']['token']}"]))[0].startswith("Kính gửi Ông/Bà")
+
+
+async def test_phone_numbers_shared_in_a_chat_are_slowed_and_the_right_one_is_not_checked_meanwhile(
+    services: Services, clock: Clock
+) -> None:
+    await add_unit(services)
+    token = await returned_dossier(services, sample_dossier(), clock.now)
+    await returned_dossier(services, sample_dossier(code="HS-9", phone="0977 111 222", name="Đỗ Văn Em"), clock.now)
+    person = ChatPerson(services, "doan-so")
+    await person.link(token)
+    for number in range(5):
+        (reply,) = await person.share_contact(f"09000000{number:02d}")
+        assert reply.text.startswith("Chúng tôi không tìm thấy"), reply.text
+    (reply,) = await person.share_contact("+84977111222")
+    assert reply.text.startswith(SLOWED), reply.text
+    clock.advance(seconds=30)
+    assert "Đã liên kết 1 hồ sơ" in (await person.share_contact("+84977111222"))[0].text
