@@ -7,6 +7,7 @@ Time is given by the caller (the services' clock), so tests move it instead of s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Hashable
@@ -132,8 +133,12 @@ class ChatGuard:
 
 
 def _name(chat: Hashable) -> str:
-    """A chat as logged: its channel, its platform id and the kind of guess (never what was typed)."""
-    return ":".join(str(part) for part in chat) if isinstance(chat, tuple) else str(chat)
+    """A chat as logged: its channel, a digest of its platform id, the kind of guess (never what was typed)."""
+    if isinstance(chat, tuple) and len(chat) == 3:
+        channel, external_id, kind = chat
+        digest = hashlib.sha256(f"{channel}:{external_id}".encode()).hexdigest()[:10]
+        return f"{kind} in {channel} chat #{digest}"
+    return str(chat)
 
 
 class GuessingTurn(Protocol):

@@ -180,6 +180,8 @@ def test_the_caller_address_is_the_nearest_untrusted_hop() -> None:
     assert client_address("10.0.0.2", ["203.0.113.7", "10.0.0.9"], trusted) == "203.0.113.7"  # two headers
     assert client_address("::1", ["nonsense, 10.0.0.3"], trusted) == "10.0.0.3"  # a bad hop stops the walk
     assert client_address("10.0.0.2", [], trusted) == "10.0.0.2"
+    assert client_address("10.0.0.2", ["203.0.113.7:41234"], trusted) == "203.0.113.7"
+    assert client_address("10.0.0.2", ["[2001:db8::1]:41234"], trusted) == "2001:db8::1"
 
 
 async def test_the_public_pages_are_limited_per_address_and_the_documentation_tells_of_429(backend: Backend) -> None:
