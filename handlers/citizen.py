@@ -342,7 +342,7 @@ class _Turn:
         if not self.linked:
             await self.uow.chats.delete(self.chat.id)
             self.chat = None
-            self.say("erase.done")
+            self.replies.append(Reply(self.t("erase.done"), forget=True))  # nothing of the chat kept once it went
             return
         await self.uow.chats.update(self.chat.id, self.now, pending="erase")
         self.replies.append(
@@ -365,7 +365,7 @@ class _Turn:
         else:
             await self.uow.chats.delete(self.chat.id)
         self.chat = None
-        self.say("erase.done")
+        self.replies.append(Reply(self.t("erase.done"), forget=True))  # nothing of the chat kept once it went
 
     # --- buttons and typed text
 
