@@ -11,22 +11,30 @@ text, for the name (with and without diacritics, composed or not), the phone (0�
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import re
 import unicodedata
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import openpyxl
 import pypdf
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
+from handlers.context import Services
+from handlers.dossiers import DossierHandler
+from handlers.erasure import Retention
 from handlers.reporting import Period
+from handlers.staff import Apologies, Roles
+from storage.models import ApologyRow
 from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person, ZaloBotEmulator
+from tests.helpers import Person as ChatPerson
+from tests.helpers import add_unit, sample_dossier
 from tests.telegram_service import RunningService, running
 from tests.test_zalo_bot import TOKEN, bot_settings
 
@@ -108,10 +116,10 @@ def texts_of(value: Any) -> Iterator[str]:
         yield from texts_of(decoded)
 
 
-async def search_database(service: RunningService) -> list[str]:
+async def search_database(services: Services) -> list[str]:
     """Every (table.column: what) of the whole database that holds something of the person."""
     findings = []
-    async with service.app.services.uow(read_only=True) as uow:
+    async with services.uow(read_only=True) as uow:
         connection = uow.connection
         tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
         assert {"people", "outbox", "apologies", "files", "feedback", "inbox", "audit_log"} <= set(tables)
@@ -129,7 +137,7 @@ async def wait_for_nothing(service: RunningService, seconds: float = 10.0) -> li
     """The findings once the last message (the erasure's confirmation) has gone and been forgotten."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
-        findings = await search_database(service)
+        findings = await search_database(service.app.services)
         if not findings or asyncio.get_running_loop().time() > deadline:
             return findings
         await asyncio.sleep(0.2)
@@ -197,7 +205,7 @@ async def test_erasure_leaves_nothing_of_the_person_in_the_database_nor_behind_a
         assert stored is not None
         file_url = f"{service.base_url}/tep/{stored.token}/{stored.name}"
 
-        before = await search_database(service)
+        before = await search_database(service.app.services)
         copies = ("people.name", "people.phone", "channel_identities.external_id", "apologies.pdf", "files.content")
         for where in copies:  # the search finds what is there
             assert any(f.startswith(where) for f in before), (where, before)
@@ -225,3 +233,52 @@ async def test_erasure_leaves_nothing_of_the_person_in_the_database_nor_behind_a
         assert report_after["surveys"] == report_before["surveys"]
         assert report_after["satisfaction"] == report_before["satisfaction"]
         assert report_after["dossiers"] == report_before["dossiers"]
+
+
+async def test_retention_takes_the_person_out_of_what_officers_were_sent_and_kept(
+    services: Services, clock: Clock
+) -> None:
+    services = dataclasses.replace(services, policy=dataclasses.replace(services.policy, zns_apology_template="701"))
+    await add_unit(services)
+    received, due = datetime(2026, 11, 12, 2, 0, tzinfo=UTC), datetime(2026, 11, 19, 16, 59, 59, tzinfo=UTC)
+    data = dataclasses.replace(
+        sample_dossier(code=CODE, name=NAME, phone=PHONE, received_at=received, due_at=due), zalo_optin=True
+    )
+    dossiers = DossierHandler(services)
+    await dossiers.upsert(data)
+    async with services.uow(read_only=True) as uow:
+        found = await uow.dossiers.get_by_code(CODE)
+    assert found is not None
+    citizen = ChatPerson(services, CHAT)
+    await citizen.link(found.optin_token)
+
+    # an officer's apology in chat, its reason naming the person: the draft, the preview and the slip carry it
+    officer = ChatPerson(services, "officer-1")
+    await officer.type(f"/join {await Roles(services).invite('staff', 'P8', 'Trần Thị Bình')}")
+    await officer.type(f"/xinloi {CODE}")
+    await officer.press_label("Lý do khác (nhập nội dung)")
+    await officer.type(f"Chờ Ông/Bà {NAME} (SĐT {PHONE}) bổ sung giấy xác nhận cư trú")
+    await officer.press(next(o.value for o in officer.last.options if ":d:" in o.value))
+    assert "name" in found_in(officer.last.text)  # the preview quotes the reason
+    await officer.press_label("Xác nhận gửi")
+    async with services.uow(read_only=True) as uow:
+        apology_id, token = (await uow.connection.execute(select(ApologyRow.id, ApologyRow.token))).one()
+    assert "name" in found_in(pdf_text(await Apologies(services).slip_pdf(apology_id) or b""))
+
+    await dossiers.add_event(CODE, "result_ready", clock.now, note=f"Đã gọi {PHONE} báo {NAME.upper()} đến nhận")
+    await dossiers.add_event(CODE, "returned", clock.now + timedelta(hours=1))
+    before = await search_database(services)
+    for where in ("outbox.payload: name", "outbox.recipient: phone", "dossier_events.note: phone", "apologies.pdf"):
+        assert any(f.startswith(where) for f in before), (where, before)
+
+    clock.advance(days=400)
+    assert await Retention(services).purge() == 1
+    left = await search_database(services)
+    assert left == [], "\n".join(left)
+    async with services.uow(read_only=True) as uow:
+        new_token = await uow.connection.scalar(select(ApologyRow.token))
+    assert new_token is not None
+    assert new_token != token  # the old link is dead
+    reprinted = pdf_text(await Apologies(services).slip_pdf(apology_id) or b"")  # asked for again: printed afresh
+    assert "Kính gửi: Ông/Bà" in " ".join(reprinted.split())
+    assert found_in(reprinted) == []
