@@ -72,7 +72,7 @@ async def clean_copies(
 
     Slips of their dossiers are dropped and published under new tokens (the old links stop working; asked for
     again, a slip is printed afresh, without the name); reasons, event notes, answers to feedback, survey
-    comments, drafts, audit details, messages to officers and kept workbooks are cleaned in place.
+    comments, drafts, audit details, updates set aside, messages to officers and kept workbooks are cleaned in place.
     """
     ids = [d.id for d in dossiers]
     erasure = uow.erasure
@@ -94,6 +94,9 @@ async def clean_copies(
     for row in await erasure.audit_details([*subjects, *(f"dossier:{d.code}" for d in dossiers)]):
         if (detail := traces.clean_value(row.value)) != row.value:
             await erasure.set_audit_detail(row.id, detail)
+    for row in await erasure.kept_updates():  # another chat's update set aside may quote them
+        if (payload := traces.clean_value(row.value)) != row.value:
+            await erasure.set_kept_update(row.id, payload)
     after = 0
     while batch := await erasure.officers_messages(since, after):
         for row in batch:

@@ -77,7 +77,7 @@ def _phone_pattern(phone: str) -> str | None:
     national = digits[2:] if digits.startswith("84") else digits.removeprefix("0")
     if len(national) < 8:
         return None
-    return r"(?<!\d)(?:\+?\s*\(?\s*84\s*\)?|0)" + _SEPARATOR + _SEPARATOR.join(national) + r"(?!\d)"
+    return r"(?<!\d)(?:\(?\+?84\)?|0)" + _SEPARATOR + _SEPARATOR.join(national) + r"(?!\d)"
 
 
 @dataclass(frozen=True)

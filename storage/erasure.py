@@ -20,6 +20,7 @@ from storage.repositories import (
     DOSSIERS,
     EVENTS,
     INBOUND,
+    INBOX,
     OUTBOX,
     PEOPLE,
     _Repository,
@@ -143,6 +144,15 @@ class ErasureRepository(_Repository):
     async def set_audit_detail(self, entry_id: int, detail: dict[str, Any]) -> None:
         """Write back a cleaned detail."""
         await self._run(update(AUDIT).where(AUDIT.c.id == entry_id).values(detail=detail))
+
+    async def kept_updates(self) -> list[StoredText]:
+        """Every platform update still kept (those set aside after a failed handling, a few days at most)."""
+        query = select(INBOX.c.id, INBOX.c.payload)
+        return [StoredText(*row) for row in await self.connection.execute(query)]
+
+    async def set_kept_update(self, kept_id: int, payload: dict[str, Any]) -> None:
+        """Write back a cleaned update."""
+        await self._run(update(INBOX).where(INBOX.c.id == kept_id).values(payload=payload))
 
     async def officers_messages(self, since: datetime, after_id: int = 0) -> list[StoredText]:
         """Messages to chats that hold a role (officers are told about citizens), queued since ``since``; a batch.

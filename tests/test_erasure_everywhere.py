@@ -30,6 +30,7 @@ from handlers.dossiers import DossierHandler
 from handlers.erasure import Retention
 from handlers.reporting import Period
 from handlers.staff import Apologies, Roles
+from handlers.traces import Traces
 from storage.models import ApologyRow
 from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person, ZaloBotEmulator
@@ -282,3 +283,26 @@ async def test_retention_takes_the_person_out_of_what_officers_were_sent_and_kep
     reprinted = pdf_text(await Apologies(services).slip_pdf(apology_id) or b"")  # asked for again: printed afresh
     assert "Kính gửi: Ông/Bà" in " ".join(reprinted.split())
     assert found_in(reprinted) == []
+
+
+def test_a_name_and_a_phone_number_are_taken_out_however_written() -> None:
+    traces = Traces.of([NAME, None], ["84987654321", ""])
+    spellings = [NAME, NAME.upper(), fold(NAME), unicodedata.normalize("NFD", NAME), "Rơ  Châm\nNgọc Hiển"]
+    spellings += ["0987654321", "0987 654 321", "+84 987.654.321", "84-987-654-321", "(+84) 987654321"]
+    for written in spellings:
+        assert traces.clean(f"Gọi {written} ngay") == "Gọi *** ngay", written
+    for other in ("Mã 10987654321", "Rơ Châm Ngọc Hiểnh", "09876543210", "Châm Ngọc Hiển"):
+        assert traces.clean(other) == other
+    assert traces.clean_value({"a": [f"Ông {NAME}", 1, None], NAME: True}) == {"a": ["Ông ***", 1, None], "***": True}
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Phiếu xin lỗi")
+    sheet.append(["P8-1", f"Chờ {NAME} (0987 654 321) bổ sung", "Trần Thị Bình"])
+    written = io.BytesIO()
+    book.save(written)
+    cleaned = traces.clean_workbook(written.getvalue())
+    assert cleaned is not None
+    assert found_in(workbook_text(cleaned)) == []
+    rows = list(openpyxl.load_workbook(io.BytesIO(cleaned)).active.iter_rows(values_only=True))
+    assert rows == [("P8-1", "Chờ *** (***) bổ sung", "Trần Thị Bình")]
+    assert traces.clean_workbook(cleaned) is None  # nothing left to take out
