@@ -37,7 +37,6 @@ class DossierTrace:
     id: int
     code: str
     unit_id: int
-    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class ErasureRepository(_Repository):
 
     async def dossiers_of(self, person_id: int) -> list[DossierTrace]:
         """The dossiers with the person as applicant or representative."""
-        query = select(DOSSIERS.c.id, DOSSIERS.c.code, DOSSIERS.c.unit_id, DOSSIERS.c.received_at).where(
+        query = select(DOSSIERS.c.id, DOSSIERS.c.code, DOSSIERS.c.unit_id).where(
             or_(DOSSIERS.c.applicant_id == person_id, DOSSIERS.c.representative_id == person_id)
         )
         return [DossierTrace(*row) for row in await self.connection.execute(query.order_by(DOSSIERS.c.id))]
