@@ -312,6 +312,8 @@ class Outbox:
                 await uow.outbox.mark(message.id, "failed", outcome.error)
             else:
                 await self._give_up(uow, name, message, outcome, now)
+            if reply.forget and outcome.status not in ("retry_later", "reauth"):
+                await uow.erasure.forget_message(message.id)  # the last word to an erased chat: nothing kept
             await uow.commit()
         # only now, with the outcome committed, may this process forget what it held
         if self.on_outcome is not None:

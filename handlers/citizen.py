@@ -349,7 +349,7 @@ class _Turn:
         if not self.linked:
             await self.uow.chats.delete(self.chat.id)
             self.chat = None
-            self.say("erase.done")
+            self.replies.append(Reply(self.t("erase.done"), forget=True))  # nothing of the chat kept once it went
             return
         await self.uow.chats.update(self.chat.id, self.now, pending="erase")
         self.replies.append(
@@ -372,7 +372,7 @@ class _Turn:
         else:
             await self.uow.chats.delete(self.chat.id)
         self.chat = None
-        self.say("erase.done")
+        self.replies.append(Reply(self.t("erase.done"), forget=True))  # nothing of the chat kept once it went
 
     # --- buttons and typed text
 

@@ -94,7 +94,8 @@ class Reply:
     how to use those by typing. ``template``: a platform template to send instead of text, where the
     channel sends templates (ZNS: ``{"template_id", "data", "tracking_id"}``). ``fresh``: a message of ``thread``
     sent as a new message at the bottom of the chat rather than an edit of the thread's earlier one; it is then
-    the thread's message that later ones edit.
+    the thread's message that later ones edit. ``forget``: nothing of the message is kept once it went (the
+    last word to a chat whose data was just erased).
     """
 
     text: str
@@ -107,6 +108,7 @@ class Reply:
     tap_hint: str | None = None
     template: dict[str, Any] | None = None
     fresh: bool = False
+    forget: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON kept in the outbox."""
@@ -129,6 +131,8 @@ class Reply:
             payload["template"] = self.template
         if self.fresh:
             payload["fresh"] = True
+        if self.forget:
+            payload["forget"] = True
         return payload
 
     @classmethod
@@ -145,6 +149,7 @@ class Reply:
             tap_hint=payload.get("tap_hint"),
             template=payload.get("template"),
             fresh=bool(payload.get("fresh", False)),
+            forget=bool(payload.get("forget", False)),
         )
 
 

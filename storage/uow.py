@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import READ_ONLY, Database
+from storage.erasure import ErasureRepository
 from storage.leader_figures import LeaderFigureRepository, TargetRepository
 from storage.reporting import DigestRepository, ReportRepository
 from storage.repositories import (
@@ -102,6 +103,7 @@ class UnitOfWork:
         self.survey_comments = SurveyCommentRepository(connection)
         self.targets = TargetRepository(connection)
         self.leader_figures = LeaderFigureRepository(connection)
+        self.erasure = ErasureRepository(connection)
         return self
 
     async def __aexit__(

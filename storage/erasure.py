@@ -1,0 +1,183 @@
+"""Queries for erasure (SPEC.md §8): every stored copy of a person's data, found and changed or deleted. Never commit.
+
+The person's own rows (contact data, chats, their texts) are handled by their repositories; this one finds
+the copies elsewhere: messages sent to their chats and phone, slips and texts about their dossiers, files
+kept for leaders, and what officers were sent about them. What to take out of a text is the caller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+
+from storage.repositories import (
+    APOLOGIES,
+    AUDIT,
+    DOSSIERS,
+    EVENTS,
+    INBOUND,
+    INBOX,
+    OUTBOX,
+    PEOPLE,
+    _Repository,
+)
+from storage.staff_repositories import DRAFTS, FEEDBACK, FILES, ROLES, SURVEY_COMMENTS
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class DossierTrace:
+    """A dossier the person is on (applicant or representative): where copies about them may be."""
+
+    id: int
+    code: str
+    unit_id: int
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """A text (or JSON value) kept in some row, to be read and perhaps written back."""
+
+    id: int
+    value: Any
+
+
+class ErasureRepository(_Repository):
+    """Copies of a person's data outside their own rows."""
+
+    async def known_since(self, person_ids: Sequence[int]) -> datetime:
+        """When the first of these people was recorded: nothing about them can have been kept before."""
+        query = select(func.min(PEOPLE.c.created_at)).where(PEOPLE.c.id.in_(person_ids))
+        first: datetime | None = (await self.connection.execute(query)).scalar()
+        assert first is not None, "no such people"
+        return first
+
+    async def dossiers_of(self, person_id: int) -> list[DossierTrace]:
+        """The dossiers with the person as applicant or representative."""
+        query = select(DOSSIERS.c.id, DOSSIERS.c.code, DOSSIERS.c.unit_id).where(
+            or_(DOSSIERS.c.applicant_id == person_id, DOSSIERS.c.representative_id == person_id)
+        )
+        return [DossierTrace(*row) for row in await self.connection.execute(query.order_by(DOSSIERS.c.id))]
+
+    async def delete_messages_to(self, channel: str, recipient: str) -> int:
+        """Delete every message to a recipient on a channel, sent or not (a chat id, or a phone for ZNS)."""
+        return await self._run(delete(OUTBOX).where(OUTBOX.c.channel == channel, OUTBOX.c.recipient == recipient))
+
+    async def forget_message(self, message_id: int) -> None:
+        """Delete one message (a last word to an erased chat, once it went)."""
+        await self._run(delete(OUTBOX).where(OUTBOX.c.id == message_id))
+
+    async def forget_events_naming(self, channel: str, external_id: str) -> int:
+        """Delete the handled-event records whose key holds the chat id (Zalo OA's follow:<id>:<time>)."""
+        pattern = "%:" + external_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
+        return await self._run(
+            delete(INBOUND).where(INBOUND.c.channel == channel, INBOUND.c.event_id.like(pattern, escape="\\"))
+        )
+
+    async def apology_reasons(self, dossier_ids: Sequence[int]) -> list[StoredText]:
+        """The apologies of the dossiers, with their reasons."""
+        query = select(APOLOGIES.c.id, APOLOGIES.c.reason).where(APOLOGIES.c.dossier_id.in_(dossier_ids))
+        return [StoredText(*row) for row in await self.connection.execute(query.order_by(APOLOGIES.c.id))]
+
+    async def withdraw_slip(self, apology_id: int, token: str, reason: str) -> None:
+        """Drop the printed slip and publish it under a new token, with its reason as given.
+
+        The old link stops working; the slip asked for again is printed afresh from what is kept now.
+        """
+        await self._run(
+            update(APOLOGIES).where(APOLOGIES.c.id == apology_id).values(pdf=None, token=token, reason=reason)
+        )
+
+    async def event_notes(self, dossier_ids: Sequence[int]) -> list[StoredText]:
+        """The notes of the dossiers' lifecycle events."""
+        query = select(EVENTS.c.id, EVENTS.c.note).where(
+            EVENTS.c.dossier_id.in_(dossier_ids), EVENTS.c.note.is_not(None)
+        )
+        return [StoredText(*row) for row in await self.connection.execute(query)]
+
+    async def set_event_note(self, event_id: int, note: str) -> None:
+        """Write back a cleaned note."""
+        await self._run(update(EVENTS).where(EVENTS.c.id == event_id).values(note=note))
+
+    async def feedback_answers(self, dossier_ids: Sequence[int]) -> list[StoredText]:
+        """The officers' answers to feedback about the dossiers."""
+        query = select(FEEDBACK.c.id, FEEDBACK.c.answer).where(
+            FEEDBACK.c.dossier_id.in_(dossier_ids), FEEDBACK.c.answer.is_not(None)
+        )
+        return [StoredText(*row) for row in await self.connection.execute(query)]
+
+    async def set_feedback_answer(self, feedback_id: int, answer: str) -> None:
+        """Write back a cleaned answer."""
+        await self._run(update(FEEDBACK).where(FEEDBACK.c.id == feedback_id).values(answer=answer))
+
+    async def survey_comments(self, unit_ids: Sequence[int], since: date) -> list[StoredText]:
+        """The units' survey comments from ``since`` on (already masked when kept; cleaned again by name)."""
+        query = select(SURVEY_COMMENTS.c.id, SURVEY_COMMENTS.c.text).where(
+            SURVEY_COMMENTS.c.unit_id.in_(unit_ids), SURVEY_COMMENTS.c.day >= since
+        )
+        return [StoredText(*row) for row in await self.connection.execute(query)]
+
+    async def set_survey_comment(self, comment_id: int, text: str) -> None:
+        """Write back a cleaned comment."""
+        await self._run(update(SURVEY_COMMENTS).where(SURVEY_COMMENTS.c.id == comment_id).values(text=text))
+
+    async def drafts(self) -> list[StoredText]:
+        """Every chat's draft (an officer's apology or answer in progress may quote the person)."""
+        query = select(DRAFTS.c.identity_id, DRAFTS.c.data)
+        return [StoredText(*row) for row in await self.connection.execute(query)]
+
+    async def set_draft(self, identity_id: int, data: dict[str, Any]) -> None:
+        """Write back a cleaned draft."""
+        await self._run(update(DRAFTS).where(DRAFTS.c.identity_id == identity_id).values(data=data))
+
+    async def audit_details(self, subjects: Sequence[str]) -> list[StoredText]:
+        """The details of the audit entries about ``subjects`` (``dossier:<code>``, ``person:<id>``)."""
+        query = select(AUDIT.c.id, AUDIT.c.detail).where(AUDIT.c.subject.in_(subjects), AUDIT.c.detail.is_not(None))
+        return [StoredText(*row) for row in await self.connection.execute(query)]
+
+    async def set_audit_detail(self, entry_id: int, detail: dict[str, Any]) -> None:
+        """Write back a cleaned detail."""
+        await self._run(update(AUDIT).where(AUDIT.c.id == entry_id).values(detail=detail))
+
+    async def kept_updates(self) -> list[StoredText]:
+        """Every platform update still kept (those set aside after a failed handling, a few days at most)."""
+        query = select(INBOX.c.id, INBOX.c.payload)
+        return [StoredText(*row) for row in await self.connection.execute(query)]
+
+    async def set_kept_update(self, kept_id: int, payload: dict[str, Any]) -> None:
+        """Write back a cleaned update."""
+        await self._run(update(INBOX).where(INBOX.c.id == kept_id).values(payload=payload))
+
+    async def officers_messages(self, since: datetime, after_id: int = 0) -> list[StoredText]:
+        """Messages to chats that hold a role (officers are told about citizens), queued since ``since``; a batch.
+
+        Read in batches of ``BATCH`` by id: pass the last id seen as ``after_id``.
+        """
+        officers = select(ROLES.c.identity_id)
+        query = (
+            select(OUTBOX.c.id, OUTBOX.c.payload)
+            .where(OUTBOX.c.identity_id.in_(officers), OUTBOX.c.created_at >= since, OUTBOX.c.id > after_id)
+            .order_by(OUTBOX.c.id)
+            .limit(BATCH)
+        )
+        return [StoredText(*row) for row in await self.connection.execute(query)]
+
+    async def set_message_payload(self, message_id: int, payload: dict[str, Any]) -> None:
+        """Write back a cleaned message."""
+        await self._run(update(OUTBOX).where(OUTBOX.c.id == message_id).values(payload=payload))
+
+    async def kept_workbooks(self, unit_ids: Sequence[int], since: datetime) -> list[StoredText]:
+        """The workbooks kept for the units' leaders, made since ``since`` (the bytes)."""
+        query = select(FILES.c.id, FILES.c.content).where(
+            FILES.c.unit_id.in_(unit_ids), FILES.c.created_at >= since, FILES.c.name.like("%.xlsx")
+        )
+        return [StoredText(id_, bytes(content)) for id_, content in await self.connection.execute(query)]
+
+    async def set_file_content(self, file_id: int, content: bytes) -> None:
+        """Write back a cleaned file."""
+        await self._run(update(FILES).where(FILES.c.id == file_id).values(content=content))
