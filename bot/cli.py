@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,6 +24,8 @@ from bot.logs import configure as configure_logging
 from bot.terminal import run_demo, run_shell
 from bot.texts import choose_locale, say
 from handlers.calendar import CalendarError
+from handlers.chart import ACCEPTED as CHART_FORMATS
+from handlers.chart import format_of
 from handlers.errors import HandlerError
 from handlers.leader import PERIOD_CHOICES, period_kind, period_of, period_title
 from handlers.reporting import Period, render_text
@@ -52,6 +55,13 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or dd/mm/yyyy)") from None
+
+
+def _chart_file(text: str) -> Path:
+    """A file to draw the chart into: its extension says the format (.png, .jpg, .jpeg, .svg, .pdf)."""
+    if format_of(text) is None:
+        raise argparse.ArgumentTypeError(say("cli.digest.chart_format", name=text, accepted=CHART_FORMATS))
+    return Path(text)
 
 
 def _period(text: str) -> str:
@@ -105,7 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"{PERIOD_CHOICES} (6 tháng, 9 tháng, năm: from 1 January; default: ngay)",
     )
     digest.add_argument("--send", action="store_true", help="also send it to the unit's leaders (once per day)")
-    digest.add_argument("--chart", type=Path, help="write the chart (PNG) to this file")
+    digest.add_argument(
+        "--chart",
+        type=_chart_file,
+        metavar="FILE",
+        help=f"write the chart to this file, in the format its name says ({CHART_FORMATS})",
+    )
     digest.add_argument(
         "--children",
         "--include-children",
@@ -325,11 +340,14 @@ async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
 async def _digest(app: App, args: argparse.Namespace) -> None:
     services = app.services
     today = args.date or services.policy.local_date(services.clock())
-    digest = await app.digests.build(args.unit, today, args.period, include_children=args.include_children)
+    image = (format_of(args.chart) if args.chart else None) or "png"
+    build = partial(app.digests.build, args.unit, today, args.period, include_children=args.include_children)
+    digest = await build(chart_format="png" if args.send else image)  # leaders are sent the PNG
     print(digest.text)
     if args.chart:
+        chart = (await build(chart_format=image)).chart if image != "png" and args.send else digest.chart
         try:
-            args.chart.write_bytes(digest.chart)
+            args.chart.write_bytes(chart)
         except OSError as exc:
             raise UsageError(f"cannot write {args.chart}: {exc.strerror}") from None
     if args.send:

@@ -285,6 +285,7 @@ class Digests:
         *,
         with_chart: bool = True,
         include_children: bool = False,
+        chart_format: str = "png",
     ) -> Digest:
         """The digest of ``unit_code`` on ``today``: the day (and the month to date), or another period.
 
@@ -360,7 +361,7 @@ class Digests:
         if children:
             lines += await self._children(locale, children, weakest_from.period, none, include_children)
         lines += ["", t(locale, "report.method")]
-        chart = await self.chart(unit, unit_ids, today, targets, locale) if with_chart else b""
+        chart = await self.chart(unit, unit_ids, today, targets, locale, chart_format) if with_chart else b""
         return Digest(unit, kind, today, "\n".join(lines), chart, current, previous)
 
     def _period_lines(
@@ -564,8 +565,10 @@ class Digests:
             )
         return lines
 
-    async def chart(self, unit: Unit, unit_ids: list[int], today: date, targets: Targets, locale: str) -> bytes:
-        """The last 30 days to yesterday, each day the rolling 7 days that end on it."""
+    async def chart(
+        self, unit: Unit, unit_ids: list[int], today: date, targets: Targets, locale: str, image_format: str = "png"
+    ) -> bytes:
+        """The last 30 days to yesterday, each day the rolling 7 days that end on it (a PNG, or ``image_format``)."""
         services, policy = self.services, self.services.policy
         first = today - timedelta(days=CHART_DAYS)
         window_start = first - timedelta(days=ROLLING_DAYS - 1)
@@ -607,7 +610,9 @@ class Digests:
             target_on_time=t(locale, "chart.target_on_time", target=percent(targets.on_time, SMALL)),
             no_data=t(locale, "report.insufficient"),
         )
-        return await asyncio.to_thread(render_chart, points, labels, targets.satisfaction, targets.on_time)
+        return await asyncio.to_thread(
+            render_chart, points, labels, targets.satisfaction, targets.on_time, image_format
+        )
 
     # --- sending
 
