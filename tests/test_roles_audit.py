@@ -247,6 +247,7 @@ async def test_a_leader_can_cancel_and_a_forged_choice_of_another_ward_changes_n
     p8_leader = ConsolePerson(services, "leader8")
     await p8_leader.type(f"/join {await roles.invite('leader', 'P8')}")
 
+    assert any("/thuhoi — thu hồi quyền" in r.text for r in await p8_leader.type("/trogiup"))
     listing = await p8_leader.type("/thuhoi")
     [option] = listing[-1].options
     assert option.value.startswith("q:")
