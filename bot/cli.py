@@ -430,6 +430,7 @@ async def _zalo_tokens(app: App, args: argparse.Namespace) -> None:
     now = services.clock()
     async with services.uow() as uow:
         await uow.tokens.replace("zalo_oa", access, refresh, now + timedelta(seconds=args.expires_in), now)
+        await uow.audit.add(services.actor, "zalo_oa.tokens", "channel:zalo_oa", {"expires_in": args.expires_in}, now)
         await uow.commit()
     print("Zalo OA tokens stored; a running service picks them up at its next refresh or restart.")
 

@@ -426,3 +426,9 @@ def test_the_cli_in_process_records_the_operating_system_user(
     assert f"P8  {USER}  tạo mã cấp quyền [invite.create]  unit:P8  role=leader lead=false" in out
     assert cli_main(["roles", "list"]) == 0
     assert capsys.readouterr().out.strip() == "Không có quyền nào."
+    assert cli_main(["zalo-oa", "tokens", "--access-token", "AT-secret-1", "--refresh-token", "RT-secret-2"]) == 0
+    capsys.readouterr()
+    assert cli_main(["audit", "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"—  {USER}  lưu cặp mã truy cập Zalo OA [zalo_oa.tokens]  channel:zalo_oa  expires_in=90000" in out
+    assert "secret" not in out
