@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import io
+import logging
 import os
 import re
 import subprocess
@@ -108,9 +109,13 @@ async def cli(url: str, *args: str, ok: bool = True, subprocess_: bool = False) 
 
         saved = os.environ.get("SIPAS_DATABASE_URL")
         os.environ["SIPAS_DATABASE_URL"] = url
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level  # main() configures logging: put the test's back after
         try:
             code = await asyncio.to_thread(call)
         finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
             if saved is None:
                 os.environ.pop("SIPAS_DATABASE_URL", None)
             else:
