@@ -282,6 +282,16 @@ async def test_a_leader_can_cancel_and_a_forged_choice_of_another_ward_changes_n
     # an old button of the finished flow does nothing more
     assert any("không còn trong phạm vi" in r.text for r in await p8_leader.press(option.value + ":ok"))
 
+    # an admin role is out of a leader's reach, not of an admin's; a revoked leader's /baocao is refused at once
+    admin = ConsolePerson(services, "admin8")
+    await admin.type(f"/join {await roles.invite('admin', 'P8')}")
+    assert "••••" not in "".join(r.text for r in await p8_leader.type("/thuhoi"))  # nothing left for the leader
+    listing = (await admin.type("/thuhoi"))[-1]
+    assert [o.label.split(" — ")[0] for o in listing.options] == ["lãnh đạo (chưa ghi tên)"]
+    assert "Xin gõ 1 để xác nhận" in (await admin.type("1"))[-1].hint
+    assert (await admin.type("1"))[-1].text.startswith("Đã thu hồi quyền: lãnh đạo")
+    assert (await p8_leader.type("/baocao"))[-1].text.startswith("Chức năng này chỉ dành cho lãnh đạo đơn vị")
+
 
 async def test_an_officer_moved_to_another_ward_loses_the_old_one_at_once(backend: Backend) -> None:
     async with zalo_service(backend.url) as (emu, service):
