@@ -19,10 +19,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.app import App
+from bot.cli_admin import add_commands as add_admin_commands
+from bot.cli_admin import dispatch as admin_dispatch
+from bot.cli_admin import operator
 from bot.config import SettingsError, load_settings
 from bot.logs import configure as configure_logging
 from bot.terminal import run_demo, run_shell
 from bot.texts import choose_locale, say
+from handlers.audit import AuditTrail
 from handlers.calendar import CalendarError
 from handlers.chart import ACCEPTED as CHART_FORMATS
 from handlers.chart import format_of
@@ -231,13 +235,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--form", help="score the answers to this form (default: the unit's form)")
     report.add_argument("--out", type=Path, help="write to this file instead of the terminal")
+    add_admin_commands(commands, _date)  # roles list|revoke, audit list
     return parser
 
 
-async def _with_app(action: Callable[[App], Awaitable[None]]) -> None:
+async def _with_app(action: Callable[[App], Awaitable[None]], actor: str = "service") -> None:
     settings = load_settings()
     configure_logging(settings.log_format, logging.getLogger().level)
     app = App(settings)
+    app.services.actor = actor  # who the audit log names for acts at the command line
     try:
         await app.start()
         await action(app)
@@ -378,6 +384,7 @@ async def _report(app: App, args: argparse.Namespace) -> None:
             args.out.write_bytes(content)
         except OSError as exc:
             raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+        await AuditTrail(app.services).export_written(args.unit, "xlsx", str(args.out))
         print(f"wrote {args.out} ({len(content)} bytes)")
         return
     report = await app.reporter.satisfaction(
@@ -391,6 +398,7 @@ async def _report(app: App, args: argparse.Namespace) -> None:
             args.out.write_text(output + "\n", encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+        await AuditTrail(app.services).export_written(args.unit, args.format, str(args.out))
     else:
         print(output)
 
@@ -440,6 +448,7 @@ async def _zalo_tokens(app: App, args: argparse.Namespace) -> None:
     now = services.clock()
     async with services.uow() as uow:
         await uow.tokens.replace("zalo_oa", access, refresh, now + timedelta(seconds=args.expires_in), now)
+        await uow.audit.add(services.actor, "zalo_oa.tokens", "channel:zalo_oa", {"expires_in": args.expires_in}, now)
         await uow.commit()
     print("Zalo OA tokens stored; a running service picks them up at its next refresh or restart.")
 
@@ -456,6 +465,9 @@ async def _run(app: App, role: str) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
+    admin = admin_dispatch(args)
+    if admin is not None:
+        return admin
     if args.command == "run":
         return lambda app: _run(app, args.role)
     if args.command == "demo":
@@ -505,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     choose_locale(words)
     try:
         args = _parser().parse_args(argv)
-        asyncio.run(_with_app(_dispatch(args)))
+        asyncio.run(_with_app(_dispatch(args), "service" if args.command == "run" else operator()))
     except (UsageError, SettingsError, FormError, DatabaseError, HandlerError, CalendarError) as exc:
         print(f"sipasbot: error: {exc}", file=sys.stderr)
         return 2

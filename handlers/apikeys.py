@@ -42,7 +42,11 @@ class ApiKeyHandler:
         async with self.services.uow() as uow:
             key_id = await uow.api_keys.add(name, public, key_hash(key), wanted, self.services.clock())
             await uow.audit.add(
-                "cli", "apikey.create", f"apikey:{key_id}", {"name": name, "scopes": wanted}, self.services.clock()
+                self.services.actor,
+                "apikey.create",
+                f"apikey:{key_id}",
+                {"name": name, "scopes": wanted},
+                self.services.clock(),
             )
             await uow.commit()
         return key
@@ -54,7 +58,7 @@ class ApiKeyHandler:
             revoked = await uow.api_keys.revoke(name, now)
             if not revoked:
                 raise NotFound(f"no live API key named {name!r}")
-            await uow.audit.add("cli", "apikey.revoke", f"apikey:{name}", {"count": revoked}, now)
+            await uow.audit.add(self.services.actor, "apikey.revoke", f"apikey:{name}", {"count": revoked}, now)
             await uow.commit()
         return revoked
 

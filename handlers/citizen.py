@@ -20,6 +20,7 @@ from handlers.erasure import erase_person
 from handlers.invitations import open_invitation, with_start_button
 from handlers.leader import Digests, LeaderDesk
 from handlers.messages import Inbound, Option, Outcome, Reply
+from handlers.roles import RoleDesk
 from handlers.staff import Feedbacks, StaffDesk
 from handlers.survey import (
     Back,
@@ -58,6 +59,7 @@ class CitizenHandler:
         self.services = services
         self.desk = StaffDesk(services)
         self.leaders = LeaderDesk(services, digests or Digests(services))
+        self.role_desk = RoleDesk(services)
         self.feedbacks = Feedbacks(services)
         self.comments = SurveyComments(services)
 
@@ -146,7 +148,8 @@ class _Turn:
                 # the person wrote: the platform's reply window is open again
                 await self.uow.chats.update(self.chat.id, self.now, status="active")
                 self.chat = dataclasses.replace(self.chat, status="active")
-        if await self.handler.desk.takes(self) or await self.handler.leaders.takes(self):
+        handler = self.handler
+        if await handler.role_desk.takes(self) or await handler.desk.takes(self) or await handler.leaders.takes(self):
             return  # a staff member's or leader's command, button or draft
         if self.inbound.kind in ("blocked", "unblocked"):
             await self.on_reachability(self.inbound.kind == "blocked")

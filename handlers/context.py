@@ -122,6 +122,9 @@ class Services:
     on_commit: Callable[[], None] = lambda: None
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     guard: ChatGuard = field(default_factory=ChatGuard)  # guesses typed in chats, counted in this process
+    # who acts when no chat or API key does, as the audit log names it: "service" for `sipasbot run`,
+    # "cli:<operating-system user>" for the command line (set by bot.cli)
+    actor: str = "service"
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work."""

@@ -857,6 +857,8 @@ class PeriodReports:
         name = f"bao-cao-{unit.code}-{label}.xlsx"
         async with services.uow() as uow:
             stored = await self.digests.keep(uow, kind, unit.id, label, name, XLSX, content, now)
+            detail = {"format": "xlsx", "file": name, "kept_for": "leaders"}
+            await uow.audit.add(services.actor, "export.write", f"unit:{unit.code}", detail, now, unit_id=unit.id)
             for chat in await self.digests.leaders(uow, unit.id):
                 caption = services.texts(chat.locale, f"report.{kind}", title=self.title(kind, period))
                 reply = self.digests.file_reply(stored, caption, chat.locale)

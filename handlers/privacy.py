@@ -100,3 +100,10 @@ def redact(text: str | None, names: Iterable[str | None] = ()) -> str:
     result = _PHONE.sub(lambda m: mask_phone(m.group(0)), result)
     result = _ID_NUMBER.sub(lambda m: m.group(0)[:2] + "*" * (len(m.group(0)) - 4) + m.group(0)[-2:], result)
     return _NAME.sub(lambda m: mask_name(m.group(0)), result)
+
+
+def mask_contacts(text: str | None) -> str:
+    """``text`` with phone numbers, ID numbers and e-mail addresses masked (names kept: officers are named)."""
+    result = _EMAIL.sub("[email]", nfc(text or ""))
+    result = _PHONE.sub(lambda m: mask_phone(m.group(0)), result)
+    return _ID_NUMBER.sub(lambda m: m.group(0)[:2] + "*" * (len(m.group(0)) - 4) + m.group(0)[-2:], result)

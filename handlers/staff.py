@@ -26,6 +26,7 @@ from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.messages import Inbound, Option, Reply, nfc, row_id
 from handlers.privacy import mask_name, mask_phone, redact
+from handlers.roles import leave_other_units
 from handlers.slip import SlipData, looks_like_organisation, render_slip
 from handlers.survey import fold
 from storage.uow import UnitOfWork
@@ -146,8 +147,10 @@ class Roles:
             if unit is None:
                 raise NotFound(f"no unit {unit_code!r}")
             name = nfc(officer_name).strip() if officer_name else None
-            await uow.invites.add(invite_hash(code), role, unit.id, name, lead, now, now + timedelta(days=days))
-            await uow.audit.add("cli", "invite.create", f"unit:{unit.code}", {"role": role, "lead": lead}, now)
+            actor = self.services.actor
+            until = now + timedelta(days=days)
+            await uow.invites.add(invite_hash(code), role, unit.id, name, lead, now, until, created_by=actor)
+            await uow.audit.add(actor, "invite.create", f"unit:{unit.code}", {"role": role, "lead": lead}, now)
             await uow.commit()
         return code
 
@@ -219,11 +222,14 @@ class Apologies:
         issued_by: str,
         now: datetime,
         kind: str = "delay",
+        *,
+        actor: str | None = None,
     ) -> IssuedApology:
         """Issue the dossier's apology of ``kind`` inside ``uow``: Conflict if it has one, InvalidInput if bad.
 
         A delay apology needs a new date and is recorded ``in_time`` or not (a late one is still issued);
-        an error apology takes no new date and is for a resolved or returned dossier.
+        an error apology takes no new date and is for a resolved or returned dossier. The audit log names
+        ``actor`` as who issued it (the chat, the API key), else the officer named.
         """
         policy = self.services.policy
         if kind not in APOLOGY_KINDS:
@@ -288,10 +294,11 @@ class Apologies:
         # the PDF is printed when first sent (``slip_pdf``), outside this transaction: printing takes a while
         channels = await self._send_to_citizen(uow, unit, dossier, apology, person, now)
         await uow.audit.add(
-            apology.issued_by,
+            actor or apology.issued_by,
             "apology.issue",
             f"dossier:{dossier.code}",
             {
+                "issued_by": apology.issued_by,
                 "number": number,
                 "kind": kind,
                 "new_due": new_due_on.isoformat() if new_due_on else None,
@@ -533,16 +540,29 @@ class StaffDesk:
             return
         if turn.chat.consent_at is None or turn.chat.status != "active":
             await uow.chats.update(turn.chat.id, now, status="active", consent_at=now, pending=None)
-        await uow.roles.grant(turn.chat.id, invite.unit_id, invite.role, invite.officer_name, invite.lead, now)
+        by = invite.created_by or f"chat:{turn.chat.id}"  # who made the code gave the role
+        left = await leave_other_units(self.services, uow, turn.chat.id, invite, by, now)
+        await uow.roles.grant(
+            turn.chat.id, invite.unit_id, invite.role, invite.officer_name, invite.lead, now, granted_by=by
+        )
         unit = await uow.units.get(invite.unit_id)
         await uow.audit.add(
-            f"chat:{turn.chat.id}",
+            by,
             "role.grant",
             f"unit:{unit.code}",
-            {"role": invite.role, "officer": invite.officer_name, "lead": invite.lead, "invite": invite.id},
+            {
+                "role": invite.role,
+                "officer": invite.officer_name,
+                "lead": invite.lead,
+                "invite": invite.id,
+                "chat": f"chat:{turn.chat.id}",
+            },
             now,
+            unit_id=unit.id,
         )
         turn.say("role.joined", role=turn.t(f"role.{invite.role}"), unit=unit.name)
+        for line in left:
+            turn.say("roles.moved", role=turn.t(f"role.{line.role}"), unit=line.unit_name)
 
     async def dossier_in_reach(self, turn: ChatTurn, roles: list[Role], code: str) -> Dossier | None:
         """The dossier ``code`` when it belongs to one of the units the staff member works for."""
@@ -843,7 +863,9 @@ class _ApologyFlow:
             await self.ask_date(dossier, data)
             return
         issuer = next((r.officer_name for r in self.roles if r.officer_name), None) or f"chat:{self.chat.id}"
-        issued = await self.apologies.issue(uow, dossier, str(data["reason"]), day, issuer, turn.now, kind)
+        issued = await self.apologies.issue(
+            uow, dossier, str(data["reason"]), day, issuer, turn.now, kind, actor=f"chat:{self.chat.id}"
+        )
         apology = issued.apology
         delivery = (
             turn.t("apology.delivered_to", channels=", ".join(_channel_names(issued.channels)))

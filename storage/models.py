@@ -366,6 +366,8 @@ class RoleRow(Base):
     lead: Mapped[bool] = mapped_column(Boolean, default=False)  # the unit's one-stop-shop lead
     granted_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    granted_by: Mapped[str | None] = mapped_column(String(100))  # who made the code (cli:<user>, a chat…)
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class InviteRow(Base):
@@ -382,6 +384,7 @@ class InviteRow(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="SET NULL"))
+    created_by: Mapped[str | None] = mapped_column(String(100))  # who made it (cli:<operating-system user>)
 
 
 class DraftRow(Base):
@@ -500,12 +503,14 @@ class PlatformTokenRow(Base):
 
 
 class AuditRow(Base):
-    """Who did what and when."""
+    """Who did what and when, and the unit it concerns (None: the whole deployment, or not known)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_unit_id_at", "unit_id", "at"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[dict[str, Any] | None]
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))

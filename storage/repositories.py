@@ -44,6 +44,7 @@ from storage.models import (
     AuditRow,
     DossierEventRow,
     DossierRow,
+    FeedbackRow,
     FieldRow,
     IdempotencyRow,
     IdentityRow,
@@ -60,6 +61,7 @@ from storage.values import (
     Answer,
     ApiKey,
     Apology,
+    AuditEntry,
     Chat,
     ChatSurvey,
     Dossier,
@@ -91,6 +93,7 @@ OUTBOX = cast(Table, OutboxRow.__table__)
 APOLOGIES = cast(Table, ApologyRow.__table__)
 JOB_RUNS = cast(Table, JobRunRow.__table__)
 AUDIT = cast(Table, AuditRow.__table__)
+FEEDBACK = cast(Table, FeedbackRow.__table__)
 TOKENS = cast(Table, PlatformTokenRow.__table__)
 
 OPEN_INVITATION = ("sent", "started")
@@ -1135,7 +1138,55 @@ class AuditRepository(_Repository):
     """The audit log."""
 
     async def add(
-        self, actor: str, action: str, subject: str | None, detail: dict[str, Any] | None, now: datetime
+        self,
+        actor: str,
+        action: str,
+        subject: str | None,
+        detail: dict[str, Any] | None,
+        now: datetime,
+        *,
+        unit_id: int | None = None,
     ) -> None:
-        """Record who did what."""
-        await self._run(insert(AUDIT).values(at=now, actor=actor, action=action, subject=subject, detail=detail))
+        """Record who did what; the unit it concerns is ``unit_id``, else the one its subject names."""
+        unit = unit_id if unit_id is not None else _unit_of_subject(subject)
+        await self._run(
+            insert(AUDIT).values(at=now, actor=actor, action=action, subject=subject, detail=detail, unit_id=unit)
+        )
+
+    async def entries(self, unit_ids: Sequence[int] | None, since: datetime | None, limit: int) -> list[AuditEntry]:
+        """The newest ``limit`` entries, oldest first: of ``unit_ids`` (None: every unit, and acts tied to none)."""
+        query = select(*AUDIT.c, UNITS.c.code.label("unit_code")).select_from(
+            AUDIT.outerjoin(UNITS, UNITS.c.id == AUDIT.c.unit_id)
+        )
+        if unit_ids is not None:
+            query = query.where(AUDIT.c.unit_id.in_(list(unit_ids)))
+        if since is not None:
+            query = query.where(AUDIT.c.at >= since)
+        newest = await self._all(AuditEntry, query.order_by(AUDIT.c.at.desc(), AUDIT.c.id.desc()).limit(limit))
+        return newest[::-1]
+
+
+def _unit_of_subject(subject: str | None) -> Any:
+    """The unit a subject names, as a subquery: ``unit:CODE``, ``dossier:CODE``, ``feedback:ID``, ``person:ID``.
+
+    A person is attributed to the unit of their latest dossier; any other subject to no unit.
+    """
+    kind, _, key = (subject or "").partition(":")
+    if kind == "unit":
+        return select(UNITS.c.id).where(UNITS.c.code == key).scalar_subquery()
+    if kind == "dossier":
+        return select(DOSSIERS.c.unit_id).where(DOSSIERS.c.code == key).scalar_subquery()
+    if not key.isascii() or not key.isdigit() or len(key) > 18:
+        return None
+    if kind == "feedback":
+        return select(FEEDBACK.c.unit_id).where(FEEDBACK.c.id == int(key)).scalar_subquery()
+    if kind == "person":
+        person = int(key)
+        return (
+            select(DOSSIERS.c.unit_id)
+            .where(or_(DOSSIERS.c.applicant_id == person, DOSSIERS.c.representative_id == person))
+            .order_by(DOSSIERS.c.received_at.desc(), DOSSIERS.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+    return None

@@ -18,8 +18,19 @@ from storage.models import (
     RoleRow,
     SurveyCommentRow,
 )
-from storage.repositories import APOLOGIES, CHATS, DOSSIERS, INVITATIONS, _insert, _Repository, _value
-from storage.values import Apology, ApologyLine, Chat, Draft, Feedback, Invite, Role, StaffChat, StoredFile
+from storage.repositories import APOLOGIES, CHATS, DOSSIERS, INVITATIONS, UNITS, _insert, _Repository, _value
+from storage.values import (
+    Apology,
+    ApologyLine,
+    Chat,
+    Draft,
+    Feedback,
+    Invite,
+    Role,
+    RoleLine,
+    StaffChat,
+    StoredFile,
+)
 
 ROLES = cast(Table, RoleRow.__table__)
 INVITES = cast(Table, InviteRow.__table__)
@@ -38,16 +49,72 @@ class RoleRepository(_Repository):
     """Who holds which role where."""
 
     async def grant(
-        self, identity_id: int, unit_id: int, role: str, officer_name: str | None, lead: bool, now: datetime
+        self,
+        identity_id: int,
+        unit_id: int,
+        role: str,
+        officer_name: str | None,
+        lead: bool,
+        now: datetime,
+        granted_by: str | None = None,
     ) -> None:
         """Give a chat a role in a unit (again, if it was revoked); the officer's name and lead flag updated."""
-        values = {"officer_name": officer_name, "lead": lead, "granted_at": now, "revoked_at": None}
+        values = {
+            "officer_name": officer_name,
+            "lead": lead,
+            "granted_at": now,
+            "revoked_at": None,
+            "granted_by": granted_by,
+            "revoked_by": None,
+        }
         statement = (
             _insert(self.dialect, ROLES)
             .values(identity_id=identity_id, unit_id=unit_id, role=role, **values)
             .on_conflict_do_update(index_elements=["identity_id", "unit_id", "role"], set_=values)
         )
         await self._run(statement)
+
+    async def lines(
+        self,
+        unit_ids: Sequence[int] | None,
+        *,
+        role_ids: Sequence[int] | None = None,
+        identity_id: int | None = None,
+        live: bool = True,
+    ) -> list[RoleLine]:
+        """Roles with their unit and chat, by unit code then grant: in ``unit_ids`` (None: all), live ones only.
+
+        ``role_ids``, ``identity_id``: only those roles, only that chat's.
+        """
+        query = (
+            select(
+                ROLES,
+                UNITS.c.code.label("unit_code"),
+                UNITS.c.name.label("unit_name"),
+                CHATS.c.channel,
+                CHATS.c.external_id,
+            )
+            .join(UNITS, UNITS.c.id == ROLES.c.unit_id)
+            .join(CHATS, CHATS.c.id == ROLES.c.identity_id)
+        )
+        if unit_ids is not None:
+            query = query.where(ROLES.c.unit_id.in_(list(unit_ids)))
+        if role_ids is not None:
+            query = query.where(ROLES.c.id.in_(list(role_ids)))
+        if identity_id is not None:
+            query = query.where(ROLES.c.identity_id == identity_id)
+        if live:
+            query = query.where(ROLES.c.revoked_at.is_(None))
+        return await self._all(RoleLine, query.order_by(UNITS.c.code, ROLES.c.granted_at, ROLES.c.id))
+
+    async def revoke(self, role_id: int, by: str, now: datetime) -> bool:
+        """Take a live role away; False when it was not live."""
+        statement = (
+            update(ROLES)
+            .where(ROLES.c.id == role_id, ROLES.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_by=by)
+        )
+        return bool(await self._run(statement))
 
     async def of_chat(self, identity_id: int) -> list[Role]:
         """The live roles of a chat."""
@@ -97,6 +164,7 @@ class InviteRepository(_Repository):
         lead: bool,
         now: datetime,
         until: datetime,
+        created_by: str | None = None,
     ) -> None:
         """Keep a new code's hash and what it grants."""
         await self._run(
@@ -108,6 +176,7 @@ class InviteRepository(_Repository):
                 lead=lead,
                 created_at=now,
                 expires_at=until,
+                created_by=created_by,
             )
         )
 

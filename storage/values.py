@@ -280,6 +280,7 @@ class Invite:
     lead: bool
     expires_at: datetime
     used_at: datetime | None
+    created_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -420,3 +421,36 @@ class StoredFile:
     name: str
     media_type: str
     token: str
+
+
+@dataclass(frozen=True)
+class RoleLine:
+    """A role as an administrator reviews it: where, whose chat, since when and given by whom."""
+
+    id: int
+    identity_id: int
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    role: str
+    officer_name: str | None
+    lead: bool
+    channel: str
+    external_id: str
+    granted_at: datetime
+    granted_by: str | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log, with the code of the unit it concerns (None: not tied to one)."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    detail: dict[str, Any] | None
+    unit_code: str | None

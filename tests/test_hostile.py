@@ -813,7 +813,7 @@ def forged_values(desk: Desk) -> st.SearchStrategy[str]:
         st.sampled_from(ODD),
     )
     structured = st.tuples(
-        st.sampled_from(["a", "m", "d", "s", "b", "c", "e", "k", "x", "f", "", "A", "a "]),
+        st.sampled_from(["a", "m", "d", "s", "b", "c", "e", "k", "x", "f", "q", "", "A", "a "]),
         st.lists(parts, max_size=4),
     ).map(lambda pair: ":".join([pair[0], *pair[1]]))
     free = st.one_of(st.text(max_size=64), st.sampled_from(ODD), hostile_text)

@@ -849,7 +849,7 @@ async def post_event(request: web.Request) -> web.Response:
 
 async def post_apology(request: web.Request) -> web.Response:
     """POST /dossiers/{code}/apology: the dossier's one apology (201); 409 when it has one."""
-    await _authorize(request, (WRITE_APOLOGIES,))
+    api_key = await _authorize(request, (WRITE_APOLOGIES,))
     code = _existing_code(request)
     body = _validate(ApologyBody, await _read_object(request))
     app = request.app[APP]
@@ -861,7 +861,9 @@ async def post_apology(request: web.Request) -> web.Response:
         dossier = await uow.dossiers.get_by_code(code)
         if dossier is None:
             raise NotFound(f"no dossier {code!r}")
-        issued = await app.apologies.issue(uow, dossier, body.reason, new_due, body.issued_by, now, body.kind)
+        issued = await app.apologies.issue(
+            uow, dossier, body.reason, new_due, body.issued_by, now, body.kind, actor=f"apikey:{api_key.name}"
+        )
         await uow.commit()
     services.on_commit()
     apology = issued.apology
