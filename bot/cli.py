@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from bot.app import App
 from bot.config import SettingsError, load_settings
 from bot.logs import configure as configure_logging
+from bot.logs import scrub
 from bot.terminal import run_demo, run_shell
 from bot.texts import choose_locale, say
 from handlers.calendar import CalendarError
@@ -489,13 +490,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         asyncio.run(_with_app(_dispatch(args)))
     except (UsageError, SettingsError, FormError, DatabaseError, HandlerError, CalendarError) as exc:
-        print(f"sipasbot: error: {exc}", file=sys.stderr)
+        print(scrub(f"sipasbot: error: {exc}"), file=sys.stderr)
         return 2
     except OperationalError as exc:
-        print(f"sipasbot: error: cannot use the database: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
+        print(scrub(f"sipasbot: error: cannot use the database: {str(exc.orig).splitlines()[0]}"), file=sys.stderr)
         return 2
     except (OSError, SQLAlchemyError) as exc:
-        print(f"sipasbot: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(scrub(f"sipasbot: error: {type(exc).__name__}: {first}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("", file=sys.stderr)
@@ -503,7 +505,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             log.exception("internal error")
-        print(f"sipasbot: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(
+            scrub(f"sipasbot: internal error: {type(exc).__name__}: {exc} (run with --debug for details)"),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
