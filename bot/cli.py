@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("--user", default="console", help="the console chat to use (default: console)")
     shell.add_argument("--unit", help="staff and leaders: the unit they work for")
     shell.add_argument("--name", help="staff: the officer's name as dossiers give it (cán bộ xử lý)")
+    shell.add_argument(
+        "--files",
+        type=Path,
+        help="the folder attachments (slips, charts, workbooks) are written to "
+        "(default: SIPAS_FILES_DIR, else ./sipasbot-tep)",
+    )
 
     invite = commands.add_parser("invite", help="a one-time code that gives a role to the chat that sends it")
     invite.add_argument("--role", choices=["staff", "leader", "admin"], required=True)
@@ -447,7 +453,14 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
         if args.role != "citizen" and not args.unit:
             raise UsageError(f"--as {args.role} needs --unit CODE")
         return lambda app: run_shell(
-            app, args.user, sys.stdin, sys.stdout, role=args.role, unit=args.unit, officer_name=args.name
+            app,
+            args.user,
+            sys.stdin,
+            sys.stdout,
+            role=args.role,
+            unit=args.unit,
+            officer_name=args.name,
+            files=args.files,
         )
     if args.command == "invite":
         return lambda app: _invite(app, args)

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     apology_warn_working_days: int = Field(default=2, ge=1, le=10)
     apology_error_title: str = "PHIẾU XIN LỖI VỀ SAI SÓT TRONG GIẢI QUYẾT HỒ SƠ"  # the slip of an error apology
     holidays_file: Path = Path("holidays.yaml")  # days off and working days a later decision added
+    files_dir: Path = Path("sipasbot-tep")  # `sipasbot shell`: where attachments (slips, charts, workbooks) are written
 
     @field_validator("timezone")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
@@ -20,13 +21,14 @@ DEMO_UNIT = ("DEMO", "Phường Mẫu (đơn vị trình diễn)")
 class TerminalChat:
     """One console chat: what is typed goes through the handlers; replies come back through the outbox."""
 
-    def __init__(self, app: App, user: str, stdin: TextIO, stdout: TextIO) -> None:
+    def __init__(self, app: App, user: str, stdin: TextIO, stdout: TextIO, files: Path | None = None) -> None:
         self.app = app
         self.identity = Identity("console", user)
         self.stdin = stdin
         self.stdout = stdout
         self.interactive = stdin.isatty()
-        self.outbox = Outbox(app.services, {"console": ConsoleChannel(stdout)})
+        console = ConsoleChannel(stdout, app.load_attachment, files or app.settings.files_dir)
+        self.outbox = Outbox(app.services, {"console": console})
 
     def print(self, text: str) -> None:
         """Show a line that is not a bot message."""
@@ -67,13 +69,15 @@ async def run_shell(
     role: str = "citizen",
     unit: str | None = None,
     officer_name: str | None = None,
+    files: Path | None = None,
 ) -> None:
     """Talk to the bot as a citizen (or as a staff member or leader of ``unit``) until the input ends.
 
     The one at the terminal holds the database: a staff or leader shell joins with a fresh one-time
-    code, through the same handlers (and audit log) as a chat would.
+    code, through the same handlers (and audit log) as a chat would. Attachments are written to ``files``
+    (default ``SIPAS_FILES_DIR``).
     """
-    chat = TerminalChat(app, user, stdin, stdout)
+    chat = TerminalChat(app, user, stdin, stdout, files)
     if role == "citizen":
         chat.print(app.services.texts("vi", "shell.banner", user=user))
     else:
