@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.app import App
 from bot.config import SettingsError, load_settings
+from bot.keyboard import Left
 from bot.logs import configure as configure_logging
 from bot.logs import scrub
 from bot.terminal import run_demo, run_shell
@@ -514,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("", file=sys.stderr)
+        return 130
+    except Left:  # a second Ctrl-C in the shell or the demo: it said goodbye
         return 130
     except Exception as exc:
         if debug:
