@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -217,7 +218,10 @@ async def test_no_secret_reaches_the_logs_or_an_error_message(tmp_path: Path) ->
         )
         secrets.append(refused)
 
-    printed = logged(log) + started.stdout + started.stderr
+    with sqlite3.connect(tmp_path / "sipasbot.db") as database:  # the errors kept with undelivered messages too
+        kept = [str(row[0]) for row in database.execute("SELECT last_error FROM outbox WHERE last_error IS NOT NULL")]
+    assert kept  # the refused credentials were recorded
+    printed = logged(log) + started.stdout + started.stderr + "\n".join(kept)
     assert "SIPAS Bot is running" in printed
     leaked = [secret for secret in secrets if secret in printed]
     assert leaked == [], printed
