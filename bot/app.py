@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings, SettingsError
+from bot.logs import remember_all
 from bot.metrics import Metrics
 from handlers.apikeys import ApiKeyHandler
 from handlers.calendar import WorkCalendar
@@ -32,6 +33,7 @@ class App:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
+        remember_all(settings.secret_values())  # never in a log line or an error message
         catalog = Catalog.load(*([settings.forms_dir] if settings.forms_dir else []))
         if settings.survey_form not in catalog:
             raise SettingsError(

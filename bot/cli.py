@@ -23,7 +23,9 @@ from bot.cli_admin import add_commands as add_admin_commands
 from bot.cli_admin import dispatch as admin_dispatch
 from bot.cli_admin import operator
 from bot.config import SettingsError, load_settings
+from bot.keyboard import Left
 from bot.logs import configure as configure_logging
+from bot.logs import scrub
 from bot.terminal import run_demo, run_shell
 from bot.texts import choose_locale, say
 from handlers.audit import AuditTrail
@@ -99,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("--user", default="console", help="the console chat to use (default: console)")
     shell.add_argument("--unit", help="staff and leaders: the unit they work for")
     shell.add_argument("--name", help="staff: the officer's name as dossiers give it (cán bộ xử lý)")
+    shell.add_argument(
+        "--files",
+        type=Path,
+        help="the folder attachments (slips, charts, workbooks) are written to "
+        "(default: SIPAS_FILES_DIR, else ./sipasbot-tep)",
+    )
 
     invite = commands.add_parser("invite", help="a one-time code that gives a role to the chat that sends it")
     invite.add_argument("--role", choices=["staff", "leader", "admin"], required=True)
@@ -476,7 +484,14 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
         if args.role != "citizen" and not args.unit:
             raise UsageError(f"--as {args.role} needs --unit CODE")
         return lambda app: run_shell(
-            app, args.user, sys.stdin, sys.stdout, role=args.role, unit=args.unit, officer_name=args.name
+            app,
+            args.user,
+            sys.stdin,
+            sys.stdout,
+            role=args.role,
+            unit=args.unit,
+            officer_name=args.name,
+            files=args.files,
         )
     if args.command == "invite":
         return lambda app: _invite(app, args)
@@ -519,21 +534,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         asyncio.run(_with_app(_dispatch(args), "service" if args.command == "run" else operator()))
     except (UsageError, SettingsError, FormError, DatabaseError, HandlerError, CalendarError) as exc:
-        print(f"sipasbot: error: {exc}", file=sys.stderr)
+        print(scrub(f"sipasbot: error: {exc}"), file=sys.stderr)
         return 2
     except OperationalError as exc:
-        print(f"sipasbot: error: cannot use the database: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
+        print(scrub(f"sipasbot: error: cannot use the database: {str(exc.orig).splitlines()[0]}"), file=sys.stderr)
         return 2
     except (OSError, SQLAlchemyError) as exc:
-        print(f"sipasbot: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(scrub(f"sipasbot: error: {type(exc).__name__}: {first}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
+    except Left:  # a second Ctrl-C in the shell or the demo: it said goodbye
+        return 130
     except Exception as exc:
         if debug:
             log.exception("internal error")
-        print(f"sipasbot: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(
+            scrub(f"sipasbot: internal error: {type(exc).__name__}: {exc} (run with --debug for details)"),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

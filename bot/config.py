@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from handlers.context import QuietHours
 
@@ -92,6 +94,7 @@ class Settings(BaseSettings):
     chat_guess_interval: float = Field(default=30.0, ge=0, le=86400)  # seconds between guesses once slowed
     chat_guess_lock_after: int = Field(default=10, ge=1, le=1000)  # wrong codes before the chat is refused
     chat_guess_lock_minutes: float = Field(default=15.0, gt=0, le=7 * 24 * 60)  # for this long
+    files_dir: Path = Path("sipasbot-tep")  # `sipasbot shell`: where attachments (slips, charts, workbooks) are written
 
     @field_validator("timezone")
     @classmethod
@@ -138,6 +141,15 @@ class Settings(BaseSettings):
     def zalo_oa_enabled(self) -> bool:
         """The Zalo app, its secret and the OA secret key are all set (ZNS needs them too)."""
         return bool(self.zalo_oa_app_id and self.zalo_oa_app_secret and self.zalo_oa_secret_key)
+
+    def secret_values(self) -> list[str]:
+        """Every secret set (tokens, app secrets, webhook secrets, the database password): never to be logged."""
+        values = [value.get_secret_value() for value in dict(self).values() if isinstance(value, SecretStr)]
+        try:
+            password = make_url(self.database_url).password
+        except ArgumentError:
+            password = None
+        return [v for v in (*values, password) if isinstance(v, str) and v]
 
     @property
     def zone(self) -> ZoneInfo:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import Counter, deque
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.channels.base import Channel, Delivery
+from bot.logs import scrub
 from handlers.context import Services
 from handlers.messages import Reply
 from storage.uow import UnitOfWork
@@ -294,6 +296,8 @@ class Outbox:
                 self._slot_done(lane)
         else:
             outcome = await channel.send(message.recipient, reply, replace=replace)
+        if outcome.error:  # kept in the outbox row and logged: never with a token a library quoted
+            outcome = dataclasses.replace(outcome, error=scrub(outcome.error))
         if outcome.status == "reauth" and self._restored[name] != restored:
             # refused with the credentials held when it left; new ones were stored meanwhile: again, now
             outcome = Delivery("retry_later", retry_after=0.0, error=outcome.error)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
@@ -19,12 +19,14 @@ from bot.channels.telegram import TelegramChannel, TelegramConfig
 from bot.channels.zalo_bot import HOLD_ENV, ZaloBotChannel, ZaloBotConfig
 from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
 from bot.channels.zns import ZnsChannel, ZnsEvents
+from bot.logs import remember_join_code
 from bot.outbox import Outbox, Pace
 from bot.web.api import setup_api
 from bot.web.limits import setup_limits
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.inbox import Inbox
+from handlers.messages import Inbound, Outcome
 from scheduler.jobs import Jobs, build_scheduler
 from storage.locks import Leadership
 from storage.notify import OutboxListener
@@ -45,7 +47,7 @@ class Service:
         self.paces: dict[str, Pace] = {}
         self.leadership: Leadership | None = None
         self.leading = asyncio.Event()  # set while this instance delivers and schedules
-        self.handle = app.metrics.counted(app.citizens.handle)  # every channel's inbound events, counted
+        self.handle = app.metrics.counted(_masking_codes(app.citizens.handle))  # every channel's inbound, counted
         app.holding = self.leading.is_set
         self.started_at = app.services.clock()
         self.telegram: TelegramChannel | None = None
@@ -275,6 +277,16 @@ class Service:
                 task.cancel()  # a long poll holds no state: the offset was not confirmed
             await asyncio.gather(*tasks, *polls, return_exceptions=True)
             await listener.stop()
+
+
+def _masking_codes(handle: Callable[[Inbound], Awaitable[Outcome]]) -> Callable[[Inbound], Awaitable[Outcome]]:
+    """``handle``, after remembering the invite code a ``/join`` carries: no log line shows it."""
+
+    async def handled(inbound: Inbound) -> Outcome:
+        remember_join_code(inbound.text)
+        return await handle(inbound)
+
+    return handled
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
+from bot.keyboard import Interrupted, Keyboard, Left
 from bot.outbox import Outbox
+from bot.texts import say
 from handlers.dossiers import ContactInput, DossierInput
 from handlers.messages import Identity, Inbound, InboundKind
 from handlers.reporting import Period, render_text
@@ -20,13 +25,15 @@ DEMO_UNIT = ("DEMO", "Phường Mẫu (đơn vị trình diễn)")
 class TerminalChat:
     """One console chat: what is typed goes through the handlers; replies come back through the outbox."""
 
-    def __init__(self, app: App, user: str, stdin: TextIO, stdout: TextIO) -> None:
+    def __init__(self, app: App, user: str, stdin: TextIO, stdout: TextIO, files: Path | None = None) -> None:
         self.app = app
         self.identity = Identity("console", user)
         self.stdin = stdin
         self.stdout = stdout
         self.interactive = stdin.isatty()
-        self.outbox = Outbox(app.services, {"console": ConsoleChannel(stdout)})
+        self.keyboard = Keyboard(stdin) if self.interactive else None
+        console = ConsoleChannel(stdout, app.load_attachment, files or app.settings.files_dir)
+        self.outbox = Outbox(app.services, {"console": console})
 
     def print(self, text: str) -> None:
         """Show a line that is not a bot message."""
@@ -45,17 +52,44 @@ class TerminalChat:
             pass
 
     async def read_line(self) -> str | None:
-        """The next line typed (None at the end of input)."""
-        if self.interactive:
+        """The next line typed (None at the end of input); at a terminal, ``Interrupted`` on Ctrl-C."""
+        if self.keyboard is not None:
             self.stdout.write("> ")
             self.stdout.flush()
+            return await self.keyboard.read_line()
         line = await asyncio.to_thread(self.stdin.readline)
         if not line:
             return None
         line = line.rstrip("\r\n")
-        if not self.interactive:
-            self.print(f"> {line}")
+        self.print(f"> {line}")
         return line
+
+    @contextlib.contextmanager
+    def ctrl_c(self) -> Iterator[None]:
+        """At a terminal, Ctrl-C is this chat's while inside (else it interrupts the command as usual)."""
+        if self.keyboard is None:
+            yield
+            return
+        self.keyboard.listen()
+        try:
+            yield
+        finally:
+            self.keyboard.release()
+
+    async def interrupted(self) -> None:
+        """Ctrl-C: the first ends what is in progress (a staff draft is dropped), a second in a row leaves."""
+        assert self.keyboard is not None
+        if self.keyboard.interrupts >= 2:
+            self.print("\n" + say("cli.shell.left"))
+            raise Left
+        services = self.app.services
+        async with services.uow() as uow:
+            chat = await uow.chats.get(self.identity.channel, self.identity.external_id)
+            draft = await uow.drafts.get(chat.id) if chat is not None else None
+            if chat is not None and draft is not None:
+                await uow.drafts.drop(chat.id)
+                await uow.commit()
+        self.print("\n" + say("cli.shell.flow_ended" if draft is not None else "cli.shell.interrupted"))
 
 
 async def run_shell(
@@ -67,13 +101,15 @@ async def run_shell(
     role: str = "citizen",
     unit: str | None = None,
     officer_name: str | None = None,
+    files: Path | None = None,
 ) -> None:
     """Talk to the bot as a citizen (or as a staff member or leader of ``unit``) until the input ends.
 
     The one at the terminal holds the database: a staff or leader shell joins with a fresh one-time
-    code, through the same handlers (and audit log) as a chat would.
+    code, through the same handlers (and audit log) as a chat would. Attachments are written to ``files``
+    (default ``SIPAS_FILES_DIR``).
     """
-    chat = TerminalChat(app, user, stdin, stdout)
+    chat = TerminalChat(app, user, stdin, stdout, files)
     if role == "citizen":
         chat.print(app.services.texts("vi", "shell.banner", user=user))
     else:
@@ -83,8 +119,16 @@ async def run_shell(
         chat.print(app.services.texts("vi", "shell.banner_staff", user=user, role=role_name, unit=unit))
         await chat.send("text", f"/join {code}")
     await chat.deliver()
-    while (line := await chat.read_line()) is not None:
-        await chat.send("text", line)
+    with chat.ctrl_c():
+        while True:
+            try:
+                line = await chat.read_line()
+            except Interrupted:
+                await chat.interrupted()
+                continue
+            if line is None:
+                break
+            await chat.send("text", line)
 
 
 async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
@@ -124,12 +168,17 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
     await chat.send("choice", value="c:yes")
     chat.print("> /khaosat")
     await chat.send("text", "/khaosat")
-    while not await _completed(app, result.dossier.id):
-        line = await chat.read_line()
-        if line is None:
-            chat.print("\n" + texts("vi", "demo.stdin_ended", user=user))
-            break
-        await chat.send("text", line)
+    with chat.ctrl_c():  # the first Ctrl-C ends the survey (kept, to go on with later) and shows the report
+        while not await _completed(app, result.dossier.id):
+            try:
+                line = await chat.read_line()
+            except Interrupted:
+                chat.print("\n" + say("cli.demo.survey_stopped", user=user))
+                break
+            if line is None:
+                chat.print("\n" + texts("vi", "demo.stdin_ended", user=user))
+                break
+            await chat.send("text", line)
     report = await app.reporter.satisfaction(unit.code, Period.month_to_date(services.policy.local_date(now)))
     chat.print("\n" + render_text(report, services))
     if report["satisfaction"]["suppressed"]:

@@ -48,3 +48,46 @@ def test_json_lines() -> None:
     assert entry["logger"] == "sipas.test"
     assert entry["message"] == "outbox 3 waiting"
     assert entry["at"].endswith("+00:00")
+
+
+def test_secrets_are_masked_in_messages_arguments_and_exceptions() -> None:
+    from bot.config import load_settings
+    from bot.logs import SECRETS, remember_all, remember_presented
+
+    settings = load_settings(telegram_token="4242:bot-token-Zz9", zalo_oa_app_secret="app-secret-Qq1")
+    remember_all(settings.secret_values())
+    remember_presented("sk_live_key_Rr2")
+    try:
+        try:
+            raise RuntimeError("POST https://api.telegram.org/bot4242:bot-token-Zz9/getUpdates refused")
+        except RuntimeError as error:
+            line = emit(record("with %s and %s: /join K7Q2-M9XD", "app-secret-Qq1", "sk_live_key_Rr2", exc=error))
+    finally:
+        SECRETS.forget_all()
+    for secret in ("4242:bot-token-Zz9", "4242%3Abot-token-Zz9", "app-secret-Qq1", "sk_live_key_Rr2", "K7Q2-M9XD"):
+        assert secret not in line
+    assert "bot***/getUpdates" in line
+    assert "/join ***" in line
+
+
+def test_a_slip_rendered_under_the_service_logging_says_nothing_of_its_fonts(capsys: object) -> None:
+    """`sipasbot run` logs at INFO: fontTools' lines (149 per slip) stay below it; our own INFO lines still show."""
+    from bot.logs import configure
+    from handlers.slip import render_slip
+    from tests.test_slip import make_slip
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    quiet = {name: logging.getLogger(name).level for name in ("fontTools", "httpx", "httpcore")}
+    try:
+        configure("text", logging.INFO)
+        render_slip(make_slip())
+        logging.getLogger("sipas.test").info("slip rendered")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "INFO sipas.test: slip rendered" in err
+    assert "fontTools" not in err

@@ -48,6 +48,8 @@ from telegram.request import HTTPXRequest
 
 from bot.channels.base import AttachmentLoader, Delivery, no_attachments, pause, platform_id, secret_matches
 from bot.channels.plain import with_links
+from bot.config import SettingsError
+from bot.texts import say
 from bot.web.server import error_response
 from handlers.messages import Identity, Inbound, Option, Outcome, Reply
 
@@ -255,7 +257,10 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Initialise (getMe); in webhook mode register our webhook, in polling mode make sure none is set."""
-        await self.application.initialize()
+        try:
+            await self.application.initialize()
+        except InvalidToken:  # its text quotes the token: the operator gets the setting's name instead
+            raise SettingsError(say("cli.run.telegram_token_refused")) from None
         await self.application.start()
         if self.config.mode == "webhook":
             assert self.config.webhook_secret, "webhook mode needs a secret"

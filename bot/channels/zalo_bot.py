@@ -25,6 +25,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.channels.base import Delivery, json_object, json_text, pause, platform_id, secret_matches
 from bot.channels.plain import render_plain, split_text
+from bot.config import SettingsError
+from bot.texts import say
 from bot.web.server import error_response
 from handlers.inbox import Inbox
 from handlers.messages import Identity, Inbound, Outcome, Reply
@@ -158,7 +160,12 @@ class ZaloBotChannel:
 
     async def start(self) -> None:
         """Check the token (getMe); register our webhook, or make sure none is set for polling."""
-        self.account = await self.call("getMe")
+        try:
+            self.account = await self.call("getMe")
+        except ZaloBotError as error:
+            if UNAUTHORIZED in (error.code, error.status):
+                raise SettingsError(say("cli.run.zalo_bot_token_refused")) from None
+            raise
         if self.config.mode == "webhook":
             assert self.config.webhook_secret, "webhook mode needs a secret"
             await self.call(

@@ -32,6 +32,7 @@ from aiohttp import web
 
 from bot.channels.base import Delivery, json_object, json_text, platform_id
 from bot.channels.plain import render_plain, split_text, with_links
+from bot.logs import remember_secrets
 from bot.web.server import error_response
 from handlers.context import Services
 from handlers.messages import Identity, Inbound, Option, Outcome, Reply
@@ -89,7 +90,18 @@ class ZaloTokens:
         self.services = services
         self._session = session
         self._lock = asyncio.Lock()
-        self.current: PlatformToken | None = None
+        self._current: PlatformToken | None = None
+
+    @property
+    def current(self) -> PlatformToken | None:
+        """The pair held now (as last read from the database)."""
+        return self._current
+
+    @current.setter
+    def current(self, pair: PlatformToken | None) -> None:
+        if pair is not None:  # each pair as it rotates: never in a log line or an error message
+            remember_secrets(pair.access_token, pair.refresh_token)
+        self._current = pair
 
     @property
     def access_token(self) -> str:

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from bot.app import App
+from bot.logs import remember_presented
 from bot.web.limits import BEARER_RE, api_key_of
 from bot.web.openapi import Answer, Operation, build_document
 from bot.web.server import APP, error_response, status_of
@@ -598,6 +599,7 @@ async def _authorize(request: web.Request, scopes: tuple[str, ...]) -> ApiKey:
     key = await api_key_of(request, match.group(1))
     if key is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key", invalid)
+    remember_presented(match.group(1))  # a live key: never in a log line
     if not key.scopes & set(scopes):
         needed = " or ".join(scopes)
         raise ApiError(
