@@ -23,8 +23,8 @@ from bot.logs import configure as configure_logging
 from bot.terminal import run_demo, run_shell
 from bot.texts import choose_locale, current_locale, say
 from bot.texts.arguments import Formatter as ArgumentFormatter
-from bot.texts.arguments import install as install_argparse_words
 from bot.texts.arguments import metavar
+from bot.texts.arguments import words as argparse_words
 from handlers.calendar import CalendarError
 from handlers.errors import HandlerError
 from handlers.leader import PERIOD_CHOICES, period_kind, period_of, period_title
@@ -486,9 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in words
     choose_locale(words)
-    install_argparse_words()
     try:
-        args = _parser().parse_args(argv)
+        with argparse_words():
+            args = _parser().parse_args(argv)
         asyncio.run(_with_app(_dispatch(args)))
     except HandlerError as exc:
         print(say("cli.error", message=exc.text(current_locale())), file=sys.stderr)

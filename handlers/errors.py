@@ -39,9 +39,9 @@ class HandlerError(Exception):
         self.values = dict(values or {})
 
     @classmethod
-    def worded(cls, key: str, code: str | None = None, **values: object) -> Self:
-        """A refusal whose wording is ``key`` of the catalogs, filled with ``values``."""
-        return cls(_texts()("en", key, **values), code, key=key, values=values)
+    def worded(cls, key: str, /, **values: object) -> Self:
+        """A refusal whose wording is ``key`` of the catalogs, filled with ``values`` (its class's code)."""
+        return cls(_texts()("en", key, **values), key=key, values=values)
 
     @property
     def message(self) -> str:

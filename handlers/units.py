@@ -143,10 +143,10 @@ def read_unit_file(path: Path) -> list[UnitLine]:
     """
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            sample = stream.read(4096)
+            first_line = stream.readline()
             stream.seek(0)
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;") if sample else csv.excel
-            rows = list(csv.reader(stream, dialect))
+            delimiter = ";" if first_line.count(";") > first_line.count(",") else ","  # as the header is written
+            rows = list(csv.reader(stream, delimiter=delimiter))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         problem = UnitProblem(None, None, "row", "units.import.unreadable", {"reason": reason})

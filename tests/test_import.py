@@ -945,9 +945,9 @@ def test_the_command_names_a_repeated_code_and_reports_an_unchanged_reimport_as_
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("khong-co.xlsx", "sipasbot: error: không có tệp "),
-        ("thieu.xlsx", "sipasbot: error: tệp thiếu cột bắt buộc “Lĩnh vực”, “Ngày tiếp nhận”"),
-        ("ghi-chu.txt", "sipasbot: error: không nhận dạng được loại tệp ghi-chu.txt"),
+        ("khong-co.xlsx", "sipasbot: lỗi: không có tệp "),
+        ("thieu.xlsx", "sipasbot: lỗi: tệp thiếu cột bắt buộc “Lĩnh vực”, “Ngày tiếp nhận”"),
+        ("ghi-chu.txt", "sipasbot: lỗi: không nhận dạng được loại tệp ghi-chu.txt"),
     ],
 )
 def test_the_command_refuses_an_unusable_file_with_one_line(
@@ -974,8 +974,8 @@ def test_the_command_help_tells_the_exit_statuses(env: dict[str, str]) -> None:
 
     assert result.returncode == 0
     text_ = " ".join(result.stdout.split())
-    assert "Exit status 0 when the file was read, even if some rows were refused" in text_
-    assert "2 when the file is missing, unreadable, of another type or lacks a required header" in text_
+    assert "Mã thoát 0 khi đã đọc được tệp, kể cả khi có dòng bị từ chối" in text_
+    assert "2 khi không có tệp, không đọc được, sai loại tệp hoặc thiếu cột bắt buộc" in text_
     assert "--unit" in result.stdout
     assert "--sheet" in result.stdout
 

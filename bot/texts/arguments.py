@@ -1,13 +1,15 @@
 """argparse's own words ("usage:", "options", "invalid choice"…) in the run's locale, from the catalogs.
 
-argparse asks ``gettext`` for each of its phrases through the module's ``_`` and ``ngettext``; ``install()``
-points them at the catalogs (keys ``argparse.*``), so the help and the usage errors speak the run's language.
-A phrase argparse adds in a later Python release and the catalogs lack stays as argparse words it.
+argparse asks ``gettext`` for each of its phrases through the module's ``_`` and ``ngettext``; ``words()``
+points them at the catalogs (keys ``argparse.*``) while a command line is parsed, so the help and the usage
+errors speak the run's language. A phrase a later Python adds and the catalogs lack stays as argparse words it.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bot.texts import say
 
@@ -51,10 +53,16 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return singular if n == 1 else plural
 
 
-def install() -> None:
-    """Make argparse word its phrases from the catalogs (in the locale chosen for this run)."""
+@contextmanager
+def words() -> Iterator[None]:
+    """While inside, argparse words its phrases from the catalogs (in the locale chosen for this run)."""
+    before = argparse._, argparse.ngettext  # type: ignore[attr-defined]
     setattr(argparse, "_", _gettext)  # noqa: B010 - argparse's gettext hook is its module's ``_``
     setattr(argparse, "ngettext", _ngettext)  # noqa: B010
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = before  # type: ignore[attr-defined]
 
 
 class Formatter(argparse.HelpFormatter):
