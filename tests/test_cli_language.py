@@ -71,18 +71,20 @@ def test_every_help_is_vietnamese_and_english_with_lang_en(cli: Any) -> None:
         status, vi, _ = cli(*path, "--help")
         assert status == 0
         assert vi.startswith(f"cách dùng: sipasbot {' '.join(path)}".rstrip()), vi
-        assert "tùy chọn:" in vi and "hiện hướng dẫn này rồi thoát" in vi, vi
+        assert "tùy chọn:" in vi, vi
+        assert "hiện hướng dẫn này rồi thoát" in vi, vi
         assert not ENGLISH.search(vi), (path, ENGLISH.search(vi), vi)
         status, en, _ = cli("--lang", "en", *path, "--help")
         assert status == 0
-        assert en.startswith("usage: sipasbot") and "show this help message and exit" in en, en
+        assert en.startswith("usage: sipasbot"), en
+        assert "show this help message and exit" in en, en
         # every description and argument help is the catalog's: the English one is shown in English only
         helps = [english.description or ""] + [
             a.help for a in english._actions if a.help and a.help != argparse.SUPPRESS and a.dest != "help"
         ]
         for help_ in helps:
             if help_:
-                assert help_ in " ".join(en.split()) or help_ in en, (path, help_)
+                assert help_ in en, (path, help_)
                 assert help_ not in vi, (path, help_)
     # the language also comes from SIPAS_LANG; --lang wins
     os.environ["SIPAS_LANG"] = "en"
