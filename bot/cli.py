@@ -493,7 +493,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HandlerError as exc:
         print(say("cli.error", message=exc.text(current_locale())), file=sys.stderr)
         return 2
-    except (UsageError, SettingsError, FormError, DatabaseError, CalendarError) as exc:
+    except (DatabaseError, CalendarError) as exc:
+        message = say(f"cli.{exc.key}", **exc.values) if exc.key else str(exc)
+        print(say("cli.error", message=message), file=sys.stderr)
+        return 2
+    except SettingsError as exc:
+        print(say("cli.error", message=say("cli.settings", problems=exc)), file=sys.stderr)
+        return 2
+    except (UsageError, FormError) as exc:
         print(say("cli.error", message=exc), file=sys.stderr)
         return 2
     except OperationalError as exc:

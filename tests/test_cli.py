@@ -351,11 +351,11 @@ def _broken_forms(tmp_path: Path) -> Path:
         (["db", "upgrade"], {"SIPAS_QUIET_HOURS": "tối"}, "SIPAS_QUIET_HOURS: expected HH:MM-HH:MM"),
         (["db", "upgrade"], {"SIPAS_TIMEZONE": "Mars/Olympus"}, "SIPAS_TIMEZONE: unknown time zone"),
         (["db", "upgrade"], {"SIPAS_SURVEY_FORM": "khong-co"}, "SIPAS_SURVEY_FORM: unknown form 'khong-co'"),
-        (["db", "upgrade"], {"SIPAS_DATABASE_URL": "mysql+aiomysql://x/y"}, "unsupported database 'mysql'"),
+        (["db", "upgrade"], {"SIPAS_DATABASE_URL": "mysql+aiomysql://x/y"}, "không hỗ trợ cơ sở dữ liệu 'mysql'"),
         (
             ["db", "upgrade"],
             {"SIPAS_DATABASE_URL": "sqlite+aiosqlite:////no/such/dir/x.db"},
-            "unable to open database file",
+            "không mở được tệp cơ sở dữ liệu",
         ),
         (
             ["db", "upgrade"],
@@ -433,7 +433,7 @@ def test_the_holidays_of_a_year_with_the_override_file(env: dict[str, str], tmp_
     broken = run({**env, "SIPAS_HOLIDAYS_FILE": str(overrides)}, "holidays", "list")
     assert broken.returncode == 2
     assert broken.stderr.count("\n") == 1
-    assert "days_off is a mapping" in broken.stderr
+    assert "days_off là bảng ngày" in broken.stderr
 
 
 def test_the_holidays_list_shows_the_make_up_saturdays_as_working_days(env: dict[str, str], tmp_path: Path) -> None:
