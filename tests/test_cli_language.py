@@ -20,7 +20,7 @@ from bot.texts import choose_locale
 ENGLISH = re.compile(
     r"\b(usage:|error:|positional arguments|options:|show this help|the following arguments|invalid choice|"
     r"wrote|added|revoked|backed up|stored|keep it|is at revision|parent:|form:|no unit|already exists|"
-    r"required|see:|default)\b",
+    r"required|see:|default|row \d+)\b",
     re.IGNORECASE,
 )
 
@@ -98,6 +98,13 @@ def test_every_help_is_vietnamese_and_english_with_lang_en(cli: Any) -> None:
 def test_every_command_says_what_it_did_in_vietnamese_then_in_english(cli: Any, tmp_path: Path) -> None:
     tree = tmp_path / "don-vi.csv"
     tree.write_text("Mã;Tên;Mã cấp trên\nQ3;Quận 3;\nP8;Phường 8;Q3\n", encoding="utf-8")
+    export = tmp_path / "xuat.csv"
+    export.write_text(
+        "Mã hồ sơ,Thủ tục,Lĩnh vực,Ngày tiếp nhận,Ngày hẹn trả,Chủ hồ sơ\n"
+        "P8-1,Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn An\n"
+        ",Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn Ba\n",
+        encoding="utf-8",
+    )
     said = {
         ("db", "upgrade"): "đang ở phiên bản",
         ("units", "import", str(tree)): "Đã thêm 2 đơn vị; 0 đơn vị đã có từ trước được giữ nguyên.",
@@ -106,6 +113,7 @@ def test_every_command_says_what_it_did_in_vietnamese_then_in_english(cli: Any, 
         ("targets", "set", "--unit", "P8", "--on-time", "97"): "Cả đơn vị: hài lòng",
         ("holidays", "list", "--year", "2026"): "Ngày nghỉ lễ, Tết năm 2026 (ngoài các ngày thứ Bảy, Chủ nhật):",
         ("invite", "--role", "staff", "--unit", "P8"): "(gửi /join ",
+        ("dossiers", "import", str(export), "--unit", "P8", "--progress"): "dòng 3: thiếu “Mã hồ sơ”",
         ("apikey", "create", "phan-mem", "--scopes", "reports:read"): "(hãy lưu khóa ngay",
         ("apikey", "revoke", "phan-mem"): "đã thu hồi 1 khóa tên “phan-mem”",
         ("zalo-oa", "tokens", "--access-token", "a", "--refresh-token", "r"): "Đã lưu mã Zalo OA",
@@ -259,3 +267,28 @@ def test_a_unit_file_is_checked_for_names_loops_and_its_header(cli: Any, tmp_pat
     assert (status, err) == (0, "")
     assert out == "Đã thêm 2 đơn vị; 1 đơn vị đã có từ trước được giữ nguyên.\n"
     assert "P2\tPhường 2\t(cấp trên: P1;" in cli("units", "list")[1]
+
+
+def test_settings_database_and_calendar_refusals_are_in_the_runs_language(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIPAS_DATABASE_URL", "mysql+aiomysql://x/y")
+    assert cli("db", "upgrade") == (
+        2,
+        "",
+        "sipasbot: lỗi: không hỗ trợ cơ sở dữ liệu 'mysql': dùng SQLite hoặc PostgreSQL\n",
+    )
+    assert cli("--lang", "en", "db", "upgrade")[2] == (
+        "sipasbot: error: unsupported database 'mysql': use SQLite or PostgreSQL\n"
+    )
+    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
+    holidays = tmp_path / "holidays.yaml"
+    holidays.write_text('days_off: {"2026-12-31": "Nghỉ"}\nworking_days: ["2026-12-31"]\n', encoding="utf-8")
+    assert cli("holidays", "list")[2] == (
+        f"sipasbot: lỗi: {holidays}: 2026-12-31 vừa là ngày nghỉ vừa là ngày làm việc\n"
+    )
+    holidays.unlink()
+    monkeypatch.setenv("SIPAS_QUIET_HOURS", "tối")
+    status, _, err = cli("db", "upgrade")
+    assert status == 2
+    assert err.startswith("sipasbot: lỗi: cấu hình không dùng được (biến môi trường hoặc tệp .env): SIPAS_QUIET_HOURS")
