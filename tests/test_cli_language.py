@@ -4,6 +4,7 @@ refusal), English with ``--lang en`` or ``SIPAS_LANG=en``; and ``units import`` 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 import unicodedata
@@ -292,3 +293,15 @@ def test_settings_database_and_calendar_refusals_are_in_the_runs_language(
     status, _, err = cli("db", "upgrade")
     assert status == 2
     assert err.startswith("sipasbot: lỗi: cấu hình không dùng được (biến môi trường hoặc tệp .env): SIPAS_QUIET_HOURS")
+
+
+def test_the_shells_own_lines_follow_the_runs_language(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("units", "add", "P8", "Phường 8")[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    status, out, _ = cli("shell", "--as", "staff", "--unit", "P8")
+    assert status == 0
+    assert out.startswith("Đang trò chuyện với SIPAS Bot với tư cách cán bộ của đơn vị P8")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    status, out, _ = cli("--lang", "en", "shell", "--as", "staff", "--unit", "P8")
+    assert status == 0
+    assert out.startswith("Talking to SIPAS Bot as staff member of unit P8")
