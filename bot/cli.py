@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -27,7 +27,10 @@ from bot.keyboard import Left
 from bot.logs import configure as configure_logging
 from bot.logs import scrub
 from bot.terminal import run_demo, run_shell
-from bot.texts import choose_locale, say
+from bot.texts import choose_locale, current_locale, say
+from bot.texts.arguments import Formatter as ArgumentFormatter
+from bot.texts.arguments import metavar
+from bot.texts.arguments import words as argparse_words
 from handlers.audit import AuditTrail
 from handlers.calendar import CalendarError
 from handlers.chart import ACCEPTED as CHART_FORMATS
@@ -48,8 +51,16 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", ArgumentFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("metavar", metavar("command"))
+        return super().add_subparsers(**kwargs)
+
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see: {self.prog} --help)")
+        raise UsageError(say("cli.see_help", message=message, prog=self.prog))
 
 
 def _date(text: str) -> date:
@@ -60,7 +71,7 @@ def _date(text: str) -> date:
             return datetime.strptime(text, "%d/%m/%Y").date()
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or dd/mm/yyyy)") from None
+        raise argparse.ArgumentTypeError(say("cli.not_a_date", text=text)) from None
 
 
 def _chart_file(text: str) -> Path:
@@ -74,175 +85,148 @@ def _period(text: str) -> str:
     """A period as typed (ngay, tuan, thang, quy, 6thang, 9thang, nam; accents and spaces allowed)."""
     kind = period_kind(text)
     if kind is None:
-        raise argparse.ArgumentTypeError(f"unknown period {text!r} (use one of: {PERIOD_CHOICES})")
+        raise argparse.ArgumentTypeError(say("cli.unknown_period", text=text, choices=PERIOD_CHOICES))
     return kind
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sipasbot", description="SIPAS Bot: citizens' satisfaction surveys for one-stop shops.")
-    parser.add_argument("--debug", action="store_true", help="show details of internal errors")
-    parser.add_argument("--lang", choices=["vi", "en"], help="the language of messages (default: SIPAS_LANG, else vi)")
+    parser = _Parser(prog="sipasbot", description=say("cli.help.description"))
+    parser.add_argument("--debug", action="store_true", help=say("cli.help.debug"))
+    parser.add_argument("--lang", choices=["vi", "en"], help=say("cli.help.lang"))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    commands.add_parser("demo", help="a first run: a sample dossier, its survey in the terminal, then the report")
-    run = commands.add_parser("run", help="the service: web server, channels, delivery and the scheduler")
-    run.add_argument(
-        "--role",
-        choices=["all", "web"],
-        default="all",
-        help="all (default): the web server, and delivery and scheduling while this instance holds the lock "
-        "(PostgreSQL: one instance at a time); web: webhooks, the API and the pages only",
-    )
+    commands.add_parser("demo", help=say("cli.help.demo"), description=say("cli.help.demo"))
+    run = commands.add_parser("run", help=say("cli.help.run"), description=say("cli.help.run"))
+    run.add_argument("--role", choices=["all", "web"], default="all", help=say("cli.help.run.role"))
 
-    shell = commands.add_parser("shell", help="talk to the bot in the terminal")
+    shell = commands.add_parser("shell", help=say("cli.help.shell"), description=say("cli.help.shell"))
     shell.add_argument(
-        "--as", dest="role", choices=["citizen", "staff", "leader"], required=True, help="whom to act as"
+        "--as", dest="role", choices=["citizen", "staff", "leader"], required=True, help=say("cli.help.shell.as")
     )
-    shell.add_argument("--user", default="console", help="the console chat to use (default: console)")
-    shell.add_argument("--unit", help="staff and leaders: the unit they work for")
-    shell.add_argument("--name", help="staff: the officer's name as dossiers give it (cán bộ xử lý)")
-    shell.add_argument(
-        "--files",
-        type=Path,
-        help="the folder attachments (slips, charts, workbooks) are written to "
-        "(default: SIPAS_FILES_DIR, else ./sipasbot-tep)",
-    )
+    shell.add_argument("--user", default="console", help=say("cli.help.shell.user"))
+    shell.add_argument("--unit", help=say("cli.help.shell.unit"))
+    shell.add_argument("--name", help=say("cli.help.officer_name"))
+    shell.add_argument("--files", type=Path, metavar=metavar("DIR"), help=say("cli.help.shell.files"))
 
-    invite = commands.add_parser("invite", help="a one-time code that gives a role to the chat that sends it")
-    invite.add_argument("--role", choices=["staff", "leader", "admin"], required=True)
-    invite.add_argument("--unit", required=True, help="the unit (its units below are included)")
-    invite.add_argument("--name", help="staff: the officer's name as dossiers give it (cán bộ xử lý)")
-    invite.add_argument(
-        "--lead", action="store_true", help="staff: the unit's one-stop-shop lead (warned of every late dossier)"
-    )
-    invite.add_argument("--days", type=int, default=7, help="days the code stays valid (default 7)")
+    invite = commands.add_parser("invite", help=say("cli.help.invite"), description=say("cli.help.invite"))
+    invite.add_argument("--role", choices=["staff", "leader", "admin"], required=True, help=say("cli.help.invite.role"))
+    invite.add_argument("--unit", required=True, help=say("cli.help.invite.unit"))
+    invite.add_argument("--name", help=say("cli.help.officer_name"))
+    invite.add_argument("--lead", action="store_true", help=say("cli.help.invite.lead"))
+    invite.add_argument("--days", type=int, default=7, help=say("cli.help.invite.days"))
 
-    digest = commands.add_parser("digest", help="a unit's daily digest (the leaders' morning message)")
-    digest.add_argument("--unit", required=True, help="unit code")
-    digest.add_argument("--date", type=_date, help="the day of the digest (default: today): it covers the day before")
+    digest = commands.add_parser("digest", help=say("cli.help.digest"), description=say("cli.help.digest"))
+    digest.add_argument("--unit", required=True, help=say("cli.help.unit_code"))
+    digest.add_argument("--date", type=_date, help=say("cli.help.digest.date"))
     digest.add_argument(
-        "--period",
-        type=_period,
-        default="day",
-        help=f"{PERIOD_CHOICES} (6 tháng, 9 tháng, năm: from 1 January; default: ngay)",
+        "--period", type=_period, default="day", help=say("cli.help.digest.period", choices=PERIOD_CHOICES)
     )
-    digest.add_argument("--send", action="store_true", help="also send it to the unit's leaders (once per day)")
+    digest.add_argument("--send", action="store_true", help=say("cli.help.digest.send"))
     digest.add_argument(
-        "--chart",
-        type=_chart_file,
-        metavar="FILE",
-        help=f"write the chart to this file, in the format its name says ({CHART_FORMATS})",
+        "--chart", type=_chart_file, metavar=metavar("FILE"), help=say("cli.help.digest.chart", formats=CHART_FORMATS)
     )
     digest.add_argument(
         "--children",
         "--include-children",
         dest="include_children",
         action="store_true",
-        help="add the units below it to the figures (default: the unit alone, as every output)",
+        help=say("cli.help.digest.children"),
     )
 
-    holidays = commands.add_parser("holidays", help="the working-day calendar")
+    holidays = commands.add_parser("holidays", help=say("cli.help.holidays"), description=say("cli.help.holidays"))
     holiday_commands = holidays.add_subparsers(dest="holidays_command", required=True, parser_class=_Parser)
     holiday_list = holiday_commands.add_parser(
-        "list", help="the days off of a year (public holidays and the override file) and its make-up working days"
+        "list", help=say("cli.help.holidays.list"), description=say("cli.help.holidays.list")
     )
-    holiday_list.add_argument("--year", type=int, help="the year (default: this year)")
+    holiday_list.add_argument("--year", type=int, help=say("cli.help.holidays.year"))
 
-    db = commands.add_parser("db", help="the database schema")
+    db = commands.add_parser("db", help=say("cli.help.db"), description=say("cli.help.db"))
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
-    db_commands.add_parser("upgrade", help="apply migrations")
-    backup = db_commands.add_parser("backup", help="SQLite: an online, consistent copy of the database file")
-    backup.add_argument("file", type=Path, help="the copy to write (e.g. /var/backups/sipasbot-2026-12-01.db)")
+    db_commands.add_parser("upgrade", help=say("cli.help.db.upgrade"), description=say("cli.help.db.upgrade"))
+    backup = db_commands.add_parser("backup", help=say("cli.help.db.backup"), description=say("cli.help.db.backup"))
+    backup.add_argument("file", type=Path, metavar=metavar("file"), help=say("cli.help.db.backup.file"))
 
-    units = commands.add_parser("units", help="the unit tree")
+    units = commands.add_parser("units", help=say("cli.help.units"), description=say("cli.help.units"))
     unit_commands = units.add_subparsers(dest="units_command", required=True, parser_class=_Parser)
-    add = unit_commands.add_parser("add", help="add a unit")
-    add.add_argument("code")
-    add.add_argument("name")
-    add.add_argument("--parent", help="the code of the unit above it")
-    add.add_argument("--form", help="the survey form its citizens get (default: SIPAS_SURVEY_FORM)")
-    unit_commands.add_parser("list", help="list the units")
+    add = unit_commands.add_parser("add", help=say("cli.help.units.add"), description=say("cli.help.units.add"))
+    add.add_argument("code", metavar=metavar("code"), help=say("cli.help.units.add.code"))
+    add.add_argument("name", metavar=metavar("name"), help=say("cli.help.units.add.name"))
+    add.add_argument("--parent", help=say("cli.help.units.add.parent"))
+    add.add_argument("--form", help=say("cli.help.units.add.form"))
+    unit_commands.add_parser("list", help=say("cli.help.units.list"), description=say("cli.help.units.list"))
     units_import = unit_commands.add_parser(
-        "import", help="add units from a CSV file (mã, tên, mã cấp trên) or a province and its communes"
+        "import", help=say("cli.help.units.import"), description=say("cli.help.units.import.description")
     )
     source = units_import.add_mutually_exclusive_group(required=True)
-    source.add_argument("file", nargs="?", type=Path, help="a CSV file with the columns mã, tên, mã cấp trên")
-    source.add_argument(
-        "--province", help="a province's national code (e.g. 01 Hà Nội, 79 TP Hồ Chí Minh): it and its communes"
-    )
+    source.add_argument("file", nargs="?", type=Path, metavar=metavar("file"), help=say("cli.help.units.import.file"))
+    source.add_argument("--province", help=say("cli.help.units.import.province"))
 
-    dossiers = commands.add_parser("dossiers", help="dossiers from the one-stop-shop software")
+    dossiers = commands.add_parser("dossiers", help=say("cli.help.dossiers"), description=say("cli.help.dossiers"))
     dossier_commands = dossiers.add_subparsers(dest="dossiers_command", required=True, parser_class=_Parser)
     dossier_import = dossier_commands.add_parser(
         "import",
-        help="import dossiers and their dates from its export (.xlsx or .csv); importing again changes nothing twice",
-        description="Import dossiers and their dates from a one-stop-shop export. Columns are found by their "
-        "Vietnamese headers (accents and case ignored): Mã hồ sơ, Thủ tục, Lĩnh vực, Ngày tiếp nhận, Ngày hẹn trả "
-        "and Chủ hồ sơ are required; Mã thủ tục, Ngày xử lý xong, Ngày trả kết quả, Trạng thái, Số điện thoại, "
-        "Email, Cán bộ xử lý, Đơn vị, Hình thức nộp and Loại chủ hồ sơ (cá nhân / tổ chức) are read when present.",
-        epilog="Exit status 0 when the file was read, even if some rows were refused (each is listed as "
-        "'row N: reason'); 2 when the file is missing, unreadable, of another type or lacks a required header.",
+        help=say("cli.help.dossiers.import"),
+        description=say("cli.help.dossiers.import.description"),
+        epilog=say("cli.help.dossiers.import.epilog"),
     )
-    dossier_import.add_argument("file", type=Path, help="the export: .xlsx or .csv (UTF-8, comma or semicolon)")
-    dossier_import.add_argument("--unit", help="unit code for rows without one (needed when there is no Đơn vị column)")
-    dossier_import.add_argument("--sheet", help="the sheet of the workbook to read (default: the first)")
-    dossier_import.add_argument(
-        "--progress", action="store_true", help="report progress on stderr even when it is not a terminal"
-    )
+    dossier_import.add_argument("file", type=Path, metavar=metavar("file"), help=say("cli.help.dossiers.import.file"))
+    dossier_import.add_argument("--unit", help=say("cli.help.dossiers.import.unit"))
+    dossier_import.add_argument("--sheet", help=say("cli.help.dossiers.import.sheet"))
+    dossier_import.add_argument("--progress", action="store_true", help=say("cli.help.dossiers.import.progress"))
 
-    apikey = commands.add_parser("apikey", help="API keys for the one-stop-shop software")
+    apikey = commands.add_parser("apikey", help=say("cli.help.apikey"), description=say("cli.help.apikey"))
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, parser_class=_Parser)
     revoke = apikey_commands.add_parser(
-        "revoke", help="revoke the live keys with this name (after a new one is in use)"
+        "revoke", help=say("cli.help.apikey.revoke"), description=say("cli.help.apikey.revoke")
     )
-    revoke.add_argument("name")
-    create = apikey_commands.add_parser("create", help="make a key (printed once; only its hash is kept)")
-    create.add_argument("name")
-    create.add_argument("--scopes", required=True, help="comma-separated: dossiers:write,reports:read,apologies:write")
+    revoke.add_argument("name", metavar=metavar("name"), help=say("cli.help.apikey.name"))
+    create = apikey_commands.add_parser(
+        "create", help=say("cli.help.apikey.create"), description=say("cli.help.apikey.create")
+    )
+    create.add_argument("name", metavar=metavar("name"), help=say("cli.help.apikey.name"))
+    create.add_argument("--scopes", required=True, help=say("cli.help.apikey.scopes"))
 
-    zalo = commands.add_parser("zalo-oa", help="the Zalo Official Account's credentials")
+    zalo = commands.add_parser("zalo-oa", help=say("cli.help.zalo"), description=say("cli.help.zalo"))
     zalo_commands = zalo.add_subparsers(dest="zalo_command", required=True, parser_class=_Parser)
     tokens = zalo_commands.add_parser(
-        "tokens", help="store a new token pair after the OA's administrator granted access"
+        "tokens", help=say("cli.help.zalo.tokens"), description=say("cli.help.zalo.tokens")
     )
-    tokens.add_argument("--access-token", required=True)
-    tokens.add_argument("--refresh-token", required=True)
-    tokens.add_argument("--expires-in", type=int, default=90000, help="seconds the access token lives (default 90000)")
+    tokens.add_argument("--access-token", required=True, help=say("cli.help.zalo.access"))
+    tokens.add_argument("--refresh-token", required=True, help=say("cli.help.zalo.refresh"))
+    tokens.add_argument("--expires-in", type=int, default=90000, help=say("cli.help.zalo.expires"))
 
-    targets = commands.add_parser("targets", help="a unit's targets, and its targets per field (DOMAIN.md §7)")
+    targets = commands.add_parser("targets", help=say("cli.help.targets"), description=say("cli.help.targets"))
     target_commands = targets.add_subparsers(dest="targets_command", required=True, parser_class=_Parser)
     target_set = target_commands.add_parser(
-        "set",
-        help="set a unit's targets, or its targets for one field (unset ones: the unit's, else the defaults)",
+        "set", help=say("cli.help.targets.set"), description=say("cli.help.targets.set")
     )
-    target_set.add_argument("--unit", required=True, help="unit code")
-    target_set.add_argument("--field", help='the field (lĩnh vực), e.g. "Đất đai" (accents and case ignored)')
-    target_set.add_argument("--satisfaction", type=float, help="satisfaction target in percent, e.g. 95")
-    target_set.add_argument("--on-time", dest="on_time", type=float, help="on-time target in percent, e.g. 96")
-    target_list = target_commands.add_parser("list", help="the targets a unit's figures are judged against")
-    target_list.add_argument("--unit", required=True, help="unit code")
+    target_set.add_argument("--unit", required=True, help=say("cli.help.unit_code"))
+    target_set.add_argument("--field", help=say("cli.help.targets.field"))
+    target_set.add_argument("--satisfaction", type=float, help=say("cli.help.targets.satisfaction"))
+    target_set.add_argument("--on-time", dest="on_time", type=float, help=say("cli.help.targets.on_time"))
+    target_list = target_commands.add_parser(
+        "list", help=say("cli.help.targets.list"), description=say("cli.help.targets.list")
+    )
+    target_list.add_argument("--unit", required=True, help=say("cli.help.unit_code"))
 
-    report = commands.add_parser("report", help="the satisfaction report")
-    report.add_argument("--unit", required=True, help="unit code")
-    report.add_argument("--from", dest="start", type=_date, help="first day (default: the 1st of this month)")
-    report.add_argument("--to", dest="end", type=_date, help="last day (default: today)")
+    report = commands.add_parser("report", help=say("cli.help.report"), description=say("cli.help.report"))
+    report.add_argument("--unit", required=True, help=say("cli.help.unit_code"))
+    report.add_argument("--from", dest="start", type=_date, help=say("cli.help.report.from"))
+    report.add_argument("--to", dest="end", type=_date, help=say("cli.help.report.to"))
+    report.add_argument("--period", type=_period, help=say("cli.help.report.period", choices=PERIOD_CHOICES))
+    report.add_argument("--date", type=_date, help=say("cli.help.report.date"))
     report.add_argument(
-        "--period",
-        type=_period,
-        help=f"instead of --from/--to: {PERIOD_CHOICES} — the period holding --date (6thang: January–June, "
-        "9thang: January–September, nam: the year), to --date while it runs",
+        "--format", choices=["text", "json", "xlsx"], default="text", help=say("cli.help.report.format")
     )
-    report.add_argument("--date", type=_date, help="with --period: the day the report is made on (default: today)")
-    report.add_argument("--format", choices=["text", "json", "xlsx"], default="text", help="xlsx needs --out")
     report.add_argument(
         "--children",
         "--include-children",
         dest="include_children",
         action="store_true",
-        help="add the units below it (default: the unit alone, as every output; see docs/FIGURES.md)",
+        help=say("cli.help.report.children"),
     )
-    report.add_argument("--form", help="score the answers to this form (default: the unit's form)")
-    report.add_argument("--out", type=Path, help="write to this file instead of the terminal")
+    report.add_argument("--form", help=say("cli.help.report.form"))
+    report.add_argument("--out", type=Path, help=say("cli.help.report.out"))
     add_admin_commands(commands, _date)  # roles list|revoke, audit list
     return parser
 
@@ -263,29 +247,29 @@ def _safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - only for display
-        return "(invalid URL)"
+        return say("cli.invalid_url")
 
 
 async def _db_upgrade(app: App) -> None:
     from storage.migrate import current_revision
 
     revision = await current_revision(app.services.database)
-    print(f"database {_safe_url(app.settings.database_url)} is at revision {revision}")
+    print(say("cli.db.revision", url=_safe_url(app.settings.database_url), revision=revision))
 
 
 async def _db_backup(app: App, target: Path) -> None:
     from storage.db import backup_sqlite
 
     size = await backup_sqlite(app.services.database, target)
-    print(f"backed up {_safe_url(app.settings.database_url)} to {target} ({size} bytes)")
+    print(say("cli.db.backed_up", url=_safe_url(app.settings.database_url), target=target, size=size))
 
 
 async def _units_import(app: App, args: argparse.Namespace) -> None:
     from handlers.units import import_units, read_unit_file, vietnam_units
 
     lines = vietnam_units(args.province) if args.province else read_unit_file(args.file)
-    done = await import_units(app.services, lines)
-    print(f"Đã thêm {done.added} đơn vị; {done.kept} đơn vị đã có từ trước được giữ nguyên.")
+    done = await import_units(app.services, lines, str(args.file or args.province))
+    print(say("cli.units.imported", added=done.added, kept=done.kept))
 
 
 async def _units_add(app: App, args: argparse.Namespace) -> None:
@@ -301,40 +285,39 @@ async def _units_list(app: App) -> None:
     for unit in units:
         parent = by_id[unit.parent_id].code if unit.parent_id in by_id else "-"
         form = unit.form_id or app.settings.survey_form
-        print(f"{unit.code}\t{unit.name}\t(parent: {parent}; form: {form})")
+        print(say("cli.units.listed", code=unit.code, name=unit.name, parent=parent, form=form))
 
 
 async def _invite(app: App, args: argparse.Namespace) -> None:
     code = await app.roles.invite(args.role, args.unit, officer_name=args.name, lead=args.lead, days=args.days)
     print(code)
     until = app.services.policy.show(app.services.clock() + timedelta(days=args.days))
-    print(
-        f"(gửi /join {code} cho bot trong cuộc trò chuyện của người được cấp quyền; dùng một lần, hết hạn {until})",
-        file=sys.stderr,
-    )
+    print(say("cli.invite.note", code=code, until=until), file=sys.stderr)
 
 
 async def _holidays(app: App, args: argparse.Namespace) -> None:
     calendar, policy = app.services.calendar, app.services.policy
     year = args.year or policy.local_date(app.services.clock()).year
     if not 1900 <= year <= 2200:
-        raise UsageError("--year: between 1900 and 2200")
-    weekdays = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
-    print(f"Ngày nghỉ lễ, Tết năm {year} (ngoài các ngày thứ Bảy, Chủ nhật):")
+        raise UsageError(say("cli.holidays.year_range"))
+    print(say("cli.holidays.title", year=year))
     for day in calendar.days_off_in(year):
-        origin = " (tệp bổ sung)" if day.added else ""
-        print(f"  {day.day:%d/%m/%Y}  {weekdays[day.day.weekday()]:<8}  {day.name}{origin}")
+        origin = say("cli.holidays.from_file") if day.added else ""
+        weekday = say(f"cli.weekday.{day.day.weekday()}")
+        print(say("cli.holidays.day", day=f"{day.day:%d/%m/%Y}", weekday=weekday, name=day.name, origin=origin))
     working = calendar.make_up_days_in(year)
     if working:
-        print("Ngày làm việc bù vào thứ Bảy, Chủ nhật:")
+        print(say("cli.holidays.make_up_title"))
         for made_up in working:
             why = (
-                f"làm việc bù cho ngày nghỉ {made_up.swapped_for:%d/%m/%Y}"
+                say("cli.holidays.make_up_for", day=f"{made_up.swapped_for:%d/%m/%Y}")
                 if made_up.swapped_for and not made_up.added
-                else "ngày làm việc (tệp bổ sung)"
+                else say("cli.holidays.working_from_file")
             )
-            print(f"  {made_up.day:%d/%m/%Y}  {weekdays[made_up.day.weekday()]:<8}  {why}")
-    print(f"Tệp bổ sung: {app.settings.holidays_file} ({'có' if app.settings.holidays_file.exists() else 'chưa có'})")
+            weekday = say(f"cli.weekday.{made_up.day.weekday()}")
+            print(say("cli.holidays.day", day=f"{made_up.day:%d/%m/%Y}", weekday=weekday, name=why, origin=""))
+    state = say("cli.holidays.file_present" if app.settings.holidays_file.exists() else "cli.holidays.file_missing")
+    print(say("cli.holidays.file", path=app.settings.holidays_file, state=state))
 
 
 async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
@@ -344,7 +327,8 @@ async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
 
     def progress(done: int, total: int | None) -> None:
         if show_progress:
-            print(f"… {done}/{total} dòng" if total is not None else f"… {done} dòng", file=sys.stderr, flush=True)
+            line = say("cli.dossiers.progress_of", done=done, total=total) if total is not None else None
+            print(line or say("cli.dossiers.progress", done=done), file=sys.stderr, flush=True)
 
     importer = DossierImporter(app.services)
     report = await importer.run(args.file, unit=args.unit, on_progress=progress, sheet=args.sheet)
@@ -363,27 +347,27 @@ async def _digest(app: App, args: argparse.Namespace) -> None:
         try:
             args.chart.write_bytes(chart)
         except OSError as exc:
-            raise UsageError(f"cannot write {args.chart}: {exc.strerror}") from None
+            raise UsageError(say("cli.cannot_write", path=args.chart, reason=exc.strerror)) from None
     if args.send:
         sent = await app.digests.queue(digest, services.clock())
-        print(f"(đã xếp gửi cho {sent} lãnh đạo; người đã nhận bản tin của ngày này không nhận lại)", file=sys.stderr)
+        print(say("cli.digest.queued", count=sent), file=sys.stderr)
 
 
 async def _report(app: App, args: argparse.Namespace) -> None:
     today = app.services.policy.local_date(app.services.clock())
     if args.period is not None:
         if args.start or args.end:
-            raise UsageError("--period cannot be used with --from or --to")
+            raise UsageError(say("cli.report.period_with_dates"))
         period = period_of(args.period, args.date or today)
         start, end = period.start, period.end
     elif args.date is not None:
-        raise UsageError("--date goes with --period (or give --from and --to)")
+        raise UsageError(say("cli.report.date_without_period"))
     else:
         start = args.start or today.replace(day=1)
         end = args.end or today
     if args.format == "xlsx":
         if not args.out:
-            raise UsageError("--format xlsx needs --out FILE.xlsx")
+            raise UsageError(say("cli.report.xlsx_needs_out"))
         title = period_title(args.period or "", Period(start, end))
         content = await app.period_reports.workbook(
             args.unit, Period(start, end), title, include_children=args.include_children
@@ -391,9 +375,9 @@ async def _report(app: App, args: argparse.Namespace) -> None:
         try:
             args.out.write_bytes(content)
         except OSError as exc:
-            raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+            raise UsageError(say("cli.cannot_write", path=args.out, reason=exc.strerror)) from None
         await AuditTrail(app.services).export_written(args.unit, "xlsx", str(args.out))
-        print(f"wrote {args.out} ({len(content)} bytes)")
+        print(say("cli.report.wrote", path=args.out, size=len(content)))
         return
     report = await app.reporter.satisfaction(
         args.unit, Period(start, end), args.include_children, form_id=args.form, breakdowns=True
@@ -405,28 +389,37 @@ async def _report(app: App, args: argparse.Namespace) -> None:
         try:
             args.out.write_text(output + "\n", encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+            raise UsageError(say("cli.cannot_write", path=args.out, reason=exc.strerror)) from None
         await AuditTrail(app.services).export_written(args.unit, args.format, str(args.out))
     else:
         print(output)
 
 
 def _print_targets(unit: Unit, book: TargetBook) -> None:
-    own = " (mặc định)"
+    own = say("cli.targets.default")
     unit_goal = book.unit
-    print(f"Chỉ tiêu của {unit.name} ({unit.code}):")
+    print(say("cli.targets.title", name=unit.name, code=unit.code))
     print(
-        f"  Cả đơn vị: hài lòng {percent_text(unit_goal.satisfaction, '')}"
-        f"{own if unit.target_satisfaction is None else ''}"
-        f" · đúng hạn {percent_text(unit_goal.on_time, '')}{own if unit.target_on_time is None else ''}"
+        say(
+            "cli.targets.unit",
+            satisfaction=percent_text(unit_goal.satisfaction, ""),
+            satisfaction_note=own if unit.target_satisfaction is None else "",
+            on_time=percent_text(unit_goal.on_time, ""),
+            on_time_note=own if unit.target_on_time is None else "",
+        )
     )
     for field in book.fields:
         goal = book.for_field(field.field)
-        inherited = " (của đơn vị)"
+        inherited = say("cli.targets.inherited")
         print(
-            f"  Lĩnh vực {field.field}: hài lòng {percent_text(goal.satisfaction, '')}"
-            f"{inherited if field.satisfaction is None else ''}"
-            f" · đúng hạn {percent_text(goal.on_time, '')}{inherited if field.on_time is None else ''}"
+            say(
+                "cli.targets.field",
+                field=field.field,
+                satisfaction=percent_text(goal.satisfaction, ""),
+                satisfaction_note=inherited if field.satisfaction is None else "",
+                on_time=percent_text(goal.on_time, ""),
+                on_time_note=inherited if field.on_time is None else "",
+            )
         )
 
 
@@ -439,26 +432,26 @@ async def _targets(app: App, args: argparse.Namespace) -> None:
 
 async def _apikey_revoke(app: App, name: str) -> None:
     count = await app.api_keys.revoke(name)
-    print(f"revoked {count} key(s) named {name!r}")
+    print(say("cli.apikey.revoked", count=count, name=name))
 
 
 async def _apikey_create(app: App, args: argparse.Namespace) -> None:
     key = await app.api_keys.create(args.name, args.scopes.split(","))
     print(key)
-    print("(keep it now: it is shown once and only its hash is stored)", file=sys.stderr)
+    print(say("cli.apikey.keep_it"), file=sys.stderr)
 
 
 async def _zalo_tokens(app: App, args: argparse.Namespace) -> None:
     access, refresh = args.access_token.strip(), args.refresh_token.strip()
     if not access or not refresh or args.expires_in <= 0:
-        raise UsageError("both tokens are needed, and --expires-in must be positive")
+        raise UsageError(say("cli.zalo.bad_tokens"))
     services = app.services
     now = services.clock()
     async with services.uow() as uow:
         await uow.tokens.replace("zalo_oa", access, refresh, now + timedelta(seconds=args.expires_in), now)
         await uow.audit.add(services.actor, "zalo_oa.tokens", "channel:zalo_oa", {"expires_in": args.expires_in}, now)
         await uow.commit()
-    print("Zalo OA tokens stored; a running service picks them up at its next refresh or restart.")
+    print(say("cli.zalo.stored"))
 
 
 async def _run(app: App, role: str) -> None:
@@ -482,7 +475,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
         return lambda app: run_demo(app, sys.stdin, sys.stdout)
     if args.command == "shell":
         if args.role != "citizen" and not args.unit:
-            raise UsageError(f"--as {args.role} needs --unit CODE")
+            raise UsageError(say("cli.shell.needs_unit", role=args.role))
         return lambda app: run_shell(
             app,
             args.user,
@@ -531,17 +524,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in words
     choose_locale(words)
     try:
-        args = _parser().parse_args(argv)
+        with argparse_words():
+            args = _parser().parse_args(argv)
         asyncio.run(_with_app(_dispatch(args), "service" if args.command == "run" else operator()))
-    except (UsageError, SettingsError, FormError, DatabaseError, HandlerError, CalendarError) as exc:
-        print(scrub(f"sipasbot: error: {exc}"), file=sys.stderr)
+    except HandlerError as exc:
+        print(scrub(say("cli.error", message=exc.text(current_locale()))), file=sys.stderr)
+        return 2
+    except (DatabaseError, CalendarError) as exc:
+        message = say(f"cli.{exc.key}", **exc.values) if exc.key else str(exc)
+        print(scrub(say("cli.error", message=message)), file=sys.stderr)
+        return 2
+    except SettingsError as exc:
+        print(scrub(say("cli.error", message=say("cli.settings", problems=exc))), file=sys.stderr)
+        return 2
+    except (UsageError, FormError) as exc:
+        print(scrub(say("cli.error", message=exc)), file=sys.stderr)
         return 2
     except OperationalError as exc:
-        print(scrub(f"sipasbot: error: cannot use the database: {str(exc.orig).splitlines()[0]}"), file=sys.stderr)
+        reason = say("cli.database_unusable", reason=str(exc.orig).splitlines()[0])
+        print(scrub(say("cli.error", message=reason)), file=sys.stderr)
         return 2
     except (OSError, SQLAlchemyError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        print(scrub(f"sipasbot: error: {type(exc).__name__}: {first}"), file=sys.stderr)
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        print(scrub(say("cli.error", message=reason)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("", file=sys.stderr)
@@ -551,10 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             log.exception("internal error")
-        print(
-            scrub(f"sipasbot: internal error: {type(exc).__name__}: {exc} (run with --debug for details)"),
-            file=sys.stderr,
-        )
+        print(scrub(say("cli.internal_error", kind=type(exc).__name__, message=exc)), file=sys.stderr)
         return 1
     return 0
 

@@ -14,7 +14,7 @@ from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.keyboard import Interrupted, Keyboard, Left
 from bot.outbox import Outbox
-from bot.texts import say
+from bot.texts import current_locale, say
 from handlers.dossiers import ContactInput, DossierInput
 from handlers.messages import Identity, Inbound, InboundKind
 from handlers.reporting import Period, render_text
@@ -111,12 +111,12 @@ async def run_shell(
     """
     chat = TerminalChat(app, user, stdin, stdout, files)
     if role == "citizen":
-        chat.print(app.services.texts("vi", "shell.banner", user=user))
+        chat.print(app.services.texts(current_locale(), "shell.banner", user=user))
     else:
         assert unit is not None
         code = await app.roles.invite(role, unit, officer_name=officer_name, days=1)
-        role_name = app.services.texts("vi", f"role.{role}")
-        chat.print(app.services.texts("vi", "shell.banner_staff", user=user, role=role_name, unit=unit))
+        role_name = app.services.texts(current_locale(), f"role.{role}")
+        chat.print(app.services.texts(current_locale(), "shell.banner_staff", user=user, role=role_name, unit=unit))
         await chat.send("text", f"/join {code}")
     await chat.deliver()
     with chat.ctrl_c():
@@ -161,10 +161,10 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
 
     user = f"demo-{number}-{code[-6:].lower()}"
     chat = TerminalChat(app, user, stdin, stdout)
-    chat.print(texts("vi", "demo.intro", code=code, unit=unit.name, citizen=citizen, user=user))
+    chat.print(texts(current_locale(), "demo.intro", code=code, unit=unit.name, citizen=citizen, user=user))
     chat.print(f"> /start {result.dossier.optin_token}")
     await chat.send("text", f"/start {result.dossier.optin_token}")
-    chat.print(texts("vi", "demo.auto_consent"))
+    chat.print(texts(current_locale(), "demo.auto_consent"))
     await chat.send("choice", value="c:yes")
     chat.print("> /khaosat")
     await chat.send("text", "/khaosat")
@@ -176,13 +176,13 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
                 chat.print("\n" + say("cli.demo.survey_stopped", user=user))
                 break
             if line is None:
-                chat.print("\n" + texts("vi", "demo.stdin_ended", user=user))
+                chat.print("\n" + texts(current_locale(), "demo.stdin_ended", user=user))
                 break
             await chat.send("text", line)
     report = await app.reporter.satisfaction(unit.code, Period.month_to_date(services.policy.local_date(now)))
     chat.print("\n" + render_text(report, services))
     if report["satisfaction"]["suppressed"]:
-        chat.print(texts("vi", "demo.report_note"))
+        chat.print(texts(current_locale(), "demo.report_note"))
 
 
 async def _completed(app: App, dossier_id: int) -> bool:

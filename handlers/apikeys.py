@@ -32,11 +32,12 @@ class ApiKeyHandler:
         wanted = sorted({s.strip() for s in scopes if s.strip()})
         unknown = [s for s in wanted if s not in SCOPES]
         if unknown or not wanted:
-            raise InvalidInput(
-                f"scopes must be some of {', '.join(SCOPES)}" + (f" (not {', '.join(unknown)})" if unknown else "")
-            )
+            scopes, not_known = ", ".join(SCOPES), ", ".join(unknown)
+            if unknown:
+                raise InvalidInput.worded("error.apikey_scopes_unknown", scopes=scopes, unknown=not_known)
+            raise InvalidInput.worded("error.apikey_scopes", scopes=scopes)
         if not NAME_RE.fullmatch(name):
-            raise InvalidInput("a key name is 1–100 letters, digits, spaces, '.', '_' or '-'")
+            raise InvalidInput.worded("error.apikey_name")
         public = secrets.token_hex(4)
         key = f"{PREFIX}_{public}_{secrets.token_urlsafe(32)}"
         async with self.services.uow() as uow:
@@ -57,7 +58,7 @@ class ApiKeyHandler:
         async with self.services.uow() as uow:
             revoked = await uow.api_keys.revoke(name, now)
             if not revoked:
-                raise NotFound(f"no live API key named {name!r}")
+                raise NotFound.worded("error.apikey_none", name=name)
             await uow.audit.add(self.services.actor, "apikey.revoke", f"apikey:{name}", {"count": revoked}, now)
             await uow.commit()
         return revoked

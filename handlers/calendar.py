@@ -35,6 +35,11 @@ WEEKEND = frozenset({5, 6})  # Saturday, Sunday
 class CalendarError(Exception):
     """The override file cannot be used; the message names the file and the problem."""
 
+    def __init__(self, message: str, key: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.key = key  # the wording of the command line: bot/texts cli.<key>
+        self.values = values
+
 
 @dataclass(frozen=True)
 class DayOff:
@@ -105,7 +110,9 @@ def _day(value: object, where: str) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise CalendarError(f"{where}: not a date (YYYY-MM-DD): {value!r}") from None
+        raise CalendarError(
+            f"{where}: not a date (YYYY-MM-DD): {value!r}", "calendar.not_a_date", where=where, value=value
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -132,18 +139,28 @@ class WorkCalendar:
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise CalendarError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+            reason = str(exc).splitlines()[0]
+            raise CalendarError(
+                f"{path}: cannot read: {reason}", "calendar.unreadable", path=path, reason=reason
+            ) from None
         if not isinstance(raw, dict) or set(raw) - {"days_off", "working_days"}:
-            raise CalendarError(f"{path}: expected the keys days_off and working_days")
+            raise CalendarError(f"{path}: expected the keys days_off and working_days", "calendar.keys", path=path)
         off_raw = raw.get("days_off") or {}
         work_raw = raw.get("working_days") or []
         if not isinstance(off_raw, dict) or not isinstance(work_raw, list):
-            raise CalendarError(f"{path}: days_off is a mapping of dates to names, working_days a list of dates")
+            raise CalendarError(
+                f"{path}: days_off is a mapping of dates to names, working_days a list of dates",
+                "calendar.shape",
+                path=path,
+            )
         days_off = {_day(k, f"{path}: days_off"): str(v or "Ngày nghỉ") for k, v in off_raw.items()}
         working = frozenset(_day(v, f"{path}: working_days") for v in work_raw)
         both = sorted(set(days_off) & working)
         if both:
-            raise CalendarError(f"{path}: {both[0].isoformat()} is both a day off and a working day")
+            day = both[0].isoformat()
+            raise CalendarError(
+                f"{path}: {day} is both a day off and a working day", "calendar.both", path=path, day=day
+            )
         return cls(days_off, working)
 
     def day_off(self, day: date) -> DayOff | None:

@@ -2,21 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
+from typing import Self
+
+from handlers.texts import Texts
+
+
+@cache
+def _texts() -> Texts:
+    return Texts.load()
+
 
 class HandlerError(Exception):
-    """A request that cannot be carried out; ``code`` is stable, the message says why."""
+    """A request that cannot be carried out; ``code`` is stable, the message says why.
+
+    A refusal made with ``worded(key, **values)`` is worded by the catalogs (handlers/texts, keys ``error.*``):
+    its message, the API's, is the English wording; ``text(locale)`` gives it in any locale (the command line
+    shows it in the run's).
+    """
 
     code = "invalid"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        *,
+        key: str | None = None,
+        values: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
+        self.key = key
+        self.values = dict(values or {})
+
+    @classmethod
+    def worded(cls, key: str, /, **values: object) -> Self:
+        """A refusal whose wording is ``key`` of the catalogs, filled with ``values`` (its class's code)."""
+        return cls(_texts()("en", key, **values), key=key, values=values)
 
     @property
     def message(self) -> str:
         """The reason, in one line."""
         return str(self)
+
+    def text(self, locale: str) -> str:
+        """The reason in ``locale`` (the message as given when it has no catalog key)."""
+        return _texts()(locale, self.key, **self.values) if self.key else self.message
 
 
 class InvalidInput(HandlerError):

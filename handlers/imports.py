@@ -185,7 +185,7 @@ class RowError:
     message: str
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.message}"
+        return f"dòng {self.row}: {self.message}"
 
 
 @dataclass(frozen=True)

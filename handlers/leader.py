@@ -151,7 +151,7 @@ def period_of(kind: str, day: date) -> Period:
         return Period(quarter_of(day).start, day)
     last_month = {"half_year": 6, "nine_months": 9, "year": 12}.get(kind)
     if last_month is None:
-        raise InvalidInput(f"unknown period {kind!r}")
+        raise InvalidInput.worded("error.unknown_period", period=kind)
     end = month_of(date(day.year, last_month, 1)).end
     return Period(date(day.year, 1, 1), min(day, end))
 
@@ -271,7 +271,7 @@ class Digests:
         if kind in ("half_year", "nine_months", "year"):
             current = period_of(kind, yesterday)
             return current, Period(_last_year(current.start), _last_year(current.end))
-        raise InvalidInput(f"unknown digest period {kind!r}")
+        raise InvalidInput.worded("error.unknown_period", period=kind)
 
     async def _section(self, unit: Unit, unit_ids: list[int], period: Period, children: bool) -> Section:
         return Section(period, await self.reporter.of_unit(unit, unit_ids, period, include_children=children))
@@ -296,7 +296,7 @@ class Digests:
         async with services.uow(read_only=True) as uow:
             unit = await uow.units.get_by_code(unit_code)
             if unit is None:
-                raise NotFound(f"no unit {unit_code!r}")
+                raise NotFound.worded("error.no_unit", unit=unit_code)
             children = await uow.units.children(unit.id)
             unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
         has_children = include_children

@@ -67,11 +67,11 @@ class Reporter:
         adds the figures by procedure and by channel (``by_procedure``, ``by_channel``).
         """
         if period.end < period.start:
-            raise InvalidInput("the period ends before it starts")
+            raise InvalidInput.worded("error.period_reversed")
         async with self.services.uow(read_only=True) as uow:
             unit = await uow.units.get_by_code(unit_code)
             if unit is None:
-                raise NotFound(f"no unit {unit_code!r}")
+                raise NotFound.worded("error.no_unit", unit=unit_code)
             unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
         return await self.of_unit(unit, unit_ids, period, include_children, form_id, breakdowns=breakdowns)
 
@@ -93,7 +93,7 @@ class Reporter:
         as_of = min(services.clock(), end)
         wanted = form_id or unit.form_id or policy.default_form
         if wanted not in services.catalog:
-            raise InvalidInput(f"unknown form {wanted!r}")
+            raise InvalidInput.worded("error.unknown_report_form", form=wanted)
         form = services.catalog.get(wanted)
 
         async def answers() -> list[AnswerCount]:

@@ -137,15 +137,15 @@ class Roles:
     ) -> str:
         """A one-time code giving ``role`` in the unit; only its hash is kept."""
         if role not in ROLES:
-            raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+            raise InvalidInput.worded("error.invite_role", roles=", ".join(ROLES))
         if not 1 <= days <= 90:
-            raise InvalidInput("a code lives 1 to 90 days")
+            raise InvalidInput.worded("error.invite_days")
         now = self.services.clock()
         code = new_invite_code()
         async with self.services.uow() as uow:
             unit = await uow.units.get_by_code(unit_code)
             if unit is None:
-                raise NotFound(f"no unit {unit_code!r}")
+                raise NotFound.worded("error.no_unit", unit=unit_code)
             name = nfc(officer_name).strip() if officer_name else None
             actor = self.services.actor
             until = now + timedelta(days=days)

@@ -52,7 +52,7 @@ def _checked(name: str, value: float | None) -> float | None:
     if value is None:
         return None
     if not 0 <= value <= 100:
-        raise InvalidInput(f"{name}: a percentage between 0 and 100")
+        raise InvalidInput.worded("error.percentage", name=name)
     return float(value)
 
 
@@ -83,11 +83,11 @@ class TargetHandler:
         satisfaction = _checked("satisfaction", satisfaction)
         on_time = _checked("on-time", on_time)
         if satisfaction is None and on_time is None:
-            raise InvalidInput("give --satisfaction, --on-time or both")
+            raise InvalidInput.worded("error.targets_missing")
         async with self.services.uow() as uow:
             unit = await uow.units.get_by_code(unit_code)
             if unit is None:
-                raise NotFound(f"no unit {unit_code!r}")
+                raise NotFound.worded("error.no_unit", unit=unit_code)
             if field is None:
                 await uow.targets.set_unit(unit.id, satisfaction, on_time)
             else:
@@ -102,7 +102,7 @@ class TargetHandler:
         """The field as dossiers name it (matched without accents or case), else as typed."""
         typed = " ".join(nfc(field).split())
         if not typed or len(typed) > 100:
-            raise InvalidInput("a field name is 1–100 characters")
+            raise InvalidInput.worded("error.field_name")
         known = await uow.targets.known_fields() + [f.field for f in await uow.targets.fields(unit_id)]
         return next((name for name in known if fold(name) == fold(typed)), typed)
 
@@ -111,5 +111,5 @@ class TargetHandler:
         async with self.services.uow(read_only=True) as uow:
             unit = await uow.units.get_by_code(unit_code)
         if unit is None:
-            raise NotFound(f"no unit {unit_code!r}")
+            raise NotFound.worded("error.no_unit", unit=unit_code)
         return unit, await self.book(unit)

@@ -21,6 +21,11 @@ READ_ONLY = "sipas_read_only"
 class DatabaseError(Exception):
     """The database URL cannot be used; the message says why in one line."""
 
+    def __init__(self, message: str, key: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.key = key  # the wording of the command line: bot/texts cli.<key>
+        self.values = values
+
 
 def _sqlite_setup(engine: AsyncEngine) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for writing transactions.
@@ -62,7 +67,11 @@ def _check_sqlite_folder(database: str | None) -> None:
         return
     folder = Path(database).expanduser().parent
     if not folder.is_dir():
-        raise DatabaseError(f"cannot use the database: unable to open database file (no folder {folder})")
+        raise DatabaseError(
+            f"cannot use the database: unable to open database file (no folder {folder})",
+            "database.no_folder",
+            folder=folder,
+        )
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
@@ -70,11 +79,11 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     try:
         parsed = make_url(url)
     except Exception:  # noqa: BLE001 - sqlalchemy raises several types for a bad URL
-        raise DatabaseError(f"not a database URL: {url!r}") from None
+        raise DatabaseError(f"not a database URL: {url!r}", "database.not_url", url=url) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.get_driver_name() != "aiosqlite":
-            raise DatabaseError("SQLite needs the async driver: use sqlite+aiosqlite:///FILE")
+            raise DatabaseError("SQLite needs the async driver: use sqlite+aiosqlite:///FILE", "database.sqlite_driver")
         _check_sqlite_folder(parsed.database)
         dbapi = one_trip_dbapi()
         if dbapi is not None:
@@ -86,10 +95,12 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "asyncpg":
-            raise DatabaseError("PostgreSQL needs the async driver: use postgresql+asyncpg://…")
+            raise DatabaseError("PostgreSQL needs the async driver: use postgresql+asyncpg://…", "database.pg_driver")
         options.setdefault("pool_pre_ping", True)
         return create_async_engine(parsed, **options)
-    raise DatabaseError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
+    raise DatabaseError(
+        f"unsupported database {backend!r}: use SQLite or PostgreSQL", "database.unsupported", backend=backend
+    )
 
 
 class Database:
@@ -119,16 +130,18 @@ async def backup_sqlite(database: Database, target: Path) -> int:
     complete database file. PostgreSQL is backed up with pg_dump instead.
     """
     if database.dialect != "sqlite":
-        raise DatabaseError("this is not SQLite: back PostgreSQL up with pg_dump (see docs/OPERATIONS.md)")
+        raise DatabaseError(
+            "this is not SQLite: back PostgreSQL up with pg_dump (see docs/OPERATIONS.md)", "database.not_sqlite"
+        )
     source_path = make_url(database.url).database or ""
 
     def copy() -> int:
         import sqlite3
 
         if target.resolve() == Path(source_path).resolve():
-            raise DatabaseError("the backup would overwrite the database itself")
+            raise DatabaseError("the backup would overwrite the database itself", "database.backup_onto_itself")
         if not target.parent.is_dir():
-            raise DatabaseError(f"no folder {target.parent}")
+            raise DatabaseError(f"no folder {target.parent}", "database.no_backup_folder", folder=target.parent)
         source = sqlite3.connect(source_path)
         try:
             destination = sqlite3.connect(str(target))

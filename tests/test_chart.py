@@ -197,7 +197,7 @@ def test_digest_refuses_a_chart_name_it_cannot_write_before_any_work(
     assert status == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1, err
-    assert err.startswith("sipasbot: error: ")
+    assert err.startswith("sipasbot: lỗi: ")
     assert name in err
     assert ".png, .jpg, .jpeg, .svg, .pdf" in err
     assert "Traceback" not in err

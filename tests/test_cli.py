@@ -281,7 +281,7 @@ def test_the_default_database_is_sipasbot_db_in_the_working_directory(env: dict[
     del env["SIPAS_DATABASE_URL"]
     result = run(env, "db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"sqlite+aiosqlite:///sipasbot.db is at revision {migrate.head_revision()}" in result.stdout
+    assert f"sqlite+aiosqlite:///sipasbot.db đang ở phiên bản {migrate.head_revision()}" in result.stdout
     assert (tmp_path / "sipasbot.db").exists()
 
 
@@ -290,7 +290,7 @@ def test_units_and_reports(env: dict[str, str]) -> None:
     added = run(env, "units", "add", "P8", "Phường 8", "--parent", "Q3")
     assert added.stdout.strip() == "Đã thêm đơn vị P8: Phường 8"
     listed = run(env, "units", "list")
-    assert "P8\tPhường 8\t(parent: Q3; form: sipas-2022)" in listed.stdout
+    assert "P8\tPhường 8\t(cấp trên: Q3; mẫu phiếu: sipas-2022)" in listed.stdout
     report = run(
         env,
         "report",
@@ -342,20 +342,20 @@ def _broken_forms(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "settings", "message"),
     [
-        (["report", "--unit", "NOPE"], {}, "sipasbot: error: no unit 'NOPE'"),
-        (["report", "--unit", "DEMO", "--from", "2026-13-01"], {}, "not a date: '2026-13-01'"),
-        (["report", "--unit", "DEMO", "--format", "pdf"], {}, "invalid choice: 'pdf'"),
-        ([], {}, "the following arguments are required: command"),
-        (["units", "add", "P8", "Phường 8", "--parent", "NOPE"], {}, "no parent unit 'NOPE'"),
-        (["units", "add", "mã sai", "Phường"], {}, "a unit code is"),
+        (["report", "--unit", "NOPE"], {}, "sipasbot: lỗi: không có đơn vị “NOPE”"),
+        (["report", "--unit", "DEMO", "--from", "2026-13-01"], {}, "không phải ngày: '2026-13-01'"),
+        (["report", "--unit", "DEMO", "--format", "pdf"], {}, "lựa chọn không hợp lệ: 'pdf'"),
+        ([], {}, "thiếu đối số bắt buộc: LỆNH"),
+        (["units", "add", "P8", "Phường 8", "--parent", "NOPE"], {}, "không có đơn vị cấp trên “NOPE”"),
+        (["units", "add", "mã sai", "Phường"], {}, "mã đơn vị gồm 1–32 ký tự"),
         (["db", "upgrade"], {"SIPAS_QUIET_HOURS": "tối"}, "SIPAS_QUIET_HOURS: expected HH:MM-HH:MM"),
         (["db", "upgrade"], {"SIPAS_TIMEZONE": "Mars/Olympus"}, "SIPAS_TIMEZONE: unknown time zone"),
         (["db", "upgrade"], {"SIPAS_SURVEY_FORM": "khong-co"}, "SIPAS_SURVEY_FORM: unknown form 'khong-co'"),
-        (["db", "upgrade"], {"SIPAS_DATABASE_URL": "mysql+aiomysql://x/y"}, "unsupported database 'mysql'"),
+        (["db", "upgrade"], {"SIPAS_DATABASE_URL": "mysql+aiomysql://x/y"}, "không hỗ trợ cơ sở dữ liệu 'mysql'"),
         (
             ["db", "upgrade"],
             {"SIPAS_DATABASE_URL": "sqlite+aiosqlite:////no/such/dir/x.db"},
-            "cannot use the database: unable to open database file",
+            "không mở được tệp cơ sở dữ liệu",
         ),
         (
             ["db", "upgrade"],
@@ -380,7 +380,7 @@ def test_user_errors_are_one_line_without_a_traceback(
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sipasbot: error: ")
+    assert lines[0].startswith("sipasbot: lỗi: ")
     assert message in lines[0]
 
 
@@ -388,16 +388,16 @@ def test_a_unit_code_is_added_once(env: dict[str, str]) -> None:
     assert run(env, "units", "add", "P8", "Phường 8").returncode == 0
     again = run(env, "units", "add", "P8", "Phường 8")
     assert again.returncode == 2
-    assert again.stderr.strip() == "sipasbot: error: unit P8 already exists"
+    assert again.stderr.strip() == "sipasbot: lỗi: đơn vị P8 đã có"
 
 
 def test_a_unit_can_have_its_own_form(env: dict[str, str]) -> None:
     added = run(env, "units", "add", "P8", "Phường 8", "--form", "sipas-nhanh")
     assert added.stdout.strip() == "Đã thêm đơn vị P8: Phường 8 (mẫu phiếu sipas-nhanh)"
-    assert "P8\tPhường 8\t(parent: -; form: sipas-nhanh)" in run(env, "units", "list").stdout
+    assert "P8\tPhường 8\t(cấp trên: -; mẫu phiếu: sipas-nhanh)" in run(env, "units", "list").stdout
     refused = run(env, "units", "add", "P9", "Phường 9", "--form", "khong-co")
     assert refused.returncode == 2
-    assert "unknown form 'khong-co'" in refused.stderr
+    assert "không có mẫu phiếu “khong-co”" in refused.stderr
 
 
 def test_an_invite_code_gives_a_role_once(env: dict[str, str]) -> None:
@@ -418,7 +418,7 @@ def test_an_invite_code_gives_a_role_once(env: dict[str, str]) -> None:
     assert "Không tìm thấy hồ sơ P8-1" in staff.stdout
     refused = run(env, "invite", "--role", "staff", "--unit", "XX")
     assert refused.returncode == 2
-    assert refused.stderr.strip() == "sipasbot: error: no unit 'XX'"
+    assert refused.stderr.strip() == "sipasbot: lỗi: không có đơn vị “XX”"
 
 
 def test_the_holidays_of_a_year_with_the_override_file(env: dict[str, str], tmp_path: Path) -> None:
@@ -433,7 +433,7 @@ def test_the_holidays_of_a_year_with_the_override_file(env: dict[str, str], tmp_
     broken = run({**env, "SIPAS_HOLIDAYS_FILE": str(overrides)}, "holidays", "list")
     assert broken.returncode == 2
     assert broken.stderr.count("\n") == 1
-    assert "days_off is a mapping" in broken.stderr
+    assert "days_off là bảng ngày" in broken.stderr
 
 
 def test_the_holidays_list_shows_the_make_up_saturdays_as_working_days(env: dict[str, str], tmp_path: Path) -> None:
@@ -481,9 +481,13 @@ def test_units_are_imported_from_a_file_or_from_the_national_list(env: dict[str,
     assert "Đã thêm 127 đơn vị" in hanoi.stdout  # Thành phố Hà Nội and its 126 communes and wards since 07/2025
     listed = run(env, "units", "list").stdout
     assert "01\tThành phố Hà Nội" in listed
-    assert "Phường Hoàn Kiếm\t(parent: 01;" in listed
+    assert "Phường Hoàn Kiếm\t(cấp trên: 01;" in listed
     orphan = tmp_path / "orphan.csv"
     orphan.write_text("code,name,parent\nX1,Xã Một,NOWHERE\n", encoding="utf-8")
     refused = run(env, "units", "import", str(orphan))
     assert refused.returncode == 2
-    assert refused.stderr.strip() == "sipasbot: error: no parent unit 'NOWHERE' for 'X1'"
+    assert refused.stderr.strip().splitlines() == [
+        f"sipasbot: lỗi: tệp {orphan} có 1 lỗi, chưa nhập đơn vị nào:",
+        "  dòng 2, cột mã cấp trên: “NOWHERE” không có trong tệp và chưa có trong hệ thống — cần mã của một đơn vị"
+        " đã có hoặc có trong tệp",
+    ]

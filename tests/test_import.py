@@ -853,7 +853,7 @@ def test_the_summary_lists_at_most_200_row_errors() -> None:
 
     lines = summary.splitlines()
     assert lines[0] == "Đã nhập 150 hồ sơ (mới 100, cập nhật 30, không đổi 20); 250 dòng lỗi:"
-    assert lines[1] == "row 3: thiếu “Mã hồ sơ”"
+    assert lines[1] == "dòng 3: thiếu “Mã hồ sơ”"
     assert len(lines) == 1 + 200 + 1
     assert lines[-1] == "… và 50 dòng lỗi khác"
     assert unicodedata.is_normalized("NFC", summary)
@@ -898,8 +898,8 @@ def test_the_command_imports_an_export_and_lists_the_bad_rows(env: dict[str, str
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "Đã nhập 3 hồ sơ (mới 3, cập nhật 0, không đổi 0); 2 dòng lỗi:",
-        "row 5: thiếu “Mã hồ sơ”",
-        "row 6: “Ngày hẹn trả” trước “Ngày tiếp nhận”",
+        "dòng 5: thiếu “Mã hồ sơ”",
+        "dòng 6: “Ngày hẹn trả” trước “Ngày tiếp nhận”",
     ]
     assert result.stderr.splitlines() == ["… 5/5 dòng"]
     again = sipasbot(env, "dossiers", "import", str(path))
@@ -932,12 +932,12 @@ def test_the_command_names_a_repeated_code_and_reports_an_unchanged_reimport_as_
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
         "Đã nhập 2 hồ sơ (mới 2, cập nhật 0, không đổi 0); 1 dòng lỗi:",
-        "row 3: “Mã hồ sơ” 'P8-1' đã có ở dòng 2: chỉ dòng 2 được nhập",
+        "dòng 3: “Mã hồ sơ” 'P8-1' đã có ở dòng 2: chỉ dòng 2 được nhập",
     ]
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines() == [
         "Đã nhập 2 hồ sơ (mới 0, cập nhật 0, không đổi 2); 1 dòng lỗi:",
-        "row 3: “Mã hồ sơ” 'P8-1' đã có ở dòng 2: chỉ dòng 2 được nhập",
+        "dòng 3: “Mã hồ sơ” 'P8-1' đã có ở dòng 2: chỉ dòng 2 được nhập",
     ]
 
 
@@ -945,9 +945,9 @@ def test_the_command_names_a_repeated_code_and_reports_an_unchanged_reimport_as_
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("khong-co.xlsx", "sipasbot: error: không có tệp "),
-        ("thieu.xlsx", "sipasbot: error: tệp thiếu cột bắt buộc “Lĩnh vực”, “Ngày tiếp nhận”"),
-        ("ghi-chu.txt", "sipasbot: error: không nhận dạng được loại tệp ghi-chu.txt"),
+        ("khong-co.xlsx", "sipasbot: lỗi: không có tệp "),
+        ("thieu.xlsx", "sipasbot: lỗi: tệp thiếu cột bắt buộc “Lĩnh vực”, “Ngày tiếp nhận”"),
+        ("ghi-chu.txt", "sipasbot: lỗi: không nhận dạng được loại tệp ghi-chu.txt"),
     ],
 )
 def test_the_command_refuses_an_unusable_file_with_one_line(
@@ -974,8 +974,8 @@ def test_the_command_help_tells_the_exit_statuses(env: dict[str, str]) -> None:
 
     assert result.returncode == 0
     text_ = " ".join(result.stdout.split())
-    assert "Exit status 0 when the file was read, even if some rows were refused" in text_
-    assert "2 when the file is missing, unreadable, of another type or lacks a required header" in text_
+    assert "Mã thoát 0 khi đã đọc được tệp, kể cả khi có dòng bị từ chối" in text_
+    assert "2 khi không có tệp, không đọc được, sai loại tệp hoặc thiếu cột bắt buộc" in text_
     assert "--unit" in result.stdout
     assert "--sheet" in result.stdout
 
@@ -994,7 +994,7 @@ async def test_an_applicant_kind_column_says_which_applicants_are_organisations(
     report = await DossierImporter(services).run(write_xlsx(tmp_path / "loai.xlsx", rows, headers))
 
     assert [str(error) for error in report.errors] == [
-        "row 5: “Loại chủ hồ sơ” không rõ: 'hộ gia đình?' (cá nhân hoặc tổ chức)"
+        "dòng 5: “Loại chủ hồ sơ” không rõ: 'hộ gia đình?' (cá nhân hoặc tổ chức)"
     ]
     handler = DossierHandler(services)
     kinds = [(await handler.view(code)).dossier.applicant_kind for code in ("P8-K1", "P8-K2", "P8-K3")]

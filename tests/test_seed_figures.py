@@ -205,10 +205,10 @@ def test_targets_are_set_for_a_unit_and_a_field_and_listed(cli: Any) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--on-time", "101"), "on-time: a percentage between 0 and 100"),
-        ((), "give --satisfaction, --on-time or both"),
-        (("--unit", "X9", "--on-time", "90"), "no unit 'X9'"),
-        (("--on-time", "chín mươi"), "argument --on-time"),
+        (("--on-time", "101"), "on-time: cần một tỷ lệ phần trăm từ 0 đến 100"),
+        ((), "hãy cho --satisfaction, --on-time hoặc cả hai"),
+        (("--unit", "X9", "--on-time", "90"), "không có đơn vị “X9”"),
+        (("--on-time", "chín mươi"), "đối số --on-time"),
     ],
 )
 def test_a_bad_target_is_one_line_not_a_traceback(cli: Any, args: tuple[str, ...], message: str) -> None:

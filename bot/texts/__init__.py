@@ -33,3 +33,8 @@ def choose_locale(argv: Sequence[str]) -> str:
 def say(key: str, **values: Any) -> str:
     """The wording of ``key`` in this run's locale."""
     return _TEXTS(_locale, key, **values)
+
+
+def current_locale() -> str:
+    """The locale chosen for this run."""
+    return _locale
