@@ -25,6 +25,7 @@ from handlers import staff_steps as steps
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.messages import Inbound, Option, Reply, nfc, row_id
+from handlers.names import channel_name
 from handlers.privacy import mask_name, mask_phone, redact
 from handlers.slip import SlipData, looks_like_organisation, render_slip
 from handlers.staff_steps import ANSWER_LIMIT, REASON_LIMIT
@@ -850,7 +851,7 @@ class _ApologyFlow:
         issued = await self.apologies.issue(uow, dossier, str(data["reason"]), day, issuer, turn.now, kind)
         apology = issued.apology
         delivery = (
-            turn.t("apology.delivered_to", channels=", ".join(_channel_names(issued.channels)))
+            turn.t("apology.delivered_to", channels=", ".join(channel_name(c, turn.locale) for c in issued.channels))
             if issued.channels
             else turn.t("apology.not_delivered")
         )
@@ -874,11 +875,6 @@ def _kind(data: dict[str, Any]) -> str:
 def _prefix(kind: str) -> str:
     """Where the wording of a step lives: ``apology.`` for a delay, ``apology.error.`` for an error."""
     return "apology.error." if kind == "error" else "apology."
-
-
-def _channel_names(channels: tuple[str, ...]) -> list[str]:
-    names = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo", "zns": "ZNS", "console": "console"}
-    return [names.get(c, c) for c in channels]
 
 
 _WEEKDAYS = {
