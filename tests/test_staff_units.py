@@ -3,16 +3,27 @@ command on P8's dossiers and complaint — nothing of P8 is read or changed.
 
 First on Zalo (the real service polling the Zalo Bot emulator over loopback HTTP), with a staff member of P8
 beside them as the control (the same commands work for P8's own staff); then in the console, where a chat
-can press buttons it was never offered (a P8 complaint's "Trả lời" and "Đóng", a P8 dossier's apology).
+can press buttons it was never offered (a P8 complaint's "Trả lời" and "Đóng", a P8 dossier's apology), and in
+``sipasbot shell --as staff|leader --unit P9`` as an officer at the terminal types.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
+import os
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Table, select
 
+from bot.app import App
+from bot.cli import main
+from bot.config import load_settings
 from handlers.context import Services
 from handlers.dossiers import DossierHandler
 from handlers.privacy import mask_name, mask_phone
@@ -209,3 +220,57 @@ async def test_buttons_of_p8_pressed_in_a_p9_chat_read_and_change_nothing(servic
             assert leaks([r.text for r in replies], ("P8-LATE", "P8-DONE")) == [], (command, replies)
     assert await snapshot(services) == before
     assert not any("trả lời ý kiến" in r.text for r in await citizen.receive())
+
+
+def test_the_console_shell_of_a_p9_officer_and_leader_shows_nothing_of_p8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sipasbot shell --as staff|leader --unit P9``, as an officer at the terminal types, on P8's dossiers."""
+    database = tmp_path / "sipasbot.db"
+    url = f"sqlite+aiosqlite:///{database}"
+
+    async def build() -> dict[str, Any]:
+        app = App(load_settings(database_url=url))
+        await app.start()
+        try:
+            await app.units.add("P8", "Phường 8")
+            await app.units.add("P9", "Phường 9")
+            return await p8_and_p9(app.services, datetime.now(UTC))
+        finally:
+            await app.close()
+
+    made = asyncio.run(build())
+    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SIPAS_DATABASE_URL", url)
+
+    def shell(*args: str, typed: list[str]) -> str:
+        monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in typed)))
+        assert main(["shell", *args]) == 0
+        out: str = capsys.readouterr().out
+        return out
+
+    # P8's citizen complains from the terminal: agrees to the notice, writes, sends it as a complaint
+    said = shell("--as", "citizen", "--user", "citizen-8", typed=[f"/start {made['token']}", "1", COMPLAINT, "1"])
+    assert "Phản ánh (mã hồ sơ P8-LATE) đã được chuyển đến Phường 8" in said
+
+    def rows() -> dict[str, list[tuple[Any, ...]]]:
+        with closing(sqlite3.connect(database)) as connection:
+            return {
+                model.__tablename__: connection.execute(f"SELECT * FROM {model.__tablename__} ORDER BY 1").fetchall()
+                for model in STATE
+            }
+
+    before = rows()
+    commands = ["/hoso P8-LATE", "/xinloi P8-LATE", "1", "/xinloi P8-DONE saisot", "/phananh", "/baocao", "/huy"]
+    staff = shell("--as", "staff", "--unit", "P9", "--name", "Lê Văn Cường", "--user", "staff-9", typed=commands)
+    leader = shell("--as", "leader", "--unit", "P9", "--user", "lead-9", typed=commands)
+    assert rows() == before
+    assert staff.count(NOT_FOUND.format(code="P8-LATE")) == 2
+    assert NOT_FOUND.format(code="P8-DONE") in staff
+    assert "Không có phản ánh nào đang chờ xử lý." in staff
+    assert leader.count(REFUSED) == 4
+    assert "BẢN TIN NGÀY" in leader
+    for out in (staff, leader):
+        shown = [line for line in out.splitlines() if not line.startswith("> ")]  # the lines typed, echoed
+        assert leaks(shown, ("P8-LATE", "P8-DONE")) == []
