@@ -272,3 +272,23 @@ def test_the_cli_refuses_lead_for_a_leader_in_one_line(cli: Callable[..., tuple[
     status, out, _ = cli("invite", "--role", "staff", "--unit", "P8", "--lead")
     assert status == 0
     assert len(out.strip()) == 9
+
+
+async def test_the_apology_for_an_error_forgives_the_same_mistakes(
+    services: Services, officer: Person, clock: Clock
+) -> None:
+    done = sample_dossier(code="P8-5", phone=None, received_at=clock.now - timedelta(days=9))
+    await DossierHandler(services).upsert(done)
+    await DossierHandler(services).add_event("P8-5", "returned", clock.now - timedelta(days=1))
+    (prompt,) = await officer.type("/xinloi P8-5 saisot")
+    assert prompt.text.startswith("Phiếu xin lỗi do sai sót cho hồ sơ P8-5")
+    said = text_of(await officer.type("9"))
+    assert "từ 1 đến 5" in said
+    assert await draft_step(services) == "reason"
+    (preview,) = await officer.type("1")
+    assert "Bước 2/2" in preview.text
+    assert f"Phiếu in (PDF) ghi tên: {CITIZEN}" in preview.text
+    (cancelled,) = await officer.type("/huy")
+    assert cancelled.text == "Đã huỷ phiếu xin lỗi đang lập cho hồ sơ P8-5; chưa gửi gì cho người dân."
+    assert await draft_step(services) is None
+    assert await count(services, ApologyRow.id) == 0
