@@ -324,8 +324,8 @@ class Digests:
         else:
             weakest_from = current
         book = await self.goals.book(unit)
+        lines += channel_lines(weakest_from.report, locale, services.texts)  # with the period's survey figures
         lines += self._seed_lines(locale, weakest_from, book, none)
-        lines += channel_lines(weakest_from.report, locale, services.texts)
         lines += self._weakest(locale, weakest_from, none)
         day_start = services.policy.day_start
         async with services.uow(read_only=True) as uow:
