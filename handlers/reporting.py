@@ -128,6 +128,7 @@ class Reporter:
             "to": period.end.isoformat(),
             "include_children": include_children,
             "form": form.id,
+            "form_title": form.title.vi,
             "dossiers": {
                 "received": dossiers.received,
                 "resolved": dossiers.resolved,
@@ -153,7 +154,11 @@ class Reporter:
             "by_field": [_field_json(name, score_form(form, counts)) for name, counts in sorted(field_counts.items())],
             **{
                 f"by_{by}": [
-                    {by: name, **{k: v for k, v in _field_json(name, score_form(form, counts)).items() if k != "field"}}
+                    {
+                        by: name,
+                        **({"name": channel_name(name)} if by == "channel" else {}),
+                        **{k: v for k, v in _field_json(name, score_form(form, counts)).items() if k != "field"},
+                    }
                     for name, counts in sorted(_split(rows)[1].items())
                 ]
                 for by, rows in extra.items()

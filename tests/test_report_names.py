@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -150,3 +151,12 @@ async def test_the_digest_and_the_staff_chat_name_the_channels(services: Service
         await officer.type(typed)
     (issued,) = [r for r in officer.seen if r.text.startswith("Đã lập phiếu xin lỗi số")]
     assert "Đã gửi cho người dân qua: Zalo, Thử nghiệm trên máy tính." in issued.text
+
+
+def test_the_json_keeps_the_ids_and_adds_the_names(cli: Callable[..., tuple[int, str, str]]) -> None:
+    status, out, err = cli("report", *NOVEMBER, "--format", "json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["form"] == "sipas-2022"
+    assert report["form_title"] == TITLE
+    assert {row["channel"]: row["name"] for row in report["by_channel"]} == NAMES

@@ -509,6 +509,7 @@ class ReportChannel(_Report):
     """The overall index among the answers given on one channel (telegram, zalo_oa, zalo_bot, zns…)."""
 
     channel: str
+    name: str = Field(description="the channel as people know it: Telegram, Zalo, Zalo OA, Tin nhắn Zalo (ZNS)…")
     index: float | None
     n: int
     suppressed: bool
@@ -544,6 +545,7 @@ class ReportOut(_Report):
     to: str = Field(description="YYYY-MM-DD")
     include_children: bool
     form: str
+    form_title: str = Field(description="the form's title, as the people answering it read it")
     dossiers: ReportDossiers
     surveys: ReportSurveys
     satisfaction: ReportOverall
