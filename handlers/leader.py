@@ -24,7 +24,7 @@ from handlers.comments import SurveyComments
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.messages import Reply
-from handlers.names import channel_lines
+from handlers.names import channel_lines, shorten
 from handlers.privacy import redact
 from handlers.reporting import Period, Reporter, scope_text
 from handlers.staff import LEADER_ROLES
@@ -522,7 +522,7 @@ class Digests:
             return [*lines, f"• {none}"]
         for c in weakest:
             text = texts.get(c["code"], "")
-            short = text if len(text) <= 70 else text[:67].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+            short = shorten(text)
             lines.append(f"• {c['code']} {short}: {percent(c['index'], c['n'], none)} (n = {c['n']})")
         return lines
 

@@ -49,8 +49,11 @@ def channel_name(channel: str | None, locale: str = "vi") -> str:
 
 
 def shorten(text: str, width: int = CRITERION_WIDTH) -> str:
-    """``text`` on one line of at most ``width`` characters, cut after a whole word and ended with "…"."""
-    line = " ".join(text.split())
+    """``text`` on one line of at most ``width`` characters, cut after a whole word and ended with "…".
+
+    A full stop at its end is dropped: the line goes on with the figure.
+    """
+    line = " ".join(text.split()).rstrip(" .;:,")  # it is followed by ": figure" on its line
     if len(line) <= width:
         return line
     cut = line[: width - 1].rsplit(" ", 1)[0] if " " in line[: width - 1] else line[: width - 1]
