@@ -289,6 +289,8 @@ async def _units_list(app: App) -> None:
 
 
 async def _invite(app: App, args: argparse.Namespace) -> None:
+    if args.lead and args.role != "staff":
+        raise UsageError(say("cli.invite.lead_staff_only"))
     code = await app.roles.invite(args.role, args.unit, officer_name=args.name, lead=args.lead, days=args.days)
     print(code)
     until = app.services.policy.show(app.services.clock() + timedelta(days=args.days))

@@ -24,6 +24,7 @@ from handlers.comments import SurveyComments
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.messages import Reply
+from handlers.names import channel_lines, shorten
 from handlers.privacy import redact
 from handlers.reporting import Period, Reporter, scope_text
 from handlers.staff import LEADER_ROLES
@@ -273,8 +274,11 @@ class Digests:
             return current, Period(_last_year(current.start), _last_year(current.end))
         raise InvalidInput.worded("error.unknown_period", period=kind)
 
-    async def _section(self, unit: Unit, unit_ids: list[int], period: Period, children: bool) -> Section:
-        return Section(period, await self.reporter.of_unit(unit, unit_ids, period, include_children=children))
+    async def _section(
+        self, unit: Unit, unit_ids: list[int], period: Period, children: bool, breakdowns: bool = False
+    ) -> Section:
+        report = await self.reporter.of_unit(unit, unit_ids, period, include_children=children, breakdowns=breakdowns)
+        return Section(period, report)
 
     async def build(
         self,
@@ -302,7 +306,7 @@ class Digests:
         has_children = include_children
         current_period, previous_period = self.periods(kind, today)
         current, previous = await asyncio.gather(
-            self._section(unit, unit_ids, current_period, has_children),
+            self._section(unit, unit_ids, current_period, has_children, breakdowns=kind != "day"),
             self._section(unit, unit_ids, previous_period, has_children),
         )
         targets = self.targets(unit)
@@ -313,7 +317,7 @@ class Digests:
         if kind == "day":  # the morning digest also gives the month so far
             month, month_before = self.periods("month", today)
             month_now, month_then = await asyncio.gather(
-                self._section(unit, unit_ids, month, has_children),
+                self._section(unit, unit_ids, month, has_children, breakdowns=True),
                 self._section(unit, unit_ids, month_before, has_children),
             )
             lines += self._period_lines(locale, "digest.period.month", month_now, month_then, targets, none)
@@ -321,6 +325,7 @@ class Digests:
         else:
             weakest_from = current
         book = await self.goals.book(unit)
+        lines += channel_lines(weakest_from.report, locale, services.texts)  # with the period's survey figures
         lines += self._seed_lines(locale, weakest_from, book, none)
         lines += self._weakest(locale, weakest_from, none)
         day_start = services.policy.day_start
@@ -518,7 +523,7 @@ class Digests:
             return [*lines, f"• {none}"]
         for c in weakest:
             text = texts.get(c["code"], "")
-            short = text if len(text) <= 70 else text[:67].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+            short = shorten(text)
             lines.append(f"• {c['code']} {short}: {percent(c['index'], c['n'], none)} (n = {c['n']})")
         return lines
 
@@ -827,6 +832,7 @@ class PeriodReports:
             targets={"satisfaction": targets.satisfaction, "on_time": targets.on_time},
             generated_at=services.clock().astimezone(policy.timezone),
             field_targets=field_targets,
+            form_title=form.title.vi,
         )
         if len(answer_rows) < PROCESS_POOL_ROWS:
             return await asyncio.to_thread(build_workbook, data)

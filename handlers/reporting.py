@@ -12,6 +12,7 @@ from typing import Any
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.leader_figures import leader_figures
+from handlers.names import channel_name, form_title, question_texts, shorten
 from storage.values import AnswerCount, DossierCounts, SurveyCounts, Unit
 from survey_forms.scoring import FormScore, Interval, half_up, percent_of, score_form
 
@@ -127,6 +128,7 @@ class Reporter:
             "to": period.end.isoformat(),
             "include_children": include_children,
             "form": form.id,
+            "form_title": form.title.vi,
             "dossiers": {
                 "received": dossiers.received,
                 "resolved": dossiers.resolved,
@@ -152,7 +154,11 @@ class Reporter:
             "by_field": [_field_json(name, score_form(form, counts)) for name, counts in sorted(field_counts.items())],
             **{
                 f"by_{by}": [
-                    {by: name, **{k: v for k, v in _field_json(name, score_form(form, counts)).items() if k != "field"}}
+                    {
+                        by: name,
+                        **({"name": channel_name(name)} if by == "channel" else {}),
+                        **{k: v for k, v in _field_json(name, score_form(form, counts)).items() if k != "field"},
+                    }
                     for name, counts in sorted(_split(rows)[1].items())
                 ]
                 for by, rows in extra.items()
@@ -256,7 +262,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
     lines = [
         t(locale, "report.title", unit=report["unit_name"], code=report["unit"], start=start, end=end),
         scope_text(report, services, locale),
-        t(locale, "report.form", form=report["form"]),
+        t(locale, "report.form", form=form_title(services.catalog, report["form"], locale)),
         "",
         t(
             locale,
@@ -287,13 +293,15 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
             for f in report["factors"]
         ]
     lines.append(t(locale, "report.criteria"))
+    wording = question_texts(services.catalog, report["form"], locale)
     for c in report["criteria"]:
         counts = " · ".join(f"{level}: {count}" for level, count in c["counts"].items())
         lines.append(
             t(
                 locale,
-                "report.criterion_line",
+                "report.criterion_named",
                 code=c["code"],
+                text=shorten(wording.get(c["code"], "")),
                 index=_percent_text(c["index"], none),
                 n=c["n"],
                 counts=counts,
@@ -305,6 +313,18 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
         t(locale, "report.field_line", field=f["field"], index=_percent_text(f["index"], none), n=f["n"])
         for f in report["by_field"]
     ] or [t(locale, "report.none")]
+    if "by_channel" in report:
+        lines.append(t(locale, "report.by_channel"))
+        lines += [
+            t(
+                locale,
+                "report.channel_line",
+                channel=channel_name(c["channel"], locale),
+                index=_percent_text(c["index"], none),
+                n=c["n"],
+            )
+            for c in report["by_channel"]
+        ] or [t(locale, "report.none")]
     lines += ["", t(locale, "report.method")]
     return "\n".join(lines)
 

@@ -22,12 +22,15 @@ from itertools import islice
 from typing import Any, Protocol
 
 from handlers import limits
+from handlers import staff_steps as steps
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.messages import Inbound, Option, Reply, nfc, row_id
+from handlers.names import channel_name
 from handlers.privacy import mask_name, mask_phone, redact
 from handlers.roles import leave_other_units
 from handlers.slip import SlipData, looks_like_organisation, render_slip
+from handlers.staff_steps import ANSWER_LIMIT, REASON_LIMIT
 from handlers.survey import fold
 from storage.uow import UnitOfWork
 from storage.values import Apology, Chat, Dossier, Feedback, Role, StaffChat, Unit
@@ -42,8 +45,6 @@ ERROR_STATES = ("result_ready", "returned")  # an error apology: for a dossier r
 APOLOGY_KINDS = ("delay", "error")
 ERROR_WORDS = ("saisot", "sai sot", "error", "loi")  # ``/xinloi <mã> saisot``: the error apology
 REASONS = ("1", "2", "3", "4")
-REASON_LIMIT = 500
-ANSWER_LIMIT = 2000
 DATE_CHOICES = 5
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed by hand
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$")
@@ -138,6 +139,8 @@ class Roles:
         """A one-time code giving ``role`` in the unit; only its hash is kept."""
         if role not in ROLES:
             raise InvalidInput.worded("error.invite_role", roles=", ".join(ROLES))
+        if lead and role != "staff":
+            raise InvalidInput.worded("error.lead_staff_only")
         if not 1 <= days <= 90:
             raise InvalidInput.worded("error.invite_days")
         now = self.services.clock()
@@ -482,15 +485,12 @@ class StaffDesk:
                 roles = await self._roles(turn)
                 if not roles:
                     return False
-                turn.say("help")
-                if any(r.role in STAFF_ROLES for r in roles):
-                    turn.say("staff.help")
-                if any(r.role in LEADER_ROLES for r in roles):
-                    turn.say("leader.help")
+                staff, leader = (any(r.role in wanted for r in roles) for wanted in (STAFF_ROLES, LEADER_ROLES))
+                turn.replies.append(Reply(steps.officer_help(turn, staff, leader)))
                 return True
             action = STAFF_COMMANDS.get(command)
-            if action is None:
-                return False
+            if action is None:  # a draft in progress keeps every other command from the citizen side
+                return await steps.other_command(turn, command, bool(await self._roles(turn)))
             roles = await self._roles(turn)
             if not any(r.role in STAFF_ROLES for r in roles):
                 turn.say("role.refused")
@@ -513,6 +513,9 @@ class StaffDesk:
         if not roles:
             await turn.uow.drafts.drop(turn.chat.id)
             return False
+        if steps.cancels(inbound.text):
+            await steps.cancel(turn, draft)
+            return True
         if draft.kind == "apology":
             await _ApologyFlow(self, turn, roles).on_text(draft.data, inbound.text)
         elif draft.kind == "reply":
@@ -677,15 +680,14 @@ class _ApologyFlow:
         data = {"dossier_id": dossier.id, "step": "reason", "kind": kind}
         await turn.uow.drafts.put(self.chat.id, "apology", data, turn.now)
         prefix = _prefix(kind)
-        options = [Option(f"x:{dossier.id}:r:{n}", turn.t(f"{prefix}reason.{n}"), int(n)) for n in REASONS]
-        options.append(Option(f"x:{dossier.id}:r:other", turn.t(f"{prefix}reason.other"), len(REASONS) + 1))
+        options = steps.reason_options(turn, dossier.id, prefix, REASONS)
         text = turn.t(
             f"{prefix}reason_prompt",
             code=dossier.code,
             procedure=dossier.procedure_name,
             due=self.desk.services.policy.show_date(dossier.due_at),
         )
-        turn.replies.append(Reply(text, options=tuple(options), hint=turn.t("apology.reason_hint")))
+        turn.replies.append(Reply(text, options=options, hint=turn.t("apology.reason_hint")))
 
     async def _dossier(self, dossier_id: int) -> Dossier | None:
         try:
@@ -751,12 +753,21 @@ class _ApologyFlow:
                 turn.say(f"{prefix}reason_text")
             elif len(text) > REASON_LIMIT:
                 turn.say("apology.reason_long", max=REASON_LIMIT)
+            elif not steps.has_words(text):  # "9", "0", "ok": not a reason, and not an option offered
+                expected = steps.expectation(turn, "apology", step)
+                if step == "reason":
+                    expected = Reply(expected.text, options=steps.reason_options(turn, dossier.id, prefix, REASONS))
+                turn.replies.append(expected)
             else:
                 await self.take_reason(dossier, data, text)
         elif step == "date":
             offered = self.apologies.offered_dates(dossier, turn.now)
-            if re.fullmatch(r"[0-9]{1,2}", folded) and 1 <= int(folded) <= len(offered):
-                await self.take_date(dossier, data, offered[int(folded) - 1])
+            if re.fullmatch(r"[0-9]{1,3}", folded):
+                if 1 <= int(folded) <= len(offered):
+                    await self.take_date(dossier, data, offered[int(folded) - 1])
+                else:  # a number, but not one of the dates offered
+                    turn.replies.append(steps.expectation(turn, "apology", step, count=len(offered)))
+                    await self.ask_date(dossier, data)
                 return
             match = TYPED_DATE.fullmatch(text.strip())
             try:
@@ -774,7 +785,7 @@ class _ApologyFlow:
             elif folded in NO:
                 await self.finish(dossier, data, False)
             else:
-                await self.preview(dossier, data)
+                turn.replies.append(steps.expectation(turn, "apology", step, subject={"dossier_id": dossier.id}))
 
     async def _save(self, data: dict[str, Any]) -> None:
         await self.turn.uow.drafts.put(self.chat.id, "apology", data, self.turn.now)
@@ -824,14 +835,17 @@ class _ApologyFlow:
             else None
         )
         draft = Apology(0, dossier.id, "…/PXL", str(data["reason"]), new_due, "", turn.now, None, kind)
-        message = self.apologies.citizen_text(
-            turn.locale, unit, dossier, draft, mask_name(person.name if person else None)
-        )
+        # the officer issuing it is authorised to see what the citizen and the slip will read, names in full
+        name = person.name if person is not None and person.erased_at is None else None
+        message = self.apologies.citizen_text(turn.locale, unit, dossier, draft, name)
+        on_slip = await steps.slip_name(uow, self.apologies, unit, dossier, draft, person)
         options = (
             Option(f"x:{dossier.id}:ok", turn.t("apology.confirm"), 1),
             Option(f"x:{dossier.id}:no", turn.t("apology.cancel"), 2),
         )
         text = turn.t(f"{_prefix(kind)}preview", message=message)
+        if on_slip:
+            text += "\n\n" + turn.t("apology.slip_name", name=on_slip)
         if kind == "delay" and not self.apologies.in_time(dossier, turn.now):
             # still issued (the citizen deserves it), but staff know before they confirm that it is late
             last_day = self.apologies.last_permitted_day(dossier)
@@ -868,7 +882,7 @@ class _ApologyFlow:
         )
         apology = issued.apology
         delivery = (
-            turn.t("apology.delivered_to", channels=", ".join(_channel_names(issued.channels)))
+            turn.t("apology.delivered_to", channels=", ".join(channel_name(c, turn.locale) for c in issued.channels))
             if issued.channels
             else turn.t("apology.not_delivered")
         )
@@ -892,11 +906,6 @@ def _kind(data: dict[str, Any]) -> str:
 def _prefix(kind: str) -> str:
     """Where the wording of a step lives: ``apology.`` for a delay, ``apology.error.`` for an error."""
     return "apology.error." if kind == "error" else "apology."
-
-
-def _channel_names(channels: tuple[str, ...]) -> list[str]:
-    names = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo", "zns": "ZNS", "console": "console"}
-    return [names.get(c, c) for c in channels]
 
 
 _WEEKDAYS = {
@@ -975,7 +984,13 @@ class _Complaints:
         if feedback is None or feedback.status == "closed":
             turn.say("feedback.stale")
             return
-        answer = text[:ANSWER_LIMIT]
+        if len(text) > ANSWER_LIMIT or not steps.has_words(text):  # the draft is kept: the step is asked again
+            await uow.drafts.put(turn.chat.id, "reply", {"feedback_id": feedback.id}, turn.now)
+            if len(text) > ANSWER_LIMIT:
+                turn.say("feedback.answer_long", max=ANSWER_LIMIT)
+            turn.replies.append(steps.expectation(turn, "reply", "reply", subject={"id": feedback.id}))
+            return
+        answer = text
         by = next((r.officer_name for r in self.roles if r.officer_name), None) or f"chat:{turn.chat.id}"
         await uow.feedback.answer(feedback.id, answer, by, turn.now)
         await uow.audit.add(f"chat:{turn.chat.id}", "feedback.answer", f"feedback:{feedback.id}", {"by": by}, turn.now)

@@ -28,6 +28,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
+from handlers.names import channel_name
 from handlers.verdicts import met, rate_tenths, tenths
 from survey_forms.scoring import MIN_N, percent_of
 
@@ -145,7 +146,7 @@ class AnswerRow:
     respondent: str  # e.g. "PK-000123" (never a name or phone)
     completed: date | None  # None: the survey was not finished (its answers are scored all the same)
     field: str
-    channel: str  # telegram, zalo_oa, zalo_bot, zns, console
+    channel: str  # telegram, zalo_oa, zalo_bot, zns, console: shown by its name (handlers.names)
     values: Mapping[str, str | None]  # question code -> answer value ("1".."5", an option value) or redacted text
 
 
@@ -167,6 +168,7 @@ class WorkbookData:
     generated_at: datetime | None = None  # local time, shown on the summary; None: left out (deterministic tests)
     # field -> (satisfaction, on time) targets, where they differ from ``targets`` (sipasbot targets set --field)
     field_targets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    form_title: str | None = None  # the survey form's title, shown for its id on the summary
 
 
 @dataclass(frozen=True)
@@ -271,7 +273,11 @@ def build_workbook(data: WorkbookData) -> bytes:
                 sheet,
                 [header, "Số câu trả lời (n)", "Chỉ số hài lòng"],
                 [
-                    [_clean(str(row[key])), int(row["n"]), _percent(row.get("index"), row.get("suppressed", False))]
+                    [
+                        _clean(channel_name(row[key]) if key == "channel" else str(row[key])),
+                        int(row["n"]),
+                        _percent(row.get("index"), row.get("suppressed", False)),
+                    ]
                     for row in report[f"by_{key}"]
                 ],
             )
@@ -525,7 +531,7 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
         ["Mã đơn vị", _clean(str(report.get("unit", "")))],
         ["Từ ngày", _day(date.fromisoformat(report["from"]))],
         ["Đến ngày", _day(date.fromisoformat(report["to"]))],
-        ["Phiếu khảo sát", _clean(str(report.get("form", "")))],
+        ["Phiếu khảo sát", _clean(data.form_title or str(report.get("form", "")))],
     ]
     if "include_children" in report:
         scope = "gồm các đơn vị trực thuộc" if report["include_children"] else "không gồm đơn vị trực thuộc"
@@ -691,7 +697,12 @@ def _write_answers(wb: Workbook, data: WorkbookData) -> None:
 
     def rows() -> Iterator[list[_Value]]:
         for answer in data.answers:
-            row: list[_Value] = [_text(answer.respondent), _day(answer.completed), _text(answer.field), answer.channel]
+            row: list[_Value] = [
+                _text(answer.respondent),
+                _day(answer.completed),
+                _text(answer.field),
+                channel_name(answer.channel),
+            ]
             for code in codes:
                 value = answer.values.get(code)
                 # a rating is a number, so leaders can average and filter it; anything else stays text

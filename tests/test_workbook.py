@@ -525,19 +525,29 @@ def test_answers_have_one_row_each_with_values_under_their_question_codes() -> N
     assert ws.auto_filter.ref == "A2:I5"
     body = table[2:]
     assert len(body) == len(ANSWERS)
-    assert body[0][:1] + body[0][2:] == ["PK-000101", "Hộ tịch", "telegram", 5, 4, 4, None, None]
+    # the channel by the name people know it by, not its id (zalo_oa, zns)
+    assert body[0][:1] + body[0][2:] == ["PK-000101", "Hộ tịch", "Telegram", 5, 4, 4, None, None]
     # the code X9 is not in the form's questions: it is left out, not given a column
     assert body[1][:1] + body[1][2:] == [
         "PK-000102",
         "Đất đai",
-        "zalo_oa",
+        "Zalo OA",
         2,
         None,
         None,
         "rat-nhieu",
         "Chờ lâu, gọi số 09** *** ***",
     ]
-    assert body[2][:1] + body[2][2:] == ["PK-000103", "Hộ tịch", "zns", None, None, 1, None, "Cán bộ nhiệt tình"]
+    assert body[2][:1] + body[2][2:] == [
+        "PK-000103",
+        "Hộ tịch",
+        "Tin nhắn Zalo (ZNS)",
+        None,
+        None,
+        1,
+        None,
+        "Cán bộ nhiệt tình",
+    ]
     for row, answer in zip(ws.iter_rows(min_row=3), ANSWERS, strict=True):
         assert_day(row[1], answer.completed)
 

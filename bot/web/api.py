@@ -510,6 +510,7 @@ class ReportChannel(_Report):
     """The overall index among the answers given on one channel (telegram, zalo_oa, zalo_bot, zns…)."""
 
     channel: str
+    name: str = Field(description="the channel as people know it: Telegram, Zalo, Zalo OA, Tin nhắn Zalo (ZNS)…")
     index: float | None
     n: int
     suppressed: bool
@@ -545,6 +546,7 @@ class ReportOut(_Report):
     to: str = Field(description="YYYY-MM-DD")
     include_children: bool
     form: str
+    form_title: str = Field(description="the form's title, as the people answering it read it")
     dossiers: ReportDossiers
     surveys: ReportSurveys
     satisfaction: ReportOverall
