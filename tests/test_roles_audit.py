@@ -180,14 +180,14 @@ async def test_a_role_revoked_at_the_command_line_stops_working_at_once(backend:
 
         again = await cli(backend.url, "roles", "revoke", str(number), ok=False)
         assert again.returncode == 2
-        assert again.stderr.startswith("sipasbot: error: không có quyền đang hiệu lực mang số")
+        assert again.stderr.startswith("sipasbot: lỗi: không có quyền đang hiệu lực mang số")
         assert "Traceback" not in again.stderr
         for wrong in (["roles", "revoke", "abc"], ["roles", "list", "--unit", "XX"], ["audit", "list", "--unit", "XX"]):
             refused_cli = await cli(backend.url, *wrong, ok=False)
             assert refused_cli.returncode == 2, wrong
             said = [line for line in refused_cli.stderr.splitlines() if not line.startswith("WARNING apscheduler")]
             assert len(said) == 1, refused_cli.stderr  # one line, never a traceback
-            assert said[0].startswith("sipasbot: error: ")
+            assert said[0].startswith("sipasbot: lỗi: ")
         history = (await cli(backend.url, "roles", "list", "--unit", "P8", "--all")).stdout
         assert "đã thu hồi lúc" in history
         assert f"bởi {USER}" in history

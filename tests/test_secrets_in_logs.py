@@ -227,6 +227,7 @@ async def test_no_secret_reaches_the_logs_or_an_error_message(tmp_path: Path) ->
     assert leaked == [], printed
     assert started.returncode == 2
     assert started.stderr.strip().splitlines()[-1] == (
-        "sipasbot: error: SIPAS_TELEGRAM_TOKEN: Telegram từ chối mã (token) của bot; hãy kiểm tra lại giá trị này."
+        "sipasbot: lỗi: cấu hình không dùng được (biến môi trường hoặc tệp .env): "
+        "SIPAS_TELEGRAM_TOKEN: Telegram từ chối mã (token) của bot; hãy kiểm tra lại giá trị này."
     )
     assert "HTTP Request:" not in printed  # the HTTP client's request lines (the token in their URL) are quiet
