@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from alembic import command
 from sqlalchemy import Table, select
 
 from bot.app import App
@@ -27,6 +28,7 @@ from bot.web.api import PREFIX, setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.reporting import Period
+from storage import migrate
 from storage.models import (
     ApologyRow,
     AuditRow,
@@ -306,3 +308,58 @@ async def test_the_apology_keeps_the_key_and_the_officer_named_and_shows_both(
     shown = out.getvalue()
     assert FORGED in shown
     assert "mot-cua-p9" in shown
+
+
+# ------------------------------------------------------- keys made before units: migration 0015 binds them
+
+
+def _downgrade(connection: Any, revision: str) -> None:
+    config = migrate.alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def _before_units(app: App) -> None:
+    """Back to the schema before keys had units (their units are dropped), then up again."""
+    async with app.services.database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, "0014")
+    await migrate.upgrade(app.services.database)
+
+
+async def test_keys_made_before_units_keep_the_units_of_the_dossiers_they_wrote(
+    sipas: App, client: Client, keys: Keys, p9_dossier: str
+) -> None:
+    p8 = await call(client, "PUT", f"{PREFIX}/dossiers/P8-0001", keys.province, dossier_body(unit="P8"))
+    assert p8.status == 201, p8.body
+    asked = {"type": "supplement_requested", "at": "2026-11-12T10:00:00+07:00"}
+    path = f"{PREFIX}/dossiers/P8-0001/events"
+    sent = await call(client, "POST", path, keys.p8, asked, headers={"Idempotency-Key": "p8-1"})
+    assert sent.status == 202, sent.body
+    reports_only = await sipas.api_keys.create("bang-dieu-khien", ["reports:read"], ["TINH"])
+
+    await _before_units(sipas)
+
+    # P8's key sent P8-0001's event: it keeps P8; P9's key keeps P9 (its event on P9's dossier)
+    assert (await call(client, "GET", f"{PREFIX}/dossiers/P8-0001", keys.p8)).status == 200
+    assert_error(await call(client, "GET", f"{PREFIX}/dossiers/{P9_CODE}", keys.p8), 404, "not_found")
+    assert (await call(client, "GET", f"{PREFIX}/dossiers/{P9_CODE}", keys.p9)).status == 200
+    assert_error(await call(client, "GET", f"{PREFIX}/dossiers/P8-0001", keys.p9), 404, "not_found")
+    # the province's key sent no event: nothing tells which units it wrote for, so it gets none and is refused
+    # (the same for a key that only ever read reports), rather than every unit
+    for key in (keys.province, reports_only):
+        answer = await call(client, "GET", f"{PREFIX}/reports/satisfaction?unit=P8", key)
+        assert_error(answer, 403, "no_units", mentions="--units")
+    listing = {key.name: key for key in await sipas.api_keys.listing()}
+    assert (listing["mot-cua-p8"].units, listing["mot-cua-p9"].units, listing["tinh"].units) == (("P8",), ("P9",), ())
+    assert not listing["tinh"].all_units
+
+
+async def test_in_a_one_ward_database_every_key_made_before_units_keeps_that_ward(
+    sipas: App, client: Client, keys: Keys
+) -> None:
+    created = await call(client, "PUT", f"{PREFIX}/dossiers/P8-0001", keys.province, dossier_body(unit="P8"))
+    assert created.status == 201, created.body
+    await _before_units(sipas)
+    for key in (keys.province, keys.p9):  # every dossier is P8's: no key can have written another unit's
+        assert (await call(client, "GET", f"{PREFIX}/dossiers/P8-0001", key)).status == 200
+        assert_error(await call(client, "GET", f"{PREFIX}/reports/satisfaction?unit=P9", key), 403, "forbidden")
