@@ -178,7 +178,11 @@ class DossierBody(_Body):
     representative: ContactBody | None = Field(
         default=None, description="The authorised representative; when present, the survey goes to them."
     )
-    received_at: Moment
+    received_at: Moment = Field(
+        description="When the dossier was received: not in the future (422; a sender's clock may run up to five "
+        "minutes fast). ISO 8601: with an offset it is taken as is, without one it is local time (SIPAS_TIMEZONE); "
+        "a date alone means the start of that local day."
+    )
     due_at: Moment | None = Field(
         default=None, description="The appointment date; may be left out when processing_days is given."
     )
@@ -210,7 +214,10 @@ class EventBody(_Body):
         description="`returned` (result handed back: the survey follows), `result_ready` (processing finished), "
         "`supplement_requested`, `supplement_received`, `cancelled`."
     )
-    at: EventMoment
+    at: EventMoment = Field(
+        description="When it happened: not in the future (422; a sender's clock may run up to five minutes fast). "
+        "ISO 8601 date-time; without an offset it is local time (SIPAS_TIMEZONE)."
+    )
     note: Text | None = Field(default=None, description="Free text (≤ 2000 characters).")
 
 
@@ -1158,7 +1165,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "putDossier",
         "Create or update a dossier",
         "Sending the same dossier again changes nothing and gives the same opt-in token. "
-        f"Submission channels: {', '.join(SUBMISSION_CHANNELS)}. Text is stored in Unicode NFC.",
+        f"Submission channels: {', '.join(SUBMISSION_CHANNELS)}. Text is stored in Unicode NFC. "
+        "A key creates dossiers only in its units (403 otherwise); a dossier of a unit it does not cover is 404; "
+        "a dossier never changes unit through the API, whatever the key (422 `unit_change_refused`). "
+        "`received_at` may not be in the future (422).",
         scopes=(WRITE,),
         body=DossierBody,
         parameters=(CODE_PARAMETER,),
@@ -1166,6 +1176,7 @@ OPERATIONS: tuple[Operation, ...] = (
             200: Answer("The dossier was updated.", UpsertOut),
             201: Answer("The dossier was created.", UpsertOut, headers={"Location": "The dossier's URL."}),
         },
+        errors=(404,),
     ),
     Operation(
         "GET",
