@@ -93,7 +93,7 @@ async def ours(
         PTB_TIMEDELTA="true",
     )
     await asyncio.to_thread(run, env, "units", "add", "P8", "Phường 8")
-    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write")
+    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write", "--units", "all")
     service = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     people = [emulator.person(user_id=2_000_000 + n, first_name=f"Dân {n}", started=True) for n in range(count)]
     try:

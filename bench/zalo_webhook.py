@@ -70,7 +70,7 @@ async def ours(emulator: ZaloOAEmulator, database_url: str, count: int, answers:
         SIPAS_SURVEY_TICK_SECONDS="1",
     )
     await asyncio.to_thread(run, env, "units", "add", "P8", "Phường 8")
-    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write")
+    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write", "--units", "all")
     service = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     emulator.webhook_url = f"http://127.0.0.1:{port}/webhooks/zalo-oa"
     people = [emulator.person(f"24684588352{n:08d}", display_name=f"Dân {n}") for n in range(count)]

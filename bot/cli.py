@@ -185,6 +185,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("name", metavar=metavar("name"), help=say("cli.help.apikey.name"))
     create.add_argument("--scopes", required=True, help=say("cli.help.apikey.scopes"))
+    create.add_argument("--units", metavar=metavar("units"), help=say("cli.help.apikey.units"))
+    apikey_commands.add_parser("list", help=say("cli.help.apikey.list"), description=say("cli.help.apikey.list"))
 
     zalo = commands.add_parser("zalo-oa", help=say("cli.help.zalo"), description=say("cli.help.zalo"))
     zalo_commands = zalo.add_subparsers(dest="zalo_command", required=True, parser_class=_Parser)
@@ -438,9 +440,36 @@ async def _apikey_revoke(app: App, name: str) -> None:
 
 
 async def _apikey_create(app: App, args: argparse.Namespace) -> None:
-    key = await app.api_keys.create(args.name, args.scopes.split(","))
+    units = [u.strip() for u in (args.units or "").split(",") if u.strip()]
+    if not units:
+        raise UsageError(say("cli.apikey.units_needed"))
+    key = await app.api_keys.create(args.name, args.scopes.split(","), units)
     print(key)
-    print(say("cli.apikey.keep_it"), file=sys.stderr)
+    shown = say("cli.apikey.all_units") if units == ["all"] else ", ".join(sorted(set(units)))
+    print(say("cli.apikey.created_note", units=shown), file=sys.stderr)
+
+
+async def _apikey_list(app: App) -> None:
+    keys = await app.api_keys.listing()
+    if not keys:
+        print(say("cli.apikey.none"))
+        return
+    show = app.services.policy.show
+    print(say("cli.apikey.list_header"))
+    for key in keys:
+        units = say("cli.apikey.all_units") if key.all_units else ",".join(key.units) or say("cli.apikey.no_units")
+        print(
+            say(
+                "cli.apikey.list_row",
+                name=key.name,
+                prefix=key.prefix,
+                scopes=",".join(key.scopes),
+                units=units,
+                created=show(key.created_at),
+                last_used=show(key.last_used_at) if key.last_used_at else say("cli.apikey.never"),
+                revoked=show(key.revoked_at) if key.revoked_at else say("cli.apikey.live"),
+            )
+        )
 
 
 async def _zalo_tokens(app: App, args: argparse.Namespace) -> None:
@@ -501,6 +530,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
     if args.command == "apikey":
         if args.apikey_command == "revoke":
             return lambda app: _apikey_revoke(app, args.name)
+        if args.apikey_command == "list":
+            return _apikey_list
         return lambda app: _apikey_create(app, args)
     if args.command == "zalo-oa":
         return lambda app: _zalo_tokens(app, args)

@@ -1,4 +1,4 @@
-"""API keys of the one-stop-shop software: made once, shown once, kept only as a hash, limited by scopes."""
+"""API keys of the one-stop-shop software: made once, shown once, kept only as a hash, limited by scopes and units."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from collections.abc import Iterable
 
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
-from storage.values import ApiKey
+from storage.values import ApiKey, ApiKeyListing
 
 SCOPES = ("dossiers:write", "reports:read", "apologies:write")
 NAME_RE = re.compile(r"^[\w .-]{1,100}$")
 PREFIX = "sipas"
+ALL_UNITS = "all"  # a province's key: every unit of the tree
 
 
 def key_hash(key: str) -> str:
@@ -27,8 +28,11 @@ class ApiKeyHandler:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def create(self, name: str, scopes: Iterable[str]) -> str:
-        """A new key with ``scopes``; the only time its text exists is this return value."""
+    async def create(self, name: str, scopes: Iterable[str], units: Iterable[str]) -> str:
+        """A new key with ``scopes`` for ``units`` (each covers the units below it; ``all``: every unit).
+
+        The only time the key's text exists is this return value. A key without a unit is refused.
+        """
         wanted = sorted({s.strip() for s in scopes if s.strip()})
         unknown = [s for s in wanted if s not in SCOPES]
         if unknown or not wanted:
@@ -38,19 +42,39 @@ class ApiKeyHandler:
             raise InvalidInput.worded("error.apikey_scopes", scopes=scopes)
         if not NAME_RE.fullmatch(name):
             raise InvalidInput.worded("error.apikey_name")
+        codes = sorted({u.strip() for u in units if u.strip()})
+        if not codes:
+            raise InvalidInput.worded("error.apikey_units_missing", all=ALL_UNITS)
+        all_units = ALL_UNITS in (c.lower() for c in codes)
+        if all_units and len(codes) > 1:
+            raise InvalidInput.worded("error.apikey_units_all_alone", all=ALL_UNITS)
         public = secrets.token_hex(4)
         key = f"{PREFIX}_{public}_{secrets.token_urlsafe(32)}"
+        now = self.services.clock()
         async with self.services.uow() as uow:
-            key_id = await uow.api_keys.add(name, public, key_hash(key), wanted, self.services.clock())
+            unit_ids = []
+            if not all_units:
+                found = {code: await uow.units.get_by_code(code) for code in codes}
+                missing = [code for code, unit in found.items() if unit is None]
+                if missing:
+                    raise InvalidInput.worded("error.apikey_units_unknown", units=", ".join(missing))
+                unit_ids = [unit.id for unit in found.values() if unit is not None]
+            key_id = await uow.api_keys.add(name, public, key_hash(key), wanted, now, unit_ids, all_units)
+            shown_units = [ALL_UNITS] if all_units else codes
             await uow.audit.add(
                 self.services.actor,
                 "apikey.create",
                 f"apikey:{key_id}",
-                {"name": name, "scopes": wanted},
-                self.services.clock(),
+                {"name": name, "scopes": wanted, "units": shown_units},
+                now,
             )
             await uow.commit()
         return key
+
+    async def listing(self) -> list[ApiKeyListing]:
+        """Every key, live or revoked (never the key itself)."""
+        async with self.services.uow(read_only=True) as uow:
+            return await uow.api_keys.listing()
 
     async def revoke(self, name: str) -> int:
         """Revoke every live key called ``name``; how many (NotFound when none)."""

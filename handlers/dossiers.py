@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.contacts import normalize_phone
@@ -18,6 +18,9 @@ from storage.values import Apology, Dossier, DossierEvent, Invitation
 SUBMISSION_CHANNELS = ("truc_tiep", "truc_tuyen", "buu_chinh")
 APPLICANT_KINDS = ("person", "organisation")  # an organisation is addressed by its name on the apology slip
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$")
+# how far ahead of the service's clock a reception or an event may be dated (the sender's clock may run a little
+# fast); anything later is in the future and refused
+CLOCK_SKEW = timedelta(minutes=5)
 
 # event type -> (states it may follow, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -186,6 +189,7 @@ class DossierHandler:
         if data.representative is not None and data.representative.kind not in (None, "person"):
             raise InvalidInput("representative.kind: an authorised representative is a person")
         received_at = _aware(data.received_at, "received_at")
+        self._not_future(received_at, "received_at", now)
         due_at = _aware(self._due(received_at, data), "due_at")
         if due_at < received_at:
             raise InvalidInput("due_at is before received_at")
@@ -233,6 +237,7 @@ class DossierHandler:
         if type_ not in TRANSITIONS:
             raise InvalidInput(f"type must be one of {', '.join(EVENT_TYPES)}")
         at = _aware(at, "at")
+        self._not_future(at, "at", now)
         note = _clean(note, "note", 2000, required=False)
         dossier = await uow.dossiers.get_by_code(code)
         if dossier is None:
@@ -265,6 +270,12 @@ class DossierHandler:
         if type_ == "returned":
             await self._invite(uow, dossier, at, now)
         return EventResult(dossier, changed=True)
+
+    def _not_future(self, moment: datetime, what: str, now: datetime) -> None:
+        """Refuse a reception or an event dated after now (a due date in the future is of course fine)."""
+        if moment > now + CLOCK_SKEW:
+            show = self.services.policy.show
+            raise InvalidInput(f"{what}: {show(moment)} is in the future (now {show(now)}, local time)")
 
     def _due(self, received_at: datetime, data: DossierInput) -> datetime:
         """The due date given, or the end of the day ``processing_days`` working days after reception."""

@@ -22,7 +22,15 @@ from typing import Any, TypeVar
 
 from handlers.contacts import normalize_phone
 from handlers.context import Services
-from handlers.dossiers import CODE_RE, TRANSITIONS, ContactInput, DossierHandler, DossierInput, local_moment
+from handlers.dossiers import (
+    CLOCK_SKEW,
+    CODE_RE,
+    TRANSITIONS,
+    ContactInput,
+    DossierHandler,
+    DossierInput,
+    local_moment,
+)
 from handlers.errors import HandlerError, InvalidInput
 from handlers.messages import nfc, storable
 from handlers.survey import fold
@@ -948,6 +956,7 @@ class DossierImporter:
         assert received_value is not None
         assert due_value is not None
         received_at = local_moment(received_value, zone)
+        self._not_future(received_at, "received")
         due_at = local_moment(due_value, zone, end_of_day=True)
         if due_at < received_at:
             raise RowFault(f"“{_LABEL['due']}” trước “{_LABEL['received']}”")
@@ -955,6 +964,8 @@ class DossierImporter:
         returned_at = self._after(
             returned_value, finished_at or received_at, "returned", "finished" if finished_at else "received"
         )
+        self._not_future(finished_at, "finished")
+        self._not_future(returned_at, "returned")
 
         events = self._events(status, received_at, finished_at, returned_at)
         data = DossierInput(
@@ -971,6 +982,13 @@ class DossierImporter:
             receiver=text("receiver"),
         )
         return _Plan(number, data, phone, events, frozenset(key for key in _KEPT if key not in columns))
+
+    def _not_future(self, at: datetime | None, key: str) -> None:
+        """A reception, a result or a return dated after now is refused, its column named (a due date may be)."""
+        now = self.services.clock()
+        if at is not None and at > now + CLOCK_SKEW:
+            show = self.services.policy.show
+            raise RowFault(f"“{_LABEL[key]}” ở tương lai: {show(at)} (bây giờ là {show(now)})")
 
     def _after(self, value: Moment | None, bound: datetime, key: str, bound_key: str) -> datetime | None:
         """``value`` as a moment no earlier than ``bound``; a date alone on the bound's own day is the bound."""

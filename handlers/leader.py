@@ -38,6 +38,7 @@ from handlers.workbook import (
     ReceiverRow,
     WorkbookData,
     build_workbook,
+    issuer,
 )
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
@@ -801,7 +802,7 @@ class PeriodReports:
                 ApologySheetRow(
                     code=line.code,
                     handler=line.handler,
-                    issued_by=line.issued_by,
+                    issued_by=issuer(line.issued_by, line.issued_key),
                     issued_at=line.issued_at.astimezone(policy.timezone),
                     due=local(line.due_at),
                     new_due=local(line.new_due_at) if line.new_due_at else None,

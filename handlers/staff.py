@@ -227,6 +227,7 @@ class Apologies:
         kind: str = "delay",
         *,
         actor: str | None = None,
+        issued_key: str | None = None,
     ) -> IssuedApology:
         """Issue the dossier's apology of ``kind`` inside ``uow``: Conflict if it has one, InvalidInput if bad.
 
@@ -286,6 +287,7 @@ class Apologies:
             reason=reason,
             new_due_at=new_due_at,
             issued_by=nfc(issued_by).strip()[:100] or "?",
+            issued_key=issued_key,
             unit_id=unit.id,
             year=year,
             seq=seq,
@@ -297,11 +299,13 @@ class Apologies:
         # the PDF is printed when first sent (``slip_pdf``), outside this transaction: printing takes a while
         channels = await self._send_to_citizen(uow, unit, dossier, apology, person, now)
         await uow.audit.add(
-            actor or apology.issued_by,
+            actor or (f"apikey:{issued_key}"[:100] if issued_key else apology.issued_by),
             "apology.issue",
             f"dossier:{dossier.code}",
             {
                 "issued_by": apology.issued_by,
+                "officer": apology.issued_by,
+                "issued_key": issued_key,
                 "number": number,
                 "kind": kind,
                 "new_due": new_due_on.isoformat() if new_due_on else None,
@@ -605,6 +609,11 @@ class StaffDesk:
         )
         if apology is not None and apology.in_time is False:
             apology_line += " " + turn.t("dossier.apology_late")
+        if apology is not None and apology.issued_key:
+            by_key = turn.t("dossier.apology_by_key", officer=apology.issued_by, api_key=apology.issued_key)
+            apology_line += " " + by_key
+        elif apology is not None:
+            apology_line += " " + turn.t("dossier.apology_by", officer=apology.issued_by)
         error = await uow.dossiers.apology(dossier.id, "error")
         if error is not None:
             apology_line += "\n" + turn.t("dossier.error_apology", number=error.number, reason=error.reason)

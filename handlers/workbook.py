@@ -95,6 +95,11 @@ class OfficerRow:
     apologies_error: int = 0  # apologies for an error in handling the officer's dossiers
 
 
+def issuer(issued_by: str, issued_key: str | None) -> str:
+    """Who issued an apology: the officer named, and the API key that sent it when one did (both kept)."""
+    return f"{issued_by} (khóa API “{issued_key}”)" if issued_key else issued_by
+
+
 @dataclass(frozen=True)
 class ApologySheetRow:
     """An apology issued in the period (leaders only): a delay or an error one."""

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -315,6 +316,7 @@ class ApologyRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     new_due_at: Mapped[datetime | None]
     issued_by: Mapped[str] = mapped_column(String(100))
+    issued_key: Mapped[str | None] = mapped_column(String(100))  # the API key that issued it (its name), if any
     issued_at: Mapped[datetime]
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     year: Mapped[int | None] = mapped_column(Integer)
@@ -486,6 +488,15 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    all_units: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # a province's key
+
+
+class ApiKeyUnitRow(Base):
+    """A unit an API key may act for (and every unit below it)."""
+
+    __tablename__ = "api_key_units"
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
 
 
 class PlatformTokenRow(Base):

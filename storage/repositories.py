@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.models import (
     AnswerRow,
     ApiKeyRow,
+    ApiKeyUnitRow,
     ApologyRow,
     AuditRow,
     DossierEventRow,
@@ -60,6 +61,7 @@ from storage.models import (
 from storage.values import (
     Answer,
     ApiKey,
+    ApiKeyListing,
     Apology,
     AuditEntry,
     Chat,
@@ -84,6 +86,7 @@ DOSSIERS = cast(Table, DossierRow.__table__)
 EVENTS = cast(Table, DossierEventRow.__table__)
 FIELDS = cast(Table, FieldRow.__table__)
 API_KEYS = cast(Table, ApiKeyRow.__table__)
+API_KEY_UNITS = cast(Table, ApiKeyUnitRow.__table__)
 IDEMPOTENCY = cast(Table, IdempotencyRow.__table__)
 INVITATIONS = cast(Table, InvitationRow.__table__)
 ANSWERS = cast(Table, AnswerRow.__table__)
@@ -1015,15 +1018,33 @@ class JobRunRepository(_Repository):
 class ApiKeyRepository(_Repository):
     """API keys of the one-stop-shop software; only hashes are kept."""
 
-    async def add(self, name: str, prefix: str, key_hash: str, scopes: Iterable[str], now: datetime) -> int:
-        """Store a new key's hash; its id."""
+    async def add(
+        self,
+        name: str,
+        prefix: str,
+        key_hash: str,
+        scopes: Iterable[str],
+        now: datetime,
+        unit_ids: Iterable[int] = (),
+        all_units: bool = False,
+    ) -> int:
+        """Store a new key's hash and its units; its id."""
         statement = insert(API_KEYS).values(
-            name=name, prefix=prefix, key_hash=key_hash, scopes=",".join(sorted(scopes)), created_at=now
+            name=name,
+            prefix=prefix,
+            key_hash=key_hash,
+            scopes=",".join(sorted(scopes)),
+            created_at=now,
+            all_units=all_units,
         )
-        return int((await self.connection.execute(statement.returning(API_KEYS.c.id))).scalar_one())
+        key_id = int((await self.connection.execute(statement.returning(API_KEYS.c.id))).scalar_one())
+        rows = [{"api_key_id": key_id, "unit_id": unit_id} for unit_id in sorted(set(unit_ids))]
+        if rows:
+            await self.connection.execute(insert(API_KEY_UNITS), rows)
+        return key_id
 
     async def find(self, key_hash: str) -> ApiKey | None:
-        """The live (not revoked) key with ``key_hash``."""
+        """The live (not revoked) key with ``key_hash``, with the units it covers (its units and those below)."""
         row = (
             await self.connection.execute(
                 select(API_KEYS).where(API_KEYS.c.key_hash == key_hash, API_KEYS.c.revoked_at.is_(None))
@@ -1031,7 +1052,37 @@ class ApiKeyRepository(_Repository):
         ).first()
         if row is None:
             return None
-        return ApiKey(row.id, row.name, row.prefix, frozenset(filter(None, row.scopes.split(","))))
+        tree = select(API_KEY_UNITS.c.unit_id.label("id")).where(API_KEY_UNITS.c.api_key_id == row.id)
+        tree_cte = tree.cte("covered", recursive=True)
+        tree_cte = tree_cte.union_all(select(UNITS.c.id).join(tree_cte, UNITS.c.parent_id == tree_cte.c.id))
+        covered = frozenset(int(i) for i in (await self.connection.execute(select(tree_cte.c.id))).scalars())
+        scopes = frozenset(filter(None, row.scopes.split(",")))
+        return ApiKey(row.id, row.name, row.prefix, scopes, all_units=bool(row.all_units), covered=covered)
+
+    async def listing(self) -> list[ApiKeyListing]:
+        """Every key, live or revoked, by name then creation: what it may do, never the key."""
+        keys = (await self.connection.execute(select(API_KEYS).order_by(API_KEYS.c.name, API_KEYS.c.id))).all()
+        pairs = await self.connection.execute(
+            select(API_KEY_UNITS.c.api_key_id, UNITS.c.code)
+            .join(UNITS, UNITS.c.id == API_KEY_UNITS.c.unit_id)
+            .order_by(UNITS.c.code)
+        )
+        codes: dict[int, list[str]] = {}
+        for key_id, code in pairs:
+            codes.setdefault(int(key_id), []).append(str(code))
+        return [
+            ApiKeyListing(
+                name=row.name,
+                prefix=row.prefix,
+                scopes=tuple(filter(None, row.scopes.split(","))),
+                all_units=bool(row.all_units),
+                units=tuple(codes.get(row.id, ())),
+                created_at=row.created_at,
+                last_used_at=row.last_used_at,
+                revoked_at=row.revoked_at,
+            )
+            for row in keys
+        ]
 
     async def touch(self, key_id: int, now: datetime) -> None:
         """Remember when the key was last used."""

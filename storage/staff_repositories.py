@@ -425,6 +425,7 @@ class ApologyRepository(_Repository):
                 APOLOGIES.c.kind,
                 APOLOGIES.c.in_time,
                 APOLOGIES.c.number,
+                APOLOGIES.c.issued_key,
             )
             .select_from(APOLOGIES.join(DOSSIERS, DOSSIERS.c.id == APOLOGIES.c.dossier_id))
             .where(DOSSIERS.c.unit_id.in_(unit_ids), APOLOGIES.c.issued_at >= start, APOLOGIES.c.issued_at < end)

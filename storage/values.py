@@ -104,6 +104,7 @@ class Apology:
     token: str | None
     kind: str = "delay"  # "delay" | "error"
     in_time: bool | None = None  # a delay apology issued by the working day before the due date; None: error
+    issued_key: str | None = None  # the name of the API key that issued it (the officer is ``issued_by``)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class ApologyLine:
     kind: str
     in_time: bool | None
     number: str | None
+    issued_key: str | None = None  # the API key that issued it (its name), if any
 
 
 @dataclass(frozen=True)
@@ -227,12 +229,32 @@ class ChatSurvey:
 
 @dataclass(frozen=True)
 class ApiKey:
-    """A live API key (its hash never leaves storage)."""
+    """A live API key (its hash never leaves storage) and the units it may act for."""
 
     id: int
     name: str
     prefix: str
     scopes: frozenset[str]
+    all_units: bool = False  # a province's key: every unit
+    covered: frozenset[int] = frozenset()  # the ids of its units and of every unit below them
+
+    def covers(self, unit_id: int) -> bool:
+        """Whether the key may read or change what belongs to the unit ``unit_id``."""
+        return self.all_units or unit_id in self.covered
+
+
+@dataclass(frozen=True)
+class ApiKeyListing:
+    """An API key as `sipasbot apikey list` shows it: never the key itself."""
+
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    all_units: bool
+    units: tuple[str, ...]  # unit codes
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ async def running(
         task.result()  # raises what stopped it
     if not await app.units.exists("P8"):
         await app.units.add("P8", "Phường 8")
-    key = await app.api_keys.create("test", ["dossiers:write", "reports:read"])
+    key = await app.api_keys.create("test", ["dossiers:write", "reports:read"], ["all"])
     async with aiohttp.ClientSession() as session:
         try:
             yield RunningService(service, f"http://127.0.0.1:{port}", key, session)

@@ -73,9 +73,9 @@ async def sipas(backend: Backend, clock: Clock) -> AsyncIterator[App]:
 @pytest.fixture
 async def keys(sipas: App) -> Keys:
     return Keys(
-        write=await sipas.api_keys.create("one-stop-shop", ["dossiers:write"]),
-        reports=await sipas.api_keys.create("dashboard", ["reports:read"]),
-        apologies=await sipas.api_keys.create("apologies", ["apologies:write"]),
+        write=await sipas.api_keys.create("one-stop-shop", ["dossiers:write"], ["all"]),
+        reports=await sipas.api_keys.create("dashboard", ["reports:read"], ["all"]),
+        apologies=await sipas.api_keys.create("apologies", ["apologies:write"], ["all"]),
     )
 
 
@@ -398,7 +398,7 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused(client: 
 
 
 async def test_an_idempotency_key_belongs_to_one_api_key_and_one_path(client: Client, keys: Keys, sipas: App) -> None:
-    other_key = await sipas.api_keys.create("second system", ["dossiers:write"])
+    other_key = await sipas.api_keys.create("second system", ["dossiers:write"], ["all"])
     await put(client, keys.write, code="A-1")
     await put(client, keys.write, code="A-2")
     at = "2026-11-17T09:00:00+07:00"
@@ -605,6 +605,7 @@ async def test_reading_a_dossier_shows_its_timeline_survey_and_apology(
         "reason": "Cần xác minh thêm",
         "new_due_at": "2026-11-19T17:00:00+07:00",
         "issued_by": "Phạm Văn Cường",
+        "issued_key": None,
         "issued_at": "2026-11-18T10:00:00+07:00",
         "in_time": None,  # written by hand, not by the product: nobody judged it
     }

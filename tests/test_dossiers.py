@@ -223,9 +223,12 @@ async def test_a_unit_with_its_own_form_invites_with_that_form(
     assert (invitation.form_id, invitation.form_version) == ("sipas-nhanh", 1)
 
 
-async def test_a_due_date_is_counted_in_working_days_when_only_the_time_limit_is_given(services: Services) -> None:
+async def test_a_due_date_is_counted_in_working_days_when_only_the_time_limit_is_given(
+    services: Services, clock: Clock
+) -> None:
     await add_unit(services)
     received = datetime(2026, 11, 19, 2, 0, tzinfo=UTC)  # Thursday 09:00 in Hà Nội
+    clock.now = received  # received just now
     data = dataclasses.replace(sample_dossier(received_at=received), due_at=None, processing_days=3)
     dossier = (await DossierHandler(services).upsert(data)).dossier
     # Friday, Monday, (Tuesday 24/11 is a public holiday), Wednesday: due by the end of Wednesday 25/11

@@ -255,7 +255,7 @@ async def build_month(app: App, clock: Clock, client: Any) -> None:
         data = sample_dossier(code=d.code, unit=d.unit, field=d.field, phone=None, received_at=d.received, due_at=d.due)
         await app.dossiers.upsert(dataclasses.replace(data, channel="truc_tuyen" if d.online else "truc_tiep",
                                                       handler=d.handler, receiver=d.receiver))  # fmt: skip
-    apologies_key = await app.api_keys.create("apologies", ["apologies:write"])
+    apologies_key = await app.api_keys.create("apologies", ["apologies:write"], ["all"])
     officer = Person(services, "officer")
     await officer.type(f"/join {await app.roles.invite('staff', 'P8', BÌNH)}")
     complaint_ids: dict[str, int] = {}
@@ -341,7 +341,7 @@ async def month(tmp_path: Path, clock: Clock, aiohttp_client: Any) -> Any:
     await app.start()
     client = await aiohttp_client(build_web_app(app, [setup_api, setup_pages]))
     await build_month(app, clock, client)
-    yield Month(app, client, await app.api_keys.create("dashboard", ["reports:read"]))
+    yield Month(app, client, await app.api_keys.create("dashboard", ["reports:read"], ["all"]))
     await app.close()
 
 

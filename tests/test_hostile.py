@@ -885,7 +885,7 @@ async def sipas(backend: Backend, clock: Clock) -> AsyncIterator[App]:
 
 @pytest.fixture
 async def key(sipas: App) -> str:
-    return await sipas.api_keys.create("t", ["dossiers:write", "reports:read", "apologies:write"])
+    return await sipas.api_keys.create("t", ["dossiers:write", "reports:read", "apologies:write"], ["all"])
 
 
 @dataclass

@@ -29,6 +29,7 @@ from handlers.imports import (
     parse_moment,
     parse_status,
 )
+from tests.conftest import Clock
 from tests.helpers import add_unit, sample_dossier
 
 HEADERS = [
@@ -400,8 +401,9 @@ async def test_dates_in_every_accepted_format_are_local_time(services: Services,
 
 
 async def test_result_and_return_dates_alone_follow_the_earlier_step_on_the_same_day(
-    services: Services, tmp_path: Path
+    services: Services, tmp_path: Path, clock: Clock
 ) -> None:
+    clock.now = datetime(2026, 11, 18, 17, 0, tzinfo=HCM)  # the end of that day: no date is in the future
     await add_unit(services)
     rows = [
         export_row("P8-C1", received="18/11/2026 08:30", due="18/11/2026", returned="18/11/2026", status=10),
@@ -431,12 +433,12 @@ async def test_result_and_return_dates_alone_follow_the_earlier_step_on_the_same
 async def test_dates_are_read_in_the_configured_time_zone(services: Services, tmp_path: Path) -> None:
     await add_unit(services)
     services.policy = replace(services.policy, timezone=ZoneInfo("Europe/Paris"))
-    path = write_xlsx(tmp_path / "paris.xlsx", [export_row("P8-Z1", received="18/11/2026 08:30", due="20/11/2026")])
+    path = write_xlsx(tmp_path / "paris.xlsx", [export_row("P8-Z1", received="17/11/2026 08:30", due="20/11/2026")])
 
     await DossierImporter(services).run(path)
 
     dossier = (await DossierHandler(services).view("P8-Z1")).dossier
-    assert dossier.received_at == datetime(2026, 11, 18, 7, 30, tzinfo=UTC)
+    assert dossier.received_at == datetime(2026, 11, 17, 7, 30, tzinfo=UTC)
     assert dossier.due_at == datetime(2026, 11, 20, 22, 59, 59, tzinfo=UTC)
 
 
@@ -780,7 +782,10 @@ async def test_a_row_that_fails_halfway_leaves_nothing_behind(services: Services
 
 
 @pytest.mark.parametrize("delimiter", [";", ","])
-async def test_a_csv_export_imports_like_a_workbook(services: Services, tmp_path: Path, delimiter: str) -> None:
+async def test_a_csv_export_imports_like_a_workbook(
+    services: Services, tmp_path: Path, delimiter: str, clock: Clock
+) -> None:
+    clock.now = datetime(2026, 11, 20, 10, 0, tzinfo=HCM)  # after the return the file records
     await add_unit(services)
     lines = [
         "Danh sách hồ sơ",

@@ -222,6 +222,7 @@ async def build_quarters(app: App, clock: Clock) -> Fixture:
     await app.units.add("P8", "Phường 8", parent="Q3")
     await app.units.add("P9", "Phường 9", parent="Q3")
     await _chatting_respondent(services, clock, Q4_RESPONDENTS[0])
+    clock.now = NOW  # what follows is history: nothing is dated in the future
     for person in Q4_RESPONDENTS[1:] + Q3_RESPONDENTS:
         await _fast_respondent(services, person)
     await _plain_dossier(services, "P8-D1", day(2026, 10, 5), day(2026, 10, 12), day(2026, 10, 9))  # on time

@@ -104,7 +104,7 @@ class _Service:
         await app.units.add("P8", "Phường 8")
         await app.units.add("Q3", "Quận 3")
         await app.units.add("Q3-P1", "Phường 1", parent="Q3")
-        key = await app.api_keys.create("schemathesis", SCOPES)
+        key = await app.api_keys.create("schemathesis", SCOPES, ["all"])
         for number, code in enumerate(KNOWN_CODES):
             received = datetime(2026, 11, 10 + number, 2, 0, tzinfo=UTC)
             await app.dossiers.upsert(

@@ -57,7 +57,7 @@ async def apologise(service: RunningService, key: str, code: str, new_due: str) 
 
 async def test_the_slip_carries_the_configured_signer_number_and_addresses_an_organisation(backend: Backend) -> None:
     async with running(backend.url, Clock(MONDAY), **SETTINGS) as service:
-        key = await service.app.api_keys.create("one-stop-shop", ["apologies:write"])
+        key = await service.app.api_keys.create("one-stop-shop", ["apologies:write"], ["all"])
         organisation = {"name": "Công ty TNHH Minh Phát", "phone": "0283 456 7890", "kind": "organisation"}
         director = {"name": "Phạm Văn Đức", "phone": "0912 345 678"}
         await put(service, "P8-ORG", "2026-03-11", organisation, representative=director)

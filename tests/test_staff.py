@@ -165,7 +165,7 @@ async def test_warned_in_time_apologies_in_chat_and_by_api_at_most_one_each(back
             assert "Số: 05/PXL Phường 8, ngày 20 tháng 11 năm 2026" in slip_text
             assert "TM. ỦY BAN NHÂN DÂN CHỦ TỊCH (Ký, ghi rõ họ tên và đóng dấu)" in slip_text
 
-            key = await app.api_keys.create("one-stop-shop", ["apologies:write"])
+            key = await app.api_keys.create("one-stop-shop", ["apologies:write"], ["all"])
             for code, new_due in (("P8-06", "2026-11-27"), ("P8-07", "2026-12-02")):
                 status, body = await post_apology(
                     service,

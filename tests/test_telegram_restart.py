@@ -113,7 +113,7 @@ async def test_a_killed_service_resumes_every_survey_without_loss_or_repetition(
         )
         created = await asyncio.to_thread(
             subprocess.run,
-            [SIPASBOT, "apikey", "create", "test", "--scopes", "dossiers:write,reports:read"],
+            [SIPASBOT, "apikey", "create", "test", "--scopes", "dossiers:write,reports:read", "--units", "all"],
             env=env,
             check=True,
             capture_output=True,

@@ -110,7 +110,7 @@ async def test_an_answer_read_just_before_a_kill_is_handled_after_the_restart_on
         port = free_port()
         env = service_env(backend, emu, port)
         await cli(env, "units", "add", "P8", "Phường 8")
-        key = (await cli(env, "apikey", "create", "test", "--scopes", "dossiers:write")).strip()
+        key = (await cli(env, "apikey", "create", "test", "--scopes", "dossiers:write", "--units", "all")).strip()
         person = emu.person("6ede9afa66b88fe6d6a9", display_name="Nguyễn Văn An")
         now = datetime.now(UTC)
         api = f"http://127.0.0.1:{port}/api/v1/dossiers/P8-001"

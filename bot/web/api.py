@@ -44,7 +44,8 @@ from handlers.dossiers import (
     DossierView,
     local_moment,
 )
-from handlers.errors import HandlerError, NotFound
+from handlers.errors import HandlerError, InvalidInput, NotFound
+from handlers.messages import nfc
 from handlers.reporting import Period
 from storage.uow import UnitOfWork
 from storage.values import ApiKey, Apology, Dossier, StoredResponse
@@ -178,7 +179,11 @@ class DossierBody(_Body):
     representative: ContactBody | None = Field(
         default=None, description="The authorised representative; when present, the survey goes to them."
     )
-    received_at: Moment
+    received_at: Moment = Field(
+        description="When the dossier was received: not in the future (422; a sender's clock may run up to five "
+        "minutes fast). ISO 8601: with an offset it is taken as is, without one it is local time (SIPAS_TIMEZONE); "
+        "a date alone means the start of that local day."
+    )
     due_at: Moment | None = Field(
         default=None, description="The appointment date; may be left out when processing_days is given."
     )
@@ -210,7 +215,10 @@ class EventBody(_Body):
         description="`returned` (result handed back: the survey follows), `result_ready` (processing finished), "
         "`supplement_requested`, `supplement_received`, `cancelled`."
     )
-    at: EventMoment
+    at: EventMoment = Field(
+        description="When it happened: not in the future (422; a sender's clock may run up to five minutes fast). "
+        "ISO 8601 date-time; without an offset it is local time (SIPAS_TIMEZONE)."
+    )
     note: Text | None = Field(default=None, description="Free text (≤ 2000 characters).")
 
 
@@ -254,7 +262,11 @@ class ApologyBody(_Body):
         description="For a delay: the new appointment, a working day after today and after the original due date "
         "(a date-time counts by its local date). Not given for an error apology.",
     )
-    issued_by: Text = Field(min_length=1, max_length=100, description="The officer issuing it.")
+    issued_by: Text = Field(
+        min_length=1,
+        max_length=100,
+        description="The officer issuing it. The key's name is kept beside it (`issued_key`): both are shown.",
+    )
 
 
 class _BatchEnvelope(_Body):
@@ -353,7 +365,10 @@ class ApologyOut(BaseModel):
     number: str | None
     reason: str
     new_due_at: datetime | None = Field(description="The new appointment of a delay apology; null for an error.")
-    issued_by: str
+    issued_by: str = Field(description="The officer named as issuing it.")
+    issued_key: str | None = Field(
+        default=None, description="The name of the API key that issued it; null when an officer issued it in chat."
+    )
     issued_at: datetime
     in_time: bool | None = Field(
         description="A delay apology: true when issued no later than the working day before the due date "
@@ -610,7 +625,52 @@ async def _authorize(request: web.Request, scopes: tuple[str, ...]) -> ApiKey:
             f"this key lacks the scope {needed}",
             {"WWW-Authenticate": f'{challenge}, error="insufficient_scope", scope="{" ".join(scopes)}"'},
         )
+    if not key.all_units and not key.covered:
+        raise ApiError(
+            403,
+            "no_units",
+            "this key is bound to no unit: make a new one with sipasbot apikey create NAME --scopes … --units …",
+        )
     return key
+
+
+# ------------------------------------------------------------------------- a key stays inside its units
+
+
+def _not_found(code: str) -> NotFound:
+    """The refusal of a dossier that does not exist, and of one of a unit the key does not cover: the same."""
+    return NotFound(f"no dossier {code!r}")
+
+
+async def _dossier_of_key(uow: UnitOfWork, key: ApiKey, code: str) -> Dossier:
+    """The dossier ``code`` if it belongs to a unit the key covers; 404 otherwise (codes cannot be probed)."""
+    dossier = await uow.dossiers.get_by_code(code)
+    if dossier is None or not key.covers(dossier.unit_id):
+        raise _not_found(code)
+    return dossier
+
+
+async def _check_upsert(uow: UnitOfWork, key: ApiKey, code: str, unit_code: str) -> None:
+    """A PUT stays inside the key's units.
+
+    Another unit's dossier is 404, a new one of another unit 403, and a dossier never changes unit through
+    the API (422 ``unit_change_refused``), whatever the key.
+    """
+    existing = await uow.dossiers.get_by_code(nfc(code).strip())
+    if existing is not None and not key.covers(existing.unit_id):
+        raise _not_found(code)
+    unit = await uow.units.get_by_code(unit_code)
+    if unit is None:
+        raise InvalidInput(f"unknown unit {unit_code!r}", code="unknown_unit")
+    if existing is not None and existing.unit_id != unit.id:
+        held = await uow.units.get(existing.unit_id)
+        raise ApiError(
+            422,
+            "unit_change_refused",
+            f"unit: dossier {existing.code!r} belongs to {held.code}; a dossier never changes unit through the API",
+        )
+    if existing is None and not key.covers(unit.id):
+        raise ApiError(403, "forbidden", f"unit: this key does not cover unit {unit.code!r}")
 
 
 def _reject_constant(name: str) -> Any:
@@ -752,10 +812,13 @@ def _dossier_input(code: str, body: DossierBody, zone: ZoneInfo) -> DossierInput
     )
 
 
-async def _upsert(app: App, code: str, body: DossierBody) -> tuple[int, dict[str, Any]]:
-    """Create or update a dossier (one transaction); the status and body of the answer."""
+async def _upsert(app: App, key: ApiKey, code: str, body: DossierBody) -> tuple[int, dict[str, Any]]:
+    """Create or update a dossier of the key's units (one transaction); the status and body of the answer."""
     zone = _zone(app)
-    result = await app.dossiers.upsert(_dossier_input(code, body, zone))
+    async with app.services.uow() as uow:
+        await _check_upsert(uow, key, code, body.unit)
+        result = await app.dossiers.upsert_in(uow, _dossier_input(code, body, zone))
+        await uow.commit()
     answer = UpsertOut(
         dossier=DossierOut(**_dossier_fields(result.dossier, body.unit, zone)),
         optin=optin_links(app, result.dossier.optin_token),
@@ -796,11 +859,12 @@ async def _event_in(app: App, uow: UnitOfWork, code: str, body: EventBody) -> tu
 
 
 async def _record_event(
-    app: App, code: str, body: EventBody, idempotency: _Idempotency | None
+    app: App, key: ApiKey, code: str, body: EventBody, idempotency: _Idempotency | None
 ) -> tuple[int, dict[str, Any], bool]:
     """Apply an event; with a key, its answer is stored in the same transaction. (status, body, replayed)."""
     services = app.services
     async with services.uow() as uow:
+        await _dossier_of_key(uow, key, code)
         if idempotency is not None:
             stored = await uow.idempotency.get(idempotency.scope, idempotency.key)
             if stored is not None:
@@ -826,10 +890,10 @@ async def _record_event(
 
 async def put_dossier(request: web.Request) -> web.Response:
     """PUT /dossiers/{code}: create (201) or update (200) a dossier."""
-    await _authorize(request, (WRITE,))
+    key = await _authorize(request, (WRITE,))
     code = request.match_info["code"]
     body = _validate(DossierBody, await _read_object(request))
-    status, answer = await _upsert(request.app[APP], code, body)
+    status, answer = await _upsert(request.app[APP], key, code, body)
     headers = {"Location": f"{PREFIX}/dossiers/{quote(answer['dossier']['code'], safe='')}"} if status == 201 else None
     return _json(answer, status, headers)
 
@@ -847,13 +911,13 @@ async def post_event(request: web.Request) -> web.Response:
     if key is not None:
         path = f"{PREFIX}/dossiers/{code}/events"
         idempotency = _Idempotency(f"{api_key.id} POST {path}", key, request_hash("POST", path, data))
-    status, answer, replayed = await _record_event(request.app[APP], code, body, idempotency)
+    status, answer, replayed = await _record_event(request.app[APP], api_key, code, body, idempotency)
     return _json(answer, status, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
 async def post_apology(request: web.Request) -> web.Response:
     """POST /dossiers/{code}/apology: the dossier's one apology (201); 409 when it has one."""
-    api_key = await _authorize(request, (WRITE_APOLOGIES,))
+    key = await _authorize(request, (WRITE_APOLOGIES,))
     code = _existing_code(request)
     body = _validate(ApologyBody, await _read_object(request))
     app = request.app[APP]
@@ -862,11 +926,17 @@ async def post_apology(request: web.Request) -> web.Response:
     new_due = body.new_due_at.astimezone(zone).date() if isinstance(body.new_due_at, datetime) else body.new_due_at
     now = services.clock()
     async with services.uow() as uow:
-        dossier = await uow.dossiers.get_by_code(code)
-        if dossier is None:
-            raise NotFound(f"no dossier {code!r}")
+        dossier = await _dossier_of_key(uow, key, code)
         issued = await app.apologies.issue(
-            uow, dossier, body.reason, new_due, body.issued_by, now, body.kind, actor=f"apikey:{api_key.name}"
+            uow,
+            dossier,
+            body.reason,
+            new_due,
+            body.issued_by,
+            now,
+            body.kind,
+            actor=f"apikey:{key.name}",
+            issued_key=key.name,
         )
         await uow.commit()
     services.on_commit()
@@ -913,17 +983,17 @@ async def get_file(request: web.Request) -> web.Response:
     return web.Response(body=content, content_type=stored.media_type, headers=headers)
 
 
-async def _batch_item(app: App, item: Any) -> dict[str, Any]:
+async def _batch_item(app: App, key: ApiKey, item: Any) -> dict[str, Any]:
     try:
         if not isinstance(item, dict):
             raise ApiError(422, "invalid_input", f"the item must be a JSON object, not {_json_kind(item)}")
         op = item.get("op")
         if op == "upsert":
             upsert = _validate(UpsertItem, item)
-            status, answer = await _upsert(app, upsert.code, upsert.dossier)
+            status, answer = await _upsert(app, key, upsert.code, upsert.dossier)
         elif op == "event":
             event = _validate(EventItem, item)
-            status, answer, _ = await _record_event(app, event.code, event.event, None)
+            status, answer, _ = await _record_event(app, key, event.code, event.event, None)
         else:
             raise ApiError(422, "invalid_input", "op: must be 'upsert' or 'event'")
     except ApiError as error:
@@ -935,18 +1005,21 @@ async def _batch_item(app: App, item: Any) -> dict[str, Any]:
 
 async def post_batch(request: web.Request) -> web.Response:
     """POST /dossiers:batch: up to 1000 upserts and events, in order, one transaction and one result each."""
-    await _authorize(request, (WRITE,))
+    key = await _authorize(request, (WRITE,))
     envelope = _validate(_BatchEnvelope, await _read_object(request))
     app = request.app[APP]
-    results = [{"index": index, **await _batch_item(app, item)} for index, item in enumerate(envelope.items)]
+    results = [{"index": index, **await _batch_item(app, key, item)} for index, item in enumerate(envelope.items)]
     return _json({"results": results})
 
 
 async def get_dossier(request: web.Request) -> web.Response:
     """GET /dossiers/{code}: state, timeline, due dates, survey status and apology."""
-    await _authorize(request, (WRITE, READ_REPORTS))
+    key = await _authorize(request, (WRITE, READ_REPORTS))
     app = request.app[APP]
-    view = await app.dossiers.view(_existing_code(request))
+    code = _existing_code(request)
+    view = await app.dossiers.view(code)
+    if not key.covers(view.dossier.unit_id):
+        raise _not_found(code)
     return _json(dossier_detail(view, _zone(app)).model_dump(mode="json"))
 
 
@@ -987,6 +1060,7 @@ def apology_out(apology: Apology, zone: ZoneInfo) -> ApologyOut:
         reason=apology.reason,
         new_due_at=_local(apology.new_due_at, zone),
         issued_by=apology.issued_by,
+        issued_key=apology.issued_key,
         issued_at=apology.issued_at.astimezone(zone),
         in_time=apology.in_time,
     )
@@ -1013,7 +1087,7 @@ def _query_date(request: web.Request, name: str) -> date | None:
 
 async def get_report(request: web.Request) -> web.Response:
     """GET /reports/satisfaction: the report of SPEC.md §7 as JSON."""
-    await _authorize(request, (READ_REPORTS,))
+    key = await _authorize(request, (READ_REPORTS,))
     query = request.query
     for name in query:
         if name not in REPORT_PARAMETERS:
@@ -1028,6 +1102,10 @@ async def get_report(request: web.Request) -> web.Response:
     if not unit:
         raise ApiError(422, "invalid_input", "unit: required")
     app = request.app[APP]
+    async with app.services.uow(read_only=True) as uow:
+        asked = await uow.units.get_by_code(unit)
+    if asked is not None and not key.covers(asked.id):
+        raise ApiError(403, "forbidden", f"unit: this key does not cover unit {unit!r}")
     policy = app.services.policy
     end = _query_date(request, "to") or policy.local_date(app.services.clock())
     start = _query_date(request, "from") or end.replace(day=1)
@@ -1099,7 +1177,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "putDossier",
         "Create or update a dossier",
         "Sending the same dossier again changes nothing and gives the same opt-in token. "
-        f"Submission channels: {', '.join(SUBMISSION_CHANNELS)}. Text is stored in Unicode NFC.",
+        f"Submission channels: {', '.join(SUBMISSION_CHANNELS)}. Text is stored in Unicode NFC. "
+        "A key creates dossiers only in its units (403 otherwise); a dossier of a unit it does not cover is 404; "
+        "a dossier never changes unit through the API, whatever the key (422 `unit_change_refused`). "
+        "`received_at` may not be in the future (422).",
         scopes=(WRITE,),
         body=DossierBody,
         parameters=(CODE_PARAMETER,),
@@ -1107,6 +1188,7 @@ OPERATIONS: tuple[Operation, ...] = (
             200: Answer("The dossier was updated.", UpsertOut),
             201: Answer("The dossier was created.", UpsertOut, headers={"Location": "The dossier's URL."}),
         },
+        errors=(404,),
     ),
     Operation(
         "GET",

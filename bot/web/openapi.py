@@ -17,12 +17,15 @@ ERROR_SCHEMA = "Error"
 ERROR_DESCRIPTIONS = {
     400: "The body is not UTF-8 or not JSON (`bad_encoding`, `bad_json`), or a header is malformed.",
     401: "No `Authorization: Bearer <key>`, or the key is unknown or revoked (`unauthorized`).",
-    403: "The key lacks the scope this call needs (`forbidden`).",
-    404: "No such dossier or route (`not_found`).",
+    403: "The key lacks the scope this call needs, or the unit asked for (a new dossier's, a report's) is not one "
+    "of the key's units or below them (`forbidden`); a key bound to no unit is refused everywhere (`no_units`).",
+    404: "No such dossier or route (`not_found`). A dossier of a unit the key does not cover is answered exactly "
+    "so: its code cannot be told from one that does not exist.",
     405: "The path exists but not with this method (`method_not_allowed`).",
     409: "The event is impossible in the dossier's state (`invalid_transition`).",
     413: "The body is larger than 1 MiB (`too_large`).",
-    422: "The input is invalid; the message names the field (`invalid_input`, `unknown_unit`, …).",
+    422: "The input is invalid; the message names the field (`invalid_input`, `unknown_unit`, a date in the "
+    "future, `unit_change_refused` for a dossier sent with another unit than its own, …).",
     429: "Too many requests from this key, or from this address without a valid key (`too_many_requests`); "
     "wait the seconds Retry-After gives.",
 }
@@ -159,9 +162,11 @@ def build_document(operations: Iterable[Operation], *, public_url: str, error_mo
                     "type": "http",
                     "scheme": "bearer",
                     "description": (
-                        "An API key made with `sipasbot apikey create NAME --scopes S,…`. Scopes: `dossiers:write`, "
-                        "`reports:read`, `apologies:write`; each operation lists the scopes that may call it "
-                        "(any one of them is enough)."
+                        "An API key made with `sipasbot apikey create NAME --scopes S,… --units U,…`. Scopes: "
+                        "`dossiers:write`, `reports:read`, `apologies:write`; each operation lists the scopes that "
+                        "may call it (any one of them is enough). Units: the key reads and writes only the dossiers "
+                        "and reports of its units and of the units below them (`--units all`: a province's key, "
+                        "every unit)."
                     ),
                 }
             },
