@@ -139,4 +139,4 @@ def test_the_command_refuses_a_row_received_tomorrow(
     assert main(["dossiers", "import", str(path)]) == 0
     out: Any = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Đã nhập 1 hồ sơ")
-    assert out[1].startswith("row 3: “Ngày tiếp nhận” ở tương lai: ")
+    assert out[1].startswith("dòng 3: “Ngày tiếp nhận” ở tương lai: ")
