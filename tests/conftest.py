@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,3 +147,22 @@ def policy() -> Policy:
 @pytest.fixture
 def services(database: Database, catalog: Catalog, texts: Texts, policy: Policy, clock: Clock) -> Services:
     return Services(database=database, catalog=catalog, texts=texts, policy=policy, clock=clock)
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """``sipasbot …`` run in this process on a fresh database file: (exit status, stdout, stderr)."""
+    from bot.cli import main
+
+    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        status = main(list(args))
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.cli import main
-
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
-    """``sipasbot …`` run in this process on a fresh database file: (exit status, stdout, stderr)."""
-    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(list(args))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
+def cli(cli: Any) -> Any:
+    """``sipasbot …`` in this process on a database holding a province TINH and its wards P8 and P9."""
+    run = cli
     for code, name, parent in (("TINH", "Tỉnh Mẫu", None), ("P8", "Phường 8", "TINH"), ("P9", "Phường 9", "TINH")):
         assert run("units", "add", code, name, *(["--parent", parent] if parent else []))[0] == 0
     return run

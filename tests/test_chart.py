@@ -5,7 +5,6 @@ asks for."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import struct
 import warnings
@@ -18,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
 from handlers.chart import ChartLabels, DayPoint, font_has_glyphs, render_chart
 
 LABELS = ChartLabels(
@@ -154,21 +152,6 @@ def test_the_chart_is_drawn_in_each_format(kind: str) -> None:
 
 
 # --- `sipasbot digest --chart FILE`, run in this process
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Any]:
-    """``sipasbot …`` on a fresh database file: (exit status, stdout, stderr)."""
-    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(list(args))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
 
 
 @pytest.mark.parametrize(

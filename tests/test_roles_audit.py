@@ -326,7 +326,8 @@ async def test_the_audit_log_names_who_did_every_privileged_act_and_never_a_phon
 ) -> None:
     async with zalo_service(backend.url) as (emu, service):
         url = backend.url
-        key = (await cli(url, "apikey", "create", "mot-cua-p8", "--scopes", "apologies:write")).stdout.strip()
+        made = await cli(url, "apikey", "create", "mot-cua-p8", "--scopes", "apologies:write", "--units", "P8")
+        key = made.stdout.strip()
         citizen = emu.person("0f0f0f0f0f0f0f0f6666", display_name="Dân")
         first = await put_returned(service, "P8-1", phone=PHONE)
         await put_returned(service, "P8-2", phone=PHONE)

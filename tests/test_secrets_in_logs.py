@@ -114,7 +114,8 @@ async def test_no_secret_reaches_the_logs_or_an_error_message(tmp_path: Path) ->
         base = f"http://127.0.0.1:{port}"
         env = environment(tmp_path / "sipasbot.db", port, tg, zb, oa)
         await asyncio.to_thread(cli, env, "units", "add", "P8", "Phường 8")
-        key = await asyncio.to_thread(cli, env, "apikey", "create", "one-stop", "--scopes", "dossiers:write")
+        making = ("apikey", "create", "one-stop", "--scopes", "dossiers:write", "--units", "all")
+        key = await asyncio.to_thread(cli, env, *making)
         code = await asyncio.to_thread(cli, env, "invite", "--role", "staff", "--unit", "P8")
         secrets = [TELEGRAM_TOKEN, TELEGRAM_SECRET, ZALO_BOT_TOKEN, ZALO_BOT_SECRET, APP_SECRET, SECRET_KEY]
         secrets += [ACCESS, REFRESH, key, code]

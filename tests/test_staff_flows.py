@@ -6,15 +6,12 @@ issued, kept or sent is read back from the database.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli import main
 from handlers.context import Services
 from handlers.dossiers import ContactInput, DossierHandler
 from handlers.errors import InvalidInput
@@ -241,21 +238,6 @@ async def test_lead_is_for_staff_only(services: Services) -> None:
     assert await count(services, InviteRow.id) == 0
     assert await roles.invite("staff", "P8", "Trần Thị Bình", lead=True)
     assert await count(services, InviteRow.id) == 1
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., object]:
-    """``sipasbot …`` in this process on a fresh database file: (exit status, stdout, stderr)."""
-    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(list(args))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
 
 
 def test_the_cli_refuses_lead_for_a_leader_in_one_line(cli: Callable[..., tuple[int, str, str]]) -> None:
