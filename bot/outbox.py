@@ -30,7 +30,7 @@ from storage.values import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-BACKOFF_SECONDS = (2, 10, 60, 300)  # then every five minutes: an outage over, nobody waits half an hour
+BACKOFF_SECONDS = (2, 10, 30, 60)  # then every minute: an outage over, nobody waits long (the pace limits the load)
 REFILL_SECONDS = 1.0
 REAUTH_HOLD_SECONDS = 300  # credentials refused: try again after this (a refresh or a new grant may come)
 COALESCE_SECONDS = 0.01  # commits arriving in a burst are read together
