@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.app import App
-from bot.texts import say
+from bot.texts import current_locale, say
 from handlers.audit import AuditTrail, detail_text
 from handlers.errors import InvalidInput, NotFound
-from handlers.roles import CHANNELS, RoleAdmin, masked_chat
+from handlers.names import channel_name
+from handlers.roles import RoleAdmin, masked_chat
 from storage.values import AuditEntry, RoleLine
 
 AUDIT_LIMIT = 100_000
@@ -68,7 +69,6 @@ def dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]] | Non
 
 
 def _role_text(line: RoleLine, show: Callable[[Any], str]) -> str:
-    channel = line.channel if line.channel in CHANNELS else "other"
     revoked = (
         say("cli.roles.revoked_mark", at=show(line.revoked_at), by=line.revoked_by or "—") if line.revoked_at else ""
     )
@@ -79,7 +79,7 @@ def _role_text(line: RoleLine, show: Callable[[Any], str]) -> str:
         role=say(f"cli.roles.role.{line.role}") if line.role in ("staff", "leader", "admin") else line.role,
         lead=say("cli.roles.lead") if line.lead else "",
         officer=line.officer_name or "—",
-        channel=say(f"cli.roles.channel.{channel}"),
+        channel=channel_name(line.channel, current_locale()),
         chat=masked_chat(line.channel, line.external_id),
         since=show(line.granted_at),
         by=line.granted_by or "—",

@@ -18,6 +18,7 @@ from typing import Any
 from handlers.context import Services
 from handlers.errors import NotFound
 from handlers.messages import Option, Reply, row_id
+from handlers.names import channel_name
 from handlers.survey import fold
 from storage.uow import UnitOfWork
 from storage.values import Invite, Role, RoleLine
@@ -29,7 +30,6 @@ CANCEL = ("huy", "cancel")
 YES = ("1", "xac nhan", "xac nhan thu hoi", "dong y", "co", "yes", "ok")
 NO = ("2", "khong", "khong thu hoi", "huy", "no")
 LIST_LIMIT = 30
-CHANNELS = ("telegram", "zalo_bot", "zalo_oa", "zns", "console")
 FLOW_DRAFTS = ("apology", "reply", "revoke")  # what an officer is in the middle of, dropped with the role
 
 
@@ -37,11 +37,6 @@ def masked_chat(channel: str, external_id: str) -> str:
     """A chat's id with only its last characters shown: ``••••d6a9``."""
     tail = external_id[-4:] if len(external_id) > 6 else external_id[-2:]
     return "••••" + tail
-
-
-def channel_key(channel: str) -> str:
-    """The wording key of a channel's person-facing name."""
-    return f"roles.channel.{channel if channel in CHANNELS else 'other'}"
 
 
 async def revoke_role(
@@ -200,7 +195,7 @@ class RoleDesk:
                 role=turn.t(f"role.{line.role}"),
                 officer=line.officer_name or turn.t("roles.no_name"),
                 unit=line.unit_name,
-                channel=turn.t(channel_key(line.channel)),
+                channel=channel_name(line.channel, turn.locale),
                 chat=masked_chat(line.channel, line.external_id),
                 since=self.services.policy.show_date(line.granted_at),
             )
