@@ -75,11 +75,16 @@ class Option:
     """A choice offered with a message: a button, or a numbered line where there are no buttons.
 
     ``number`` is what a person types to pick it on a channel without buttons (None: not numbered).
+    ``typed``: what a person types instead, where one number for every message would be ambiguous (several
+    complaints listed, each with its "Trả lời"): a command naming what it acts on (``/dong 12``), shown beside
+    the label on a channel without buttons; ``""``: the text already lists the option by its number, so such a
+    channel does not repeat it. Channels with buttons show the button as ever.
     """
 
     value: str
     label: str
     number: int | None = None
+    typed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ class Reply:
         """The JSON kept in the outbox."""
         payload: dict[str, Any] = {"text": nfc(self.text)}
         if self.options:
-            payload["options"] = [{"value": o.value, "label": nfc(o.label), "number": o.number} for o in self.options]
+            payload["options"] = [_option_payload(o) for o in self.options]
         if self.hint:
             payload["hint"] = nfc(self.hint)
         if self.thread:
@@ -140,7 +145,9 @@ class Reply:
         """Read a reply back from the outbox."""
         return cls(
             text=payload["text"],
-            options=tuple(Option(o["value"], o["label"], o.get("number")) for o in payload.get("options", ())),
+            options=tuple(
+                Option(o["value"], o["label"], o.get("number"), o.get("typed")) for o in payload.get("options", ())
+            ),
             hint=payload.get("hint"),
             thread=payload.get("thread"),
             heading=bool(payload.get("heading", False)),
@@ -151,6 +158,14 @@ class Reply:
             fresh=bool(payload.get("fresh", False)),
             forget=bool(payload.get("forget", False)),
         )
+
+
+def _option_payload(option: Option) -> dict[str, Any]:
+    """An option as the outbox keeps it (``typed`` only when it has one: older rows read the same)."""
+    payload: dict[str, Any] = {"value": option.value, "label": nfc(option.label), "number": option.number}
+    if option.typed is not None:
+        payload["typed"] = nfc(option.typed)
+    return payload
 
 
 @dataclass(frozen=True)

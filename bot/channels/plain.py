@@ -16,13 +16,21 @@ def with_links(reply: Reply) -> Reply:
 
 
 def render_plain(reply: Reply) -> str:
-    """A reply as a channel without buttons shows it: text, numbered options, how to answer."""
+    """A reply as a channel without buttons shows it: text, numbered options, how to answer.
+
+    An option with its own ``typed`` command shows that command beside its label (``Đóng: /dong 12``), so that
+    several messages listed one after the other never offer the same number for different things; one the text
+    already lists (``typed`` empty) is not repeated.
+    """
     reply = with_links(reply)
     lines = [reply.text]
-    numbered = sorted((o for o in reply.options if o.number is not None), key=lambda o: (o.number == 0, o.number))
-    if numbered:
+    plain = [o for o in reply.options if o.typed is None]
+    numbered = sorted((o for o in plain if o.number is not None), key=lambda o: (o.number == 0, o.number))
+    commands = [o for o in reply.options if o.typed]
+    if numbered or commands:
         lines.append("")
         lines += [f"  {o.number}. {o.label}" for o in numbered]
+        lines += [f"  {o.label}: {o.typed}" for o in commands]
     if reply.hint:
         lines += ["", reply.hint]
     return "\n".join(lines)
