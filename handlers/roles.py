@@ -213,7 +213,8 @@ class RoleDesk:
         shown = allowed[:LIST_LIMIT]
         lines = [turn.t("roles.list", count=len(allowed))]
         lines += [f"{n}. {self._label(turn, line)}" for n, line in enumerate(shown, start=1)]
-        options = tuple(Option(f"q:{line.id}", self._label(turn, line), n) for n, line in enumerate(shown, start=1))
+        # the text lists them by number already: a channel without buttons does not repeat them (typed "")
+        options = tuple(Option(f"q:{line.id}", self._label(turn, line), n, "") for n, line in enumerate(shown, start=1))
         await turn.uow.drafts.put(turn.chat.id, "revoke", {"step": "pick", "ids": [x.id for x in shown]}, turn.now)
         turn.replies.append(Reply("\n".join(lines), options=options, hint=turn.t("roles.pick_hint")))
 

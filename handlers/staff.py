@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from handlers import limits
 from handlers import staff_steps as steps
+from handlers import typed_actions as typed
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.messages import Inbound, Option, Reply, nfc, row_id
@@ -52,6 +53,8 @@ BUTTON_DATE = re.compile(r"[0-9]{8}")  # the date buttons' yyyymmdd
 TYPED_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 STAFF_COMMANDS = {"xinloi": "apology", "apology": "apology", "hoso": "dossier", "dossier": "dossier"}
 STAFF_COMMANDS |= {"phananh": "complaints", "complaints": "complaints"}
+# a complaint's buttons, typed: ``/traloi <n> [nội dung]``, ``/dong <n>`` (n: the number after its "#")
+STAFF_COMMANDS |= {"traloi": "answer", "reply": "answer", "dong": "close", "close": "close"}
 YES = ("1", "xac nhan", "xac nhan gui", "gui", "dong y", "co", "yes", "ok", "send")
 NO = ("2", "huy", "khong", "no", "cancel")
 
@@ -505,13 +508,22 @@ class StaffDesk:
                 await _ApologyFlow(self, turn, roles).start_by_code(args.strip(), command)
             elif action == "dossier":
                 await self.show_dossier(turn, roles, args.strip(), command)
+            elif action in ("answer", "close"):
+                await _Complaints(self, turn, roles).on_typed(action, args.strip())
             else:
                 await _Complaints(self, turn, roles).list_open()
             return True
         if turn.chat is None:
             return False
         draft = await turn.uow.drafts.get(turn.chat.id)
-        if draft is None or draft.kind == "complaint":
+        if draft is None:
+            # a number typed by an officer with nothing open (a "1" read under a complaint, where buttons are
+            # missing): what to type instead, rather than the citizens' answer
+            if typed.stray_number(inbound.text, turn.chat) and await self._roles(turn):
+                turn.say("staff.typed_number")
+                return True
+            return False
+        if draft.kind == "complaint":
             return False  # a citizen's complaint step is the citizen side's
         roles = await self._roles(turn)
         if not roles:
@@ -678,7 +690,8 @@ class _ApologyFlow:
             if kind == "delay" and dossier.state in ERROR_STATES:
                 # resolved: no delay apology, but one for an error in its handling may be started here
                 offer = await turn.uow.dossiers.apology(dossier.id, "error") is None
-                offered = (Option(f"x:{dossier.id}:e", turn.t("apology.error.button"), 1),) if offer else ()
+                typed_as = turn.t("apology.error.typed", code=dossier.code)
+                offered = (Option(f"x:{dossier.id}:e", turn.t("apology.error.button"), 1, typed_as),) if offer else ()
                 text = turn.t(key, **values) + (
                     "\n" + turn.t("apology.error.offer", code=dossier.code) if offer else ""
                 )
@@ -947,7 +960,7 @@ class _Complaints:
         if not open_:
             turn.say("feedback.none")
             return
-        turn.say("feedback.list", count=len(open_))
+        turn.replies.append(Reply(turn.t("feedback.list", count=len(open_)), hint=turn.t("feedback.list_hint")))
         for feedback in open_:
             turn.replies.append(await self.card(feedback))
 
@@ -972,18 +985,54 @@ class _Complaints:
         if feedback is None or feedback.status == "closed":
             turn.ack = turn.t("feedback.stale")
             return
-        assert turn.chat is not None
         if parts[2] == "r":
-            await turn.uow.drafts.put(turn.chat.id, "reply", {"feedback_id": feedback.id}, turn.now)
-            turn.say("feedback.reply_prompt", id=feedback.id)
+            await self.ask_answer(feedback)
         elif parts[2] == "c":
-            await turn.uow.feedback.close(feedback.id, turn.now)
-            await turn.uow.audit.add(
-                f"chat:{turn.chat.id}", "feedback.close", f"feedback:{feedback.id}", None, turn.now
-            )
-            turn.say("feedback.closed", id=feedback.id)
+            await self.close(feedback)
         else:
             turn.ack = turn.t("feedback.stale")
+
+    async def on_typed(self, action: str, args: str) -> None:
+        """``/traloi <n> [nội dung]``, ``/dong <n>``: what the buttons of complaint #n do, typed.
+
+        The number is the complaint's own (the one after its "#"), so it is the same in the list, in the
+        notice of a new complaint and in any later message; another unit's is not found, as a wrong one is.
+        """
+        turn = self.turn
+        number, _, text = args.partition(" ")
+        feedback_id = row_id(number.removeprefix("#"))
+        if feedback_id is None:
+            turn.say("feedback.usage.reply" if action == "answer" else "feedback.usage.close")
+            return
+        if limits.refuses(turn, "lookup"):
+            return
+        feedback = await self._feedback(feedback_id)
+        if feedback is None:
+            limits.failed(turn, "lookup")  # a number typed wrong, or probed: counted against the chat
+            turn.say("feedback.not_found", id=feedback_id)
+            return
+        if feedback.status == "closed":
+            turn.say("feedback.stale")
+        elif action == "close":
+            await self.close(feedback)
+        elif text.strip():
+            await self.on_answer(feedback.id, text.strip())
+        else:
+            await self.ask_answer(feedback)
+
+    async def ask_answer(self, feedback: Feedback) -> None:
+        """The answer's text comes next: the draft says which complaint it is for."""
+        turn = self.turn
+        assert turn.chat is not None
+        await turn.uow.drafts.put(turn.chat.id, "reply", {"feedback_id": feedback.id}, turn.now)
+        turn.say("feedback.reply_prompt", id=feedback.id)
+
+    async def close(self, feedback: Feedback) -> None:
+        turn = self.turn
+        assert turn.chat is not None
+        await turn.uow.feedback.close(feedback.id, turn.now)
+        await turn.uow.audit.add(f"chat:{turn.chat.id}", "feedback.close", f"feedback:{feedback.id}", None, turn.now)
+        turn.say("feedback.closed", id=feedback.id)
 
     async def on_answer(self, feedback_id: int, text: str) -> None:
         turn, uow = self.turn, self.turn.uow
@@ -1018,10 +1067,10 @@ class _Complaints:
 
 
 def feedback_buttons(t: Any, feedback_id: int) -> tuple[Option, ...]:
-    """The buttons under a complaint: answer it, close it."""
+    """The buttons under a complaint: answer it, close it (typed, where there are no buttons: with its number)."""
     return (
-        Option(f"f:{feedback_id}:r", t("feedback.reply"), 1),
-        Option(f"f:{feedback_id}:c", t("feedback.close"), 2),
+        Option(f"f:{feedback_id}:r", t("feedback.reply"), 1, t("feedback.typed.reply", id=feedback_id)),
+        Option(f"f:{feedback_id}:c", t("feedback.close"), 2, t("feedback.typed.close", id=feedback_id)),
     )
 
 
@@ -1171,7 +1220,8 @@ class Alerts:
                         last_day=f"{last_day:%d/%m/%Y}",
                         left=left,
                     )
-                    reply = Reply(text, options=(Option(f"x:{dossier.id}:s", t("risk.button"), 1),), heading=True)
+                    start = Option(f"x:{dossier.id}:s", t("risk.button"), 1, t("risk.typed", code=dossier.code))
+                    reply = Reply(text, options=(start,), heading=True)
                     await uow.outbox.to_chat(
                         staff.chat,
                         reply.to_payload(),

@@ -141,10 +141,10 @@ def officer_help(turn: Turn, staff: bool, leader: bool) -> str:
     """``/trogiup`` for an officer: the commands of each role held first, then a short line about the rest."""
     parts = []
     if staff:
-        parts.append(turn.t("staff.help"))
+        parts.append(turn.t("staff.help") + "\n" + turn.t("staff.help_typed"))
     if leader:
         parts.append(turn.t("leader.help") + "\n" + turn.t("help.leader_periods"))
-    parts.append(turn.t("help.officer_more"))
+    parts.append(turn.t("help.officer_more") + "\n" + turn.t("help.officer_typed"))
     return "\n\n".join(parts)
 
 
