@@ -35,6 +35,8 @@ from storage.notify import OutboxListener
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
+# the outbox lanes of each channel that must start first (ZNS sends with the Zalo OA's tokens)
+LANES = {"telegram": ("telegram",), "zalo_oa": ("zalo_oa", "zns"), "zalo_bot": ("zalo_bot",)}
 
 
 class Service:
@@ -277,9 +279,10 @@ class Service:
         """
         app, settings = self.app, self.app.settings
         step_down = asyncio.Event()
+        waiting = {lane for lanes in LANES.values() for lane in lanes}  # they join once their channel has started
         outbox = self.outbox = Outbox(
             app.services,
-            {},
+            {name: channel for name, channel in self.channels.items() if name not in waiting},
             self.paces,
             wakeup=app.wakeup,
             on_outcome=lambda channel, d: app.metrics.delivered(channel, d.status, d.retry_after),
@@ -291,11 +294,11 @@ class Service:
         telegram, zalo_bot, zalo_oa = self.telegram, self.zalo_bot, self.zalo_oa
         if telegram is not None:
             poll = telegram.poll if settings.telegram_mode == "polling" else None
-            polls.append(self._once_started(outbox, "telegram", ["telegram"], step_down, poll))
+            polls.append(self._once_started(outbox, "telegram", step_down, poll))
         if zalo_bot is not None:
             # webhook mode: what polling left in the inbox is handled all the same
             poll = zalo_bot.poll if settings.zalo_bot_mode == "polling" else zalo_bot.settle
-            polls.append(self._once_started(outbox, "zalo_bot", ["zalo_bot"], step_down, poll))
+            polls.append(self._once_started(outbox, "zalo_bot", step_down, poll))
         if zalo_oa is not None:
 
             async def keep_fresh(stop: asyncio.Event) -> None:
@@ -305,8 +308,7 @@ class Service:
                     on_restored=lambda: outbox.resume(["zalo_oa", "zns"]),
                 )
 
-            lanes = ["zalo_oa", *(["zns"] if self.zns is not None else [])]
-            tasks.append(self._once_started(outbox, "zalo_oa", lanes, step_down, keep_fresh))
+            tasks.append(self._once_started(outbox, "zalo_oa", step_down, keep_fresh))
         jobs = Jobs(app.services, self.instance, app.digests.defaults)
         scheduler = build_scheduler(jobs, settings.zone, settings.survey_tick_seconds)
         scheduler.start()
@@ -332,17 +334,17 @@ class Service:
         self,
         outbox: Outbox,
         name: str,
-        lanes: list[str],
         step_down: asyncio.Event,
         then: Callable[[asyncio.Event], Awaitable[None]] | None,
     ) -> asyncio.Task[None]:
-        """Once channel ``name`` has started: its ``lanes`` join delivery, then ``then`` runs (its poller)."""
+        """Once channel ``name`` has started: its lanes join delivery, then ``then`` runs (its poller)."""
 
         async def when_started() -> None:
             if not await self.starts[name].wait_started(step_down):
                 return
-            for lane in lanes:
-                outbox.add(lane, self.channels[lane])
+            for lane in LANES[name]:
+                if lane in self.channels:
+                    outbox.add(lane, self.channels[lane])
             if then is not None:
                 await then(step_down)
 
