@@ -103,7 +103,7 @@ class Leadership:
         if not self.held:
             return False
         if self._connection is None:
-            return True  # SQLite
+            return True  # SQLite: the flock lasts as long as this process keeps the lock file open
         try:
             await self._connection.scalar(text("SELECT 1"))
             await self._connection.commit()
