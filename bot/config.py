@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     survey_form: str = "sipas-2022"
     survey_delay_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     lock_retry_seconds: float = Field(default=10.0, gt=0, le=60)  # a standby instance tries for the lock this often
+    # a channel whose platform cannot be reached at start is tried again after this, doubling up to the max
+    channel_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
+    channel_retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
     survey_tick_seconds: float = Field(default=60.0, ge=0.1, le=3600)  # how often due invitations are looked for
     quiet_hours: str = "21:00-07:00"
     digest_time: str = "07:30"

@@ -87,8 +87,9 @@ class Outbox:
     ) -> None:
         self.services = services
         self.on_outcome = on_outcome  # metrics
-        self.channels = channels
-        self.lanes = {name: _Lane(channel, (paces or {}).get(name, Pace())) for name, channel in channels.items()}
+        self.channels = dict(channels)
+        self.paces = paces or {}
+        self.lanes = {name: _Lane(channel, self.paces.get(name, Pace())) for name, channel in channels.items()}
         self.wakeup = wakeup or asyncio.Event()  # set by commits that queued messages: read the table
         self._progress = asyncio.Event()  # set when a send finished: only dispatch again
         self.sent = 0
@@ -109,6 +110,14 @@ class Outbox:
                 lane.slot_freed.set()  # sends that were waiting out the pause look again
         self.wake()
 
+    def add(self, name: str, channel: Channel) -> None:
+        """Deliver on ``name`` too from now on (a channel that started after delivery began): what waits goes now."""
+        if name in self.lanes:
+            return
+        self.channels[name] = channel
+        self.lanes[name] = _Lane(channel, self.paces.get(name, Pace()))
+        self.wake()
+
     def wake(self) -> None:
         """Look for new messages now (called after every commit that queued some)."""
         self.wakeup.set()
@@ -127,7 +136,7 @@ class Outbox:
                 self._progress.clear()
                 if woken or full:
                     read_at = time.monotonic()
-                    for name, lane in self.lanes.items():
+                    for name, lane in list(self.lanes.items()):  # a channel may join meanwhile (``add``)
                         await self._refill(name, lane, full=full)
                     if full:
                         refill_at = time.monotonic() + REFILL_SECONDS

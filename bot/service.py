@@ -15,9 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
 from bot.channels.base import Channel
+from bot.channels.starting import Backoff, ChannelStart
 from bot.channels.telegram import TelegramChannel, TelegramConfig
 from bot.channels.zalo_bot import HOLD_ENV, ZaloBotChannel, ZaloBotConfig
-from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
+from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig, ZaloTokens
 from bot.channels.zns import ZnsChannel, ZnsEvents
 from bot.logs import remember_join_code
 from bot.outbox import Outbox, Pace
@@ -34,6 +35,8 @@ from storage.notify import OutboxListener
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
+# the outbox lanes of each channel that must start first (ZNS sends with the Zalo OA's tokens)
+LANES = {"telegram": ("telegram",), "zalo_oa": ("zalo_oa", "zns"), "zalo_bot": ("zalo_bot",)}
 
 
 class Service:
@@ -44,6 +47,7 @@ class Service:
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.role = role  # "all": web, and delivery and scheduling when holding the lock; "web": web only
         self.channels: dict[str, Channel] = {}
+        self.starts: dict[str, ChannelStart] = {}  # the configured channels' starts, by name
         self.paces: dict[str, Pace] = {}
         self.leadership: Leadership | None = None
         self.leading = asyncio.Event()  # set while this instance delivers and schedules
@@ -95,10 +99,6 @@ class Service:
         )
         api = ZaloApi(config, self.app.services)
         self.zalo_oa = ZaloOAChannel(api, self.handle, ZnsEvents(self.app.ratings))
-        tokens = api.tokens
-        self.app.channel_states["zalo_oa"] = lambda: (
-            "reauthorise" if tokens.broken else "no_tokens" if tokens.current is None else "ok"
-        )
         if settings.zns_rating_template_id or settings.zns_apology_template_id:
             self.zns = ZnsChannel(api, settings.zone, settings.zns_api_url)
 
@@ -118,7 +118,12 @@ class Service:
         return ZaloBotChannel(config, self.handle, Inbox(self.app.services, "zalo_bot"))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set: the web server always; delivery and scheduling while holding the lock."""
+        """Run until ``stop`` is set: the web server always; delivery and scheduling while holding the lock.
+
+        The web server (API, webhooks, public page) serves at once; each channel starts beside it, tried again
+        with back-off while its platform cannot be reached (``bot.channels.starting``), and one whose token is
+        refused stays stopped. Delivery and polling on a channel begin once it has started.
+        """
         app, settings = self.app, self.app.settings
         await app.start()
         parts: list[Callable[[web.Application], None]] = [setup_limits, setup_api, setup_pages]
@@ -143,19 +148,17 @@ class Service:
         for name, channel in self.channels.items():
             if hasattr(channel, "refused"):
                 channel.refused = lambda name=name: app.metrics.inbound.labels(name, "refused").inc()
+        self._starts()
         runner = web.AppRunner(build_web_app(app, parts), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        starting: list[asyncio.Task[None]] = []
         try:
-            await site.start()
+            await site.start()  # webhook mode registers our URL when its channel starts: the server is up first
             self.port = runner.addresses[0][1] if runner.addresses else settings.http_port
-            if self.telegram is not None:
-                await self.telegram.start()  # webhook mode registers our URL: the server must be up first
-                app.bot_username = self.telegram.username
-            if self.zalo_oa is not None:
-                await self.zalo_oa.start()
-            if self.zalo_bot is not None:
-                await self.zalo_bot.start()
+            starting = [
+                asyncio.create_task(start.run(stop), name=f"start-{name}") for name, start in self.starts.items()
+            ]
             log.info(
                 "SIPAS Bot is running on %s:%s as %s (channels: %s)",
                 settings.http_host,
@@ -169,17 +172,23 @@ class Service:
             app.heartbeat_seconds = HEARTBEAT_SECONDS
             await self._beat()
             beating = asyncio.create_task(self._heartbeat(stop), name="heartbeat")
-            self.ready.set()
+            working = asyncio.create_task(stop.wait() if self.role == "web" else self._lead(stop), name="work")
             try:
-                if self.role == "web":
-                    await stop.wait()
-                else:
-                    await self._lead(stop)
+                # ready: every channel has had its first try (started, refused, or waiting to try again)
+                tried = asyncio.create_task(self._tried(), name="first-tries")
+                await asyncio.wait([tried, working], return_when=asyncio.FIRST_COMPLETED)
+                tried.cancel()
+                self.ready.set()
+                await working
             finally:
+                working.cancel()
                 beating.cancel()
-                await asyncio.gather(beating, return_exceptions=True)
+                await asyncio.gather(working, beating, return_exceptions=True)
                 await self._gone()
         finally:
+            for task in starting:
+                task.cancel()  # a channel still trying to start: given up at once
+            await asyncio.gather(*starting, return_exceptions=True)
             await runner.cleanup()  # no more webhooks
             if self.telegram is not None:
                 await self.telegram.stop()
@@ -188,6 +197,30 @@ class Service:
             if self.zalo_bot is not None:
                 await self.zalo_bot.stop()
             await app.close()
+
+    async def _tried(self) -> None:
+        """Until every channel has had its first try (started, refused, or waiting to try again)."""
+        for start in self.starts.values():
+            await start.tried.wait()
+
+    def _starts(self) -> None:
+        """One ``ChannelStart`` per configured channel; ``/healthz`` shows each one's state."""
+        settings, app = self.app.settings, self.app
+        backoff = Backoff(settings.channel_retry_seconds, settings.channel_retry_max_seconds)
+        if self.telegram is not None:
+            telegram = self.telegram
+
+            def known() -> None:
+                app.bot_username = telegram.username  # the receipts' deep link
+
+            self.starts["telegram"] = ChannelStart("telegram", telegram.start, backoff, on_started=known)
+        if self.zalo_oa is not None:
+            self.starts["zalo_oa"] = ChannelStart("zalo_oa", self.zalo_oa.start, backoff)
+        if self.zalo_bot is not None:
+            self.starts["zalo_bot"] = ChannelStart("zalo_bot", self.zalo_bot.start, backoff)
+        tokens = self.zalo_oa.api.tokens if self.zalo_oa is not None else None
+        for name, start in self.starts.items():
+            app.channel_states[name] = _state_of(start, tokens if name == "zalo_oa" else None)
 
     async def _beat(self) -> None:
         services = self.app.services
@@ -218,45 +251,64 @@ class Service:
         """Take the delivery lock when it is free and do the work that must run once, until ``stop``."""
         lock = self.leadership = Leadership(self.app.services.database)
         retry = self.app.settings.lock_retry_seconds
+        said = False
         try:
             while not stop.is_set():
                 if await lock.acquire():
                     log.info("this instance (%s) now delivers and schedules", self.instance)
                     await self._work(stop, lock)
+                    said = False
+                elif not said:
+                    said = True
+                    log.info(
+                        "another instance delivers and schedules on this database; this one (%s) serves the web "
+                        "and takes over if that one stops (tried every %s s)",
+                        self.instance,
+                        f"{retry:g}",
+                    )
                 if not stop.is_set():
                     await _pause(stop, retry)
         finally:
             await lock.release()
 
     async def _work(self, stop: asyncio.Event, lock: Leadership) -> None:
-        """Delivery, the scheduler and the pollers, while the lock is held (checked every few seconds)."""
+        """Delivery, the scheduler and the pollers, while the lock is held (checked every few seconds).
+
+        A channel that has not started yet gets its delivery and its poller when it starts: until then what is
+        queued for it stays pending.
+        """
         app, settings = self.app, self.app.settings
         step_down = asyncio.Event()
-        self.outbox = Outbox(
+        waiting = {lane for lanes in LANES.values() for lane in lanes}  # they join once their channel has started
+        outbox = self.outbox = Outbox(
             app.services,
-            self.channels,
+            {name: channel for name, channel in self.channels.items() if name not in waiting},
             self.paces,
             wakeup=app.wakeup,
             on_outcome=lambda channel, d: app.metrics.delivered(channel, d.status, d.retry_after),
         )
         listener = OutboxListener(app.services.database, app.wakeup.set)  # other instances' replies wake us too
         await listener.start()
-        tasks = [asyncio.create_task(self.outbox.run(step_down), name="outbox")]
+        tasks = [asyncio.create_task(outbox.run(step_down), name="outbox")]
         polls: list[asyncio.Task[None]] = []
-        if self.telegram is not None and settings.telegram_mode == "polling":
-            polls.append(asyncio.create_task(self.telegram.poll(step_down), name="telegram-poll"))
-        if self.zalo_bot is not None and settings.zalo_bot_mode == "polling":
-            polls.append(asyncio.create_task(self.zalo_bot.poll(step_down), name="zalo-bot-poll"))
-        elif self.zalo_bot is not None:  # webhook mode: what polling left in the inbox is handled all the same
-            polls.append(asyncio.create_task(self.zalo_bot.settle(step_down), name="zalo-bot-inbox"))
-        if self.zalo_oa is not None:
-            outbox = self.outbox
-            keep_fresh = self.zalo_oa.api.tokens.keep_fresh(
-                step_down,
-                every=settings.zalo_oa_token_check_seconds,
-                on_restored=lambda: outbox.resume(["zalo_oa", "zns"]),
-            )
-            tasks.append(asyncio.create_task(keep_fresh, name="zalo-tokens"))
+        telegram, zalo_bot, zalo_oa = self.telegram, self.zalo_bot, self.zalo_oa
+        if telegram is not None:
+            poll = telegram.poll if settings.telegram_mode == "polling" else None
+            polls.append(self._once_started(outbox, "telegram", step_down, poll))
+        if zalo_bot is not None:
+            # webhook mode: what polling left in the inbox is handled all the same
+            poll = zalo_bot.poll if settings.zalo_bot_mode == "polling" else zalo_bot.settle
+            polls.append(self._once_started(outbox, "zalo_bot", step_down, poll))
+        if zalo_oa is not None:
+
+            async def keep_fresh(stop: asyncio.Event) -> None:
+                await zalo_oa.api.tokens.keep_fresh(
+                    stop,
+                    every=settings.zalo_oa_token_check_seconds,
+                    on_restored=lambda: outbox.resume(["zalo_oa", "zns"]),
+                )
+
+            tasks.append(self._once_started(outbox, "zalo_oa", step_down, keep_fresh))
         jobs = Jobs(app.services, self.instance, app.digests.defaults)
         scheduler = build_scheduler(jobs, settings.zone, settings.survey_tick_seconds)
         scheduler.start()
@@ -277,6 +329,37 @@ class Service:
                 task.cancel()  # a long poll holds no state: the offset was not confirmed
             await asyncio.gather(*tasks, *polls, return_exceptions=True)
             await listener.stop()
+
+    def _once_started(
+        self,
+        outbox: Outbox,
+        name: str,
+        step_down: asyncio.Event,
+        then: Callable[[asyncio.Event], Awaitable[None]] | None,
+    ) -> asyncio.Task[None]:
+        """Once channel ``name`` has started: its lanes join delivery, then ``then`` runs (its poller)."""
+
+        async def when_started() -> None:
+            if not await self.starts[name].wait_started(step_down):
+                return
+            for lane in LANES[name]:
+                if lane in self.channels:
+                    outbox.add(lane, self.channels[lane])
+            if then is not None:
+                await then(step_down)
+
+        return asyncio.create_task(when_started(), name=f"{name}-work")
+
+
+def _state_of(start: ChannelStart, tokens: ZaloTokens | None = None) -> Callable[[], str]:
+    """What ``/healthz`` shows of a channel: its start's state; once the Zalo OA has started, its token pair's."""
+
+    def state() -> str:
+        if tokens is None or not start.started.is_set():
+            return start.state
+        return "reauthorise" if tokens.broken else "no_tokens" if tokens.current is None else "ok"
+
+    return state
 
 
 def _masking_codes(handle: Callable[[Inbound], Awaitable[Outcome]]) -> Callable[[Inbound], Awaitable[Outcome]]:

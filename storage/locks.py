@@ -1,17 +1,29 @@
-"""Which instance delivers and schedules: a PostgreSQL session advisory lock, held on a connection of its own.
+"""Which instance delivers and schedules: one lock per database, held by one instance at a time.
 
-Any number of instances serve webhooks and the API against one PostgreSQL; one of them at a time holds
-the lock and runs delivery and the scheduler. The lock belongs to the holder's database session, so if
-the holder dies (or its connection does) PostgreSQL releases it at once and another instance, trying
-every few seconds, takes over. On SQLite there is one instance: the lock is always held.
+Any number of instances serve webhooks and the API against one database; one of them at a time holds
+the lock and runs delivery and the scheduler; the others stand by, trying every few seconds.
+
+PostgreSQL: a session advisory lock, held on a connection of its own. If the holder dies (or its
+connection does) PostgreSQL releases it at once and another instance takes over.
+
+SQLite: an exclusive ``flock`` on a file beside the database (``sipasbot.db.lock`` for ``sipasbot.db``),
+held open by the holder. The kernel releases it when the holder's process ends, however it ends (even
+SIGKILL), so a second `sipasbot run` on the same file serves the web and stands by, and takes over when the
+first dies, as on PostgreSQL. The file's existence means nothing; only the lock on it does. An in-memory
+database has one instance by nature: its lock is always held.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +42,7 @@ class Leadership:
         self.database = database
         self.key = key
         self._connection: AsyncConnection | None = None
+        self._file: int | None = None  # SQLite: the open lock file's descriptor, while held
         self.held = False
 
     @property
@@ -37,13 +50,22 @@ class Leadership:
         """Whether other instances may share the database (PostgreSQL), so the lock means something."""
         return self.database.dialect == "postgresql"
 
+    @property
+    def lock_file(self) -> Path | None:
+        """SQLite: the file locked beside the database file; None for PostgreSQL and in-memory databases."""
+        if self.database.dialect != "sqlite":
+            return None
+        path = make_url(self.database.url).database or ""
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        return Path(path).expanduser().with_name(Path(path).name + ".lock")
+
     async def acquire(self) -> bool:
         """Take the lock if nobody holds it; True when this instance holds it (now or already)."""
         if self.held:
             return True
         if not self.shared:
-            self.held = True
-            return True
+            return self._acquire_file()
         try:
             connection = await self.database.engine.connect()
             got = bool(await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}))
@@ -57,12 +79,31 @@ class Leadership:
         self._connection, self.held = connection, True
         return True
 
+    def _acquire_file(self) -> bool:
+        """SQLite: an exclusive, non-blocking flock on the lock file (always held for an in-memory database)."""
+        path = self.lock_file
+        if path is None:
+            self.held = True
+            return True
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as error:
+            log.warning("could not open the delivery lock file %s: %s", path, error.strerror or error)
+            return False
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another process (or another instance in this one) holds it
+            os.close(descriptor)
+            return False
+        self._file, self.held = descriptor, True
+        return True
+
     async def alive(self) -> bool:
         """Whether the lock is still held: the holding connection answers (a heartbeat)."""
         if not self.held:
             return False
         if self._connection is None:
-            return True  # SQLite
+            return True  # SQLite: the flock lasts as long as this process keeps the lock file open
         try:
             await self._connection.scalar(text("SELECT 1"))
             await self._connection.commit()
@@ -84,6 +125,11 @@ class Leadership:
 
     async def _drop(self) -> None:
         connection, self._connection, self.held = self._connection, None, False
+        descriptor, self._file = self._file, None
+        if descriptor is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+            os.close(descriptor)  # closing releases it as well
         if connection is not None:
             try:
                 await connection.close()

@@ -48,7 +48,7 @@ from telegram.request import HTTPXRequest
 
 from bot.channels.base import AttachmentLoader, Delivery, no_attachments, pause, platform_id, secret_matches
 from bot.channels.plain import with_links
-from bot.config import SettingsError
+from bot.channels.starting import CredentialsRefused
 from bot.texts import say
 from bot.web.server import error_response
 from handlers.messages import Identity, Inbound, Option, Outcome, Reply
@@ -256,12 +256,17 @@ class TelegramChannel:
         return self.bot.username
 
     async def start(self) -> None:
-        """Initialise (getMe); in webhook mode register our webhook, in polling mode make sure none is set."""
+        """Initialise (getMe); in webhook mode register our webhook, in polling mode make sure none is set.
+
+        Tried again (``bot.channels.starting``) while Telegram cannot be reached: each step may run again.
+        A refused token raises ``CredentialsRefused``, which names the setting and never the token.
+        """
         try:
             await self.application.initialize()
         except InvalidToken:  # its text quotes the token: the operator gets the setting's name instead
-            raise SettingsError(say("cli.run.telegram_token_refused")) from None
-        await self.application.start()
+            raise CredentialsRefused(say("cli.run.telegram_token_refused")) from None
+        if not self.application.running:
+            await self.application.start()
         if self.config.mode == "webhook":
             assert self.config.webhook_secret, "webhook mode needs a secret"
             await self.bot.set_webhook(

@@ -25,7 +25,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.channels.base import Delivery, json_object, json_text, pause, platform_id, secret_matches
 from bot.channels.plain import render_plain, split_text
-from bot.config import SettingsError
+from bot.channels.starting import CredentialsRefused
 from bot.texts import say
 from bot.web.server import error_response
 from handlers.inbox import Inbox
@@ -41,6 +41,7 @@ TEXT_LIMIT = 2000
 POLL_TIMEOUT_SECONDS = 25
 NOTHING_NEW = 408
 UNAUTHORIZED = 401
+REFUSED_TOKEN = {401, 404}  # getMe's answers to a wrong token (HTTP status or error_code)
 TOO_MANY = 429
 #: Test only: an update whose text is exactly this value is read and then held, never handled by this process
 #: (a kill test's deterministic point between the read and the handling).
@@ -159,12 +160,16 @@ class ZaloBotChannel:
             return body.get("result", True)
 
     async def start(self) -> None:
-        """Check the token (getMe); register our webhook, or make sure none is set for polling."""
+        """Check the token (getMe); register our webhook, or make sure none is set for polling.
+
+        Tried again (``bot.channels.starting``) while the platform cannot be reached. A refused token (401, or
+        404 for a token the platform does not know) raises ``CredentialsRefused``, which never quotes it.
+        """
         try:
             self.account = await self.call("getMe")
         except ZaloBotError as error:
-            if UNAUTHORIZED in (error.code, error.status):
-                raise SettingsError(say("cli.run.zalo_bot_token_refused")) from None
+            if {error.code, error.status} & REFUSED_TOKEN:
+                raise CredentialsRefused(say("cli.run.zalo_bot_token_refused")) from None
             raise
         if self.config.mode == "webhook":
             assert self.config.webhook_secret, "webhook mode needs a secret"

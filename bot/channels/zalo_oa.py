@@ -54,6 +54,10 @@ class TokenRefused(Exception):
     """The OAuth server refused the refresh token: the OA's administrator must grant access again."""
 
 
+class OAuthUnreachable(Exception):
+    """A due refresh of the token pair failed for want of the OAuth server (network, timeout, 5xx)."""
+
+
 @dataclass(frozen=True)
 class ZaloOAConfig:
     """What the Zalo OA channel (and ZNS, which uses the same tokens) needs from the settings."""
@@ -345,10 +349,16 @@ class ZaloOAChannel:
         self._chat_locks: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
-        """Load the token pair (refreshing it when it is due)."""
-        await self.api.tokens.load()
-        if self.api.tokens.due():
-            await self.api.tokens.refresh()
+        """Load the token pair (refreshing it when it is due).
+
+        ``OAuthUnreachable`` when a due refresh could not reach the OAuth server: the start is tried again
+        (``bot.channels.starting``). A refused refresh token is no failure here: the pair is marked, and
+        ``/healthz`` says ``reauthorise``.
+        """
+        tokens = self.api.tokens
+        await tokens.load()
+        if tokens.due() and not await tokens.refresh() and not tokens.broken:
+            raise OAuthUnreachable("the token pair is due and the OAuth server could not be reached")
 
     async def stop(self) -> None:
         """Release the HTTP client."""

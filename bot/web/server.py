@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 APP = web.AppKey("sipas_app", App)
 MAX_BODY_BYTES = 1024 * 1024  # a 1000-item batch of dossiers fits well within this
+DELIVERY = "delivery"  # in /healthz's channels: this instance's part in delivery, not a channel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -73,7 +74,12 @@ async def error_shape(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness with a database check."""
+    """Liveness with a database check, whether someone delivers, and each configured channel's state.
+
+    503 when the database cannot be reached, when nobody delivers, or when a configured channel cannot send
+    (its state is not ``ok``: starting, connecting, token refused, no tokens, reauthorise); ``cannot_send``
+    names those channels. ``channels.delivery`` is this instance's part, never a reason for 503 by itself.
+    """
     app = request.app[APP]
     database = app.services.database
     try:
@@ -94,7 +100,11 @@ async def healthz(request: web.Request) -> web.Response:
             body["status"] = "unavailable"
     states = app.channel_states
     if states:
-        body["channels"] = {name: state() for name, state in states.items()}
+        channels = body["channels"] = {name: state() for name, state in states.items()}
+        down = [name for name, state in channels.items() if name != DELIVERY and state != "ok"]
+        if down:
+            body["status"] = "unavailable"
+            body["cannot_send"] = down
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 

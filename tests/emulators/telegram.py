@@ -875,6 +875,7 @@ class TelegramEmulator:
         errors: overrides of ``DEFAULT_ERRORS`` texts.
         clock: wall clock (epoch seconds) for ``date`` fields.
         first_update_id: the first update_id handed out.
+        port: the TCP port to listen on (0: a free one), e.g. an address the product was given before it came up.
     """
 
     def __init__(
@@ -898,6 +899,7 @@ class TelegramEmulator:
         errors: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         first_update_id: int = 500000001,
+        port: int = 0,
     ) -> None:
         self.token = token
         self.username = username
@@ -951,6 +953,7 @@ class TelegramEmulator:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._wanted_port = port
         self._closing = False
         self._methods: dict[str, tuple[str, Callable[[_Params], Any]]] = {
             name.lower(): (name, handler)
@@ -977,7 +980,7 @@ class TelegramEmulator:
     # --- lifecycle
 
     async def start(self) -> TelegramEmulator:
-        """Listen on 127.0.0.1 (a free port); returns self."""
+        """Listen on 127.0.0.1 (the port given, or a free one); returns self."""
         self._closing = False
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
@@ -985,7 +988,7 @@ class TelegramEmulator:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self._wanted_port))
         self._port = int(sock.getsockname()[1])
         await web.SockSite(self._runner, sock).start()
         self._session = aiohttp.ClientSession()

@@ -462,6 +462,7 @@ class ZaloBotEmulator:
         tolerance: seconds of slack on the per-chat spacing.
         errors: overrides of ``DEFAULT_ERRORS`` by case.
         clock: wall clock (epoch seconds) for ``date`` fields (given in milliseconds).
+        port: the TCP port to listen on (0: a free one), e.g. an address the product was given before it came up.
     """
 
     def __init__(
@@ -481,9 +482,11 @@ class ZaloBotEmulator:
         tolerance: float = 0.05,
         errors: Mapping[str, ErrorSpec] | None = None,
         clock: Callable[[], float] = time.time,
+        port: int = 0,
     ) -> None:
         self.token = token
         self.bot_id = token.split(":", 1)[0]
+        self._wanted_port = port
         self.account_name = account_name
         self.account_type = account_type
         self._envelope: Envelope = "flat"
@@ -538,14 +541,14 @@ class ZaloBotEmulator:
     # --- lifecycle
 
     async def start(self) -> ZaloBotEmulator:
-        """Listen on 127.0.0.1 (a free port); returns self."""
+        """Listen on 127.0.0.1 (the port given, or a free one); returns self."""
         self._closing = False
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self._wanted_port))
         self._port = int(sock.getsockname()[1])
         await web.SockSite(self._runner, sock).start()
         self._session = aiohttp.ClientSession()
