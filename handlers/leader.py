@@ -20,11 +20,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handlers.chart import ChartLabels, DayPoint, render_chart
+from handlers.collation import sorted_vietnamese
 from handlers.comments import SurveyComments
 from handlers.context import Services
+from handlers.digest_lines import backlog_line, dated, ranked, weakest_label
 from handlers.errors import InvalidInput, NotFound
 from handlers.messages import Reply
-from handlers.names import channel_lines, shorten
+from handlers.names import channel_lines
 from handlers.privacy import redact
 from handlers.reporting import Period, Reporter, scope_text
 from handlers.staff import LEADER_ROLES
@@ -340,9 +342,11 @@ class Digests:
             comments_n, comments = await uow.survey_comments.between(
                 unit_ids, current_period.start, current_period.end, LIST_LIMIT
             )
-        lines += self._dossier_list(locale, "digest.overdue", overdue_n, overdue)
+            backlog = await uow.leader_figures.complaint_backlog(unit_ids, as_of)
+            new_dues = await uow.leader_figures.new_due_dates(unit_ids, [r.code for r in overdue])
+        lines += self._dossier_list(locale, "digest.overdue", overdue_n, overdue, today, new_dues)
         lines += self._dossier_list(
-            locale, "digest.late_running", late_n, late, day=f"{today - timedelta(days=1):%d/%m/%Y}"
+            locale, "digest.late_running", late_n, late, today, day=f"{today - timedelta(days=1):%d/%m/%Y}"
         )
         lines.append("")
         lines.append(
@@ -355,6 +359,7 @@ class Digests:
             )
         )
         lines += self._complaints_handled(locale, complaints_n, handled)
+        lines.append(backlog_line(services, locale, backlog, today))
         for line in complaints:
             text = redact(line.text, names=[line.person_name]) if line.text else "—"
             short = text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "…"
@@ -392,10 +397,10 @@ class Digests:
                 received=dossiers["received"],
                 resolved=resolved,
                 on_time=dossiers["on_time"],
-                rate=count_rate(on_time, none),
-                before=count_rate(on_time_before, none),
+                rate=count_rate(on_time, self._none(locale, 0)),
+                before=count_rate(on_time_before, self._none(locale, 0)),
                 target=percent(targets.on_time, SMALL),
-                verdict=self._verdict(locale, on_time, targets.on_time),
+                verdict=self._verdict(locale, on_time, targets.on_time, 0),
             ),
             t(locale, "digest.late_period", count=dossiers["late_without_apology"]),
             t(
@@ -410,18 +415,18 @@ class Digests:
                 "digest.satisfaction",
                 completed=surveys["completed"],
                 offered=surveys["offered"],
-                index=percent(satisfaction, n, none),
+                index=percent(satisfaction, n, self._none(locale, n)),
                 n=n,
-                before=percent(satisfaction_before, n_before, none),
+                before=percent(satisfaction_before, n_before, self._none(locale, n_before)),
                 target=percent(targets.satisfaction, SMALL),
-                verdict=self._verdict(locale, satisfaction, targets.satisfaction),
+                verdict=self._verdict(locale, satisfaction, targets.satisfaction, n),
             ),
             t(
                 locale,
                 "digest.surveys",
                 offered=surveys["offered"],
                 completed=surveys["completed"],
-                rate=count_rate(surveys["response_rate"], none),
+                rate=count_rate(surveys["response_rate"], self._none(locale, 0)),
                 respondents=surveys.get("respondents", 0),
             ),
         ]
@@ -440,7 +445,9 @@ class Digests:
                 "digest.received_online",
                 online=dossiers["received_online"],
                 received=dossiers["received"],
-                rate=percent_text(rate_tenths(dossiers["received_online"], dossiers["received"]), none),
+                rate=percent_text(
+                    rate_tenths(dossiers["received_online"], dossiers["received"]), self._none(locale, 0)
+                ),
             ),
             t(locale, "digest.supplement_repeated", count=dossiers["supplement_repeated"]),
         ]
@@ -449,7 +456,7 @@ class Digests:
         if not on_time and not satisfaction:
             return lines
         lines += ["", t(locale, "digest.fields", period=f"{period.start:%d/%m}–{period.end:%d/%m/%Y}")]
-        for name in sorted(on_time.keys() | satisfaction.keys()):
+        for name in sorted_vietnamese(on_time.keys() | satisfaction.keys()):
             goal = book.for_field(name)
             counts = on_time.get(name)
             if counts is None or not counts["resolved"]:
@@ -473,10 +480,10 @@ class Digests:
                     "digest.field",
                     field=name,
                     on_time=on_time_text,
-                    index=percent_text(index, none),
+                    index=percent_text(index, self._none(locale, figure["n"])),
                     n=figure["n"],
                     target=percent_text(goal.satisfaction, none),
-                    verdict=self._judged(locale, met(index, goal.satisfaction)),
+                    verdict=self._judged(locale, met(index, goal.satisfaction), figure["n"]),
                 )
             )
         return lines
@@ -500,38 +507,55 @@ class Digests:
             )
         ]
 
-    def _judged(self, locale: str, verdict: bool | None) -> str:
+    def _none(self, locale: str, n: int) -> str:
+        """What stands for a figure not shown: "chưa có dữ liệu" when nothing was counted, else "chưa đủ dữ liệu"."""
+        return self.services.texts(locale, "report.no_data" if n == 0 else "report.insufficient")
+
+    def _judged(self, locale: str, verdict: bool | None, n: int = 1) -> str:
         t = self.services.texts
         if verdict is None:
-            return t(locale, "report.insufficient")
+            return self._none(locale, n)
         return t(locale, "digest.met" if verdict else "digest.not_met")
 
-    def _verdict(self, locale: str, value: float | None, target: float) -> str:
+    def _verdict(self, locale: str, value: float | None, target: float, n: int) -> str:
         """The figure as printed (rounded once by the report) against the target; None: nothing to judge."""
         t = self.services.texts
         if value is None:
-            return t(locale, "report.insufficient")
+            return self._none(locale, n)
         return t(locale, "digest.met" if value >= target else "digest.not_met")
 
     def _weakest(self, locale: str, section: Section, none: str) -> list[str]:
         t = self.services.texts
         form = self.services.catalog.get(section.report["form"])
-        texts = {q.code: q.text.get(locale) for q in form.questions}
+        order = {q.code: number for number, q in enumerate(form.questions)}
         shown = [c for c in section.report["criteria"] if not c["suppressed"] and c["index"] is not None]
-        weakest = sorted(shown, key=lambda c: (c["index"], c["code"]))[:3]
+        weakest = sorted(shown, key=lambda c: (c["index"], order.get(c["code"], len(order)), c["code"]))[:3]
         lines = ["", t(locale, "digest.weakest")]
         if not weakest:
-            return [*lines, f"• {none}"]
+            answered = max((int(c["n"]) for c in section.report["criteria"]), default=0)
+            return [*lines, f"• {self._none(locale, answered)}"]
         for c in weakest:
-            text = texts.get(c["code"], "")
-            short = shorten(text)
-            lines.append(f"• {c['code']} {short}: {percent(c['index'], c['n'], none)} (n = {c['n']})")
+            label = weakest_label(form, c["code"], locale)
+            lines.append(f"• {c['code']} {label}: {percent(c['index'], c['n'], none)} (n = {c['n']})")
         return lines
 
-    def _dossier_list(self, locale: str, key: str, total: int, rows: Sequence[Any], **values: Any) -> list[str]:
+    def _dossier_list(
+        self,
+        locale: str,
+        key: str,
+        total: int,
+        rows: Sequence[Any],
+        today: date,
+        new_dues: dict[str, datetime] | None = None,
+        **values: Any,
+    ) -> list[str]:
+        """A list of dossiers, each with its dates labelled: "P8-1 (hạn 10/11 · hẹn lại 14/11)"."""
         t = self.services.texts
         lines = ["", t(locale, key, count=total, **values)]
-        shown = ", ".join(f"{r.code} ({self.services.policy.show_date(r.due_at)})" for r in rows)
+        new_dues = new_dues or {}
+        shown = ", ".join(
+            f"{r.code} ({dated(self.services, locale, today, r.due_at, new_dues.get(r.code))})" for r in rows
+        )
         if shown:
             lines.append(shown + (t(locale, "digest.and_more", count=total - len(rows)) if total > len(rows) else ""))
         return lines
@@ -548,12 +572,13 @@ class Digests:
                 for child, ids in zip(children, subtrees, strict=True)
             )
         )
-        ranked = sorted(
-            zip(children, sections, strict=True),
-            key=lambda pair: (pair[1].satisfaction[0] is None, -(pair[1].satisfaction[0] or 0), pair[0].name),
+        places = ranked(
+            list(zip(children, sections, strict=True)),
+            figure=lambda pair: pair[1].satisfaction[0],
+            name=lambda pair: pair[0].name,
         )
         lines = ["", t(locale, "digest.children", period=f"{period.start:%d/%m}–{period.end:%d/%m/%Y}")]
-        for place, (child, section) in enumerate(ranked, start=1):
+        for place, (child, section) in places:
             satisfaction, n = section.satisfaction
             on_time, resolved = section.on_time
             lines.append(
@@ -562,9 +587,9 @@ class Digests:
                     "digest.child",
                     place=place,
                     unit=child.name,
-                    index=percent(satisfaction, n, none),
+                    index=percent(satisfaction, n, self._none(locale, n)),
                     n=n,
-                    rate=count_rate(on_time, none),
+                    rate=count_rate(on_time, self._none(locale, 0)),
                     on_time=section.report["dossiers"]["on_time"],
                     resolved=resolved,
                 )
@@ -608,13 +633,15 @@ class Digests:
                 )
             )
         t = services.texts
+        counted = bool(by_day) or any(n for n, _ in done.values())
         labels = ChartLabels(
             title=t(locale, "chart.title", unit=unit.name, days=CHART_DAYS),
             satisfaction=t(locale, "chart.satisfaction"),
             on_time=t(locale, "chart.on_time"),
             target_satisfaction=t(locale, "chart.target_satisfaction", target=percent(targets.satisfaction, SMALL)),
             target_on_time=t(locale, "chart.target_on_time", target=percent(targets.on_time, SMALL)),
-            no_data=t(locale, "report.insufficient"),
+            # nothing at all in the window ("chưa có dữ liệu"), or only too few answers to show ("chưa đủ dữ liệu")
+            no_data=t(locale, "report.insufficient" if counted else "report.no_data"),
         )
         return await asyncio.to_thread(
             render_chart, points, labels, targets.satisfaction, targets.on_time, image_format

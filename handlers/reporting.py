@@ -252,6 +252,11 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
     """The report as plain text for the terminal or a chat."""
     t = services.texts
     none = t(locale, "report.insufficient")
+    no_data = t(locale, "report.no_data")  # nothing to count, apart from too little (n < 5)
+
+    def blank(n: int) -> str:
+        return no_data if n == 0 else none
+
     start = date.fromisoformat(report["from"]).strftime("%d/%m/%Y")
     end = date.fromisoformat(report["to"]).strftime("%d/%m/%Y")
     dossiers, surveys, overall = report["dossiers"], report["surveys"], report["satisfaction"]
@@ -268,7 +273,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
             locale,
             "report.dossiers",
             **{k: v for k, v in dossiers.items() if k != "on_time_rate"},
-            rate=_percent_text(dossiers["on_time_rate"], none),
+            rate=_percent_text(dossiers["on_time_rate"], no_data),
         ),
         t(
             locale,
@@ -280,16 +285,16 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
             locale,
             "report.surveys",
             **{k: v for k, v in surveys.items() if k != "response_rate"},
-            rate=_percent_text(surveys["response_rate"], none),
+            rate=_percent_text(surveys["response_rate"], no_data),
         ),
         t(locale, "report.respondents", respondents=surveys.get("respondents", 0)),
         "",
-        t(locale, "report.overall", index=_percent_text(overall["index"], none), n=overall["n"], ci=ci),
+        t(locale, "report.overall", index=_percent_text(overall["index"], blank(overall["n"])), n=overall["n"], ci=ci),
     ]
     if report["factors"]:
         lines.append(t(locale, "report.factors"))
         lines += [
-            t(locale, "report.factor_line", name=f["name"], index=_percent_text(f["index"], none), n=f["n"])
+            t(locale, "report.factor_line", name=f["name"], index=_percent_text(f["index"], blank(f["n"])), n=f["n"])
             for f in report["factors"]
         ]
     lines.append(t(locale, "report.criteria"))
@@ -302,7 +307,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
                 "report.criterion_named",
                 code=c["code"],
                 text=shorten(wording.get(c["code"], "")),
-                index=_percent_text(c["index"], none),
+                index=_percent_text(c["index"], blank(c["n"])),
                 n=c["n"],
                 counts=counts,
             )
@@ -310,7 +315,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
     lines += _priority_lines(report, services, locale, none)
     lines.append(t(locale, "report.by_field"))
     lines += [
-        t(locale, "report.field_line", field=f["field"], index=_percent_text(f["index"], none), n=f["n"])
+        t(locale, "report.field_line", field=f["field"], index=_percent_text(f["index"], blank(f["n"])), n=f["n"])
         for f in report["by_field"]
     ] or [t(locale, "report.none")]
     if "by_channel" in report:
@@ -320,7 +325,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
                 locale,
                 "report.channel_line",
                 channel=channel_name(c["channel"], locale),
-                index=_percent_text(c["index"], none),
+                index=_percent_text(c["index"], blank(c["n"])),
                 n=c["n"],
             )
             for c in report["by_channel"]

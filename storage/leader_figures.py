@@ -13,11 +13,13 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, case, func, insert, select, update
 
 from storage.models import FieldTargetRow
-from storage.repositories import DOSSIERS, EVENTS, FIELDS, UNITS, _Repository
+from storage.repositories import APOLOGIES, DOSSIERS, EVENTS, FIELDS, UNITS, _Repository
+from storage.staff_repositories import FEEDBACK
 
 FIELD_TARGETS = cast(Table, FieldTargetRow.__table__)
 ONLINE = "truc_tuyen"
 SUPPLEMENT = "supplement_requested"
+UNHANDLED_FEEDBACK = "received"  # neither answered nor closed: the complement of the handled rate's "handled"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,14 @@ class FieldOnTime:
     resolved: int
     on_time: int
     late: int
+
+
+@dataclass(frozen=True)
+class ComplaintBacklog:
+    """Complaints received before a moment and still unhandled now: how many, and when the oldest came in."""
+
+    count: int
+    oldest_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -153,3 +163,44 @@ class LeaderFigureRepository(_Repository):
             )
         )
         return IntakeCounts(int(received_n), int(online_n), int(repeated or 0))
+
+    async def first_received(self, unit_ids: Sequence[int]) -> datetime | None:
+        """When the first dossier of ``unit_ids`` was received (None: the units have no dossier yet)."""
+        query = (
+            select(DOSSIERS.c.received_at)
+            .where(DOSSIERS.c.unit_id.in_(unit_ids))
+            .order_by(DOSSIERS.c.received_at, DOSSIERS.c.id)
+            .limit(1)
+        )
+        return cast(datetime | None, (await self.connection.execute(query)).scalar_one_or_none())
+
+    async def complaint_backlog(self, unit_ids: Sequence[int], before: datetime) -> ComplaintBacklog:
+        """Complaints received before ``before`` that stand neither answered nor closed: a stock, whatever the day."""
+        condition = and_(
+            FEEDBACK.c.unit_id.in_(unit_ids),
+            FEEDBACK.c.status == UNHANDLED_FEEDBACK,
+            FEEDBACK.c.created_at < before,
+        )
+        count = int(await self.connection.scalar(select(func.count()).where(condition)) or 0)
+        oldest = (
+            await self.connection.execute(
+                select(FEEDBACK.c.created_at).where(condition).order_by(FEEDBACK.c.created_at, FEEDBACK.c.id).limit(1)
+            )
+        ).scalar_one_or_none()
+        return ComplaintBacklog(count, cast(datetime | None, oldest))
+
+    async def new_due_dates(self, unit_ids: Sequence[int], codes: Sequence[str]) -> dict[str, datetime]:
+        """The appointment each of ``codes`` was given again by its delay apology, where it has one."""
+        if not codes:
+            return {}
+        query = (
+            select(DOSSIERS.c.code, APOLOGIES.c.new_due_at)
+            .select_from(DOSSIERS.join(APOLOGIES, APOLOGIES.c.dossier_id == DOSSIERS.c.id))
+            .where(
+                DOSSIERS.c.unit_id.in_(unit_ids),
+                DOSSIERS.c.code.in_(list(codes)),
+                APOLOGIES.c.kind == "delay",
+                APOLOGIES.c.new_due_at.is_not(None),
+            )
+        )
+        return {str(code): new_due for code, new_due in await self.connection.execute(query)}

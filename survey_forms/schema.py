@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,15}$"
 VALUE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,15}$"
 FORM_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,31}$"
+SHORT_MAX = 40  # a criterion's short label fits a line of a chat digest beside its figure
+ELLIPSES = ("…", "...")
 
 QuestionType = Literal["rating", "choice", "multi_choice", "text"]
 Part = Literal["service", "overall", "priorities", "profile", "comment"]
@@ -73,6 +75,9 @@ class Question(_Model):
     type: QuestionType
     part: Part = "service"
     text: Text
+    # a rated criterion's name in a few words, written for it (Vietnamese and English): how digests, reports and
+    # workbooks name it where its whole statement does not fit, never the statement cut short
+    short: Text | None = None
     factor: str | None = None
     scale: str | None = None
     options: tuple[Option, ...] = ()
@@ -136,6 +141,11 @@ class Form(_Model):
         """Whether any question depends on an earlier answer (``show_if``)."""
         return any(q.show_if is not None for q in self.questions)
 
+    def short_label(self, code: str, locale: str = "vi") -> str | None:
+        """The short label of criterion ``code`` in ``locale``, if the form gives one."""
+        question = next((q for q in self.questions if q.code == code), None)
+        return None if question is None or question.short is None else question.short.get(locale)
+
     def factor_of(self, code: str) -> Factor | None:
         """The factor with ``code``, if the form has it."""
         return next((f for f in self.factors if f.code == code), None)
@@ -143,6 +153,44 @@ class Form(_Model):
 
 def _question_label(question: Question) -> str:
     return f"question {question.code}"
+
+
+def short_problems(form: Form) -> list[str]:
+    """The rules of the criteria's short labels.
+
+    On rating questions only, on all of them or none, in Vietnamese and English, at most SHORT_MAX characters,
+    written whole (no "…"), and no two criteria of the form alike.
+    """
+    problems: list[str] = []
+    ratings = form.rating_questions()
+    labelled = [q for q in form.questions if q.short is not None]
+    for question in labelled:
+        where = f"{_question_label(question)}: short"
+        assert question.short is not None
+        if question.type != "rating":
+            problems.append(f"{where}: only a rated criterion has a short label")
+            continue
+        if not question.short.en:
+            problems.append(f"{where}.en: missing (a short label is written in Vietnamese and English)")
+        for locale, text in (("vi", question.short.vi), ("en", question.short.en)):
+            if text is None:
+                continue
+            if len(text) > SHORT_MAX:
+                problems.append(f"{where}.{locale}: {len(text)} characters, at most {SHORT_MAX}")
+            if text.endswith(ELLIPSES) or "\n" in text:
+                problems.append(f"{where}.{locale}: write the label whole, on one line, not cut with an ellipsis")
+    if labelled and len([q for q in labelled if q.type == "rating"]) != len(ratings):
+        missing = [q.code for q in ratings if q.short is None]
+        problems.append(f"short: every rated criterion needs a short label once one has; missing for {missing}")
+    seen: dict[str, str] = {}
+    for question in ratings:
+        if question.short is None:
+            continue
+        key = question.short.vi.casefold()
+        if key in seen:
+            problems.append(f"{_question_label(question)}: short: the same as {seen[key]}'s")
+        seen[key] = question.code
+    return problems
 
 
 def form_problems(form: Form) -> list[str]:
@@ -211,4 +259,5 @@ def form_problems(form: Form) -> list[str]:
             problems.append(f"scoring: overall must be 'factors' or a rating question, not {overall!r}")
     elif not form.factors:
         problems.append("scoring: overall is 'factors' but the form has none")
+    problems += short_problems(form)
     return problems

@@ -128,7 +128,7 @@ async def test_a_whole_survey_with_buttons(services: Services, token: str) -> No
     assert await invitation_state(services) == ("completed", None)
     async with services.uow(read_only=True) as uow:
         versions = set(await uow.connection.execute(select(AnswerRow.form_id, AnswerRow.form_version)))
-    assert versions == {("sipas-2022", 2)}  # the current version, recorded with each answer
+    assert versions == {("sipas-2022", 3)}  # the current version, recorded with each answer
 
 
 async def test_a_survey_offered_on_the_first_version_keeps_its_wording_and_the_current_one_has_the_official_lead_in(

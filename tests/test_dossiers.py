@@ -164,7 +164,7 @@ async def test_a_returned_dossier_gets_one_invitation_after_the_delay(
     invitation = invitations[0]
     assert invitation.status == "pending"
     assert invitation.scheduled_at == returned + timedelta(minutes=60)
-    assert (invitation.form_id, invitation.form_version) == ("sipas-2022", 2)  # the current version
+    assert (invitation.form_id, invitation.form_version) == ("sipas-2022", 3)  # the current version
 
 
 async def test_an_invitation_due_in_the_quiet_hours_waits_for_the_morning(
@@ -220,7 +220,7 @@ async def test_a_unit_with_its_own_form_invites_with_that_form(
     await dossiers.upsert(sample_dossier(unit="P9"))
     await dossiers.add_event("P8-261118-0001", "returned", local(2026, 11, 13, 10))
     (invitation,) = await _invitations(services)
-    assert (invitation.form_id, invitation.form_version) == ("sipas-nhanh", 1)
+    assert (invitation.form_id, invitation.form_version) == ("sipas-nhanh", 2)
 
 
 async def test_a_due_date_is_counted_in_working_days_when_only_the_time_limit_is_given(

@@ -64,11 +64,12 @@ SIPAS_2017_FACTORS = {
 
 def test_the_current_sipas_2022_asks_the_priority_items_under_the_official_lead_in(catalog: Catalog) -> None:
     form, published = catalog.get("sipas-2022"), catalog.get("sipas-2022", 1)
-    assert form.version == 2  # version 1 is published and never changes: its answers keep their version
+    # versions 1 and 2 are published and never change: their answers keep their version (3 adds short labels)
+    assert form.version == 3
     assert form.lead_ins["priorities"].vi == PRIORITY_LEAD_IN
     assert [form.question(f"UT{i}").text.vi for i in range(1, 9)] == PRIORITY_ITEMS
     assert [q.code for q in form.questions] == [q.code for q in published.questions]
-    assert form.rating_questions() == published.rating_questions()
+    assert [q.model_copy(update={"short": None}) for q in form.rating_questions()] == list(published.rating_questions())
     assert form.factors == published.factors
     assert "Mức độ mong muốn ưu tiên cải thiện:" in published.question("UT2").text.vi
 
@@ -76,7 +77,7 @@ def test_the_current_sipas_2022_asks_the_priority_items_under_the_official_lead_
 def test_sipas_2017_names_its_factors_as_the_2017_form_does(catalog: Catalog) -> None:
     form = catalog.get("sipas-2017")
     assert {f.code: f.name.vi for f in form.factors} == SIPAS_2017_FACTORS
-    assert form.version == 2
+    assert form.version == 3  # version 3 adds the criteria's short labels to version 2
     assert [q.code for q in form.questions] == [q.code for q in catalog.get("sipas-2017", 1).questions]
     assert [q.text for q in form.questions] == [q.text for q in catalog.get("sipas-2017", 1).questions]
 
@@ -236,10 +237,10 @@ def test_a_new_version_sits_beside_the_old_one(tmp_path: Path, catalog: Catalog)
     directory = tmp_path / "forms"
     directory.mkdir()
     raw = yaml.safe_load((BUILTIN_FORMS_DIR / "sipas-nhanh.v1.yaml").read_text(encoding="utf-8"))
-    raw["version"] = 2
-    (directory / "sipas-nhanh.v2.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    raw["version"] = 3
+    (directory / "sipas-nhanh.v3.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     loaded = Catalog.load(directory)
-    assert loaded.get("sipas-nhanh").version == 2
+    assert loaded.get("sipas-nhanh").version == 3
     assert loaded.get("sipas-nhanh", 1) == catalog.get("sipas-nhanh", 1)
 
 
@@ -255,3 +256,61 @@ def test_the_builtin_directory_is_copied_intact(tmp_path: Path) -> None:
     shutil.copytree(BUILTIN_FORMS_DIR, copy)
     with pytest.raises(FormError, match="defined twice"):
         Catalog.load(copy)
+
+
+# --- short labels of the criteria (how digests, reports and workbooks name a criterion)
+
+
+def test_every_criterion_of_the_current_forms_has_a_short_label_written_whole(catalog: Catalog) -> None:
+    for form_id in catalog.ids():
+        form = catalog.get(form_id)
+        labels = set()
+        for question in form.rating_questions():
+            short = question.short
+            assert short is not None, f"{form_id} {question.code} has no short label"
+            assert short.en, f"{form_id} {question.code} has no English short label"
+            for text in (short.vi, short.en):
+                assert 0 < len(text) <= 40, text
+                assert not text.endswith(("…", "...", ".")), text
+                assert unicodedata.is_normalized("NFC", text)
+            # written for the criterion, not its statement cut short
+            assert not question.text.vi.startswith(short.vi), (form_id, question.code)
+            labels.add(short.vi)
+        assert len(labels) == len(form.rating_questions())  # no two criteria of a form alike
+    assert catalog.get("sipas-2022").short_label("KQ1") == "Trả kết quả đúng hẹn"
+    assert catalog.get("sipas-2022").short_label("KQ1", "en") == "Result on the appointed date"
+    assert catalog.get("sipas-2022").short_label("YK") is None  # a comment is no criterion
+
+
+def _with_shorts() -> dict[str, object]:
+    return yaml.safe_load((BUILTIN_FORMS_DIR / "sipas-nhanh.v2.yaml").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"short": {"vi": "Tiếp cận dịch vụ"}}, r"question NTC: short\.en: missing"),
+        ({"short": {"vi": "Việc tiếp cận dịch vụ: thông tin, trụ sở và trang thiết bị", "en": "Access"}},
+         r"question NTC: short\.vi: 58 characters, at most 40"),
+        ({"short": {"vi": "Tiếp cận dịch…", "en": "Access"}}, r"question NTC: short\.vi: write the label whole"),
+        ({"short": {"vi": "Thủ tục hành chính", "en": "Access"}}, r"question NTT: short: the same as NTC's"),
+        ({"short": None}, r"every rated criterion needs a short label once one has; missing for \['NTC'\]"),
+    ],
+)  # fmt: skip
+def test_a_bad_short_label_is_refused(tmp_path: Path, change: dict[str, object], problem: str) -> None:
+    raw = _with_shorts()
+    question = _questions(raw)[0]
+    assert question["code"] == "NTC"
+    question.update(change)
+    if question["short"] is None:
+        del question["short"]
+    with pytest.raises(FormError, match=problem):
+        Catalog.load(_write(tmp_path, raw))
+
+
+def test_a_short_label_belongs_to_a_criterion_only(tmp_path: Path) -> None:
+    raw = _with_shorts()
+    comment = next(q for q in _questions(raw) if q["code"] == "YK")
+    comment["short"] = {"vi": "Ý kiến", "en": "Comments"}
+    with pytest.raises(FormError, match=r"question YK: short: only a rated criterion has a short label"):
+        Catalog.load(_write(tmp_path, raw))

@@ -159,7 +159,7 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
     assert "• Phiếu gửi trong kỳ: 7 · hoàn thành 6 · tỷ lệ phản hồi 85,7% · số người đã trả lời 8" in month
     # the running list: the same definition over every period so far, labelled as such
     assert "Hồ sơ trễ hạn chưa có phiếu xin lỗi, mọi kỳ (hạn trả đến hết 30/11/2026): 3" in text
-    assert "P8-OCTLATE (10/10/2026), P8-LATE (09/11/2026), P8-OPEN (20/11/2026)" in text
+    assert "P8-OCTLATE (hạn 10/10), P8-LATE (hạn 09/11), P8-OPEN (hạn 20/11)" in text  # each date labelled
     assert "Hồ sơ quá hạn chưa giải quyết: 1" in text
     weakest = text.split("Ba tiêu chí thấp nhất:")[1].split("\n\n")[0]
     assert "• TC1 " in weakest
@@ -279,7 +279,7 @@ async def test_the_printed_figure_is_the_one_judged(backend: Backend, clock: Clo
     assert report["satisfaction"]["index"] == one_decimal(Fraction(1784, 21)) == 85.0
     digest = await Digests(app.services, Targets(satisfaction=85.0)).build("P7", date(2026, 12, 1), with_chart=False)
     month = digest.text.split("Từ đầu tháng")[1]
-    assert "hài lòng 85,0% (n = 7; kỳ trước chưa đủ dữ liệu; mục tiêu 85,0%: đạt)" in month
+    assert "hài lòng 85,0% (n = 7; kỳ trước chưa có dữ liệu; mục tiêu 85,0%: đạt)" in month  # October: none
     await app.close()
 
 
@@ -300,7 +300,7 @@ async def test_small_numbers_are_insufficient_data_not_percentages(backend: Back
     assert "hài lòng chưa đủ dữ liệu (n = 1;" in digest.text
     # one resolved dossier: a count, not a sample, so its rate is shown and judged like the report's
     month = digest.text.split("Từ đầu tháng")[1]
-    assert "tỷ lệ đúng hạn 100,0% (kỳ trước chưa đủ dữ liệu; mục tiêu 95,0%: đạt)" in month
+    assert "tỷ lệ đúng hạn 100,0% (kỳ trước chưa có dữ liệu; mục tiêu 95,0%: đạt)" in month
     report = await app.reporter.satisfaction("P9", NOVEMBER)
     assert report["dossiers"]["on_time_rate"] == 100.0
     await app.close()
@@ -318,7 +318,7 @@ async def test_a_unit_with_children_gets_them_ranked(backend: Backend, clock: Cl
     digest = await Digests(app.services).build("Q3", date(2026, 12, 1))
     ranking = digest.text.split("Các đơn vị trực thuộc")[1]
     assert ranking.index("1. Phường 2 — hài lòng 100,0% (n = 5)") < ranking.index("2. Phường 1 — hài lòng 0,0% (n = 5)")
-    assert "3. Phường 3 — hài lòng chưa đủ dữ liệu (n = 0)" in ranking
+    assert "3. Phường 3 — hài lòng chưa có dữ liệu (n = 0)" in ranking  # nobody answered: no data
     await app.close()
 
 
@@ -403,7 +403,7 @@ async def test_baocao_in_chat_gives_the_unit_alone_or_with_the_units_below_when_
 
     (alone, *_) = await leader.type("/baocao tháng")
     assert "Phạm vi: Quận 3 (không gồm đơn vị trực thuộc)" in alone.text
-    assert "hài lòng chưa đủ dữ liệu (n = 0;" in alone.text
+    assert "hài lòng chưa có dữ liệu (n = 0;" in alone.text
 
     (with_children, *_) = await leader.type("/baocao tháng trực thuộc")
     assert "Phạm vi: Quận 3 (gồm các đơn vị trực thuộc)" in with_children.text

@@ -33,6 +33,7 @@ HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 PUBLIC_URL = "https://sipas.example.vn"
 NOW = datetime(2027, 1, 15, 10, 0, tzinfo=HANOI)  # the last complete quarter is 2026-Q4
 INSUFFICIENT = "chưa đủ dữ liệu"
+NO_DATA = "chưa có dữ liệu"
 FACTORS = {
     "TC": ["TC1", "TC2", "TC3", "TC4"],
     "TT": ["TT1", "TT2", "TT3", "TT4"],
@@ -284,6 +285,11 @@ def pct(value: float | None) -> str:
     return INSUFFICIENT if value is None else f"{value:.1f}".replace(".", ",") + "%"
 
 
+def count_pct(value: float | None) -> str:
+    """A rate over counts: "chưa có dữ liệu" when there was nothing to count."""
+    return NO_DATA if value is None else pct(value)
+
+
 def interval(ci95: list[float] | None) -> str:
     return "—" if ci95 is None else f"{pct(ci95[0]).removesuffix('%')}–{pct(ci95[1])}"
 
@@ -335,7 +341,7 @@ def figures_of(html: str) -> dict[str, str]:
 def figures_from_json(body: dict[str, Any]) -> dict[str, str]:
     """The ``data-figure`` values the page must carry, derived from its JSON."""
     expected: dict[str, str] = {
-        "overall": pct(body["satisfaction"]["index"]),
+        "overall": body["satisfaction"]["text"],
         "overall-n": str(body["satisfaction"]["n"]),
         "overall-ci95": interval(body["satisfaction"]["ci95"]),
         "method": body["method"],
@@ -343,23 +349,36 @@ def figures_from_json(body: dict[str, Any]) -> dict[str, str]:
         "method-doc": f"Cách tính: {body['method_doc']}",
     }
     for factor in body["factors"]:
-        expected[f"factor-{factor['code']}"] = pct(factor["index"])
+        expected[f"factor-{factor['code']}"] = factor["text"]
         expected[f"factor-{factor['code']}-n"] = str(factor["n"])
         expected[f"factor-{factor['code']}-ci95"] = interval(factor["ci95"])
     for name, value in body["dossiers"].items():
-        expected[name] = pct(value) if name == "on_time_rate" else str(value)
+        expected[name] = count_pct(value) if name == "on_time_rate" else str(value)
     for name, value in body["surveys"].items():
-        expected[name] = pct(value) if name == "response_rate" else str(value)
+        expected[name] = count_pct(value) if name == "response_rate" else str(value)
     for number, row in enumerate(body["by_field"], start=1):
         expected[f"field-{number}-name"] = row["field"]
-        expected[f"field-{number}"] = pct(row["index"])
+        expected[f"field-{number}"] = row["text"]
         expected[f"field-{number}-n"] = str(row["n"])
+    if body["provisional_until"] is not None:
+        moment = datetime.fromisoformat(body["provisional_until"])
+        expected["provisional"] = (
+            f"{body['label']} chưa kết thúc: số liệu tạm tính đến {moment:%H:%M} ngày {moment:%d/%m/%Y}."
+        )
+    if body["first_quarter"] is None or body["quarter"] < body["first_quarter"]:
+        first = body["first_quarter"]
+        expected["no-data"] = (
+            "Đơn vị chưa có hồ sơ nào trên hệ thống: chưa có dữ liệu."
+            if first is None
+            else f"Đơn vị chưa có hồ sơ nào trong {body['label']}: hồ sơ đầu tiên được tiếp nhận trong "
+            f"{Quarter.parse(first).label}."
+        )
     if body["complaints"] is not None:
         for name in ("received", "answered", "closed"):
             expected[f"complaints-{name}"] = str(body["complaints"][name])
         expected["complaints-handled_rate"] = body["complaints"]["handled_text"]
         rate = body["complaints"]["handled_rate"]
-        expected["complaints-verdict"] = INSUFFICIENT if rate is None else "Đạt" if rate >= 100 else "Chưa đạt"
+        expected["complaints-verdict"] = NO_DATA if rate is None else "Đạt" if rate >= 100 else "Chưa đạt"
     for number, row in enumerate(body["fields"], start=1):
         prefix = f"field-target-{number}"
         expected[f"{prefix}-name"] = row["field"]
@@ -372,7 +391,8 @@ def figures_from_json(body: dict[str, Any]) -> dict[str, str]:
         expected[f"{prefix}-satisfaction-target"] = pct(row["satisfaction_target"])
         for which in ("on_time", "satisfaction"):
             met = row[f"{which}_met"]
-            expected[f"{prefix}-{which}-verdict"] = INSUFFICIENT if met is None else "Đạt" if met else "Chưa đạt"
+            none = NO_DATA if which == "on_time" or row["satisfaction"]["n"] == 0 else INSUFFICIENT
+            expected[f"{prefix}-{which}-verdict"] = none if met is None else "Đạt" if met else "Chưa đạt"
     current = {
         "quarter": body["quarter"],
         "satisfaction": body["satisfaction"],
@@ -382,12 +402,12 @@ def figures_from_json(body: dict[str, Any]) -> dict[str, str]:
     }
     for quarter in [*body["previous"], current]:
         prefix = f"q-{quarter['quarter']}"
-        expected[f"{prefix}-overall"] = pct(quarter["satisfaction"]["index"])
+        expected[f"{prefix}-overall"] = quarter["satisfaction"]["text"]
         expected[f"{prefix}-overall-n"] = str(quarter["satisfaction"]["n"])
         for factor in quarter["factors"]:
-            expected[f"{prefix}-factor-{factor['code']}"] = pct(factor["index"])
+            expected[f"{prefix}-factor-{factor['code']}"] = factor["text"]
             expected[f"{prefix}-factor-{factor['code']}-n"] = str(factor["n"])
-        expected[f"{prefix}-on_time_rate"] = pct(quarter["on_time_rate"])
+        expected[f"{prefix}-on_time_rate"] = count_pct(quarter["on_time_rate"])
         expected[f"{prefix}-resolved"] = str(quarter["resolved"])
     return expected
 
@@ -489,9 +509,9 @@ async def test_the_page_and_its_json_show_the_hand_computed_figures(client: Clie
     assert body["dossiers"] == {"received": 10, "resolved": 9, "on_time": 8, "late": 1, "on_time_rate": 88.9}
     assert body["surveys"] == {"offered": 7, "completed": 6, "response_rate": 85.7, "respondents": 6}
     field_overall, _ = hand_figures(p for p in quarters.q4 if p.field == "Hộ tịch")
-    assert body["by_field"] == [
-        {"field": "Hộ tịch", "index": None, "text": INSUFFICIENT, "n": 5, "suppressed": True},
+    assert body["by_field"] == [  # in Vietnamese alphabetical order: Đ after D, before H
         {"field": "Đất đai", "index": None, "text": INSUFFICIENT, "n": 1, "suppressed": True},
+        {"field": "Hộ tịch", "index": None, "text": INSUFFICIENT, "n": 5, "suppressed": True},
     ]
     assert field_overall.published is None  # PA in Hộ tịch rests on fewer than five answers too
     shown = figures_of(html.text)
@@ -538,11 +558,15 @@ async def test_a_cell_under_five_answers_reads_chua_du_du_lieu(client: Client, q
     assert not re.search(r"\d,\d%", row[0]), row[0]  # neither the index nor its interval
 
 
-async def test_the_three_quarters_before_stand_beside_it(client: Client, quarters: Fixture) -> None:
+async def test_the_quarters_before_stand_beside_it_from_the_units_first_dossier(
+    client: Client, quarters: Fixture
+) -> None:
     html, data = await both(client)
     body = data.json()
-    assert [q["quarter"] for q in body["previous"]] == ["2026-Q3", "2026-Q2", "2026-Q1"]
-    q3, q2, q1 = body["previous"]
+    # Phường 8's first dossier came in August 2026: no quarter before 2026-Q3 is compared or offered
+    assert body["first_quarter"] == "2026-Q3"
+    assert [q["quarter"] for q in body["previous"]] == ["2026-Q3"]
+    (q3,) = body["previous"]
     overall, factors = hand_figures(quarters.q3)
     assert overall.published == 100.0
     assert {code: hand.published for code, hand in factors.items()} == dict.fromkeys(FACTORS, 100.0)
@@ -550,23 +574,21 @@ async def test_the_three_quarters_before_stand_beside_it(client: Client, quarter
     assert [(f["code"], f["index"], f["n"]) for f in q3["factors"]] == [(c, 100.0, 5) for c in FACTORS]
     assert (q3["on_time_rate"], q3["resolved"]) == (83.3, 6)  # five respondents on time, D4 late
     assert (q3["from"], q3["to"], q3["label"]) == ("2026-07-01", "2026-09-30", "Quý III/2026")
-    for empty in (q2, q1):
-        assert empty["satisfaction"] == {"index": None, "text": INSUFFICIENT, "n": 0, "suppressed": True}
-        assert (empty["on_time_rate"], empty["resolved"]) == (None, 0)
     shown = figures_of(html.text)
     assert shown["q-2026-Q3-overall"] == "100,0%"
     assert shown["q-2026-Q3-on_time_rate"] == "83,3%"
-    assert shown["q-2026-Q1-on_time_rate"] == INSUFFICIENT
+    assert "q-2026-Q2-on_time_rate" not in shown
     assert shown["q-2026-Q4-overall"] == shown["overall"]
     labels = re.findall(r"<th scope=\"col\" class=\"num\">(Quý [IV]+/\d{4})", html.text)
-    assert labels == ["Quý I/2026", "Quý II/2026", "Quý III/2026", "Quý IV/2026"]
+    assert labels == ["Quý III/2026", "Quý IV/2026"]
+    assert "Quý II/2026" not in html.text
 
 
 async def test_a_chosen_quarter(client: Client, quarters: Fixture) -> None:
     html, data = await both(client, query="?quy=2026-Q3")
     body = data.json()
     assert (body["quarter"], body["satisfaction"]["index"]) == ("2026-Q3", 100.0)
-    assert [q["quarter"] for q in body["previous"]] == ["2026-Q2", "2026-Q1", "2025-Q4"]
+    assert body["previous"] == []  # the unit's first quarter: none before it
     assert body["dossiers"] == {"received": 6, "resolved": 6, "on_time": 5, "late": 1, "on_time_rate": 83.3}
     assert body["page"] == f"{PUBLIC_URL}/cong-khai/P8?quy=2026-Q3"
     assert figures_of(html.text) == figures_from_json(body)
@@ -584,7 +606,10 @@ async def test_the_running_quarter_is_shown_to_date(client: Client, quarters: Fi
         "2027-01-15",
         False,
     )
-    assert "chưa kết thúc: số liệu tạm tính đến hết ngày 15/01/2027" in html.text
+    # the real moment the figures were computed, not the end of a day still running
+    assert "Quý I/2027 chưa kết thúc: số liệu tạm tính đến 10:00 ngày 15/01/2027." in html.text
+    assert body["provisional_until"] == "2027-01-15T10:00:00+07:00"
+    assert figures_of(html.text) == figures_from_json(body)
 
 
 async def test_the_page_reads_as_a_vietnamese_document(client: Client, quarters: Fixture) -> None:
@@ -619,9 +644,13 @@ async def test_the_method_in_one_paragraph(client: Client, quarters: Fixture) ->
         "trung bình cộng chỉ số của năm yếu tố",
         "khoảng tin cậy 95%",
         "dưới 5 câu trả lời được ghi “chưa đủ dữ liệu”",
-        "(mẫu sipas-2022) theo mẫu của Bộ Nội vụ",
+        "chưa có dữ liệu",
+        "Phiếu khảo sát: Phiếu khảo sát sự hài lòng của người dân, tổ chức đối với sự phục vụ của cơ quan hành "
+        "chính nhà nước, theo mẫu của Bộ Nội vụ.",
     ):
         assert words in method, words
+    assert "sipas-2022" not in method  # the form's internal id is not for people
+    assert "sipas-2022" not in html.text
     assert "\n" not in method
     assert figures_of(html.text)["method"] == method
 

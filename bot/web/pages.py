@@ -23,6 +23,7 @@ import jinja2
 from aiohttp import web
 
 from bot.web.server import APP
+from handlers.collation import sorted_vietnamese
 from handlers.errors import HandlerError, NotFound
 from handlers.reporting import Period
 from handlers.targets import TargetBook, met, rate_tenths, tenths
@@ -34,7 +35,9 @@ CACHE_CONTROL = "public, max-age=300"
 QUARTER_RE = re.compile(r"([0-9]{4})-[Qq]([1-4])")
 FIRST_YEAR = 2000  # SIPAS began in 2017; nothing older can hold data, and dates stay far from datetime's limits
 PREVIOUS_QUARTERS = 3
-INSUFFICIENT = "chưa đủ dữ liệu"
+PICKER_QUARTERS = 8  # the quarter picker lists the last two years at most (from the unit's first dossier)
+INSUFFICIENT = "chưa đủ dữ liệu"  # some answers, fewer than five (the catalog's report.insufficient)
+NO_DATA = "chưa có dữ liệu"  # nothing at all to count (the catalog's report.no_data)
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
 METHOD_DOC = "docs/FIGURES.md"
 TRUE_WORDS = {"true": True, "1": True, "false": False, "0": False, "": False}
@@ -111,9 +114,14 @@ def published(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def percent_text(value: float | None) -> str:
-    """A published percentage the Vietnamese way (``91,9%``), or "chưa đủ dữ liệu"."""
-    return INSUFFICIENT if value is None else f"{value:.1f}".replace(".", ",") + "%"
+def percent_text(value: float | None, none: str = INSUFFICIENT) -> str:
+    """A published percentage the Vietnamese way (``91,9%``), or ``none`` ("chưa đủ dữ liệu")."""
+    return none if value is None else f"{value:.1f}".replace(".", ",") + "%"
+
+
+def count_text(value: float | None) -> str:
+    """A rate over counts (never suppressed): ``88,9%``, or "chưa có dữ liệu" when there was nothing to count."""
+    return percent_text(value, NO_DATA)
 
 
 @dataclass(frozen=True)
@@ -136,8 +144,8 @@ class Figure:
 
     @property
     def text(self) -> str:
-        """``91,9%`` or "chưa đủ dữ liệu"."""
-        return percent_text(self.index)
+        """``91,9%``; "chưa có dữ liệu" when nobody answered; "chưa đủ dữ liệu" when too few did."""
+        return percent_text(self.index, NO_DATA if self.n == 0 else INSUFFICIENT)
 
     @property
     def ci_text(self) -> str | None:
@@ -198,13 +206,13 @@ class Counts:
 
     @property
     def on_time_text(self) -> str:
-        """The on-time rate as people read it."""
-        return percent_text(self.on_time_rate)
+        """The on-time rate as people read it ("chưa có dữ liệu" when nothing was resolved)."""
+        return count_text(self.on_time_rate)
 
     @property
     def response_text(self) -> str:
-        """The response rate as people read it."""
-        return percent_text(self.response_rate)
+        """The response rate as people read it ("chưa có dữ liệu" when no survey was offered)."""
+        return count_text(self.response_rate)
 
 
 @dataclass(frozen=True)
@@ -240,7 +248,10 @@ class QuarterFigures:
                 response_rate=published(surveys["response_rate"]),
                 respondents=int(surveys.get("respondents", 0)),
             ),
-            by_field=tuple(FieldFigure(f["field"], Figure.of(f)) for f in report["by_field"]),
+            by_field=tuple(
+                FieldFigure(f["field"], Figure.of(f))
+                for f in sorted_vietnamese(report["by_field"], lambda f: f["field"])
+            ),
         )
 
     def factor(self, code: str) -> FactorFigure | None:
@@ -267,13 +278,13 @@ class ComplaintCounts:
 
     @property
     def handled_text(self) -> str:
-        """The handled rate as people read it."""
-        return percent_text(self.handled_rate)
+        """The handled rate as people read it ("chưa có dữ liệu" when none came in)."""
+        return count_text(self.handled_rate)
 
     @property
     def verdict(self) -> str:
-        """Đạt / Chưa đạt against 100%, or "chưa đủ dữ liệu" when none came in."""
-        return _verdict_text(met(tenths(self.handled_rate), self.target))
+        """Đạt / Chưa đạt against 100%, or "chưa có dữ liệu" when none came in."""
+        return _verdict_text(met(tenths(self.handled_rate), self.target), NO_DATA)
 
     def as_json(self) -> dict[str, Any]:
         """The counts in the page's JSON."""
@@ -311,11 +322,13 @@ class FieldTargetFigure:
     @property
     def on_time_text(self) -> str:
         """The on-time rate as people read it."""
-        return percent_text(self.on_time_rate)
+        return count_text(self.on_time_rate)
 
     def verdict(self, which: str) -> str:
-        """Đạt / Chưa đạt / "chưa đủ dữ liệu" for ``on_time`` or ``satisfaction``."""
-        return _verdict_text(self.on_time_met if which == "on_time" else self.satisfaction_met)
+        """Đạt / Chưa đạt, or why it is not judged, for ``on_time`` or ``satisfaction``."""
+        if which == "on_time":
+            return _verdict_text(self.on_time_met, NO_DATA)
+        return _verdict_text(self.satisfaction_met, NO_DATA if self.satisfaction.n == 0 else INSUFFICIENT)
 
     def as_json(self) -> dict[str, Any]:
         """The field in the page's JSON."""
@@ -333,16 +346,16 @@ class FieldTargetFigure:
         }
 
 
-def _verdict_text(verdict: bool | None) -> str:
-    return INSUFFICIENT if verdict is None else "Đạt" if verdict else "Chưa đạt"
+def _verdict_text(verdict: bool | None, none: str) -> str:
+    return none if verdict is None else "Đạt" if verdict else "Chưa đạt"
 
 
 def field_targets(report: dict[str, Any], book: TargetBook) -> tuple[FieldTargetFigure, ...]:
-    """Each field of the report against its targets, in the order of the report's fields."""
+    """Each field of the report against its targets, in Vietnamese alphabetical order."""
     on_time = {f["field"]: f for f in report["on_time_by_field"]}
     satisfaction = {f["field"]: f for f in report["by_field"]}
     figures = []
-    for name in sorted(on_time.keys() | satisfaction.keys()):
+    for name in sorted_vietnamese(on_time.keys() | satisfaction.keys()):
         goal = book.for_field(name)
         counts = on_time.get(name, {"resolved": 0, "on_time": 0})
         rate = rate_tenths(int(counts["on_time"]), int(counts["resolved"]))
@@ -379,11 +392,48 @@ class Disclosure:
     json_url: str
     complaints: ComplaintCounts | None = None
     fields: tuple[FieldTargetFigure, ...] = ()
+    first_quarter: Quarter | None = None  # the quarter of the unit's first dossier (None: it has none yet)
+    running_quarter: Quarter | None = None  # the quarter still running today
 
     @property
     def quarter(self) -> Quarter:
         """The chosen quarter."""
         return self.current.quarter
+
+    @property
+    def provisional_until(self) -> datetime | None:
+        """While the chosen quarter runs: the moment its figures were computed ("số liệu tạm tính đến …")."""
+        return None if self.complete else self.generated_at
+
+    @property
+    def before_first(self) -> bool:
+        """Whether the chosen quarter ended before the unit had any dossier (or the unit has none at all)."""
+        return self.first_quarter is None or self.quarter < self.first_quarter
+
+    def link(self, quarter: Quarter) -> str:
+        """The page of ``quarter`` with the same scope."""
+        return f"?quy={quarter}" + ("&include_children=true" if self.include_children else "")
+
+    @property
+    def picker(self) -> tuple[Quarter, ...]:
+        """The quarters a reader may pick, newest first.
+
+        From the running one back to the unit's first, two years at most; never one before the unit's first dossier.
+        """
+        if self.first_quarter is None or self.running_quarter is None:
+            return ()
+        quarters = [self.running_quarter]
+        while len(quarters) < PICKER_QUARTERS and quarters[-1].previous() >= self.first_quarter:
+            quarters.append(quarters[-1].previous())
+        return tuple(quarters)
+
+    @property
+    def earlier(self) -> Quarter | None:
+        """The quarter before the oldest the picker lists, when the unit already had dossiers then."""
+        if not self.picker or self.first_quarter is None:
+            return None
+        before = min(self.quarter, self.picker[-1]).previous()
+        return before if before >= self.first_quarter else None
 
     @property
     def title(self) -> str:
@@ -417,6 +467,10 @@ class Disclosure:
             "from": current.start.isoformat(),
             "to": current.end.isoformat(),
             "complete": self.complete,
+            "provisional_until": (
+                self.provisional_until.isoformat(timespec="seconds") if self.provisional_until else None
+            ),
+            "first_quarter": str(self.first_quarter) if self.first_quarter else None,
             "include_children": self.include_children,
             "scope": self.scope,
             "form": {"id": self.form_id, "title": self.form_title},
@@ -470,29 +524,43 @@ def method_text(form: Form) -> str:
         overall = f"chỉ số hài lòng chung là {mean} chỉ số của {count} yếu tố"
     else:
         overall = f"chỉ số hài lòng chung là chỉ số của câu hỏi đánh giá chung ({rules.overall})"
-    source = " theo mẫu của Bộ Nội vụ" if form.id in MINISTRY_FORMS else ""
+    source = ", theo mẫu của Bộ Nội vụ" if form.id in MINISTRY_FORMS else ""
     return (
         f"Chỉ số hài lòng của mỗi tiêu chí là tỷ lệ phần trăm số câu trả lời ở {levels} trên tổng số câu trả lời "
         f"từ mức 1 đến mức 5 cho tiêu chí đó (câu bỏ qua không được tính); chỉ số của mỗi yếu tố là trung bình "
         f"cộng chỉ số các tiêu chí có câu trả lời của yếu tố; {overall}. Mỗi chỉ số kèm số người trả lời (n) và "
         f"khoảng tin cậy 95% (phương pháp Wilson); chỉ số dựa trên dưới 5 câu trả lời được ghi “{INSUFFICIENT}”, "
-        f"không công bố thành số, và khi có yếu tố như vậy thì chỉ số chung cũng không công bố. Mọi câu trả lời "
+        f"không công bố thành số, và khi có yếu tố như vậy thì chỉ số chung cũng không công bố; khi không có câu "
+        f"trả lời nào (hay không có hồ sơ nào để tính tỷ lệ) thì ghi “{NO_DATA}”. Mọi câu trả lời "
         f"trong quý đều được tính, kể cả của phiếu chưa hoàn thành; tỷ lệ phản hồi là số phiếu đã hoàn thành trên "
         f"số phiếu gửi trong quý. Các tỷ lệ được làm tròn một lần, đến một chữ số thập phân (từ 5 làm tròn lên). "
         f"Tỷ lệ đúng hạn là số hồ sơ giải quyết xong đúng hoặc trước hạn trên tổng số hồ "
-        f"sơ giải quyết xong trong quý (đếm đủ, không ẩn khi ít hồ sơ). Phiếu khảo sát: {form.title.vi} "
-        f"(mẫu {form.id}){source}. Trang này không "
+        f"sơ giải quyết xong trong quý (đếm đủ, không ẩn khi ít hồ sơ). Phiếu khảo sát: {form.title.vi}"
+        f"{source}. Trang này không "
         f"công bố tên, số điện thoại hay ý kiến riêng của người trả lời, cũng không công bố kết quả theo từng cán bộ."
     )
 
 
-def _chosen_quarter(request: web.Request, today: date) -> Quarter:
+def default_quarter(today: date, first: Quarter | None) -> Quarter:
+    """The quarter shown when none is asked for: the last complete quarter with data.
+
+    That is the last complete quarter, unless the unit's first dossier came after it: then the running quarter (its
+    figures to date). A unit with no dossier at all gets the last complete quarter ("chưa có dữ liệu").
+    """
+    running = Quarter.containing(today)
+    last_complete = running.previous()
+    if first is not None and first > last_complete:
+        return running
+    return last_complete
+
+
+def _asked_quarter(request: web.Request, today: date) -> Quarter | None:
     values = request.query.getall("quy", [])
     if len(values) > 1:
         raise PageError(400, "invalid_quarter", "quy: given more than once", "Tham số “quy” được ghi nhiều lần.")
     text = values[0].strip() if values else ""
     if not text:
-        return Quarter.containing(today).previous()  # the last complete quarter
+        return None
     try:
         quarter = Quarter.parse(text)
     except ValueError as exc:
@@ -534,15 +602,21 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
         raise PageError(404, "not_found", "no such unit", "Không tìm thấy đơn vị này.")
     now = services.clock()
     today = policy.local_date(now)
-    quarter = _chosen_quarter(request, today)
+    asked = _asked_quarter(request, today)
     include_children = _chosen_children(request)
     async with services.uow(read_only=True) as uow:
         unit = await uow.units.get_by_code(unit_code)
-    if unit is None:
-        raise PageError(404, "not_found", f"no unit {unit_code!r}", "Không tìm thấy đơn vị này.")
+        if unit is None:
+            raise PageError(404, "not_found", f"no unit {unit_code!r}", "Không tìm thấy đơn vị này.")
+        unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
+        first_received = await uow.leader_figures.first_received(unit_ids)
+    first = None if first_received is None else Quarter.containing(policy.local_date(first_received))
+    quarter = asked or default_quarter(today, first)
     complete = quarter.end < today
     quarters = [quarter]
-    for _ in range(PREVIOUS_QUARTERS):
+    for _ in range(PREVIOUS_QUARTERS):  # the quarters before it, none before the unit's first dossier
+        if first is None or quarters[-1].previous() < first:
+            break
         quarters.append(quarters[-1].previous())
     figures: list[QuarterFigures] = []
     reports: list[dict[str, Any]] = []
@@ -575,6 +649,8 @@ async def build_disclosure(request: web.Request, unit_code: str) -> Disclosure:
         complaints=ComplaintCounts.of(reports[0]),
         fields=field_targets(reports[0], await app.targets.book(unit)),
         include_children=include_children,
+        first_quarter=first,
+        running_quarter=Quarter.containing(today),
         page_url=f"{base}{path}?quy={quarter}{children_query}",
         json_url=f"{path}.json?quy={quarter}{children_query}",
     )
@@ -588,6 +664,10 @@ def _moment_text(moment: datetime) -> str:
     return moment.strftime("%d/%m/%Y %H:%M")
 
 
+def _time_and_day_text(moment: datetime) -> str:
+    return moment.strftime("%H:%M ngày %d/%m/%Y")
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -598,6 +678,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["ngay"] = _date_text
     environment.filters["luc"] = _moment_text
+    environment.filters["luc_ngay"] = _time_and_day_text
     return environment
 
 
