@@ -98,7 +98,7 @@ class SlipData:
     organisation: bool = False  # the applicant is an organisation (a company, a cooperative…), not a person
     kind: str = "delay"  # "delay": late, with a new date; "error": an error (sai sót) in handling the dossier
     officer: str = ""  # the officer who issued it, printed at the foot ("Người lập phiếu: …"); "" prints nothing
-    received_at: str = ""  # where the dossier was received when not at the issuing unit (its reception point)
+    reception_point: str = ""  # where the dossier was received when not at the issuing unit (its reception point)
 
 
 def official_date(day: date) -> str:
@@ -276,7 +276,7 @@ def _header(pdf: FPDF, data: SlipData) -> None:
 
 def _texts(data: SlipData) -> list[str]:
     """Every piece of variable text the slip prints."""
-    fields = [data.title, data.unit_name, data.number, data.place, data.signer_name, data.received_at]
+    fields = [data.title, data.unit_name, data.number, data.place, data.signer_name, data.reception_point]
     lines = [*map(_upper, _lines(data.authority)), *_lines(data.signer_title), _SIGN_HINT, _officer(data)]
     return [*map(_clean, fields), *lines, _addressee(data), *_body(data)]
 
@@ -289,7 +289,7 @@ def _officer(data: SlipData) -> str:
 
 def _where(data: SlipData) -> str:
     """Where the dossier was received, when not at the issuing unit itself: " tại Điểm tiếp nhận …"."""
-    point = _clean(data.received_at)
+    point = _clean(data.reception_point)
     return f" tại {point}" if point else ""
 
 

@@ -390,7 +390,7 @@ class Apologies:
             organisation=organisation,
             kind=apology.kind,
             officer=apology.issued_by,
-            received_at=unit.name if unit.id != issuer.id else "",
+            reception_point=unit.name if unit.id != issuer.id else "",
         )
 
     def citizen_text(self, locale: str, unit: Unit, dossier: Dossier, apology: Apology, name: str | None) -> str:
