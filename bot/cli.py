@@ -22,6 +22,9 @@ from bot.app import App
 from bot.cli_admin import add_commands as add_admin_commands
 from bot.cli_admin import dispatch as admin_dispatch
 from bot.cli_admin import operator
+from bot.cli_units import add_set_command as add_unit_set_command
+from bot.cli_units import add_settings as add_unit_settings
+from bot.cli_units import units_add, units_list, units_set
 from bot.config import SettingsError, load_settings
 from bot.keyboard import Left
 from bot.logs import configure as configure_logging
@@ -153,6 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name", metavar=metavar("name"), help=say("cli.help.units.add.name"))
     add.add_argument("--parent", help=say("cli.help.units.add.parent"))
     add.add_argument("--form", help=say("cli.help.units.add.form"))
+    add_unit_settings(add)
+    add_unit_set_command(unit_commands, metavar("code"))
     unit_commands.add_parser("list", help=say("cli.help.units.list"), description=say("cli.help.units.list"))
     units_import = unit_commands.add_parser(
         "import", help=say("cli.help.units.import"), description=say("cli.help.units.import.description")
@@ -272,22 +277,6 @@ async def _units_import(app: App, args: argparse.Namespace) -> None:
     lines = vietnam_units(args.province) if args.province else read_unit_file(args.file)
     done = await import_units(app.services, lines, str(args.file or args.province))
     print(say("cli.units.imported", added=done.added, kept=done.kept))
-
-
-async def _units_add(app: App, args: argparse.Namespace) -> None:
-    unit = await app.units.add(args.code, args.name, args.parent, args.form)
-    form = say("cli.units.added_form", form=unit.form_id) if unit.form_id else ""
-    print(say("cli.units.added", code=unit.code, name=unit.name, form=form))
-
-
-async def _units_list(app: App) -> None:
-    async with app.services.uow(read_only=True) as uow:
-        units = await uow.units.all()
-    by_id = {u.id: u for u in units}
-    for unit in units:
-        parent = by_id[unit.parent_id].code if unit.parent_id in by_id else "-"
-        form = unit.form_id or app.settings.survey_form
-        print(say("cli.units.listed", code=unit.code, name=unit.name, parent=parent, form=form))
 
 
 async def _invite(app: App, args: argparse.Namespace) -> None:
@@ -541,10 +530,12 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
         return lambda app: _dossiers_import(app, args)
     if args.command == "units":
         if args.units_command == "add":
-            return lambda app: _units_add(app, args)
+            return lambda app: units_add(app, args)
+        if args.units_command == "set":
+            return lambda app: units_set(app, args)
         if args.units_command == "import":
             return lambda app: _units_import(app, args)
-        return _units_list
+        return units_list
     return lambda app: _report(app, args)
 
 

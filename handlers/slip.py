@@ -20,15 +20,20 @@ __all__ = ["SlipData", "looks_like_organisation", "official_date", "render_slip"
 
 DEFAULT_TITLE = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
 
-_SERIF = "DejaVuSerif"
+# Nghị định 30/2020 sets official documents in a Times New Roman–like serif with the Vietnamese glyphs: Liberation
+# Serif (metric-compatible with Times New Roman), shipped with the package in handlers/fonts/ under the SIL Open
+# Font License 1.1 (handlers/fonts/OFL.txt)
+FONT_DIR = Path(__file__).parent / "fonts"
+_SERIF = "LiberationSerif"
 _SERIF_FILES = {
-    "": "DejaVuSerif.ttf",
-    "B": "DejaVuSerif-Bold.ttf",
-    "I": "DejaVuSerif-Italic.ttf",
-    "BI": "DejaVuSerif-BoldItalic.ttf",
+    "": "LiberationSerif-Regular.ttf",
+    "B": "LiberationSerif-Bold.ttf",
+    "I": "LiberationSerif-Italic.ttf",
+    "BI": "LiberationSerif-BoldItalic.ttf",
 }
-# DejaVu Sans has some 2,600 characters DejaVu Serif lacks (Hebrew, Arabic, dingbats such as ✓) and a reason
-# typed by an officer may carry any of them; it is added only when needed, since fpdf2 embeds every font added.
+# DejaVu Sans (bundled by matplotlib) has thousands of characters the serif lacks (Hebrew, Arabic, dingbats such
+# as ✓) and a reason typed by an officer may carry any of them; it is added only when needed, since fpdf2 embeds
+# every font added.
 _SANS = "DejaVuSans"
 _SANS_FILE = "DejaVuSans.ttf"
 _VN_TZ = timezone(timedelta(hours=7), "ICT")
@@ -39,6 +44,7 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 30.0, 15.0, 20.0, 20.0
 _CONTENT_W = 210.0 - _LEFT - _RIGHT
 _LEFT_COL_W = 60.0  # the authority's column in the header and the "Nơi nhận" column at the foot
 _RIGHT_COL_W = _CONTENT_W - _LEFT_COL_W
+_GAP = 4.0  # at least this much between the two header blocks: each is set no wider than its column less this
 _HEADER_PT = 12.0
 _BODY_PT = 13.0
 _TITLE_PT = 14.0
@@ -91,6 +97,8 @@ class SlipData:
     signer_name: str = ""  # printed in bold below the signature space; "" leaves the space for it blank
     organisation: bool = False  # the applicant is an organisation (a company, a cooperative…), not a person
     kind: str = "delay"  # "delay": late, with a new date; "error": an error (sai sót) in handling the dossier
+    officer: str = ""  # the officer who issued it, printed at the foot ("Người lập phiếu: …"); "" prints nothing
+    reception_point: str = ""  # where the dossier was received when not at the issuing unit (its reception point)
 
 
 def official_date(day: date) -> str:
@@ -106,7 +114,7 @@ def looks_like_organisation(name: str) -> bool:
 
 
 @cache
-def _font_dir() -> Path:
+def _sans_dir() -> Path:
     """Where matplotlib keeps its bundled DejaVu fonts, found once."""
     import matplotlib  # only for this path, and only when a slip is made: importing it reads its rc files
 
@@ -157,11 +165,11 @@ class _SlipPDF(FPDF):
 def _new_pdf(data: SlipData) -> _SlipPDF:
     pdf = _SlipPDF(orientation="P", unit="mm", format="A4")
     for style, name in _SERIF_FILES.items():
-        pdf.add_font(_SERIF, style, _font_dir() / name)
+        pdf.add_font(_SERIF, style, FONT_DIR / name)
     printed = {ord(char) for char in "".join(_texts(data))} - {ord("\n")}
     serif = [font for font in pdf.fonts.values() if isinstance(font, TTFFont)]
     if any(not printed <= font.cmap.keys() for font in serif):
-        pdf.add_font(_SANS, "", _font_dir() / _SANS_FILE)
+        pdf.add_font(_SANS, "", _sans_dir() / _SANS_FILE)
         pdf.set_fallback_fonts([_SANS], exact_match=False)
     # The same slip must give the same bytes (the /ID is a hash of the content and this date).
     pdf.set_creation_date(datetime.combine(data.issued_on, time(), tzinfo=_VN_TZ))
@@ -174,21 +182,60 @@ def _new_pdf(data: SlipData) -> _SlipPDF:
     return pdf
 
 
-def _fitted(pdf: FPDF, text: str, style: str, size: float, width: float, smallest: float) -> float:
-    """``size``, or the size down to ``smallest`` at which ``text`` fits on one line of ``width`` (else it wraps)."""
+def _wrapped(pdf: FPDF, text: str, width: float) -> list[str]:
+    """``text`` in lines no wider than ``width`` at the current font, broken at spaces only (never in a word)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and pdf.get_string_width(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _fit(
+    pdf: FPDF, texts: list[str], style: str, size: float, width: float, smallest: float
+) -> tuple[float, list[str]]:
+    """One size for ``texts`` and their lines: each on one line of ``width``, set smaller as far as ``smallest``.
+
+    What is still too wide at ``smallest`` is broken at spaces; a word wider than ``width`` on its own makes the
+    size smaller still, so that no word is ever broken.
+    """
+    texts = [text for text in texts if text.strip()]
+    if not texts:
+        return size, []
     pdf.set_font(_SERIF, style, size)
-    wide = pdf.get_string_width(text)
-    return size if wide <= width else max(smallest, math.floor(size * width / wide * 2) / 2)
+    widest = max(pdf.get_string_width(text) for text in texts)
+    if widest > width:
+        size = max(smallest, math.floor(size * width / widest * 2) / 2)
+    pdf.set_font(_SERIF, style, size)
+    longest_word = max(pdf.get_string_width(word) for text in texts for word in text.split())
+    if longest_word > width:  # widths grow with the size: this size sets the longest word within ``width``
+        size = max(1.0, math.floor(size * width / longest_word * 2) / 2)
+        pdf.set_font(_SERIF, style, size)
+    return size, [line for text in texts for line in _wrapped(pdf, text, width)]
 
 
 def _column(pdf: FPDF, x: float, y: float, w: float, lines: list[tuple[str, str, float]]) -> float:
-    """Centre ``lines`` (text, style, size) in the column at ``x`` from ``y``; return the y below them."""
+    """Centre ``lines`` (text, style, size) in the column at ``x`` from ``y``, each on one line; the y below them.
+
+    Every line is set no wider than the column less ``_GAP`` (see :func:`_fit`): a column's text never reaches
+    the next column's.
+    """
     pdf.set_xy(x, y)
     for text, style, size in lines:
         pdf.set_font(_SERIF, style, size)
         pdf.set_x(x)
-        pdf.multi_cell(w, size * _LINE * _PT, text, align=Align.C, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.cell(w, size * _LINE * _PT, text, align=Align.C, new_x=XPos.LEFT, new_y=YPos.NEXT)
     return float(pdf.get_y())
+
+
+def _set(
+    pdf: FPDF, texts: list[str], style: str, size: float, column: float, smallest: float
+) -> list[tuple[str, str, float]]:
+    """``texts`` fitted to a column of width ``column`` (see :func:`_fit`), as lines for :func:`_column`."""
+    fitted, lines = _fit(pdf, texts, style, size, column - _GAP, smallest)
+    return [(line, style, fitted) for line in lines]
 
 
 def _rule_under(pdf: FPDF, x: float, w: float, y: float, length: float) -> None:
@@ -202,38 +249,48 @@ def _header(pdf: FPDF, data: SlipData) -> None:
     top = pdf.get_y()
     left_x, right_x = _LEFT, _LEFT + _LEFT_COL_W
     # Nghị định 30/2020: the authority in bold capitals, a rule under it 1/3 to 1/2 as long as its line
-    # (a long name is set a little smaller rather than broken, as far as 9 pt)
+    # (a long name is set a little smaller, as far as 9 pt, then broken between words)
     authority = [_upper(line) for line in _lines(data.authority)] or [_upper(_clean(data.unit_name))]
-    size = min(_fitted(pdf, line, "B", _HEADER_PT, _LEFT_COL_W - 2, 9) for line in authority)
-    left_end = _column(pdf, left_x, top, _LEFT_COL_W, [(line, "B", size) for line in authority])
-    pdf.set_font(_SERIF, "B", size)
-    widest = min(max(pdf.get_string_width(line) for line in authority), _LEFT_COL_W)
+    left = _set(pdf, authority, "B", _HEADER_PT, _LEFT_COL_W, 9)
+    left_end = _column(pdf, left_x, top, _LEFT_COL_W, left)
+    pdf.set_font(_SERIF, "B", left[0][2])
+    widest = max(pdf.get_string_width(line) for line, _, _ in left)
     _rule_under(pdf, left_x, _LEFT_COL_W, left_end + 1, max(widest / 2, 15))
 
     motto = "Độc lập - Tự do - Hạnh phúc"
-    right_end = _column(
-        pdf,
-        right_x,
-        top,
-        _RIGHT_COL_W,
-        [("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "B", _HEADER_PT), (motto, "B", _HEADER_PT + 1)],
-    )
-    pdf.set_font(_SERIF, "B", _HEADER_PT + 1)
+    right = [
+        *_set(pdf, ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"], "B", _HEADER_PT, _RIGHT_COL_W, 10),
+        *_set(pdf, [motto], "B", _HEADER_PT + 1, _RIGHT_COL_W, 10),
+    ]
+    right_end = _column(pdf, right_x, top, _RIGHT_COL_W, right)
+    pdf.set_font(_SERIF, "B", right[-1][2])
     _rule_under(pdf, right_x, _RIGHT_COL_W, right_end + 1, pdf.get_string_width(motto))
 
     line_y = max(left_end, right_end) + 4
-    number_end = _column(pdf, left_x, line_y, _LEFT_COL_W, [(f"Số: {_clean(data.number)}", "", _BODY_PT)])
-    dated = f"{_clean(data.place)}, {official_date(data.issued_on)}"
-    size = _fitted(pdf, dated, "I", _BODY_PT, _RIGHT_COL_W - 2, 10)
-    dated_end = _column(pdf, right_x, line_y, _RIGHT_COL_W, [(dated, "I", size)])
+    number = _set(pdf, [f"Số: {_clean(data.number)}"], "", _BODY_PT, _LEFT_COL_W, 10)
+    number_end = _column(pdf, left_x, line_y, _LEFT_COL_W, number)
+    dated = _set(pdf, [f"{_clean(data.place)}, {official_date(data.issued_on)}"], "I", _BODY_PT, _RIGHT_COL_W, 10)
+    dated_end = _column(pdf, right_x, line_y, _RIGHT_COL_W, dated)
     pdf.set_xy(_LEFT, max(number_end, dated_end) + 8)
 
 
 def _texts(data: SlipData) -> list[str]:
     """Every piece of variable text the slip prints."""
-    fields = [data.title, data.unit_name, data.number, data.place, data.signer_name]
-    lines = [*map(_upper, _lines(data.authority)), *_lines(data.signer_title), _SIGN_HINT]
+    fields = [data.title, data.unit_name, data.number, data.place, data.signer_name, data.reception_point]
+    lines = [*map(_upper, _lines(data.authority)), *_lines(data.signer_title), _SIGN_HINT, _officer(data)]
     return [*map(_clean, fields), *lines, _addressee(data), *_body(data)]
+
+
+def _officer(data: SlipData) -> str:
+    """The line naming the officer who issued the slip ("" when nobody is named)."""
+    officer = _clean(data.officer)
+    return f"Người lập phiếu: {officer}" if officer and officer != "?" else ""
+
+
+def _where(data: SlipData) -> str:
+    """Where the dossier was received, when not at the issuing unit itself: " tại Điểm tiếp nhận …"."""
+    point = _clean(data.reception_point)
+    return f" tại {point}" if point else ""
 
 
 def _you(data: SlipData) -> str:
@@ -268,7 +325,7 @@ def _body(data: SlipData) -> list[str]:
         late = f"Tuy nhiên đến nay, {unit} chưa trả kết quả giải quyết hồ sơ cho {you} đúng hẹn như ghi trên {receipt}."
         trouble = "đã gây"
     return [
-        f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ đề nghị giải quyết thủ tục hành chính "
+        f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ{_where(data)} đề nghị giải quyết thủ tục hành chính "
         f"“{_clean(data.procedure)}” thuộc lĩnh vực {_clean(data.field)} của {owner}.",
         f"Mã hồ sơ: {_clean(data.dossier_code)}.",  # a line of its own: a long code would stretch a justified line
         f"Thời gian hẹn trả kết quả giải quyết hồ sơ: ngày {due}.",
@@ -285,7 +342,7 @@ def _error_body(data: SlipData) -> list[str]:
     """The wording of an apology for an error in handling the dossier (seed 004: "sai sót"): no new date."""
     unit, you = _clean(data.unit_name), _you(data)
     return [
-        f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ đề nghị giải quyết thủ tục hành chính "
+        f"Ngày {_dmy(data.received_on)}, {unit} tiếp nhận hồ sơ{_where(data)} đề nghị giải quyết thủ tục hành chính "
         f"“{_clean(data.procedure)}” thuộc lĩnh vực {_clean(data.field)} của {you}; "
         f"mã hồ sơ: {_clean(data.dossier_code)}.",
         f"Trong quá trình giải quyết hồ sơ, {unit} đã để xảy ra sai sót.",
@@ -298,32 +355,35 @@ def _error_body(data: SlipData) -> list[str]:
 
 
 def _foot(pdf: FPDF, data: SlipData) -> None:
-    """The "Nơi nhận" list on the left and the signer on the right, kept together on one page.
+    """The "Nơi nhận" list and the officer on the left, the signer on the right, kept together on one page.
 
     Nghị định 30/2020: the position lines in bold capitals ("TM. ỦY BAN NHÂN DÂN" / "CHỦ TỊCH"), room for the
     signature and the seal, then the signer's name in bold.
     """
-    title_lines = [_upper(line) for line in _lines(data.signer_title)]
     name = _clean(data.signer_name)
-    right: list[tuple[str, str, float]] = [(line, "B", _BODY_PT) for line in title_lines]
+    right = _set(pdf, [_upper(line) for line in _lines(data.signer_title)], "B", _BODY_PT, _RIGHT_COL_W, 10)
     if not name:
         right.append((_SIGN_HINT, "I", _SMALL_PT))
-    pdf.set_font(_SERIF, "B", _BODY_PT)
-    rows = sum(math.ceil(max(pdf.get_string_width(line), 1) / _RIGHT_COL_W) for line in [*title_lines, name])
-    needed = 6 + (rows * _BODY_PT + _SMALL_PT) * _LINE * _PT + _SIGNATURE_SPACE
-    if pdf.get_y() + needed > pdf.page_break_trigger:
+    signed = _set(pdf, [name], "B", _BODY_PT, _RIGHT_COL_W, 10) if name else []
+    left = [
+        ("Nơi nhận:", "BI", 12.0),
+        ("- Như trên;", "", _SMALL_PT),
+        ("- Lưu: VT.", "", _SMALL_PT),
+        *_set(pdf, [_officer(data)], "I", _SMALL_PT, _LEFT_COL_W, 9),
+    ]
+    right_height = sum(size for _, _, size in [*right, *signed]) * _LINE * _PT + _SIGNATURE_SPACE
+    left_height = sum(size for _, _, size in left) * _LINE * _PT
+    if pdf.get_y() + 6 + max(right_height, left_height) > pdf.page_break_trigger:
         pdf.add_page()
     top = pdf.get_y() + 6
     below = _column(pdf, _LEFT + _LEFT_COL_W, top, _RIGHT_COL_W, right)
-    if name:
-        _column(pdf, _LEFT + _LEFT_COL_W, below + _SIGNATURE_SPACE, _RIGHT_COL_W, [(name, "B", _BODY_PT)])
+    if signed:
+        _column(pdf, _LEFT + _LEFT_COL_W, below + _SIGNATURE_SPACE, _RIGHT_COL_W, signed)
 
     pdf.set_xy(_LEFT, top)
-    pdf.set_font(_SERIF, "BI", 12)
-    pdf.cell(_LEFT_COL_W, 12 * _LINE * _PT, "Nơi nhận:", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(_SERIF, "", _SMALL_PT)
-    for line in ("- Như trên;", "- Lưu: VT."):
-        pdf.cell(_LEFT_COL_W, _SMALL_PT * _LINE * _PT, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    for text, style, size in left:
+        pdf.set_font(_SERIF, style, size)
+        pdf.cell(_LEFT_COL_W, size * _LINE * _PT, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def render_slip(data: SlipData) -> bytes:

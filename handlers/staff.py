@@ -26,6 +26,7 @@ from handlers import staff_steps as steps
 from handlers import typed_actions as typed
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
+from handlers.issuers import issuing_unit, place_of
 from handlers.messages import Inbound, Option, Reply, nfc, row_id
 from handlers.names import channel_name
 from handlers.privacy import mask_name, mask_phone, redact
@@ -277,9 +278,11 @@ class Apologies:
                 )
             new_due_at = datetime.combine(new_due_on, time(23, 59, 59), tzinfo=policy.timezone)  # by that day's end
             in_time = self.in_time(dossier, now)
-        unit = await uow.units.get(dossier.unit_id)
+        # issued in the name of the nearest unit that issues documents (a reception point's, by its ward), in
+        # that unit's one series per year
+        issuer = await issuing_unit(uow, await uow.units.get(dossier.unit_id))
         year = policy.local_date(now).year
-        seq = await uow.apologies.next_seq(unit.id, year)
+        seq = await uow.apologies.next_seq(issuer.id, year)
         number = f"{seq:02d}/{policy.apology_number_symbol}"  # "01/PXL": two digits at least
         apology = await uow.apologies.add(
             now,
@@ -291,7 +294,7 @@ class Apologies:
             new_due_at=new_due_at,
             issued_by=nfc(issued_by).strip()[:100] or "?",
             issued_key=issued_key,
-            unit_id=unit.id,
+            unit_id=issuer.id,
             year=year,
             seq=seq,
             token=secrets.token_urlsafe(16),
@@ -300,7 +303,7 @@ class Apologies:
             raise Conflict(f"dossier {dossier.code} already has an apology", code="apology_exists")
         person = await uow.people.get(dossier.respondent_id) if dossier.respondent_id is not None else None
         # the PDF is printed when first sent (``slip_pdf``), outside this transaction: printing takes a while
-        channels = await self._send_to_citizen(uow, unit, dossier, apology, person, now)
+        channels = await self._send_to_citizen(uow, issuer, dossier, apology, person, now)
         await uow.audit.add(
             actor or (f"apikey:{issued_key}"[:100] if issued_key else apology.issued_by),
             "apology.issue",
@@ -310,6 +313,7 @@ class Apologies:
                 "officer": apology.issued_by,
                 "issued_key": issued_key,
                 "number": number,
+                "issuer": issuer.code,
                 "kind": kind,
                 "new_due": new_due_on.isoformat() if new_due_on else None,
                 "in_time": in_time,
@@ -331,20 +335,36 @@ class Apologies:
                 return None
             dossier = await uow.dossiers.get(apology.dossier_id)
             unit = await uow.units.get(dossier.unit_id)
+            # the unit it was issued by and numbered in (an apology recorded with none: who would issue it now)
+            issuer = await uow.units.get(apology.unit_id) if apology.unit_id else await issuing_unit(uow, unit)
             person = await uow.people.get(dossier.respondent_id) if dossier.respondent_id is not None else None
             applicant = person
             if dossier.applicant_id is not None and dossier.applicant_id != dossier.respondent_id:
                 applicant = await uow.people.get(dossier.applicant_id)  # an organisation's representative answers
-        data = self.slip_data(unit, dossier, apology, person, applicant)
+        data = self.slip_data(unit, dossier, apology, person, applicant, issuer=issuer)
         pdf = await asyncio.to_thread(render_slip, data)
         async with services.uow() as uow:
             await uow.apologies.set_pdf(apology_id, pdf)
             await uow.commit()
         return pdf
 
-    def slip_data(self, unit: Unit, dossier: Dossier, apology: Apology, person: Any, applicant: Any = None) -> SlipData:
-        """What the printed slip says: to the person asked (``person``), or to the applicant if an organisation."""
+    def slip_data(
+        self,
+        unit: Unit,
+        dossier: Dossier,
+        apology: Apology,
+        person: Any,
+        applicant: Any = None,
+        *,
+        issuer: Unit | None = None,
+    ) -> SlipData:
+        """What the printed slip says: to the person asked (``person``), or to the applicant if an organisation.
+
+        ``issuer``: the unit in whose name it is issued (``unit``, the dossier's, when it issues documents
+        itself): its authority, place name, signer; the officer who issued it is printed too.
+        """
         policy = self.services.policy
+        issuer = issuer or unit
         erased = person is None or person.erased_at is not None
         name = "" if erased else (person.name or "")
         owner = applicant if applicant is not None else person
@@ -353,10 +373,10 @@ class Apologies:
         if organisation:
             name = owner_name
         return SlipData(
-            authority=policy.apology_authority.replace("{unit}", unit.name),
-            unit_name=unit.name,
+            authority=policy.apology_authority.replace("{unit}", issuer.name),
+            unit_name=issuer.name,
             number=apology.number or "",
-            place=unit.name,
+            place=place_of(issuer),
             issued_on=policy.local_date(apology.issued_at),
             applicant=name,
             contact=None if erased or not person.phone else mask_phone(person.phone),
@@ -367,11 +387,13 @@ class Apologies:
             due_on=policy.local_date(dossier.due_at),
             reason=apology.reason,
             new_due_on=policy.local_date(apology.new_due_at) if apology.new_due_at else None,
-            signer_title=f"{policy.apology_signer}\n{policy.apology_signer_position}",
+            signer_title=(issuer.signer_title or f"{policy.apology_signer}\n{policy.apology_signer_position}"),
             title=policy.apology_error_title if apology.kind == "error" else policy.apology_title,
-            signer_name=policy.apology_signer_name,
+            signer_name=issuer.signer_name or policy.apology_signer_name,
             organisation=organisation,
             kind=apology.kind,
+            officer=apology.issued_by,
+            reception_point=unit.name if unit.id != issuer.id else "",
         )
 
     def citizen_text(self, locale: str, unit: Unit, dossier: Dossier, apology: Apology, name: str | None) -> str:
@@ -848,7 +870,7 @@ class _ApologyFlow:
     async def preview(self, dossier: Dossier, data: dict[str, Any]) -> None:
         turn, uow = self.turn, self.turn.uow
         policy = self.desk.services.policy
-        unit = await uow.units.get(dossier.unit_id)
+        unit = await issuing_unit(uow, await uow.units.get(dossier.unit_id))  # the slip's and the message's
         person = await uow.people.get(dossier.respondent_id) if dossier.respondent_id is not None else None
         kind = _kind(data)
         new_due = (

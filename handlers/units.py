@@ -12,6 +12,13 @@ from pathlib import Path
 
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
+from handlers.issuers import (
+    PLACE_LIMIT,
+    SIGNER_LIMIT,
+    SIGNER_TITLE_LIMIT,
+    has_control_characters,
+    issuing_unit,
+)
 from handlers.messages import nfc
 from handlers.survey import fold
 from handlers.texts import Texts
@@ -31,8 +38,23 @@ class UnitHandler:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def add(self, code: str, name: str, parent: str | None = None, form: str | None = None) -> Unit:
-        """Add unit ``code`` named ``name`` under ``parent``, with its own survey form if given."""
+    async def add(
+        self,
+        code: str,
+        name: str,
+        parent: str | None = None,
+        form: str | None = None,
+        *,
+        issues_documents: bool = True,
+        place: str | None = None,
+        signer_name: str | None = None,
+        signer_title: str | None = None,
+    ) -> Unit:
+        """Add unit ``code`` named ``name`` under ``parent``, with its own survey form if given.
+
+        ``issues_documents`` False: a reception point, whose apology slips the nearest unit above it that issues
+        documents issues; ``place``, ``signer_name``, ``signer_title``: see :meth:`set`.
+        """
         code, name = code.strip(), nfc(name).strip()
         if not UNIT_CODE_RE.fullmatch(code):
             raise InvalidInput.worded("error.unit_code")
@@ -40,6 +62,11 @@ class UnitHandler:
             raise InvalidInput.worded("error.unit_name")
         if form is not None and form not in self.services.catalog:
             raise InvalidInput.worded("error.unknown_form", form=form, known=", ".join(self.services.catalog.ids()))
+        more = _checked(
+            code, {"place": place, "signer_name": signer_name, "signer_title": signer_title}, has_parent=bool(parent)
+        )
+        if not issues_documents:
+            more.update(_checked(code, {"issues_documents": False}, has_parent=bool(parent)))
         async with self.services.uow() as uow:
             if await uow.units.get_by_code(code) is not None:
                 raise Conflict.worded("error.unit_exists", code=code)
@@ -49,12 +76,37 @@ class UnitHandler:
                 if parent_unit is None:
                     raise NotFound.worded("error.no_parent_unit", parent=parent)
                 parent_id = parent_unit.id
-            unit = await uow.units.add(code, name, parent_id, self.services.clock())
+            unit = await uow.units.add(code, name, parent_id, self.services.clock(), **more)
             if form is not None:
                 await uow.units.set_form(unit.id, form)
                 unit = await uow.units.get(unit.id)
             await uow.commit()
         return unit
+
+    async def set(self, code: str, **changes: object) -> tuple[Unit, Unit]:
+        """Change unit ``code``'s settings; the unit as it is now and the unit that issues its documents.
+
+        ``issues_documents`` (bool): whether it issues documents in its own name (a unit with nothing above it
+        must); ``place``: the place name of its documents' date line, ``signer_name``: who signs its slips,
+        ``signer_title``: the signature's position lines ("|" between them) — each "" goes back to the default
+        (the place from its name, the signer from the settings). Keys left out are not changed.
+        """
+        code = code.strip()
+        async with self.services.uow() as uow:
+            unit = await uow.units.get_by_code(code)
+            if unit is None:
+                raise NotFound.worded("error.no_unit", unit=code)
+            values = _checked(code, changes, has_parent=unit.parent_id is not None)
+            unit = await uow.units.update(unit.id, **values)
+            issuer = await issuing_unit(uow, unit)
+            await uow.audit.add(self.services.actor, "unit.set", f"unit:{code}", values, self.services.clock())
+            await uow.commit()
+        return unit, issuer
+
+    async def issuer(self, unit: Unit) -> Unit:
+        """The unit that issues ``unit``'s documents (itself, or the nearest above it that issues them)."""
+        async with self.services.uow(read_only=True) as uow:
+            return await issuing_unit(uow, unit)
 
     async def exists(self, code: str) -> bool:
         """Whether unit ``code`` exists."""
@@ -69,6 +121,34 @@ class UnitHandler:
                 unit = await uow.units.add(code, name, None, self.services.clock())
                 await uow.commit()
         return unit
+
+
+def _checked(code: str, changes: dict[str, object], *, has_parent: bool) -> dict[str, object]:
+    """The columns to store for ``changes`` of a unit's settings (None: not given); InvalidInput if one is bad."""
+    values: dict[str, object] = {}
+    limits = {"place": PLACE_LIMIT, "signer_name": SIGNER_LIMIT, "signer_title": SIGNER_TITLE_LIMIT}
+    for key, value in changes.items():
+        if value is None:
+            continue
+        if key == "issues_documents":
+            if value is not True and value is not False:
+                raise InvalidInput.worded("error.unit_issues_documents")
+            if value is False and not has_parent:
+                raise InvalidInput.worded("error.unit_root_issues", code=code)
+            values[key] = value
+        elif key in limits:
+            raw = nfc(str(value))
+            if key == "signer_title":  # its lines, "|" (or a newline) between them
+                lines = (" ".join(line.split()) for line in raw.replace("\n", "|").split("|"))
+                text = "|".join(line for line in lines if line)
+            else:
+                text = " ".join(raw.split())
+            if len(text) > limits[key] or has_control_characters(text) or (key != "signer_title" and "|" in text):
+                raise InvalidInput.worded(f"error.unit_{key}", max=limits[key])
+            values[key] = text or None
+        else:
+            raise InvalidInput.worded("error.unit_setting", name=key)
+    return values
 
 
 @dataclass(frozen=True)

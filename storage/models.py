@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -79,6 +80,12 @@ class UnitRow(Base):
     # the unit's own targets (percent); None: the configured defaults (DOMAIN.md §7)
     target_satisfaction: Mapped[float | None] = mapped_column(Float)
     target_on_time: Mapped[float | None] = mapped_column(Float)
+    # whether the unit issues documents in its own name (a commune, a ward) or not (a reception point): an
+    # apology slip is issued by the nearest unit, itself or above it, that does
+    issues_documents: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    place: Mapped[str | None] = mapped_column(String(100))  # the slip's date line: "Hoàn Kiếm, ngày …"
+    signer_name: Mapped[str | None] = mapped_column(String(100))  # who signs its slips; None: the setting
+    signer_title: Mapped[str | None] = mapped_column(String(200))  # "KT. CHỦ TỊCH|PHÓ CHỦ TỊCH"; None: the settings
 
 
 class FieldRow(Base):
@@ -301,7 +308,9 @@ class ApologyRow(Base):
 
     A late dossier may get one delay apology (with its new date) and, apart from it, one apology for an
     error in its handling (``kind`` "error", no new date): unique (dossier, kind).
-    ``seq`` numbers the unit's slips per year (``{seq}/PXL``); ``pdf`` is the printable slip, made once;
+    ``unit_id`` is the issuing unit (the dossier's, or the nearest above it that issues documents), and ``seq``
+    numbers its slips per year (``{seq}/PXL``), those of the reception points below it included;
+    ``pdf`` is the printable slip, made once;
     ``token`` is the unguessable name under which the slip is served to channels that cannot attach files;
     ``in_time``: a delay apology issued no later than the working day before the due date (null for an error).
     """

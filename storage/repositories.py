@@ -166,12 +166,18 @@ class UnitRepository(_Repository):
             raise LookupError(f"no unit {unit_id}")
         return unit
 
-    async def add(self, code: str, name: str, parent_id: int | None, now: datetime) -> Unit:
-        """Create a unit."""
-        statement = insert(UNITS).values(code=code, name=name, parent_id=parent_id, created_at=now)
+    async def add(self, code: str, name: str, parent_id: int | None, now: datetime, **values: Any) -> Unit:
+        """Create a unit (``values``: more of its columns, such as ``issues_documents`` or ``place``)."""
+        statement = insert(UNITS).values(code=code, name=name, parent_id=parent_id, created_at=now, **values)
         unit = await self._first(Unit, statement.returning(*UNITS.c))
         assert unit is not None
         return unit
+
+    async def update(self, unit_id: int, **values: Any) -> Unit:
+        """Change some of a unit's columns; the unit as it is now."""
+        if values:
+            await self._run(update(UNITS).where(UNITS.c.id == unit_id).values(**values))
+        return await self.get(unit_id)
 
     async def set_form(self, unit_id: int, form_id: str | None) -> None:
         """Give a unit its own survey form (None: the default)."""

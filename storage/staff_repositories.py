@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, insert, select, update
+from sqlalchemy import Table, and_, delete, func, insert, select, text, update
 
 from storage.models import (
     AlertRow,
@@ -43,6 +43,8 @@ SURVEY_COMMENTS = cast(Table, SurveyCommentRow.__table__)
 
 UNRESOLVED = ("received", "supplement_requested")
 OPEN_FEEDBACK = ("received", "answered")
+
+SERIES_LOCK = 0x50584C  # "PXL": the advisory lock key of an apology number series (with the issuing unit's id)
 
 
 class RoleRepository(_Repository):
@@ -373,7 +375,15 @@ class ApologyRepository(_Repository):
         return await self._first(Apology, statement)
 
     async def next_seq(self, unit_id: int, year: int) -> int:
-        """The next slip number of the unit in ``year``."""
+        """The next slip number of the unit in ``year``.
+
+        On PostgreSQL two transactions numbering in one series (a ward's and its reception points') take turns:
+        a transaction advisory lock on the series, held until commit, so none reads the same last number.
+        """
+        if self.dialect == "postgresql":
+            await self._run(
+                text("SELECT pg_advisory_xact_lock(:series, :unit)"), {"series": SERIES_LOCK, "unit": unit_id % 2**31}
+            )
         query = select(func.coalesce(func.max(APOLOGIES.c.seq), 0)).where(
             APOLOGIES.c.unit_id == unit_id, APOLOGIES.c.year == year
         )

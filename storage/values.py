@@ -18,6 +18,10 @@ class Unit:
     form_id: str | None
     target_satisfaction: float | None = None
     target_on_time: float | None = None
+    issues_documents: bool = True  # False: a reception point, whose slips its nearest issuing parent issues
+    place: str | None = None  # the place name of its documents' date line; None: from its name
+    signer_name: str | None = None  # who signs its slips; None: the deployment's setting
+    signer_title: str | None = None  # the signature's position lines, "|" between them; None: the settings
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class Apology:
     kind: str = "delay"  # "delay" | "error"
     in_time: bool | None = None  # a delay apology issued by the working day before the due date; None: error
     issued_key: str | None = None  # the name of the API key that issued it (the officer is ``issued_by``)
+    unit_id: int | None = None  # the issuing unit, in whose series ``number`` is (None: not issued yet)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,14 @@ import logging
 import re
 import unicodedata
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
+from handlers import slip
 from handlers.slip import SlipData, looks_like_organisation, render_slip
 
 LONG_REASON = (
@@ -345,3 +348,96 @@ def test_a_long_unit_name_is_set_smaller_rather_than_broken() -> None:
     pieces = [text for text, *_ in drawn(render_slip(slip))]
     assert pieces[:2] == ["ỦY BAN NHÂN DÂN", "PHƯỜNG NGUYỄN THÁI BÌNH"]
     assert "Phường Nguyễn Thái Bình, ngày 15 tháng 11 năm 2026" in pieces
+
+
+# issue 16, point 9: the header's two blocks never touch, no name is broken in a word, the shipped serif
+def font_file(base_font: str) -> Path:
+    """The TrueType file of a font a PDF names ("/ABCDEF+LiberationSerifBold", its full name without spaces)."""
+    import matplotlib
+
+    name = base_font.partition("+")[2] or base_font.lstrip("/")
+    for folder in (Path(slip.__file__).parent / "fonts", Path(matplotlib.get_data_path()) / "fonts" / "ttf"):
+        for path in sorted(folder.glob("*.ttf")):
+            with TTFont(path, lazy=True) as font:
+                if re.sub(r"[ ()]", "", font["name"].getBestFullName()) == name:
+                    return path
+    raise AssertionError(f"no font file for {base_font}")
+
+
+def width_mm(text: str, base_font: str, size: float) -> float:
+    """How wide ``text`` is, in millimetres, in the font the PDF names, at ``size`` points."""
+    with TTFont(font_file(base_font)) as font:
+        glyphs, advances = font.getBestCmap(), font["hmtx"]
+        units = sum(advances[glyphs[ord(char)]][0] for char in text)
+        return float(units * size / font["head"].unitsPerEm) * 25.4 / 72
+
+
+def placed(pdf: bytes) -> list[tuple[str, float, float, float]]:
+    """Each line drawn on the first page: its text, left and right edge and height from the top (millimetres)."""
+    found: list[tuple[str, float, float, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if text.strip():
+            x = (tm[4] * cm[0] + cm[4]) * 25.4 / 72
+            y = 297 - (tm[5] * cm[3] + cm[5]) * 25.4 / 72
+            found.append((nfc(text.strip()), x, x + width_mm(text.strip(), str(font["/BaseFont"]), size * tm[0]), y))
+
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+NATIONAL = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Phường Bình Hưng Hòa",
+        "Phường Điện Biên Phủ",
+        "Xã Thượng Phúc Lộc",
+        "Điểm tiếp nhận Hàng Bạc",
+        "Trung tâm Phục vụ hành chính công Phường Nguyễn Thái Bình",
+        "Phường Đông-Hưng-Thuận-Tân-Thới-Nhất-Trung-Mỹ-Tây",  # one word wider than the column at 9 pt
+    ],
+)
+def test_the_header_blocks_never_touch_and_no_name_breaks_in_a_word(name: str) -> None:
+    signer = "Tôn Thất Nguyễn Hoàng Phương Nam Bình Định Quảng Ngãi"
+    officer = "Công Tằng Tôn Nữ Thị Phương Thảo"
+    slip = make_slip(
+        authority=f"Ủy ban nhân dân\n{name}", unit_name=name, place=name, signer_name=signer, officer=officer
+    )
+    pdf = render_slip(slip)
+    pieces = placed(pdf)
+    authority_words = f"ỦY BAN NHÂN DÂN {name.upper()}".split()
+    number_at = next(y for text, _, _, y in pieces if text.startswith("Số:"))
+    header = [p for p in pieces if p[3] < number_at - 3]  # the two blocks at the top of the page, above the number
+    left = [p for p in header if p[0] not in NATIONAL]
+    right = [p for p in header if p[0] in NATIONAL]
+    assert [word for text, *_ in left for word in text.split()] == authority_words  # every word whole, in order
+    assert len(right) == 2
+    assert min(x for _, x, _, _ in right) - max(end for _, _, end, _ in left) >= 3  # millimetres apart
+    assert max(end for _, _, end, _ in left) <= 30 + 60  # the authority within its column
+    foot = [p for p in pieces if p[3] > 190]  # "Nơi nhận", the officer, the signature block
+    assert all(end <= 210 - 15 + 0.01 for _, _, end, _ in [*header, *foot])  # nothing past the right margin
+    foot_texts = [text for text, *_ in foot]
+    signed = [text for text in foot_texts if set(text.split()) <= set(signer.split())]
+    assert " ".join(signed) == signer  # the signer's name on whole-word lines
+    by = [text for text in foot_texts if set(text.split()) <= set(f"Người lập phiếu: {officer}".split())]
+    assert " ".join(by) == f"Người lập phiếu: {officer}"  # the officer's name on whole-word lines
+    dated = [text for text, _, _, y in pieces if number_at - 3 <= y < number_at + 12 and not text.startswith("Số:")]
+    assert " ".join(dated).split() == f"{name}, ngày 09 tháng 3 năm 2026".split()
+
+
+def test_the_slip_is_set_in_the_shipped_liberation_serif_embedded() -> None:
+    pdf = render_slip(make_slip(officer="Trần Thị Bình"))
+    fonts = {name for _, name, _, _ in drawn(pdf)}
+    assert {name.partition("+")[2] for name in fonts} == {
+        "LiberationSerif",
+        "LiberationSerifBold",
+        "LiberationSerifItalic",
+        "LiberationSerifBoldItalic",
+    }
+    for name in fonts:
+        assert font_file(name).parent == Path(slip.__file__).parent / "fonts"
+    assert (Path(slip.__file__).parent / "fonts" / "OFL.txt").read_text(encoding="utf-8").count("SIL OPEN FONT LICENSE")
+    assert "Người lập phiếu: Trần Thị Bình" in lines_of(pdf)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import unicodedata
 from datetime import UTC, datetime
@@ -113,3 +114,24 @@ async def test_a_representative_cannot_be_an_organisation_and_a_kind_must_be_kno
             status, answer = await service.api("PUT", "/api/v1/dossiers/P8-X", body)
             assert status in (400, 422), answer
             assert set(answer["error"]) == {"code", "message"}
+
+
+async def test_a_reception_points_slips_over_the_api_are_the_wards_one_series_even_at_the_same_moment(
+    backend: Backend,
+) -> None:
+    async with running(backend.url, Clock(MONDAY), apology_signer_name="Lê Văn Tâm") as service:
+        await service.app.units.add("HB", "Điểm tiếp nhận Hàng Bạc", "P8", issues_documents=False)
+        key = await service.app.api_keys.create("one-stop-shop", ["apologies:write"], ["all"])
+        codes = [f"{unit}-{n}" for n in range(3) for unit in ("P8", "HB")]
+        for code in codes:
+            await put(service, code, "2026-03-11", {"name": "Nguyễn Thị Hoà"}, unit=code.partition("-")[0])
+        # the ward's and its point's officers at the same moment: one series, no number twice, none refused
+        issued = await asyncio.gather(*(apologise(service, key, code, "2026-03-17") for code in codes))
+        assert sorted(number for number, _ in issued) == [f"0{n}/PXL" for n in range(1, 7)]
+        for code, (_, lines) in zip(codes, issued, strict=True):
+            assert lines[:2] == ["ỦY BAN NHÂN DÂN", "PHƯỜNG 8"], code
+            assert "Phường 8, ngày 09 tháng 3 năm 2026" in " ".join(lines)
+            text = " ".join(lines)
+            assert ("tiếp nhận hồ sơ tại Điểm tiếp nhận Hàng Bạc" in text) is code.startswith("HB"), code
+            assert "Lê Văn Tâm" in lines
+            assert "Người lập phiếu: Trần Thị Bình" in lines
