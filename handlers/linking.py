@@ -104,6 +104,13 @@ async def link_alive(uow: UnitOfWork, dossier: Dossier, now: datetime) -> bool:
     return invitation.status in OPEN_INVITATIONS or invitation.expires_at > now
 
 
+async def linkable(uow: UnitOfWork, dossier: Dossier, now: datetime) -> bool:
+    """Whether a chat may be linked to the dossier's respondent now: one there is, not erased, the link alive."""
+    if dossier.respondent_id is None or not await link_alive(uow, dossier, now):
+        return False
+    return (await uow.people.get(dossier.respondent_id)).erased_at is None
+
+
 async def dossier_phones(uow: UnitOfWork, dossier: Dossier) -> list[str]:
     """The phones on the dossier (the applicant's, the representative's), as stored (84xxxxxxxxx)."""
     phones = []
@@ -150,7 +157,7 @@ class LinkCodes:
         now = self.services.clock()
         async with self.services.uow() as uow:
             dossier = await uow.dossiers.get_by_token(token)
-            if dossier is None or dossier.respondent_id is None or not await link_alive(uow, dossier, now):
+            if dossier is None or not await linkable(uow, dossier, now):
                 return None
             await uow.link_codes.purge_pages(now - PAGE_KEEP_EXPIRED)
             for _ in range(50):
@@ -224,9 +231,8 @@ async def on_code(turn: LinkingTurn, code: str) -> None:
     if (
         row is None
         or dossier is None
-        or dossier.respondent_id is None
         or _locked(row.failures, row.failed_at, now)
-        or not await link_alive(uow, dossier, now)
+        or not await linkable(uow, dossier, now)
     ):
         limits.failed(turn, "link")
         turn.say("link.code_invalid")
@@ -241,7 +247,7 @@ async def _on_page_code(turn: LinkingTurn, code: str) -> None:
     live = [row for row in found if row.expires_at is not None and row.expires_at > now]
     if live:
         dossier = await uow.dossiers.get(live[0].dossier_id)
-        if dossier.respondent_id is not None and await link_alive(uow, dossier, now):
+        if await linkable(uow, dossier, now):
             await uow.link_codes.drop(live[0].id)  # once
             await turn.offer_link(dossier)
             return
@@ -268,7 +274,7 @@ async def on_confirmation(turn: LinkingTurn, text: str) -> bool:
     uow, now = turn.uow, turn.now
     row = await uow.link_codes.by_printed_code(code)
     dossier = await uow.dossiers.get(row.dossier_id) if row is not None else None
-    if row is None or dossier is None or dossier.respondent_id is None or not await link_alive(uow, dossier, now):
+    if row is None or dossier is None or not await linkable(uow, dossier, now):
         limits.failed(turn, "link")
         turn.say("link.code_invalid")
         return True

@@ -92,6 +92,11 @@ class LinkCodeRepository(_Repository):
         """Forget a code (a page code, once used)."""
         await self.connection.execute(delete(LINK_CODES).where(LINK_CODES.c.id == code_id))
 
+    async def drop_for_dossiers(self, dossier_ids: list[int]) -> None:
+        """Forget every code of these dossiers (their people were erased: the receipt's code stops working)."""
+        if dossier_ids:
+            await self.connection.execute(delete(LINK_CODES).where(LINK_CODES.c.dossier_id.in_(dossier_ids)))
+
     async def failed(self, code_id: int, failures: int, now: datetime) -> None:
         """Record a wrong confirmation of a printed code: its count of failures is now ``failures``."""
         await self.connection.execute(

@@ -345,3 +345,14 @@ async def test_a_linked_chat_can_link_another_dossier_by_its_code(client: Client
     await person.press_label("Đồng ý")
     await person.type(second["code"])
     assert said(await person.type("4321")).startswith(CONSENT)
+
+
+async def test_after_erasure_the_codes_and_the_page_link_nobody(client: Client, key: str, sipas: App) -> None:
+    optin = await put(client, key, phone=None)
+    person = Person(sipas.services, "an")
+    await person.type(optin["code"])
+    await person.press_label("Đồng ý")
+    await person.type("/xoadulieu")
+    await person.press_label("Xoá dữ liệu của tôi")
+    assert (await open_page(client, optin))[0] == 404
+    assert INVALID in said(await Person(sipas.services, "someone").type(optin["code"]))
