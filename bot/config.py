@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     zalo_bot_mode: Literal["polling", "webhook"] = "polling"
     zalo_bot_webhook_secret: SecretStr | None = None
     zalo_bot_rate: float = Field(default=20.0, gt=0, le=1000)
+    zalo_bot_link: str | None = None  # the Zalo Bot's chat link, for the linking page and receipts
     zalo_chat_interval: float = Field(default=0.5, ge=0, le=60)  # seconds between two messages to one Zalo chat
 
     survey_form: str = "sipas-2022"

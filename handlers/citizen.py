@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from handlers import limits
+from handlers import limits, linking
 from handlers.comments import SurveyComments
 from handlers.contacts import normalize_phone
 from handlers.context import Services
@@ -225,7 +225,11 @@ class _Turn:
                 self.say("help")
                 await self.offer_waiting_survey()
             else:
-                self.say("link.not_linked")
+                self.say("link.start_code")
+            return
+        code = linking.typed_code(token)
+        if code is not None:  # the short code of digits, from the receipt or the linking page
+            await linking.on_code(self, code)
             return
         if limits.refuses(self, "link"):
             return  # too many wrong links from this chat: not even looked up
@@ -234,6 +238,10 @@ class _Turn:
             limits.failed(self, "link")
             self.say("link.invalid")
             return
+        await self.offer_link(dossier)
+
+    async def offer_link(self, dossier: Dossier) -> None:
+        """A token or code of ``dossier`` was given: the consent notice (or, linked already, a reminder)."""
         if self.linked and self.chat is not None and self.chat.person_id == dossier.respondent_id:
             self.say(
                 "link.done",
@@ -246,7 +254,7 @@ class _Turn:
             self.chat = await self.uow.chats.add(
                 self.inbound.identity.channel, self.inbound.identity.external_id, self.locale, self.now
             )
-        await self.uow.chats.update(self.chat.id, self.now, pending=f"token:{token}")
+        await self.uow.chats.update(self.chat.id, self.now, pending=f"token:{dossier.optin_token}")
         unit = await self.uow.units.get(dossier.unit_id)
         self.replies.append(
             Reply(
@@ -258,11 +266,7 @@ class _Turn:
 
     async def token_alive(self, dossier_id: int) -> bool:
         """A token works until the dossier's survey window has closed."""
-        invitation = await self.uow.invitations.for_dossier(dossier_id)
-        if invitation is None:
-            dossier = await self.uow.dossiers.get(dossier_id)
-            return dossier.state != "cancelled"
-        return invitation.status in ("pending", *OPEN) or invitation.expires_at > self.now
+        return await linking.link_alive(self.uow, await self.uow.dossiers.get(dossier_id), self.now)
 
     async def on_consent(self, agreed: bool) -> None:
         assert self.chat is not None
@@ -409,12 +413,21 @@ class _Turn:
             else:
                 self.say("consent.expected")
             return
+        if pending and pending.startswith(linking.PENDING) and await linking.on_confirmation(self, text):
+            return
+        code = linking.typed_code(text)
         if not self.linked:
-            self.say("link.not_linked")
+            if code is not None:  # the short code typed alone
+                await linking.on_code(self, code)
+            else:
+                self.say("link.start_code")
             return
         invitation = await self.active_invitation()
         if invitation is None or invitation.cursor is None:
             if await self.on_complaint_text(text):
+                return
+            if code is not None:  # another dossier's code, in a chat linked already
+                await linking.on_code(self, code)
                 return
             if folded in ("1", "bat dau", "bat dau khao sat", "start"):
                 await self.on_survey_command("")  # the numbered "Bắt đầu khảo sát" option

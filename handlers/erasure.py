@@ -60,6 +60,7 @@ async def erase_people(uow: UnitOfWork, person_ids: Sequence[int], now: datetime
         if person.phone:
             await uow.erasure.delete_messages_to("zns", person.phone)  # template messages go by phone number
     await clean_copies(uow, traces, dossiers, since, [f"person:{p.id}" for p in people])
+    await uow.link_codes.drop_for_dossiers([d.id for d in dossiers])  # the receipt's code links nobody any more
     for person in people:
         await uow.people.erase(person.id, now)
         await uow.audit.add(actor, "erase", f"person:{person.id}", {"reason": reason}, now)

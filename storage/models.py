@@ -534,3 +534,24 @@ class AuditRow(Base):
     subject: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[dict[str, Any] | None]
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+
+
+class LinkCodeRow(Base):
+    """A short code of digits a citizen types to link a chat to a dossier, instead of the receipt's long token.
+
+    ``printed``: the receipt's code, kept in clear (the API gives it again on every upsert), as long-lived as the
+    token; a wrong confirmation (the phone's last digits) counts in ``failures`` (``failed_at``: the latest).
+    ``page``: made by the linking page for minutes, kept as a SHA-256 only, one per dossier.
+    """
+
+    __tablename__ = "link_codes"
+    __table_args__ = (UniqueConstraint("dossier_id", "kind"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # printed | page
+    code: Mapped[str | None] = mapped_column(String(16), unique=True)  # printed only
+    code_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # page only
+    expires_at: Mapped[datetime | None]  # page only
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

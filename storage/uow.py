@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.db import READ_ONLY, Database
 from storage.erasure import ErasureRepository
 from storage.leader_figures import LeaderFigureRepository, TargetRepository
+from storage.linking import LinkCodeRepository
 from storage.reporting import DigestRepository, ReportRepository
 from storage.repositories import (
     AnswerRepository,
@@ -104,6 +105,7 @@ class UnitOfWork:
         self.targets = TargetRepository(connection)
         self.leader_figures = LeaderFigureRepository(connection)
         self.erasure = ErasureRepository(connection)
+        self.link_codes = LinkCodeRepository(connection)
         return self
 
     async def __aexit__(

@@ -178,15 +178,18 @@ async def test_put_creates_a_dossier_and_gives_its_opt_in_links(client: Client, 
         "on_time": None,
         "zalo_optin": False,
     }
-    token = optin["token"]
+    token, code = optin["token"], optin["code"]
     assert optin == {
         "token": token,
         "telegram_url": None,
         "zalo_url": None,
+        "link_url": f"{PUBLIC_URL}/lien-ket/{token}",
+        "code": code,
+        "receipt_text": optin["receipt_text"],
         "qr_url": f"{PUBLIC_URL}/qr/{token}.png",
     }
-    # no personal data comes back: not the applicant, not the officer
-    text = json.dumps(answer.body, ensure_ascii=False)
+    # no personal data comes back: not the applicant, not the officer (the code's random digits left out)
+    text = json.dumps(answer.body, ensure_ascii=False).replace(code, "").replace(f"{code[:4]} {code[4:]}", "")
     for personal in ("Nguyễn Văn An", "912", "Trần Thị Bình"):
         assert personal not in text
 
@@ -283,7 +286,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-async def test_the_qr_code_holds_the_telegram_link(client: Client, keys: Keys, sipas: App) -> None:
+async def test_the_qr_code_opens_the_linking_page(client: Client, keys: Keys, sipas: App) -> None:
     sipas.bot_username = "sipas_test_bot"
     optin = (await put(client, keys.write)).body["optin"]
     path = optin["qr_url"].removeprefix(PUBLIC_URL)
@@ -293,7 +296,7 @@ async def test_the_qr_code_holds_the_telegram_link(client: Client, keys: Keys, s
         assert "private" in response.headers["Cache-Control"]
         etag = response.headers["ETag"]
         image = await response.read()
-    assert image == qr_png(optin["telegram_url"])
+    assert image == qr_png(optin["link_url"])  # not the Telegram link: the page offers Zalo first
     width, height = png_size(image)
     assert width == height
     assert 300 <= width <= 800  # about 3–7 cm at 300 dpi: printable on an A5 receipt, scannable from a phone
@@ -301,12 +304,12 @@ async def test_the_qr_code_holds_the_telegram_link(client: Client, keys: Keys, s
         assert response.status == 304
 
 
-async def test_without_telegram_the_qr_code_holds_the_start_command(client: Client, keys: Keys) -> None:
+async def test_without_telegram_the_qr_code_opens_the_linking_page_too(client: Client, keys: Keys) -> None:
     optin = (await put(client, keys.write)).body["optin"]
     async with client.get(optin["qr_url"].removeprefix(PUBLIC_URL)) as response:
         assert response.status == 200
         image = await response.read()
-    assert image == qr_png(f"/start {optin['token']}")
+    assert image == qr_png(f"{PUBLIC_URL}/lien-ket/{optin['token']}")
     png_size(image)
 
 

@@ -33,6 +33,7 @@ from pydantic import (
 from bot.app import App
 from bot.logs import remember_presented
 from bot.web.limits import BEARER_RE, api_key_of
+from bot.web.linking import link_url, receipt_text, setup_linking, telegram_url
 from bot.web.openapi import Answer, Operation, build_document
 from bot.web.server import APP, error_response, status_of
 from handlers.dossiers import (
@@ -45,6 +46,7 @@ from handlers.dossiers import (
     local_moment,
 )
 from handlers.errors import HandlerError, InvalidInput, NotFound
+from handlers.linking import LinkCodes
 from handlers.messages import nfc
 from handlers.reporting import Period
 from storage.uow import UnitOfWork
@@ -300,17 +302,31 @@ class DossierOut(BaseModel):
 
 
 class OptinOut(BaseModel):
-    """How the citizen links a chat to the dossier: print the QR code or the link on the receipt."""
+    """How the citizen links a chat to the dossier: print the QR code, the code and ``receipt_text`` on the receipt."""
 
     token: str = Field(description="Opaque, unguessable, no personal data; at most 64 of [A-Za-z0-9_-].")
     telegram_url: str | None = Field(description="https://t.me/<bot>?start=<token>; null when Telegram is off.")
     zalo_url: str | None = Field(
-        description="The OA's chat link (SIPAS_ZALO_OA_LINK), where the citizen sends `/start <token>`: Zalo links "
-        "carry no token. Null when not configured."
+        description="The OA's chat link (SIPAS_ZALO_OA_LINK), where the citizen sends the code: Zalo links carry "
+        "no token. Null when not configured."
+    )
+    link_url: str = Field(
+        description="The linking page <public URL>/lien-ket/<token>: one button per configured chat (Zalo first) "
+        "and a 6-digit code valid for 10 minutes, to send in the chat. The QR code holds this address."
+    )
+    code: str = Field(
+        description="The printable code, digits only, for people who cannot scan: sent alone (or after /start) "
+        "in the Zalo OA, the Zalo Bot, Telegram or any chat. 8 digits, confirmed by the last 4 digits of the "
+        "applicant's or representative's phone; 12 digits, sent alone, when the dossier had no phone. The same "
+        "code every time the dossier is sent.",
+        pattern="^[0-9]{8}$|^[0-9]{12}$",
+    )
+    receipt_text: str = Field(
+        description="The lines to print on the receipt, in Vietnamese, one per line: how to link on Zalo or "
+        "Telegram, the linking page's address and the code. Nothing personal."
     )
     qr_url: str = Field(
-        description="A PNG QR code for the receipt, no key needed. It encodes telegram_url, or, while Telegram "
-        "is off, the text `/start <token>` (what a chat without deep links takes)."
+        description="A PNG QR code for the receipt, no key needed. It encodes link_url, whatever chats are configured."
     )
 
 
@@ -771,21 +787,22 @@ def _dossier_fields(dossier: Dossier, unit_code: str, zone: ZoneInfo) -> dict[st
     }
 
 
-def optin_links(app: App, token: str) -> OptinOut:
-    """The opt-in links of a dossier's token."""
-    telegram = f"https://t.me/{app.bot_username}?start={token}" if app.bot_username else None
+def optin_links(app: App, token: str, code: str) -> OptinOut:
+    """The opt-in links of a dossier's token, its printed code and the receipt's lines."""
     return OptinOut(
         token=token,
-        telegram_url=telegram,
+        telegram_url=telegram_url(app, token),
         zalo_url=app.settings.zalo_oa_link,
+        link_url=link_url(app, token),
+        code=code,
+        receipt_text=receipt_text(app, token, code),
         qr_url=f"{app.settings.public_url.rstrip('/')}/qr/{token}.png",
     )
 
 
 def qr_content(app: App, token: str) -> str:
-    """What the receipt's QR code holds: the Telegram deep link, or the command any chat takes."""
-    links = optin_links(app, token)
-    return links.telegram_url or links.zalo_url or f"/start {token}"
+    """What the receipt's QR code holds: the linking page, whatever chats are configured."""
+    return link_url(app, token)
 
 
 def _dossier_input(code: str, body: DossierBody, zone: ZoneInfo) -> DossierInput:
@@ -818,10 +835,11 @@ async def _upsert(app: App, key: ApiKey, code: str, body: DossierBody) -> tuple[
     async with app.services.uow() as uow:
         await _check_upsert(uow, key, code, body.unit)
         result = await app.dossiers.upsert_in(uow, _dossier_input(code, body, zone))
+        printed = await LinkCodes(app.services).printed_in(uow, result.dossier)
         await uow.commit()
     answer = UpsertOut(
         dossier=DossierOut(**_dossier_fields(result.dossier, body.unit, zone)),
-        optin=optin_links(app, result.dossier.optin_token),
+        optin=optin_links(app, result.dossier.optin_token, printed),
     )
     return (201 if result.created else 200), answer.model_dump(mode="json")
 
@@ -1320,10 +1338,11 @@ FILE_PATH = "/tep/{token:[A-Za-z0-9_-]{1,64}}/{name:[A-Za-z0-9_.-]{1,200}}"
 
 
 def setup_api(web_app: web.Application) -> None:
-    """Register the REST API under /api/v1, its OpenAPI document and the QR route."""
+    """Register the REST API under /api/v1, its OpenAPI document, the QR route and the linking page it opens."""
     for operation in OPERATIONS:
         web_app.router.add_route(operation.method, operation.path, _guard(operation.handler))
     web_app.router.add_get(QR_PATH, get_qr)
+    setup_linking(web_app)
     web_app.router.add_get(SLIP_PATH, get_slip)
     web_app.router.add_get(FILE_PATH, get_file)
     web_app[OPENAPI] = build_document(OPERATIONS, public_url=web_app[APP].settings.public_url, error_model=ErrorOut)
