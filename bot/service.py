@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
 from bot.channels.base import Channel
+from bot.channels.console import ConsoleInbox
 from bot.channels.telegram import TelegramChannel, TelegramConfig
 from bot.channels.zalo_bot import HOLD_ENV, ZaloBotChannel, ZaloBotConfig
 from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
@@ -34,6 +35,7 @@ from storage.notify import OutboxListener
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
+CONSOLE_PACE = Pace(per_second=1000.0, per_recipient_interval=0.0)  # a row in our own database: no platform's limit
 
 
 class Service:
@@ -234,8 +236,8 @@ class Service:
         step_down = asyncio.Event()
         self.outbox = Outbox(
             app.services,
-            self.channels,
-            self.paces,
+            {**self.channels, "console": ConsoleInbox()},  # `sipasbot shell` chats: to the inbox the shell reads
+            {**self.paces, "console": CONSOLE_PACE},
             wakeup=app.wakeup,
             on_outcome=lambda channel, d: app.metrics.delivered(channel, d.status, d.retry_after),
         )

@@ -7,6 +7,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.console_inbox import ConsoleInboxRepository
 from storage.db import READ_ONLY, Database
 from storage.erasure import ErasureRepository
 from storage.leader_figures import LeaderFigureRepository, TargetRepository
@@ -104,6 +105,7 @@ class UnitOfWork:
         self.targets = TargetRepository(connection)
         self.leader_figures = LeaderFigureRepository(connection)
         self.erasure = ErasureRepository(connection)
+        self.console_inbox = ConsoleInboxRepository(connection)
         return self
 
     async def __aexit__(
