@@ -74,6 +74,21 @@ class TerminalChat:
             self._prompt()
         return shown
 
+    async def open(self) -> None:
+        """What came while the shell was closed; else the survey question still waiting for an answer, again."""
+        if await self.deliver():
+            return
+        services, user = self.app.services, self.identity.external_id
+        async with services.uow(read_only=True) as uow:
+            found = await uow.chats.with_survey(self.identity.channel, user)
+            survey = found.invitation if found is not None else None
+            if survey is None or survey.cursor is None:
+                return
+            # a survey's questions are one thread (handlers.survey.render_question): its latest is the one asked
+            asked = await uow.console_inbox.last_shown(user, f"survey:{survey.id}")
+        if asked is not None:
+            await self.console.send(user, Reply.from_payload(asked.payload))
+
     async def _show(self, message: OutboxMessage) -> bool:
         """Claim ``message`` and print it; False when another shell of the same chat printed it."""
         services = self.app.services
@@ -178,7 +193,7 @@ async def run_shell(
         role_name = app.services.texts(current_locale(), f"role.{role}")
         chat.print(app.services.texts(current_locale(), "shell.banner_staff", user=user, role=role_name, unit=unit))
         await chat.send("text", f"/join {code}")
-    await chat.deliver()  # what came while the shell was closed: the question that waits, first
+    await chat.open()  # what came while the shell was closed, or the question that waits
     stop = asyncio.Event()
     watching = asyncio.create_task(chat.watch(stop), name="console-inbox")
     try:

@@ -50,6 +50,21 @@ class ConsoleInboxRepository(_Repository):
         )
         return await self._all(OutboxMessage, query)
 
+    async def last_shown(self, recipient: str, thread: str) -> OutboxMessage | None:
+        """The latest message of ``thread`` the console chat ``recipient`` was shown (a survey's current question)."""
+        query = (
+            select(OUTBOX)
+            .where(
+                OUTBOX.c.channel == CONSOLE,
+                OUTBOX.c.recipient == recipient,
+                OUTBOX.c.thread == thread,
+                OUTBOX.c.status == "sent",
+            )
+            .order_by(OUTBOX.c.id.desc())
+            .limit(1)
+        )
+        return await self._first(OutboxMessage, query)
+
     async def claim(self, message: OutboxMessage, now: datetime) -> bool:
         """The shell takes ``message`` to show it (marked sent); False when another shell took it first."""
         claimed = await self._run(

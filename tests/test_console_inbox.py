@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
 import aiohttp
 import pytest
 from sqlalchemy import select
@@ -100,7 +102,8 @@ class Shell:
 
     async def close(self) -> tuple[int, str]:
         """End its input (Ctrl-D); its exit status and the rest of what it printed."""
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.close()
         rest = await asyncio.wait_for(self.process.stdout.read(), timeout=30)
         self.output += rest.decode("utf-8", "replace")
@@ -216,3 +219,19 @@ def test_the_citizen_shell_and_an_officers_shell_without_user_are_different_chat
     again = run_shell(env, "--as", role, "--unit", "P8", stdin="/trogiup\n")  # the officer's chat is still theirs
     assert again.returncode == 0, again.stderr
     assert "Lệnh dành cho" in again.stdout, again.stdout
+
+
+def test_a_shell_reopened_in_the_middle_of_a_survey_shows_the_question_that_waits(tmp_path: Path) -> None:
+    env = shell_env(f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}", tmp_path)
+    demo = subprocess.run([SIPASBOT, "demo"], input="5\n4\n", capture_output=True, text=True, env=env, check=False)
+    assert demo.returncode == 0, demo.stderr
+    assert "Câu 3/33" in demo.stdout
+    user = re.findall(r"sipasbot shell --as citizen --user (\S+)", demo.stdout)[-1]
+
+    reopened = run_shell(env, "--as", "citizen", "--user", user, stdin="")
+    assert reopened.returncode == 0, reopened.stderr
+    assert "Câu 3/33" in reopened.stdout  # asked before the demo ended: shown again, nothing typed
+    assert "Câu 2/33" not in reopened.stdout
+    answered = run_shell(env, "--as", "citizen", "--user", user, stdin="3\n")
+    assert "Câu 3/33" in answered.stdout.split("> 3", 1)[0]
+    assert "Câu 4/33" in answered.stdout.split("> 3", 1)[1]
