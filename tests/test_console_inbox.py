@@ -34,6 +34,8 @@ LINKED = "Cuộc trò chuyện này đã được liên kết với hồ sơ “
 SURVEY = "Hồ sơ: Đăng ký khai sinh — trả kết quả ngày"
 TICK = {"survey_tick_seconds": 0.2}  # due invitations are looked for this often
 
+pytestmark = pytest.mark.slow
+
 
 def just_now() -> str:
     return (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
