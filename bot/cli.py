@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument(
         "--as", dest="role", choices=["citizen", "staff", "leader"], required=True, help=say("cli.help.shell.as")
     )
-    shell.add_argument("--user", default="console", help=say("cli.help.shell.user"))
+    shell.add_argument("--user", help=say("cli.help.shell.user_by_role"))
     shell.add_argument("--unit", help=say("cli.help.shell.unit"))
     shell.add_argument("--name", help=say("cli.help.officer_name"))
     shell.add_argument("--files", type=Path, metavar=metavar("DIR"), help=say("cli.help.shell.files"))

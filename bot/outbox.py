@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.channels.base import Channel, Delivery
+from bot.channels.console import ConsoleInbox
 from bot.logs import scrub
 from handlers.context import Services
 from handlers.messages import Reply
@@ -311,8 +312,11 @@ class Outbox:
             # refused with the credentials held when it left; new ones were stored meanwhile: again, now
             outcome = Delivery("retry_later", retry_after=0.0, error=outcome.error)
         now = services.clock()
+        inbox = isinstance(channel, ConsoleInbox)  # kept unread for the shell, not sent (nor forgotten) yet
         async with services.uow() as uow:
-            if outcome.status == "delivered":
+            if outcome.status == "delivered" and inbox:
+                await uow.console_inbox.keep(message, now)
+            elif outcome.status == "delivered":
                 await uow.outbox.mark_sent(message, now, outcome.platform_message_id)
             elif outcome.status == "retry_later":
                 retry_at = now + timedelta(seconds=self._backoff(message, outcome))
@@ -325,7 +329,7 @@ class Outbox:
                 await uow.outbox.mark(message.id, "failed", outcome.error)
             else:
                 await self._give_up(uow, name, message, outcome, now)
-            if reply.forget and outcome.status not in ("retry_later", "reauth"):
+            if reply.forget and outcome.status not in ("retry_later", "reauth") and not inbox:
                 await uow.erasure.forget_message(message.id)  # the last word to an erased chat: nothing kept
             await uow.commit()
         # only now, with the outcome committed, may this process forget what it held

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
 from bot.channels.base import Channel
+from bot.channels.console import ConsoleInbox
 from bot.channels.starting import Backoff, ChannelStart
 from bot.channels.telegram import TelegramChannel, TelegramConfig
 from bot.channels.zalo_bot import HOLD_ENV, ZaloBotChannel, ZaloBotConfig
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10.0
 # the outbox lanes of each channel that must start first (ZNS sends with the Zalo OA's tokens)
 LANES = {"telegram": ("telegram",), "zalo_oa": ("zalo_oa", "zns"), "zalo_bot": ("zalo_bot",)}
+CONSOLE_PACE = Pace(per_second=1000.0, per_recipient_interval=0.0)  # a row in our own database: no platform's limit
 
 
 class Service:
@@ -282,8 +284,11 @@ class Service:
         waiting = {lane for lanes in LANES.values() for lane in lanes}  # they join once their channel has started
         outbox = self.outbox = Outbox(
             app.services,
-            {name: channel for name, channel in self.channels.items() if name not in waiting},
-            self.paces,
+            {
+                **{name: channel for name, channel in self.channels.items() if name not in waiting},
+                "console": ConsoleInbox(),
+            },
+            {**self.paces, "console": CONSOLE_PACE},  # `sipasbot shell` chats: to the inbox the shell reads
             wakeup=app.wakeup,
             on_outcome=lambda channel, d: app.metrics.delivered(channel, d.status, d.retry_after),
         )

@@ -4,26 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.keyboard import Interrupted, Keyboard, Left
-from bot.outbox import Outbox
 from bot.texts import current_locale, say
 from handlers.dossiers import ContactInput, DossierInput
-from handlers.messages import Identity, Inbound, InboundKind
+from handlers.messages import Identity, Inbound, InboundKind, Reply
 from handlers.reporting import Period, render_text
+from storage.values import OutboxMessage
 
 DEMO_UNIT = ("DEMO", "Phường Mẫu (đơn vị trình diễn)")
+DEFAULT_USERS = {"citizen": "console", "staff": "console-staff", "leader": "console-leader"}  # without --user
+WATCH_SECONDS = 0.5  # how often an open shell looks for what the service sent
+
+log = logging.getLogger(__name__)
 
 
 class TerminalChat:
-    """One console chat: what is typed goes through the handlers; replies come back through the outbox."""
+    """One console chat: what is typed goes through the handlers; what the chat is sent is printed.
+
+    What the chat is sent waits in the console's inbox (``storage.console_inbox``): queued by this
+    process, or by `sipasbot run` (an invitation, a digest, an officer's answer) and kept there for the
+    shell. Each message is printed once, by whichever shell claims it first.
+    """
 
     def __init__(self, app: App, user: str, stdin: TextIO, stdout: TextIO, files: Path | None = None) -> None:
         self.app = app
@@ -32,8 +44,9 @@ class TerminalChat:
         self.stdout = stdout
         self.interactive = stdin.isatty()
         self.keyboard = Keyboard(stdin) if self.interactive else None
-        console = ConsoleChannel(stdout, app.load_attachment, files or app.settings.files_dir)
-        self.outbox = Outbox(app.services, {"console": console})
+        self.console = ConsoleChannel(stdout, app.load_attachment, files or app.settings.files_dir)
+        self.prompting = False  # "> " is shown and a line awaited: what arrives meanwhile goes above a new one
+        self._showing = asyncio.Lock()  # one claim-and-print at a time: the reader's, or the watcher's
 
     def print(self, text: str) -> None:
         """Show a line that is not a bot message."""
@@ -46,17 +59,75 @@ class TerminalChat:
         await self.app.citizens.handle(inbound)
         await self.deliver()
 
-    async def deliver(self) -> None:
-        """Print every message waiting for this chat."""
-        while await self.outbox.deliver_pending("console", recipient=self.identity.external_id):
-            pass
+    async def deliver(self) -> int:
+        """Print every message waiting for this chat, oldest first; how many were printed."""
+        services, shown = self.app.services, 0
+        async with self._showing:
+            while True:
+                async with services.uow(read_only=True) as uow:
+                    batch = await uow.console_inbox.to_show(self.identity.external_id, services.clock())
+                if not batch:
+                    break
+                for message in batch:
+                    shown += await self._show(message)
+        if shown and self.prompting:
+            self._prompt()
+        return shown
+
+    async def open(self) -> None:
+        """What came while the shell was closed; else the survey question still waiting for an answer, again."""
+        if await self.deliver():
+            return
+        services, user = self.app.services, self.identity.external_id
+        async with services.uow(read_only=True) as uow:
+            found = await uow.chats.with_survey(self.identity.channel, user)
+            survey = found.invitation if found is not None else None
+            if survey is None or survey.cursor is None:
+                return
+            # a survey's questions are one thread (handlers.survey.render_question): its latest is the one asked
+            asked = await uow.console_inbox.last_shown(user, f"survey:{survey.id}")
+        if asked is not None:
+            await self.console.send(user, Reply.from_payload(asked.payload))
+
+    async def _show(self, message: OutboxMessage) -> bool:
+        """Claim ``message`` and print it; False when another shell of the same chat printed it."""
+        services = self.app.services
+        async with services.uow() as uow:
+            claimed = await uow.console_inbox.claim(message, services.clock())
+            await uow.commit()
+        if not claimed:
+            return False
+        reply = Reply.from_payload(message.payload)
+        await self.console.send(message.recipient, reply)
+        if reply.forget:  # the last word to an erased chat: nothing kept once it is shown
+            async with services.uow() as uow:
+                await uow.erasure.forget_message(message.id)
+                await uow.commit()
+        return True
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: print what arrives while the person reads or types — no Enter needed."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=WATCH_SECONDS)
+            try:
+                await self.deliver()
+            except (SQLAlchemyError, OSError) as error:  # the database is busy or away: look again later
+                log.warning("console inbox not read: %s", type(error).__name__)
+
+    def _prompt(self) -> None:
+        self.stdout.write("> ")
+        self.stdout.flush()
 
     async def read_line(self) -> str | None:
         """The next line typed (None at the end of input); at a terminal, ``Interrupted`` on Ctrl-C."""
         if self.keyboard is not None:
-            self.stdout.write("> ")
-            self.stdout.flush()
-            return await self.keyboard.read_line()
+            self._prompt()
+            self.prompting = True
+            try:
+                return await self.keyboard.read_line()
+            finally:
+                self.prompting = False
         line = await asyncio.to_thread(self.stdin.readline)
         if not line:
             return None
@@ -94,7 +165,7 @@ class TerminalChat:
 
 async def run_shell(
     app: App,
-    user: str,
+    user: str | None,
     stdin: TextIO,
     stdout: TextIO,
     *,
@@ -105,10 +176,14 @@ async def run_shell(
 ) -> None:
     """Talk to the bot as a citizen (or as a staff member or leader of ``unit``) until the input ends.
 
+    Without ``user`` each role has a chat of its own (``DEFAULT_USERS``): trying the staff shell never
+    makes the citizen's chat an officer's. What the service sends meanwhile is printed as it arrives.
+
     The one at the terminal holds the database: a staff or leader shell joins with a fresh one-time
     code, through the same handlers (and audit log) as a chat would. Attachments are written to ``files``
     (default ``SIPAS_FILES_DIR``).
     """
+    user = user or DEFAULT_USERS[role]
     chat = TerminalChat(app, user, stdin, stdout, files)
     if role == "citizen":
         chat.print(app.services.texts(current_locale(), "shell.banner", user=user))
@@ -118,17 +193,23 @@ async def run_shell(
         role_name = app.services.texts(current_locale(), f"role.{role}")
         chat.print(app.services.texts(current_locale(), "shell.banner_staff", user=user, role=role_name, unit=unit))
         await chat.send("text", f"/join {code}")
-    await chat.deliver()
-    with chat.ctrl_c():
-        while True:
-            try:
-                line = await chat.read_line()
-            except Interrupted:
-                await chat.interrupted()
-                continue
-            if line is None:
-                break
-            await chat.send("text", line)
+    await chat.open()  # what came while the shell was closed, or the question that waits
+    stop = asyncio.Event()
+    watching = asyncio.create_task(chat.watch(stop), name="console-inbox")
+    try:
+        with chat.ctrl_c():
+            while True:
+                try:
+                    line = await chat.read_line()
+                except Interrupted:
+                    await chat.interrupted()
+                    continue
+                if line is None:
+                    break
+                await chat.send("text", line)
+    finally:
+        stop.set()  # a message being printed is finished: never claimed and left unprinted
+        await watching
 
 
 async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:

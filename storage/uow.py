@@ -7,6 +7,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.console_inbox import ConsoleInboxRepository
 from storage.db import READ_ONLY, Database
 from storage.erasure import ErasureRepository
 from storage.leader_figures import LeaderFigureRepository, TargetRepository
@@ -106,6 +107,7 @@ class UnitOfWork:
         self.leader_figures = LeaderFigureRepository(connection)
         self.erasure = ErasureRepository(connection)
         self.link_codes = LinkCodeRepository(connection)
+        self.console_inbox = ConsoleInboxRepository(connection)
         return self
 
     async def __aexit__(

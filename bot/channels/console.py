@@ -3,6 +3,9 @@
 A terminal cannot show a PDF or a chart: an attachment (an apology slip, a digest's chart, a workbook) is
 written to a folder (``SIPAS_FILES_DIR`` or ``sipasbot shell --files DIR``) and its path printed. Only when
 that is impossible does its link stand in its place.
+
+`sipasbot run` has no terminal: it delivers console messages to the console's inbox (``ConsoleInbox``),
+where the shell — another process, on the same database — finds and prints them.
 """
 
 from __future__ import annotations
@@ -71,3 +74,17 @@ class ConsoleChannel:
             path = self.folder / f"{stem}-{number}{suffix}"
         path.write_bytes(content)
         return path.resolve()
+
+
+class ConsoleInbox:
+    """The console as `sipasbot run` reaches it: every message is delivered to the inbox the shell reads.
+
+    Sending changes nothing itself: the outbox keeps the message as unread (``storage.console_inbox``)
+    instead of marking it sent, and the shell marks it sent when it shows it.
+    """
+
+    name = "console"
+
+    async def send(self, recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
+        """Always delivered: the inbox is the database, which the outbox writes to with the outcome."""
+        return Delivery("delivered")
