@@ -36,6 +36,7 @@ from bot.config import load_settings
 from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
+from handlers.context import Services
 from handlers.leader import PeriodReports
 from handlers.workbook import build_workbook
 from survey_forms.catalog import Catalog
@@ -293,6 +294,36 @@ def test_late_is_trễ_hạn_everywhere(printed: Printed) -> None:
     assert not [t for t in texts if "quá hạn" in t or "trễ hẹn" in t]
     assert not [t for t in texts if re.search(r"trễ(?! hạn)", t)]
     assert "Hồ sơ trễ hạn" in printed.book.sheetnames
+
+
+async def test_the_complaints_waiting_are_counted_as_they_stood_at_a_time(services: Services) -> None:
+    """The backlog query on each backend: received before the time, neither answered nor closed by then."""
+    now = local(12, 5).astimezone(UTC)
+    async with services.uow() as uow:
+        p8 = await uow.units.add("P8", "Phường 8", None, now)
+        p9 = await uow.units.add("P9", "Phường 9", None, now)
+
+        async def complaint(unit_id: int, day: int, month: int = 11) -> int:
+            made = await uow.feedback.add(
+                local(month, day).astimezone(UTC), unit_id=unit_id, source="message", text="…"
+            )
+            return made.id
+
+        await complaint(p8.id, 5)  # still waiting
+        answered_late = await complaint(p8.id, 6)
+        closed = await complaint(p8.id, 7)
+        await complaint(p8.id, 2, 12)  # after the end of November
+        await complaint(p9.id, 1)  # another unit's
+        await uow.feedback.answer(answered_late, "Đã xử lý", "Trần Thị Bình", local(12, 3).astimezone(UTC))
+        await uow.feedback.close(closed, local(11, 8).astimezone(UTC))
+        await uow.commit()
+    async with services.uow(read_only=True) as uow:
+        at_end = await uow.feedback.backlog([p8.id], local(12, 1, 0).astimezone(UTC))
+        on_the_7th = await uow.feedback.backlog([p8.id], local(11, 7, 12).astimezone(UTC))
+        now_open = await uow.feedback.backlog([p8.id], local(12, 4).astimezone(UTC))
+    assert at_end == (2, local(11, 5).astimezone(UTC))
+    assert on_the_7th == (3, local(11, 5).astimezone(UTC))
+    assert now_open == (2, local(11, 5).astimezone(UTC))  # the one answered on 03/12 no more; the one of 02/12
 
 
 # --- printed to PDF
