@@ -42,6 +42,7 @@ from handlers.workbook import (
     build_workbook,
     issuer,
 )
+from handlers.workbook_sources import gather_extras
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
 from survey_forms.schema import Form
@@ -847,6 +848,7 @@ class PeriodReports:
         field_targets = {
             name: (goal.satisfaction, goal.on_time) for name in field_names for goal in (book.for_field(name),)
         }
+        extras = await gather_extras(services, self.reporter, unit, unit_ids, period, include_children, form, as_of)
         data = WorkbookData(
             title=title,
             unit_name=unit.name,
@@ -861,6 +863,11 @@ class PeriodReports:
             generated_at=services.clock().astimezone(policy.timezone),
             field_targets=field_targets,
             form_title=form.title.vi,
+            options=extras.options,
+            authority=extras.authority,
+            place=unit.name,
+            children=extras.children,
+            complaints_open=extras.complaints_open,
         )
         if len(answer_rows) < PROCESS_POOL_ROWS:
             return await asyncio.to_thread(build_workbook, data)

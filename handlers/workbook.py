@@ -3,7 +3,13 @@
 Every figure comes from the reporting module's JSON as it is; this module only lays it out. A
 suppressed figure (``suppressed: true`` or a null) is written as the text "chưa đủ dữ liệu", never as a
 number. Percentages are written as fractions with the ``0.0%`` format, so Excel shows them the way
-the people reading it are used to, and dates are real dates shown as dd/mm/yyyy.
+the people reading it are used to, and dates are real dates shown as dd/mm/yyyy. Answers are shown by their
+labels ("Rất nhiều", "Nữ"), channels by their names, fields, procedures, officers and units in Vietnamese
+alphabetical order.
+
+It prints and files as officials expect (handlers.workbook_print): every sheet on A4, one page wide, its
+titles repeated, in one serif font; the summary opens with the unit and the national motto and closes with
+the signatures (handlers.workbook_filing).
 
 The workbook is written in openpyxl's write-only mode (rows streamed to disk, not held as cell
 objects) and the archive is re-packed with fixed timestamps, so the same data gives the same bytes.
@@ -14,33 +20,59 @@ from __future__ import annotations
 import io
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
+from handlers.collation import sorted_vietnamese
 from handlers.names import channel_name
 from handlers.verdicts import met, rate_tenths, tenths
+from handlers.workbook_filing import (
+    CHILD_HEADERS,
+    COMPLAINT_HEADERS,
+    QUESTION_HEADERS,
+    ComplaintBacklog,
+    Page,
+    child_row,
+    complaint_rows,
+    header_block,
+    question_rows,
+    signature_block,
+)
+from handlers.workbook_print import (
+    BOLD_FONT,
+    DATETIME,
+    INSUFFICIENT,
+    MEAN,
+    MET,
+    NOT_MET,
+    PERCENT,
+    WRAP,
+    SheetWriter,
+    Styled,
+    Value,
+    code_width,
+    day,
+    heading,
+    percent,
+    setup_page,
+    shown_length,
+    use_one_font,
+)
 from survey_forms.scoring import MIN_N, percent_of
 
-INSUFFICIENT = "chưa đủ dữ liệu"
-METHOD_NOTE = "Cách tính các số liệu: docs/FIGURES.md"
-MET = "Đạt"
-NOT_MET = "Chưa đạt"
+__all__ = ["INSUFFICIENT", "MET", "NOT_MET", "PERCENT", "WorkbookData", "build_workbook"]
 
-PERCENT = "0.0%"
-MEAN = "0.00"
-DATE = "dd/mm/yyyy"
-DATETIME = "dd/mm/yyyy hh:mm"
+METHOD_NOTE = "Cách tính các số liệu: docs/FIGURES.md"
 
 SHEET_SUMMARY = "Tổng hợp"
 SHEET_CRITERIA = "Tiêu chí"
@@ -49,11 +81,14 @@ SHEET_PRIORITIES = "Ưu tiên cải thiện"
 SHEET_FIELDS = "Lĩnh vực"
 SHEET_PROCEDURES = "Thủ tục"
 SHEET_CHANNELS = "Kênh"
+SHEET_CHILDREN = "Đơn vị trực thuộc"
+SHEET_COMPLAINTS = "Phản ánh, kiến nghị"
 SHEET_OFFICERS = "Cán bộ"
-SHEET_LATE = "Hồ sơ trễ hẹn"
+SHEET_LATE = "Hồ sơ trễ hạn"
 SHEET_APOLOGIES = "Phiếu xin lỗi"
 APOLOGY_KIND_WORDS = {"delay": "Trễ hạn", "error": "Sai sót"}
 SHEET_ANSWERS = "Dữ liệu khảo sát"
+SHEET_QUESTIONS = "Câu hỏi"
 SHEET_FIELD_TARGETS = "Chỉ tiêu lĩnh vực"
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
 
@@ -67,16 +102,14 @@ RATING_VALUES = frozenset({"1", "2", "3", "4", "5"})
 # the targets the summary compares against, in the order shown
 _TARGET_LABELS = {"satisfaction": "Chỉ số hài lòng chung", "on_time": "Tỷ lệ giải quyết đúng hạn"}
 
-_HEADER_FONT = Font(bold=True)
-_TITLE_FONT = Font(bold=True, size=14)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-
-_WRAP = Alignment(wrap_text=True, vertical="top")
-
-_MIN_WIDTH = 8.0
-_MAX_WIDTH = 60.0
+_MIN_WIDTH = 9.0
+_MAX_WIDTH = 48.0  # longer text wraps, its row made taller
 _WIDTH_SAMPLE = 2000  # answers looked at to size the answer columns
-_FORMAT_LENGTHS = {PERCENT: 7, MEAN: 5, DATE: 10, DATETIME: 16}
+_ANSWER_WIDTH = 14.0  # an answer's column at most: longer labels wrap
+
+# the summary's columns: the labels, then the figures (B is where the information rows' values start)
+_SUMMARY_WIDTHS = (44.0, 18.0, 14.0, 16.0)
+_LEFT = Alignment(horizontal="left", vertical="top", wrap_text=True)
 
 
 @dataclass(frozen=True)
@@ -174,26 +207,20 @@ class WorkbookData:
     # field -> (satisfaction, on time) targets, where they differ from ``targets`` (sipasbot targets set --field)
     field_targets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     form_title: str | None = None  # the survey form's title, shown for its id on the summary
-
-
-@dataclass(frozen=True)
-class _Styled:
-    """A value with what its cell needs beyond the value: a number format, a font, forced text."""
-
-    value: Any
-    number_format: str | None = None
-    font: Font | None = None
-    fill: PatternFill | None = None
-    alignment: Alignment | None = None
-    as_text: bool = False  # a string openpyxl would otherwise take for a formula or an error code
-
-
-_Value = str | int | float | _Styled | None
+    # each question's answers by value: code -> value -> label ("UT1" -> "rat-nhieu" -> "Rất nhiều")
+    options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # the header's left block, one line each ("Ủy ban nhân dân", "Phường 8"); none: the unit's name
+    authority: Sequence[str] = ()
+    place: str | None = None  # the place the summary is signed at ("Phường 8, ngày …"); None: the unit's name
+    # the report JSON of each unit right below (the "Đơn vị trực thuộc" sheet); None or none: left out
+    children: Sequence[Mapping[str, Any]] | None = None
+    complaints_open: ComplaintBacklog | None = None  # complaints not handled at the period's end (leaders only)
 
 
 def build_workbook(data: WorkbookData) -> bytes:
     """The report as an .xlsx file."""
     wb = Workbook(write_only=True)
+    use_one_font(wb)
     wb.properties.title = _clean(data.title)
     wb.properties.creator = "SIPAS Bot"
     stamp = _document_stamp(data.generated_at)
@@ -201,10 +228,12 @@ def build_workbook(data: WorkbookData) -> bytes:
     wb.properties.modified = stamp
 
     report = data.report
+    page = Page.of(_clean(data.unit_name), _clean(data.title), report, data.generated_at)
     texts = {code: text for code, _factor, text in data.questions}
-    _write_summary(wb, data)
+    _write_summary(wb, data, page)
     _write_table(
         wb,
+        page,
         SHEET_CRITERIA,
         [
             "Mã tiêu chí",
@@ -226,6 +255,7 @@ def build_workbook(data: WorkbookData) -> bytes:
     )
     _write_table(
         wb,
+        page,
         SHEET_FACTORS,
         [
             "Mã yếu tố",
@@ -240,6 +270,7 @@ def build_workbook(data: WorkbookData) -> bytes:
     if report.get("priorities"):  # the priority index (DOMAIN.md §4), for forms that ask priorities
         _write_table(
             wb,
+            page,
             SHEET_PRIORITIES,
             ["Mã", "Nội dung", "Số câu trả lời (n)", "Tỷ lệ “Rất nhiều” + “Nhiều”"],
             [_priority_row(p, texts) for p in report["priorities"]],
@@ -247,6 +278,7 @@ def build_workbook(data: WorkbookData) -> bytes:
     if "on_time_by_field" in report:
         _write_table(
             wb,
+            page,
             SHEET_FIELD_TARGETS,
             [
                 "Lĩnh vực",
@@ -264,31 +296,46 @@ def build_workbook(data: WorkbookData) -> bytes:
         )
     _write_table(
         wb,
+        page,
         SHEET_FIELDS,
         ["Lĩnh vực", "Số câu trả lời (n)", "Chỉ số hài lòng"],
         [
             [_clean(f["field"]), int(f["n"]), _percent(f.get("index"), f.get("suppressed", False))]
-            for f in report.get("by_field", [])
+            for f in _alphabetical(report.get("by_field", []), lambda f: str(f["field"]))
         ],
     )
     for sheet, key, header in ((SHEET_PROCEDURES, "procedure", "Thủ tục"), (SHEET_CHANNELS, "channel", "Kênh")):
         if f"by_{key}" in report:
+
+            def label(row: Mapping[str, Any], key: str = key) -> str:
+                return _clean(channel_name(row[key]) if key == "channel" else str(row[key]))
+
             _write_table(
                 wb,
+                page,
                 sheet,
                 [header, "Số câu trả lời (n)", "Chỉ số hài lòng"],
                 [
-                    [
-                        _clean(channel_name(row[key]) if key == "channel" else str(row[key])),
-                        int(row["n"]),
-                        _percent(row.get("index"), row.get("suppressed", False)),
-                    ]
-                    for row in report[f"by_{key}"]
+                    [label(row), int(row["n"]), _percent(row.get("index"), row.get("suppressed", False))]
+                    for row in _alphabetical(report[f"by_{key}"], label)
                 ],
             )
+    if data.children:
+        children = [child_row(child, _clean) for child in data.children]
+        _write_table(wb, page, SHEET_CHILDREN, CHILD_HEADERS, _alphabetical(children, lambda row: str(row[0])))
+    if report.get("complaints") is not None:
+        _write_table(
+            wb,
+            page,
+            SHEET_COMPLAINTS,
+            COMPLAINT_HEADERS,
+            complaint_rows(report["complaints"], data.complaints_open, COMPLAINTS_TARGET),
+            filtered=False,
+        )
     if data.officers is not None:
         _write_table(
             wb,
+            page,
             SHEET_OFFICERS,
             [
                 "Cán bộ",
@@ -302,12 +349,12 @@ def build_workbook(data: WorkbookData) -> bytes:
                 "Xin lỗi không đúng hạn",
                 "Phiếu xin lỗi do sai sót",
             ],
-            [_officer_row(o) for o in data.officers],
+            [_officer_row(o) for o in _alphabetical(data.officers, lambda o: o.name)],
+            below=_receiver_rows(data.receivers),
         )
-    if data.officers is not None and data.receivers:
-        _append_receivers(wb[SHEET_OFFICERS], data.receivers)
     _write_table(
         wb,
+        page,
         SHEET_LATE,
         [
             "Mã hồ sơ",
@@ -327,6 +374,7 @@ def build_workbook(data: WorkbookData) -> bytes:
     if data.apologies is not None:
         _write_table(
             wb,
+            page,
             SHEET_APOLOGIES,
             [
                 "Mã hồ sơ",
@@ -342,8 +390,14 @@ def build_workbook(data: WorkbookData) -> bytes:
             ],
             [_apology_row(a) for a in data.apologies],
         )
-    _write_answers(wb, data)
+    _write_answers(wb, data, page)
+    _write_table(wb, page, SHEET_QUESTIONS, QUESTION_HEADERS, question_rows(data.questions, data.options, _clean))
     return _pack(wb)
+
+
+def _alphabetical(rows: Iterable[Any], name: Callable[[Any], str]) -> list[Any]:
+    """Rows in Vietnamese alphabetical order of their name ("Cấp…" before "Chứng thực", "Đ" after "D")."""
+    return sorted_vietnamese(rows, key=lambda row: _clean(name(row)))
 
 
 def _document_stamp(generated_at: datetime | None) -> datetime:
@@ -378,39 +432,27 @@ def _clean(text: str) -> str:
     return cleaned
 
 
-def _text(text: str | None) -> _Value:
+def _text(text: str | None) -> Value:
     """Free or outside text, kept a string even when it looks like a formula or an error code."""
     if text is None:
         return None
     cleaned = _clean(text)
     if cleaned.startswith("=") or cleaned in ERROR_CODES:
-        return _Styled(cleaned, as_text=True)
+        return Styled(cleaned, as_text=True)
     return cleaned
 
 
-def _percent(value: float | None, suppressed: bool = False) -> _Value:
-    """A 0–100 figure as a fraction shown as a percentage, or "chưa đủ dữ liệu"."""
-    if suppressed or value is None:
-        return INSUFFICIENT
-    return _Styled(round(float(value) / 100, 6), PERCENT)
+_percent = percent
+_day = day
+_heading = heading
 
 
-def _interval(ci95: Sequence[float] | None, suppressed: bool) -> list[_Value]:
+def _interval(ci95: Sequence[float] | None, suppressed: bool) -> list[Value]:
     """The two ends of a 95% interval, as percentages."""
     if suppressed or not ci95:
         return [INSUFFICIENT, INSUFFICIENT]
     low, high = ci95
     return [_percent(low), _percent(high)]
-
-
-def _day(value: date | None) -> _Value:
-    """A date as an Excel date shown dd/mm/yyyy."""
-    return None if value is None else _Styled(value, DATE)
-
-
-def _heading(text: str | None) -> _Styled:
-    """A header cell: bold, shaded, wrapped."""
-    return _Styled(text, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_WRAP)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -431,24 +473,24 @@ def _verdict(value: float | None, target: float) -> str:
 # --- rows
 
 
-def _criterion_row(c: Mapping[str, Any], texts: Mapping[str, str]) -> list[_Value]:
+def _criterion_row(c: Mapping[str, Any], texts: Mapping[str, str]) -> list[Value]:
     suppressed = bool(c.get("suppressed", False))
     counts: Mapping[str, int] = c.get("counts") or {}
     mean = c.get("mean")
     return [
         _clean(c["code"]),
         _clean(c.get("factor") or ""),
-        _Styled(_clean(texts.get(c["code"], "")), alignment=_WRAP),
+        Styled(_clean(texts.get(c["code"], "")), alignment=WRAP),
         int(c["n"]),
         *(int(counts.get(level, 0)) for level in ("1", "2", "3", "4", "5")),
         _percent(c.get("index"), suppressed),
-        INSUFFICIENT if suppressed or mean is None else _Styled(float(mean), MEAN),
+        INSUFFICIENT if suppressed or mean is None else Styled(float(mean), MEAN),
         _percent(c.get("alarm_rate"), suppressed),
         *_interval(c.get("ci95"), suppressed),
     ]
 
 
-def _factor_row(f: Mapping[str, Any]) -> list[_Value]:
+def _factor_row(f: Mapping[str, Any]) -> list[Value]:
     suppressed = bool(f.get("suppressed", False))
     return [
         _clean(f["code"]),
@@ -459,17 +501,17 @@ def _factor_row(f: Mapping[str, Any]) -> list[_Value]:
     ]
 
 
-def _priority_row(p: Mapping[str, Any], texts: Mapping[str, str]) -> list[_Value]:
+def _priority_row(p: Mapping[str, Any], texts: Mapping[str, str]) -> list[Value]:
     text = texts.get(p["code"])
     return [
         _clean(p["code"]),
-        _Styled(_clean(text), alignment=_WRAP) if text else None,
+        Styled(_clean(text), alignment=WRAP) if text else None,
         int(p["n"]),
         _percent(p.get("index"), bool(p.get("suppressed", False))),
     ]
 
 
-def _officer_row(o: OfficerRow) -> list[_Value]:
+def _officer_row(o: OfficerRow) -> list[Value]:
     return [
         _text(o.name),
         o.resolved,
@@ -484,7 +526,7 @@ def _officer_row(o: OfficerRow) -> list[_Value]:
     ]
 
 
-def _apology_row(a: ApologySheetRow) -> list[_Value]:
+def _apology_row(a: ApologySheetRow) -> list[Value]:
     in_time = "—" if a.in_time is None else "Đúng hạn" if a.in_time else "Không đúng hạn"
     return [
         _text(a.code),
@@ -492,7 +534,7 @@ def _apology_row(a: ApologySheetRow) -> list[_Value]:
         APOLOGY_KIND_WORDS.get(a.kind, a.kind),
         _text(a.handler),
         _text(a.issued_by),
-        _Styled(a.issued_at.replace(tzinfo=None), DATETIME),
+        Styled(a.issued_at.replace(tzinfo=None), DATETIME),
         _day(a.due),
         _day(a.new_due),
         _text(a.reason),
@@ -500,7 +542,7 @@ def _apology_row(a: ApologySheetRow) -> list[_Value]:
     ]
 
 
-def _late_row(d: LateRow) -> list[_Value]:
+def _late_row(d: LateRow) -> list[Value]:
     return [
         _text(d.code),
         _text(d.procedure),
@@ -519,7 +561,7 @@ def _late_row(d: LateRow) -> list[_Value]:
 # --- sheets
 
 
-def _write_summary(wb: Workbook, data: WorkbookData) -> None:
+def _write_summary(wb: Workbook, data: WorkbookData, page: Page) -> None:
     report = data.report
     dossiers: Mapping[str, Any] = report.get("dossiers") or {}
     surveys: Mapping[str, Any] = report.get("surveys") or {}
@@ -527,11 +569,11 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
     overall_suppressed = bool(overall.get("suppressed", True))
     overall_index = None if overall_suppressed else overall.get("index")
 
-    def section(*titles: str) -> list[_Value]:
+    def section(*titles: str) -> list[Value]:
         return [_heading(title) for title in titles]
 
-    rows: list[list[_Value]] = [[_Styled(_clean(data.title), font=_TITLE_FONT)], []]
-    rows += [
+    # the information rows: the value spans the figure columns (B to D), wrapped
+    info: list[list[Value]] = [
         ["Đơn vị", _clean(data.unit_name)],
         ["Mã đơn vị", _clean(str(report.get("unit", "")))],
         ["Từ ngày", _day(date.fromisoformat(report["from"]))],
@@ -540,11 +582,11 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
     ]
     if "include_children" in report:
         scope = "gồm các đơn vị trực thuộc" if report["include_children"] else "không gồm đơn vị trực thuộc"
-        rows.append(["Phạm vi", _clean(f"{data.unit_name} ({scope})")])
-    rows.append([METHOD_NOTE])
+        info.append(["Phạm vi", _clean(f"{data.unit_name} ({scope})")])
+    info.append([METHOD_NOTE])
     if data.generated_at is not None:
-        rows.append(["Thời điểm lập báo cáo", _Styled(data.generated_at.replace(tzinfo=None), DATETIME)])
-    rows += [
+        info.append(["Thời điểm lập báo cáo", Styled(data.generated_at.replace(tzinfo=None), DATETIME)])
+    rows: list[list[Value]] = [
         [],
         section("Hồ sơ", "Số lượng"),
         ["Tiếp nhận", int(dossiers.get("received", 0))],
@@ -556,7 +598,7 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
         ["Xin lỗi không đúng hạn", int(dossiers.get("apologies_late", 0))],
         ["Phiếu xin lỗi do sai sót", int(dossiers.get("apologies_error", 0))],
         ["Trễ hạn chưa xin lỗi", int(dossiers.get("late_without_apology", 0))],
-        ["Quá hạn chưa giải quyết", int(dossiers.get("overdue_open", 0))],
+        ["Trễ hạn chưa giải quyết", int(dossiers.get("overdue_open", 0))],
         [],
         section("Khảo sát (phiếu gửi trong kỳ)", "Số lượng"),
         ["Đã gửi", int(surveys.get("offered", 0))],
@@ -585,31 +627,51 @@ def _write_summary(wb: Workbook, data: WorkbookData) -> None:
     rows += _seed_summary_rows(report, section)
 
     ws = wb.create_sheet(SHEET_SUMMARY)
-    for letter, width in zip("ABCD", (34.0, 40.0, 16.0, 16.0), strict=True):
-        ws.column_dimensions[letter].width = width
-    ws.freeze_panes = "A2"
-    _setup_print(ws, "1:1")
-    for row in rows:
-        ws.append(_cells(ws, row))
+    columns = len(_SUMMARY_WIDTHS)
+    authority = [_clean(line) for line in data.authority] or [_clean(data.unit_name)]
+    block, title_row = header_block(authority, _clean(data.title), page, columns)
+    setup_page(ws, _SUMMARY_WIDTHS, title_rows=f"{title_row}:{title_row}", header=page.header, made=page.made)
+    ws.HeaderFooter.differentFirst = True  # the first page opens with the header block itself
+    ws.firstFooter.right.text = ws.oddFooter.right.text
+    writer = SheetWriter(ws, _SUMMARY_WIDTHS)
+    for values, span in block:
+        writer.append(values, span=span)
+    for values in info:
+        if len(values) == 2:  # a value spanning the figure columns, read from the left as the label is
+            writer.append([values[0], _left(values[1])], span=columns)
+        else:
+            writer.append(values)
+    for values in rows:
+        writer.append(values)
+    place = _clean(data.place or data.unit_name)
+    for values, span, height in signature_block(place, page.made_day, columns):
+        writer.append(values, span=span, height=height)
 
 
-def _tenths_percent(value: Decimal | None) -> _Value:
+def _left(value: Value) -> Styled:
+    """A value aligned left (a date too), wrapped if long."""
+    if isinstance(value, Styled):
+        return replace(value, alignment=_LEFT)
+    return Styled(value, alignment=_LEFT)
+
+
+def _tenths_percent(value: Decimal | None) -> Value:
     """A figure already rounded to one decimal (as printed and judged), as a percentage cell."""
-    return INSUFFICIENT if value is None else _Styled(float(value) / 100, PERCENT)
+    return INSUFFICIENT if value is None else Styled(float(value) / 100, PERCENT)
 
 
 def _judged(verdict: bool | None) -> str:
     return INSUFFICIENT if verdict is None else MET if verdict else NOT_MET
 
 
-def _field_target_rows(data: WorkbookData) -> list[list[_Value]]:
+def _field_target_rows(data: WorkbookData) -> list[list[Value]]:
     """Each field: on time (a count, never suppressed) and satisfaction (n < 5 suppressed) against its targets."""
     report = data.report
     on_time = {f["field"]: f for f in report.get("on_time_by_field", [])}
     satisfaction = {f["field"]: f for f in report.get("by_field", [])}
     unit_targets = (float(data.targets.get("satisfaction", 95.0)), float(data.targets.get("on_time", 95.0)))
-    rows: list[list[_Value]] = []
-    for name in sorted(on_time.keys() | satisfaction.keys()):
+    rows: list[list[Value]] = []
+    for name in sorted_vietnamese(on_time.keys() | satisfaction.keys()):
         target_satisfaction, target_on_time = data.field_targets.get(name, unit_targets)
         counts = on_time.get(name, {"resolved": 0, "on_time": 0})
         rate = rate_tenths(int(counts["on_time"]), int(counts["resolved"]))
@@ -633,9 +695,9 @@ def _field_target_rows(data: WorkbookData) -> list[list[_Value]]:
     return rows
 
 
-def _seed_summary_rows(report: Mapping[str, Any], section: Any) -> list[list[_Value]]:
+def _seed_summary_rows(report: Mapping[str, Any], section: Any) -> list[list[Value]]:
     """The summary's rows for online dossiers, repeated supplements and complaints (when the report has them)."""
-    rows: list[list[_Value]] = []
+    rows: list[list[Value]] = []
     dossiers: Mapping[str, Any] = report.get("dossiers") or {}
     if "received_online" in dossiers:
         online, received = int(dossiers["received_online"]), int(dossiers.get("received", 0))
@@ -667,42 +729,63 @@ def _seed_summary_rows(report: Mapping[str, Any], section: Any) -> list[list[_Va
     return rows
 
 
-def _write_table(wb: Workbook, title: str, headers: Sequence[str], rows: Sequence[Sequence[_Value]]) -> None:
-    """A data sheet: one bold, frozen, filtered header row and the rows below it."""
+def _write_table(
+    wb: Workbook,
+    page: Page,
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Value]],
+    *,
+    filtered: bool = True,
+    below: Sequence[Sequence[Value]] = (),
+) -> None:
+    """A data sheet: one bold, frozen, filtered header row (repeated on every printed page) and the rows below it.
+
+    ``below``: a second table under the first (its own title and headers among its rows), sized with it.
+    """
     ws = wb.create_sheet(title)
-    _set_widths(ws, _widths([headers, *rows], len(headers)))
+    widths = _widths([[_heading_words(h) for h in headers], *rows, *below], len(headers))
     ws.freeze_panes = "B2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
-    _setup_print(ws, "1:1")
-    ws.append(_cells(ws, [_heading(h) for h in headers]))
-    for row in rows:
-        ws.append(_cells(ws, row))
+    if filtered:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
+    setup_page(ws, widths, title_rows="1:1", header=page.header_of(title), made=page.made)
+    writer = SheetWriter(ws, widths)
+    writer.append([_heading(h) for h in headers])
+    for row in [*rows, *below]:
+        writer.append(row)
 
 
 RECEIVERS_TITLE = "Cán bộ tiếp nhận hồ sơ (Bộ phận Một cửa)"
 RECEIVER_HEADERS = ("Cán bộ tiếp nhận", "Hồ sơ đã tiếp nhận", "Mức độ hài lòng", "Số câu trả lời (n)")
 
 
-def _append_receivers(ws: Any, receivers: Sequence[ReceiverRow]) -> None:
+def _receiver_rows(receivers: Sequence[ReceiverRow]) -> list[list[Value]]:
     """The receiving officers' table under the handling officers' one: a blank row, its title, its headers."""
-    ws.append([])
-    ws.append(_cells(ws, [_Styled(RECEIVERS_TITLE, font=_HEADER_FONT)]))
-    ws.append(_cells(ws, [_heading(h) for h in RECEIVER_HEADERS]))
-    for r in receivers:
-        ws.append(_cells(ws, [_text(r.name), r.received, _percent(r.satisfaction, r.suppressed), r.n]))
+    if not receivers:
+        return []
+    rows: list[list[Value]] = [[], [Styled(RECEIVERS_TITLE, font=BOLD_FONT)], [_heading(h) for h in RECEIVER_HEADERS]]
+    for r in _alphabetical(receivers, lambda r: r.name):
+        rows.append([_text(r.name), r.received, _percent(r.satisfaction, r.suppressed), r.n])
+    return rows
 
 
-def _write_answers(wb: Workbook, data: WorkbookData) -> None:
-    """The anonymised answers: row 1 the question codes, row 2 their texts, one row per survey below."""
+def _answer(value: str | None, labels: Mapping[str, str] | None) -> Value:
+    """A choice answer by its label ("rat-nhieu" → "Rất nhiều"; several chosen: their labels, comma-separated)."""
+    if value is None or labels is None:
+        return _text(value)
+    return _text(", ".join(labels.get(part, part) for part in value.split(",") if part))
+
+
+def _write_answers(wb: Workbook, data: WorkbookData, page: Page) -> None:
+    """The anonymised answers: row 1 the question codes (their texts on the "Câu hỏi" sheet), one row per survey."""
     rated = {c["code"] for c in data.report.get("criteria") or []}
     codes = [code for code, _factor, _question in data.questions]
     fixed = ["Mã người trả lời", "Ngày hoàn thành", "Lĩnh vực", "Kênh"]
     headers = [*fixed, *(_clean(code) for code in codes)]
-    texts: list[str | None] = [None] * len(fixed) + [_clean(question) for _code, _factor, question in data.questions]
 
-    def rows() -> Iterator[list[_Value]]:
+    def rows() -> Iterator[list[Value]]:
         for answer in data.answers:
-            row: list[_Value] = [
+            row: list[Value] = [
                 _text(answer.respondent),
                 _day(answer.completed),
                 _text(answer.field),
@@ -710,73 +793,47 @@ def _write_answers(wb: Workbook, data: WorkbookData) -> None:
             ]
             for code in codes:
                 value = answer.values.get(code)
-                # a rating is a number, so leaders can average and filter it; anything else stays text
-                row.append(int(value) if code in rated and value in RATING_VALUES else _text(value))
+                # a rating is a number, so leaders can average and filter it; a choice shows its label
+                if code in rated and value in RATING_VALUES:
+                    row.append(int(value))
+                else:
+                    row.append(_answer(value, data.options.get(code)))
             yield row
 
     ws = wb.create_sheet(SHEET_ANSWERS)
-    # widths from the headers and a sample of the answers; question columns wide enough for row 2's text
-    widths = _widths([headers, *islice(rows(), _WIDTH_SAMPLE)], len(headers))
-    _set_widths(ws, [w if i < len(fixed) else min(max(w, 18.0), 50.0) for i, w in enumerate(widths)])
-    ws.row_dimensions[2].height = 90
-    ws.freeze_panes = "E3"
-    # the filter sits on the texts row, so sorting never moves the codes or the texts
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{len(data.answers) + 2}"
-    _setup_print(ws, "1:2")
-    ws.append(_cells(ws, [_heading(h) for h in headers]))
-    ws.append(_cells(ws, [_heading(t) for t in texts]))
+    # widths from the codes and a sample of the answers: a rating column as narrow as its code, a label's
+    # column at most _ANSWER_WIDTH (longer labels wrap)
+    fixed_words: list[Value] = [_heading_words(h) for h in fixed]
+    sample = [fixed_words, *islice(rows(), _WIDTH_SAMPLE)]
+    widths = [
+        w if i < len(fixed) else max(min(w, _ANSWER_WIDTH), code_width(headers[i]))
+        for i, w in enumerate(_widths(sample, len(headers), minimum=5.0))
+    ]
+    ws.freeze_panes = "E2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(data.answers) + 1}"
+    setup_page(ws, widths, title_rows="1:1", header=page.header_of(SHEET_ANSWERS), made=page.made)
+    writer = SheetWriter(ws, widths, align_top=False)
+    writer.append([_heading(h) for h in headers])
     for row in rows():
-        ws.append(_cells(ws, row))
+        writer.append(row)
 
 
-def _setup_print(ws: Any, title_rows: str) -> None:
-    """Landscape, with the header rows repeated on every printed page."""
-    ws.page_setup.orientation = "landscape"
-    ws.print_title_rows = title_rows
+def _heading_words(text: str) -> str:
+    """What a header needs of its column's width: its longest word (a header wraps between words)."""
+    return max(text.split(), key=len, default="")
 
 
-def _set_widths(ws: Any, widths: Sequence[float]) -> None:
-    # write-only sheets take their column widths before the first row
-    for index, width in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-
-
-def _cells(ws: Any, values: Sequence[_Value]) -> list[Any]:
-    """Plain values as they are (the fast path); styled values as write-only cells."""
-    cells: list[Any] = []
-    for value in values:
-        if not isinstance(value, _Styled):
-            cells.append(value)
-            continue
-        cell = WriteOnlyCell(ws, value.value)
-        if value.number_format is not None:
-            cell.number_format = value.number_format
-        if value.font is not None:
-            cell.font = value.font
-        if value.fill is not None:
-            cell.fill = value.fill
-        if value.alignment is not None:
-            cell.alignment = value.alignment
-        if value.as_text:
-            cell.data_type = "s"
-        cells.append(cell)
-    return cells
-
-
-def _widths(rows: Iterable[Sequence[_Value]], columns: int) -> list[float]:
-    """Column widths from the longest value shown in each column, within sensible bounds."""
-    widths = [_MIN_WIDTH] * columns
+def _widths(rows: Iterable[Sequence[Value]], columns: int, minimum: float = _MIN_WIDTH) -> list[float]:
+    """Column widths from the longest value shown in each column, within sensible bounds (longer text wraps)."""
+    widths = [minimum] * columns
     for row in rows:
         for index, value in enumerate(row[:columns]):
-            widths[index] = max(widths[index], _shown_length(value) + 2)
+            widths[index] = max(widths[index], _shown(value) + 2)
     return [min(width, _MAX_WIDTH) for width in widths]
 
 
-def _shown_length(value: _Value) -> float:
-    if value is None:
-        return 0
-    if isinstance(value, _Styled):
-        if value.number_format is not None:
-            return _FORMAT_LENGTHS.get(value.number_format, len(str(value.value)))
-        value = value.value
-    return len(str(value))
+def _shown(value: Value) -> float:
+    """A value's length on one line; "chưa đủ dữ liệu" may take two in a figure's column."""
+    if value == INSUFFICIENT:
+        return len("dữ liệu") + 1
+    return shown_length(value)

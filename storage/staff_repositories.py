@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, insert, select, text, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, text, update
 
 from storage.models import (
     AlertRow,
@@ -312,6 +312,20 @@ class FeedbackRepository(_Repository):
             .group_by(FEEDBACK.c.status)
         )
         return {status: int(n) for status, n in await self.connection.execute(query)}
+
+    async def backlog(self, unit_ids: Sequence[int], as_of: datetime) -> tuple[int, datetime | None]:
+        """Feedback received before ``as_of`` and neither answered nor closed by then: how many, the oldest's time.
+
+        Read from the times it was answered and closed, so a past period's end gives the backlog as it stood then.
+        """
+        query = select(func.count(), func.min(FEEDBACK.c.created_at)).where(
+            FEEDBACK.c.unit_id.in_(unit_ids),
+            FEEDBACK.c.created_at < as_of,
+            or_(FEEDBACK.c.answered_at.is_(None), FEEDBACK.c.answered_at >= as_of),
+            or_(FEEDBACK.c.closed_at.is_(None), FEEDBACK.c.closed_at >= as_of),
+        )
+        count, oldest = (await self.connection.execute(query)).one()
+        return int(count), oldest
 
     async def forget_texts_of_person(self, person_id: int) -> None:
         """Blank what a person wrote and unlink them (their data is erased)."""

@@ -516,7 +516,7 @@ async def test_the_workbook_read_back_holds_the_hand_count(month: Month) -> None
         "apologies_late": summary["Xin lỗi không đúng hạn"],
         "apologies_error": summary["Phiếu xin lỗi do sai sót"],
         "late_without_apology": summary["Trễ hạn chưa xin lỗi"],
-        "overdue_open": summary["Quá hạn chưa giải quyết"],
+        "overdue_open": summary["Trễ hạn chưa giải quyết"],
         "received_online": summary["Hồ sơ tiếp nhận trực tuyến"],
         "online_rate": summary["Tỷ lệ hồ sơ tiếp nhận trực tuyến"],
         "supplement_repeated": summary["Hồ sơ bị yêu cầu bổ sung từ lần thứ hai trở lên"],
@@ -572,10 +572,10 @@ async def test_the_workbook_read_back_holds_the_hand_count(month: Month) -> None
     assert officers == by_officer
 
     # the late dossiers of the month (due in it), with their delay apology if any: those without are the figure
-    late = list(book["Hồ sơ trễ hẹn"].iter_rows(min_row=2, values_only=True))
+    late = list(book["Hồ sơ trễ hạn"].iter_rows(min_row=2, values_only=True))
     assert sum(row[8] is None for row in late) == d["late_without_apology"]
-    # the answers sheet: one row per person who answered in the month (two header rows), the unfinished undated
-    answers = list(book["Dữ liệu khảo sát"].iter_rows(min_row=3, values_only=True))
+    # the answers sheet: one row per person who answered in the month (under its header row), the unfinished undated
+    answers = list(book["Dữ liệu khảo sát"].iter_rows(min_row=2, values_only=True))
     assert len(answers) == s["respondents"]
     assert sum(row[1] is None for row in answers) == sum(not x.completed for x in SURVEYS if x.unit == "P8"
                                                         and x.answered.month == 11)  # fmt: skip

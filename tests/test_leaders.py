@@ -192,7 +192,7 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
     late = [row for row in book[SHEET_LATE].iter_rows(min_row=2, values_only=True) if row[0]]
     assert sorted(row[0] for row in late if not row[8]) == ["P8-LATE", "P8-OPEN"]
     # the answers sheet holds exactly the answers scored: one row per respondent, their answers counted
-    answers = [row for row in book["Dữ liệu khảo sát"].iter_rows(min_row=3, values_only=True) if row[0]]
+    answers = [row for row in book["Dữ liệu khảo sát"].iter_rows(min_row=2, values_only=True) if row[0]]
     assert len(answers) == 8
     header = next(book["Dữ liệu khảo sát"].iter_rows(max_row=1, values_only=True))
     for code in SERVICE_ITEMS:
@@ -245,7 +245,7 @@ async def test_children_are_one_choice_with_one_default_on_every_output(
         book = openpyxl.load_workbook(io.BytesIO(await reports.workbook("P8", NOVEMBER, "T", include_children=flag)))
         assert _cell_right_of(book["Tổng hợp"], "Phạm vi") == f"Phường 8 ({scope})"
         assert _cell_right_of(book["Tổng hợp"], "Đã giải quyết") == 9 + flag
-        answers = [r for r in book["Dữ liệu khảo sát"].iter_rows(min_row=3, values_only=True) if r[0]]
+        answers = [r for r in book["Dữ liệu khảo sát"].iter_rows(min_row=2, values_only=True) if r[0]]
         assert len(answers) == rows
 
     client: TestClient = await aiohttp_client(build_web_app(app, [setup_api, setup_pages]))  # type: ignore[operator]

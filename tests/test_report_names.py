@@ -117,7 +117,7 @@ def test_the_workbook_names_the_channels_and_the_form(cli: Callable[..., tuple[i
     assert summary["Phiếu khảo sát"] == TITLE
     channels = [row[0] for row in book["Kênh"].iter_rows(min_row=2, values_only=True)]
     assert sorted(channels) == sorted(NAMES.values())
-    answers = [row[3] for row in book["Dữ liệu khảo sát"].iter_rows(min_row=3, values_only=True)]
+    answers = [row[3] for row in book["Dữ liệu khảo sát"].iter_rows(min_row=2, values_only=True)]
     assert sorted(answers) == sorted(NAMES[c] for c in CHANNELS)
     for sheet in book.worksheets:
         for row in sheet.iter_rows(values_only=True):

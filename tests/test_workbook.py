@@ -24,7 +24,8 @@ from handlers.workbook import (
 from survey_forms.catalog import Catalog
 
 SHEETS = [
-    "Tổng hợp", "Tiêu chí", "Yếu tố", "Ưu tiên cải thiện", "Lĩnh vực", "Cán bộ", "Hồ sơ trễ hẹn", "Dữ liệu khảo sát",
+    "Tổng hợp", "Tiêu chí", "Yếu tố", "Ưu tiên cải thiện", "Lĩnh vực", "Cán bộ", "Hồ sơ trễ hạn", "Dữ liệu khảo sát",
+    "Câu hỏi",
 ]  # fmt: skip
 
 QUESTIONS = [
@@ -238,7 +239,7 @@ def test_an_empty_officer_list_still_gets_its_sheet() -> None:
              "Mức độ hài lòng", "Số câu trả lời (n)", "Xin lỗi không đúng hạn", "Phiếu xin lỗi do sai sót"],
         ),
         (
-            "Hồ sơ trễ hẹn",
+            "Hồ sơ trễ hạn",
             ["Mã hồ sơ", "Thủ tục", "Lĩnh vực", "Cán bộ xử lý", "Ngày tiếp nhận", "Ngày hẹn trả", "Ngày hoàn thành",
              "Trạng thái", "Số phiếu xin lỗi", "Ngày hẹn mới", "Lý do trễ hạn"],
         ),
@@ -261,9 +262,10 @@ def test_data_sheets_have_a_bold_frozen_filtered_header_row(sheet: str, headers:
 
 def test_the_summary_shows_the_unit_the_period_and_the_form() -> None:
     ws = load(make_data())["Tổng hợp"]
-    assert ws["A1"].value == "Báo cáo mức độ hài lòng tháng 11/2026"
-    assert ws["A1"].font.b
-    assert ws.freeze_panes == "A2"
+    assert ws["A1"].value == "UBND PHƯỜNG 8"  # the header block: the unit, the title in capitals
+    assert ws["A4"].value == "BÁO CÁO MỨC ĐỘ HÀI LÒNG THÁNG 11/2026"
+    assert ws["A4"].font.b
+    assert ws.freeze_panes is None
     assert summary_value(ws, "Đơn vị").value == "UBND Phường 8"
     assert summary_value(ws, "Mã đơn vị").value == "P8"
     assert_day(summary_value(ws, "Từ ngày"), date(2026, 11, 1))
@@ -283,7 +285,7 @@ def test_the_summary_counts_stand_beside_their_rates() -> None:
         ("Trễ hạn", "late"),
         ("Phiếu xin lỗi", "apologies"),
         ("Trễ hạn chưa xin lỗi", "late_without_apology"),
-        ("Quá hạn chưa giải quyết", "overdue_open"),
+        ("Trễ hạn chưa giải quyết", "overdue_open"),
     ]:
         cell = summary_value(ws, label)
         assert type(cell.value) is int
@@ -308,7 +310,8 @@ def targets_table(ws: Any) -> dict[str, list[Any]]:
     table = list(ws.iter_rows())
     start = next(i for i, row in enumerate(table) if row[0].value == "Chỉ tiêu")
     assert [c.value for c in table[start]] == ["Chỉ tiêu", "Mục tiêu", "Kết quả", "Đánh giá"]
-    return {row[0].value: list(row[1:4]) for row in table[start + 1 :] if row[0].value}
+    end = next(i for i, row in enumerate(table) if i > start and row[0].value is None)
+    return {row[0].value: list(row[1:4]) for row in table[start + 1 : end]}
 
 
 def test_targets_are_met_or_not() -> None:
@@ -460,7 +463,7 @@ def test_a_form_without_priority_items_has_no_priorities_sheet() -> None:
 
 def test_fields_show_n_and_index_or_insufficient_data() -> None:
     ws = load(make_data())["Lĩnh vực"]
-    land_registry, land = list(ws.iter_rows(min_row=2))
+    land, land_registry = list(ws.iter_rows(min_row=2))  # Vietnamese order: "Đ" after "D", before "H"
     assert [land_registry[0].value, land_registry[1].value] == ["Hộ tịch", 58]
     assert_percent(land_registry[2], 93.1)
     assert [c.value for c in land] == ["Đất đai", 3, INSUFFICIENT]
@@ -471,7 +474,7 @@ def test_fields_show_n_and_index_or_insufficient_data() -> None:
 
 def test_officers_show_their_counts_on_time_rate_and_satisfaction() -> None:
     ws = load(make_data())["Cán bộ"]
-    binh, cuong = list(ws.iter_rows(min_row=2))
+    cuong, binh = list(ws.iter_rows(min_row=2))  # by name in Vietnamese order
     assert [c.value for c in binh[:4]] == ["Trần Thị Bình", 40, 38, 2]
     assert_percent(binh[4], 95.0)
     assert binh[5].value == 2
@@ -487,7 +490,7 @@ def test_a_suppressed_officer_satisfaction_is_never_a_number() -> None:
 
 
 def test_late_dossiers_have_real_dates_and_their_apology() -> None:
-    ws = load(make_data())["Hồ sơ trễ hẹn"]
+    ws = load(make_data())["Hồ sơ trễ hạn"]
     first, second = list(ws.iter_rows(min_row=2))
     assert [c.value for c in first[:4]] == [
         "000.00.08.H29-261103-0007",
@@ -516,14 +519,19 @@ def test_late_dossiers_have_real_dates_and_their_apology() -> None:
 
 
 def test_answers_have_one_row_each_with_values_under_their_question_codes() -> None:
-    ws = load(make_data())["Dữ liệu khảo sát"]
+    options = {"UT1": {"rat-nhieu": "Rất nhiều", "nhieu": "Nhiều", "it": "Ít"}}
+    wb = load(make_data(options=options))
+    ws = wb["Dữ liệu khảo sát"]
     table = rows(ws)
     assert table[0] == ["Mã người trả lời", "Ngày hoàn thành", "Lĩnh vực", "Kênh", "TC1", "TC2", "CC1", "UT1", "YK"]
-    assert table[1] == [None] * 4 + [text for _code, _factor, text in QUESTIONS]
-    assert all(cell.font.b for row in ws.iter_rows(max_row=2) for cell in row if cell.value)
-    assert ws.freeze_panes == "E3"
-    assert ws.auto_filter.ref == "A2:I5"
-    body = table[2:]
+    assert all(cell.font.b for cell in ws[1] if cell.value)
+    assert ws.freeze_panes == "E2"
+    assert ws.auto_filter.ref == "A1:I4"
+    # the questions' wording, and their answers, on a sheet of their own
+    questions = rows(wb["Câu hỏi"])
+    assert [row[:3] for row in questions[1:]] == [[code, factor or None, text] for code, factor, text in QUESTIONS]
+    assert questions[4][3] == "Rất nhiều; Nhiều; Ít"
+    body = table[1:]
     assert len(body) == len(ANSWERS)
     # the channel by the name people know it by, not its id (zalo_oa, zns)
     assert body[0][:1] + body[0][2:] == ["PK-000101", "Hộ tịch", "Telegram", 5, 4, 4, None, None]
@@ -535,7 +543,7 @@ def test_answers_have_one_row_each_with_values_under_their_question_codes() -> N
         2,
         None,
         None,
-        "rat-nhieu",
+        "Rất nhiều",  # a choice by its label, never its code
         "Chờ lâu, gọi số 09** *** ***",
     ]
     assert body[2][:1] + body[2][2:] == [
@@ -548,14 +556,14 @@ def test_answers_have_one_row_each_with_values_under_their_question_codes() -> N
         None,
         "Cán bộ nhiệt tình",
     ]
-    for row, answer in zip(ws.iter_rows(min_row=3), ANSWERS, strict=True):
+    for row, answer in zip(ws.iter_rows(min_row=2), ANSWERS, strict=True):
         assert_day(row[1], answer.completed)
 
 
 def test_ratings_are_numbers_and_other_answers_stay_text() -> None:
     answers = [AnswerRow("PK-1", date(2026, 11, 4), "Hộ tịch", "console", {"TC1": "3", "UT1": "2", "YK": "5"})]
     ws = load(make_data(answers=answers))["Dữ liệu khảo sát"]
-    assert [c.value for c in ws[3][4:]] == [3, None, None, "2", "5"]
+    assert [c.value for c in ws[2][4:]] == [3, None, None, "2", "5"]
 
 
 def test_text_that_looks_like_a_formula_stays_text() -> None:
@@ -564,10 +572,10 @@ def test_text_that_looks_like_a_formula_stays_text() -> None:
     ]
     late = [LateRow("H1", "=1+1", "Hộ tịch", None, date(2026, 11, 1), date(2026, 11, 2), None, "x", None, None, "=A1")]
     wb = load(make_data(answers=answers, late=late))
-    row = wb["Dữ liệu khảo sát"][3]
+    row = wb["Dữ liệu khảo sát"][2]
     assert (row[8].value, row[8].data_type) == ('=HYPERLINK("http://x","y")', "s")
     assert (row[7].value, row[7].data_type) == ("#N/A", "s")
-    late_row = wb["Hồ sơ trễ hẹn"][2]
+    late_row = wb["Hồ sơ trễ hạn"][2]
     assert (late_row[1].value, late_row[1].data_type) == ("=1+1", "s")
     assert (late_row[10].value, late_row[10].data_type) == ("=A1", "s")
     xml = zipfile.ZipFile(io.BytesIO(build_workbook(make_data(answers=answers, late=late)))).read(
@@ -580,13 +588,13 @@ def test_text_is_nfc_and_loses_control_characters() -> None:
     decomposed = "Nguye\u0302\u0303n"  # "Nguyễn" typed with combining marks
     answers = [AnswerRow("PK-1", date(2026, 11, 4), "Hộ tịch", "telegram", {"YK": f"{decomposed}\x07 ok\x0b"})]
     ws = load(make_data(answers=answers))["Dữ liệu khảo sát"]
-    assert ws["I3"].value == "Nguyễn ok"
+    assert ws["I2"].value == "Nguyễn ok"
 
 
-def test_no_answers_give_the_header_rows_only() -> None:
+def test_no_answers_give_the_header_row_only() -> None:
     ws = load(make_data(answers=[]))["Dữ liệu khảo sát"]
-    assert ws.max_row == 2
-    assert ws.auto_filter.ref == "A2:I2"
+    assert ws.max_row == 1
+    assert ws.auto_filter.ref == "A1:I1"
 
 
 # --- the file
@@ -644,20 +652,20 @@ def test_a_big_quarter_builds_in_reasonable_time() -> None:
     # reading 20,000 rows back with openpyxl would take longer than writing them
     wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
     index = wb.sheetnames.index("Dữ liệu khảo sát")
-    first = next(wb.worksheets[index].iter_rows(min_row=3, max_row=3))
+    first = next(wb.worksheets[index].iter_rows(min_row=2, max_row=2))
     wb.close()
     assert first[0].value == "PK-000000"
     assert_day(first[1], answers[0].completed)
     assert first[4].value == int(answers[0].values[questions[0][0]] or 0)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         xml = archive.read(f"xl/worksheets/sheet{index + 1}.xml")
-    assert xml.count(b"<row ") == 2 + 20_000
-    third = ElementTree.fromstring(xml[xml.find(b'<row r="3"') : xml.find(b"</row>", xml.find(b'<row r="3"')) + 6])
+    assert xml.count(b"<row ") == 1 + 20_000
+    second = ElementTree.fromstring(xml[xml.find(b'<row r="2"') : xml.find(b"</row>", xml.find(b'<row r="2"')) + 6])
     last = ElementTree.fromstring(xml[xml.rfind(b"<row ") : xml.rfind(b"</row>") + 6])
     cells = {cell.get("r"): cell for cell in last}
-    assert last.get("r") == "20002"
-    assert "".join(cells["A20002"].itertext()) == "PK-019999"
+    assert last.get("r") == "20001"
+    assert "".join(cells["A20001"].itertext()) == "PK-019999"
     # the last answer's date has the style (dd/mm/yyyy) that openpyxl read on the first
-    assert cells["B20002"].get("s") == third[1].get("s")
-    assert third[1].get("r") == "B3"
-    assert cells["E20002"].findtext("v") == answers[-1].values[questions[0][0]]
+    assert cells["B20001"].get("s") == second[1].get("s")
+    assert second[1].get("r") == "B2"
+    assert cells["E20001"].findtext("v") == answers[-1].values[questions[0][0]]
