@@ -33,7 +33,7 @@ EXPECTED = [
     "Phản ánh mới: 1 (đã trả lời 1, đã đóng 0)",
     "Phản ánh đang chờ xử lý (chưa trả lời, chưa đóng), mọi kỳ: 2 — lâu nhất 16 ngày (nhận 15/11)",
     # each date says what it is
-    "Hồ sơ quá hạn chưa giải quyết: 2",
+    "Hồ sơ trễ hạn chưa giải quyết: 2",
     "P8-OPEN (hạn 20/11), P8-APOL (hạn 25/11 · hẹn lại 27/11)",
     "Hồ sơ trễ hạn chưa có phiếu xin lỗi, mọi kỳ (hạn trả đến hết 30/11/2026): 1",
     "P8-OPEN (hạn 20/11)",

@@ -403,7 +403,7 @@ async def test_the_report_json_equals_the_hand_count_for_the_unit_alone_and_with
     assert (
         f"Hồ sơ: tiếp nhận {d['received']} · đã giải quyết {d['resolved']} · đúng hạn {d['on_time']} · trễ hạn "
         f"{d['late']} · tỷ lệ đúng hạn {text(raw['dossiers']['on_time_rate'])} · phiếu xin lỗi {d['apologies']} · "
-        f"trễ hạn chưa xin lỗi {d['late_without_apology']} · quá hạn chưa giải quyết {d['overdue_open']}"
+        f"trễ hạn chưa xin lỗi {d['late_without_apology']} · trễ hạn chưa giải quyết {d['overdue_open']}"
     ) in lines
     assert (
         f"Phiếu xin lỗi: xin lỗi không đúng hạn {d['apologies_late']} (đã tính trong số phiếu xin lỗi trễ hạn ở "
@@ -462,7 +462,7 @@ async def test_the_month_digest_prints_the_hand_count(month: Month) -> None:
             f"{verdict(hand['by_field'][f][0], 95)})"
             for f, (r, o) in sorted(fields.items())
         ),
-        f"Hồ sơ quá hạn chưa giải quyết: {d['overdue_open']}",
+        f"Hồ sơ trễ hạn chưa giải quyết: {d['overdue_open']}",
         f"Hồ sơ trễ hạn chưa có phiếu xin lỗi, mọi kỳ (hạn trả đến hết 30/11/2026): {ever}",
         f"Phản ánh mới: {c['received']} (đã trả lời {c['answered']}, đã đóng {c['closed']})",
         f"Phản ánh đã xử lý (đã trả lời hoặc đã đóng): {text(c['handled_rate'])} "

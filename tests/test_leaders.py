@@ -160,7 +160,7 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
     # the running list: the same definition over every period so far, labelled as such
     assert "Hồ sơ trễ hạn chưa có phiếu xin lỗi, mọi kỳ (hạn trả đến hết 30/11/2026): 3" in text
     assert "P8-OCTLATE (hạn 10/10), P8-LATE (hạn 09/11), P8-OPEN (hạn 20/11)" in text  # each date labelled
-    assert "Hồ sơ quá hạn chưa giải quyết: 1" in text
+    assert "Hồ sơ trễ hạn chưa giải quyết: 1" in text
     weakest = text.split("Ba tiêu chí thấp nhất:")[1].split("\n\n")[0]
     assert "• TC1 " in weakest
     assert f"{one_decimal(criteria['TC1'])}".replace(".", ",") + "% (n = 8)" in weakest
