@@ -865,7 +865,7 @@ class PeriodReports:
             form_title=form.title.vi,
             options=extras.options,
             authority=extras.authority,
-            place=unit.name,
+            place=extras.place,
             children=extras.children,
             complaints_open=extras.complaints_open,
         )

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers.context import Services
+from handlers.issuers import issuing_unit, place_of
 from handlers.reporting import Period, Reporter
 from handlers.workbook_filing import ComplaintBacklog
 from storage.values import Unit
@@ -26,6 +27,7 @@ class WorkbookExtras:
     options: dict[str, dict[str, str]]
     children: list[dict[str, Any]]
     complaints_open: ComplaintBacklog
+    place: str  # where the summary is signed: the place name of the unit that issues the unit's documents
 
 
 def authority_lines(template: str, unit: Unit, parent: Unit | None) -> list[str]:
@@ -68,6 +70,7 @@ async def gather_extras(
         children = await uow.units.children(unit.id)
         subtrees = [await uow.units.subtree_ids(c.id) if include_children else [c.id] for c in children]
         count, oldest = await uow.feedback.backlog(unit_ids, as_of)
+        place = place_of(await issuing_unit(uow, unit))
     reports = await asyncio.gather(
         *(reporter.of_unit(c, ids, period, include_children) for c, ids in zip(children, subtrees, strict=True))
     )
@@ -78,4 +81,5 @@ async def gather_extras(
         options=option_labels(form),
         children=list(reports),
         complaints_open=backlog,
+        place=place,
     )

@@ -264,3 +264,17 @@ async def test_migration_0018_keeps_every_slips_number_in_its_units_series(tmp_p
             assert await uow.apologies.next_seq(1, 2026) == 2
     finally:
         await database.close()
+
+
+def test_the_workbook_of_a_reception_point_is_signed_at_its_wards_place(cli: Cli, tmp_path: Path) -> None:
+    """The leaders' workbook closes with the place name of the unit that issues the unit's documents."""
+    from openpyxl import load_workbook
+
+    assert cli("units", "add", "HK", "Phường Hoàn Kiếm")[0] == 0
+    assert cli("units", "add", "HB", "Điểm tiếp nhận Hàng Bạc", "--parent", "HK", "--issues-documents", "no")[0] == 0
+    for unit in ("HK", "HB"):
+        out = tmp_path / f"{unit}.xlsx"
+        status, _, err = cli("report", "--unit", unit, "--format", "xlsx", "--out", str(out))
+        assert status == 0, err
+        cells = [str(c) for row in load_workbook(out)["Tổng hợp"].iter_rows(values_only=True) for c in row if c]
+        assert next(c for c in cells if ", ngày " in c).startswith("Hoàn Kiếm, ngày "), unit
