@@ -142,7 +142,7 @@ def test_the_api_example_runs_as_pasted_on_a_fresh_database(running: tuple[Path,
 
 def commands(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[str]:
     """Every command the parser takes, as typed after ``sipasbot`` (``units add``, ``db backup``…)."""
-    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not groups:
         yield prefix.strip()
         return
