@@ -1,4 +1,4 @@
-"""The `sipasbot` command (SPEC.md §3). User errors end with one line and a non-zero exit, never a traceback."""
+"""The `sipasbot` command (README, "What it does today"). User errors end with one line and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ from bot.config import SettingsError, load_settings
 from bot.keyboard import Left
 from bot.logs import configure as configure_logging
 from bot.logs import scrub
-from bot.terminal import run_demo, run_shell
+from bot.startup_checks import warn_at_start
+from bot.terminal import DEMO_UNIT, run_demo, run_shell
 from bot.texts import choose_locale, current_locale, say
 from bot.texts.arguments import Formatter as ArgumentFormatter
 from bot.texts.arguments import metavar
@@ -51,6 +52,17 @@ log = logging.getLogger("sipasbot")
 
 class UsageError(Exception):
     """A bad command line."""
+
+
+class RowsRejected(Exception):
+    """An import applied its good rows and refused others (exit status 3)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
+DEMO_DATABASE = "sqlite+aiosqlite:///sipasbot-demo.db"  # the demo's own file, unless SIPAS_DATABASE_URL is set
 
 
 class _Parser(argparse.ArgumentParser):
@@ -238,8 +250,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _with_app(action: Callable[[App], Awaitable[None]], actor: str = "service") -> None:
+async def _with_app(action: Callable[[App], Awaitable[None]], actor: str = "service", demo: bool = False) -> None:
     settings = load_settings()
+    if demo and "database_url" not in settings.model_fields_set:
+        settings = load_settings(database_url=DEMO_DATABASE)
     configure_logging(settings.log_format, logging.getLogger().level)
     app = App(settings)
     app.services.actor = actor  # who the audit log names for acts at the command line
@@ -326,6 +340,8 @@ async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
     importer = DossierImporter(app.services)
     report = await importer.run(args.file, unit=args.unit, on_progress=progress, sheet=args.sheet)
     print(report.summary())
+    if report.errors:
+        raise RowsRejected(len(report.errors))
 
 
 async def _digest(app: App, args: argparse.Namespace) -> None:
@@ -478,11 +494,23 @@ async def _run(app: App, role: str) -> None:
     from bot.service import Service  # the service pulls in the web server and the channels' libraries
 
     logging.getLogger().setLevel(logging.INFO)
+    warn_at_start(app.settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await Service(app, role=role).run(stop)
+
+
+async def _demo(app: App) -> None:
+    """The demo, on a database that holds no unit but its own (DEMO): never on a deployment's data."""
+    async with app.services.uow(read_only=True) as uow:
+        units = await uow.units.all()
+    real = sorted(unit.code for unit in units if unit.code != DEMO_UNIT[0])
+    if real:
+        shown = ", ".join(real[:5]) + (", …" if len(real) > 5 else "")
+        raise UsageError(say("cli.demo.real_units", url=_safe_url(app.settings.database_url), units=shown))
+    await run_demo(app, sys.stdin, sys.stdout)
 
 
 def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
@@ -492,7 +520,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
     if args.command == "run":
         return lambda app: _run(app, args.role)
     if args.command == "demo":
-        return lambda app: run_demo(app, sys.stdin, sys.stdout)
+        return _demo
     if args.command == "shell":
         if args.role != "citizen" and not args.unit:
             raise UsageError(say("cli.shell.needs_unit", role=args.role))
@@ -540,7 +568,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; the exit status: 0 ok, 2 user error, 1 internal error, 130 interrupted."""
+    """Run the command; exit status 0 ok, 2 user error, 3 import rows refused, 1 internal error, 130 interrupted."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
     configure_logging("text")
@@ -550,7 +578,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with argparse_words():
             args = _parser().parse_args(argv)
-        asyncio.run(_with_app(_dispatch(args), "service" if args.command == "run" else operator()))
+        actor = "service" if args.command == "run" else operator()
+        asyncio.run(_with_app(_dispatch(args), actor, demo=args.command == "demo"))
+    except RowsRejected as exc:
+        print(scrub(say("cli.error", message=say("cli.dossiers.rows_rejected", count=exc.count))), file=sys.stderr)
+        return 3
     except HandlerError as exc:
         print(scrub(say("cli.error", message=exc.text(current_locale()))), file=sys.stderr)
         return 2

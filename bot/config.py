@@ -1,4 +1,4 @@
-"""Settings (SPEC.md §2): environment variables with the prefix SIPAS_, and a .env file. Built once."""
+"""Settings: environment variables with the prefix SIPAS_, and a .env file (README, "Configuration"). Built once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from sqlalchemy.exc import ArgumentError
 
 from handlers.context import QuietHours
 
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - names, to read the public address as this machine's
+
 
 class SettingsError(Exception):
     """Configuration that cannot be used; the message names the variable."""
@@ -28,7 +30,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///sipasbot.db"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str = "http://127.0.0.1:8080"  # not set: follows SIPAS_HTTP_HOST and SIPAS_HTTP_PORT
     timezone: str = "Asia/Ho_Chi_Minh"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
 
@@ -73,11 +75,11 @@ class Settings(BaseSettings):
     survey_tick_seconds: float = Field(default=60.0, ge=0.1, le=3600)  # how often due invitations are looked for
     quiet_hours: str = "21:00-07:00"
     digest_time: str = "07:30"
-    target_satisfaction: float = Field(default=95.0, ge=0, le=100)  # DOMAIN.md §7 defaults; units may have their own
+    target_satisfaction: float = Field(default=95.0, ge=0, le=100)  # docs/METHOD.md, targets; units may have their own
     target_on_time: float = Field(default=95.0, ge=0, le=100)
     retention_days: int = Field(default=365, ge=1)
     forms_dir: Path | None = None
-    # the apology slip (DOMAIN.md §5): its title may change with Thông tư 03/2025; "{unit}" is the unit's name
+    # the apology slip (docs/METHOD.md): its title may change with Thông tư 03/2025; "{unit}" is the unit's name
     apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
     apology_authority: str = "ỦY BAN NHÂN DÂN|{unit}"  # "|" between the printed lines (Nghị định 30/2020)
     apology_signer: str = "TM. ỦY BAN NHÂN DÂN"  # the first position line: "TM. …" or "KT. CHỦ TỊCH"
@@ -132,6 +134,15 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
             raise ValueError(f"expected HH:MM, got {value!r}")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_port(self) -> Settings:
+        """Not set, the public address is where the service listens (a wildcard host read as this machine)."""
+        if "public_url" not in self.model_fields_set:
+            host = "127.0.0.1" if self.http_host in WILDCARD_HOSTS else self.http_host
+            host = f"[{host}]" if ":" in host else host
+            self.public_url = f"http://{host}:{self.http_port}"
+        return self
 
     @model_validator(mode="after")
     def _webhook_secrets(self) -> Settings:

@@ -1,4 +1,4 @@
-"""``/metrics`` for Prometheus: what came in, what went out, what waits, who delivers (SPEC.md §4).
+"""``/metrics`` for Prometheus: what came in, what went out, what waits, who delivers (README, the REST API).
 
 Counters are kept in this process (each instance is scraped on its own); what lives in the database —
 the outbox's depth and age, the survey funnel, the job runs — is read from it at each scrape, so every

@@ -1,4 +1,4 @@
-"""Working days (DOMAIN.md §6): Monday to Friday, except Vietnam's public holidays and the days a decision adds.
+"""Working days (docs/METHOD.md): Monday to Friday, except Vietnam's public holidays and the days a decision adds.
 
 The public holidays come from the ``holidays`` library (lunar dates converted, the government's swapped
 days included). A swap gives a weekday off and makes a weekend day a working day in its place; the library

@@ -1,6 +1,6 @@
 """Survey comments, kept apart from who wrote them and released to the unit's leaders in aggregate.
 
-The survey is anonymous to the people it rates (SPEC.md §5): a comment written in a survey (the free
+The survey is anonymous to the people it rates (README): a comment written in a survey (the free
 comment at the end, a ZNS rating's note) is kept with its unit and the local day only — no person,
 dossier, officer or time of day — with personal data masked. It never reaches the officer who handled the
 dossier. It is released, as one batch for the unit and the day, to the unit's leaders and one-stop-shop

@@ -61,7 +61,7 @@ class QuietHours:
 
 @dataclass(frozen=True)
 class Policy:
-    """The product's rules as configured (SPEC.md §2, §5)."""
+    """The product's rules as configured (README, "Configuration")."""
 
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
     default_form: str = "sipas-2022"
@@ -80,7 +80,7 @@ class Policy:
     apology_signer_name: str = ""  # "" leaves the name blank, to be written in by hand
     apology_number_symbol: str = "PXL"  # the slip's number: "01/PXL"
     digest_time: time = time(7, 30)  # local time of the daily digest
-    # apologies (DOMAIN.md §5): the first at-risk warning this many working days before the last permitted
+    # apologies (docs/METHOD.md): the first at-risk warning this many working days before the last permitted
     # day is over (2: the day before it, then the day itself); the printed title of an error apology
     apology_warn_working_days: int = 2
     apology_error_title: str = "PHIẾU XIN LỖI VỀ SAI SÓT TRONG GIẢI QUYẾT HỒ SƠ"

@@ -1,4 +1,4 @@
-"""The dossier lifecycle (DOMAIN.md §2): upserts and events, idempotent; the survey invitation on return."""
+"""The dossier lifecycle (docs/METHOD.md): upserts and events, idempotent; the survey invitation on return."""
 
 from __future__ import annotations
 

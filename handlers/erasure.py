@@ -1,4 +1,4 @@
-"""Forgetting a citizen (SPEC.md §8): on their request (/xoadulieu), or when the retention period has passed.
+"""Forgetting a citizen (docs/OPERATIONS.md §8): on their request (/xoadulieu), or when the retention period has passed.
 
 The person's chats, contact data and free texts go; their ratings stay, detached from them, so the
 statistics keep their counts. So does every copy kept elsewhere: the messages sent to their chats and phone

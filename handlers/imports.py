@@ -2,7 +2,7 @@
 
 Columns are found by their headers (Vietnamese, with or without accents, any case), in the first of the
 first ten rows that holds every required header. Each row becomes an upsert and the events its status and
-dates imply (DOMAIN.md §2), applied in a savepoint of its own, so that a bad row spoils only itself and is
+dates imply (docs/METHOD.md), applied in a savepoint of its own, so that a bad row spoils only itself and is
 reported as ``row N: …``; rows are committed in transactions of ``BATCH_ROWS``. An event seen before and an
 upsert of the same data change nothing: importing the same file twice changes nothing the second time. A
 dossier code given by an earlier row of the file makes a later row an error of its own (the first row wins).
@@ -113,7 +113,7 @@ COLUMNS = (
 _BY_HEADER = {header: column for column in COLUMNS for header in column.headers}
 _LABEL = {column.key: column.label for column in COLUMNS}
 
-# the national status codes (DOMAIN.md §2) -> what the importer makes of them
+# the national status codes (docs/METHOD.md, the dossier) -> what the importer makes of them
 STATUS_NAMES = {
     1: "Mới đăng ký",
     2: "Được tiếp nhận",
@@ -801,7 +801,7 @@ class _UnitCodes:
 
 
 class DossierImporter:
-    """Reads a one-stop-shop export and applies every row as an upsert and its events (SPEC.md §3)."""
+    """Reads a one-stop-shop export and applies every row as an upsert and its events (README, the commands)."""
 
     def __init__(self, services: Services) -> None:
         self.services = services

@@ -1,6 +1,6 @@
 """The inbox: platform updates kept as they are read, before they are handled.
 
-A platform that hands an update out only once (the Zalo Bot platform's getUpdates, PLATFORMS.md §4.2) would
+A platform that hands an update out only once (the Zalo Bot platform's getUpdates, docs/CHANNELS.md) would
 lose it to a crash between the read and the handling's commit. So each update is committed here first, then
 handled and forgotten in one transaction (``Inbound.kept_id``); what a restart finds here is handled before
 anything new is read. Handling twice changes nothing (the handler records each event id with its effects).

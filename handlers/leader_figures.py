@@ -1,4 +1,4 @@
-"""The report's figures the seeds ask leaders for (DOMAIN.md §7), added to the one report for every output.
+"""The report's figures the seeds ask leaders for (docs/METHOD.md, targets), added to the one report for every output.
 
 Online dossiers, repeated supplement requests, on time per field and complaints handled:
 

@@ -1,4 +1,4 @@
-"""Personal data kept out of what staff, leaders, logs and exports see (SPEC.md §8): masks and redaction."""
+"""Personal data kept out of what staff, leaders, logs and exports see (docs/OPERATIONS.md §8): masks and redaction."""
 
 from __future__ import annotations
 

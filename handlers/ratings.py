@@ -3,7 +3,7 @@
 A rating carries no person: only the ``tracking_id`` we gave the message (``sipas-<invitation id>``)
 and the platform's message id. It is recorded once (a re-delivery or a second rating of the same
 message changes nothing) as the answers of the invitation's ``danh-gia-ho-so`` form: the stars on the
-overall item (DOMAIN.md §3.3: 1–2 → Không hài lòng, 3–4 → Hài lòng, 5 → Rất hài lòng), the chips and
+overall item (docs/METHOD.md, the questionnaires: 1–2 → Không hài lòng, 3–4 → Hài lòng, 5 → Rất hài lòng), the chips and
 the note as the comment. The comment is also kept as an unlinked survey comment (handlers.comments): it
 never goes to the officer who handled the dossier.
 """

@@ -1,4 +1,4 @@
-"""The one reporting module: every figure in chat, JSON, Excel and pages comes from here (SPEC.md §7)."""
+"""The one reporting module: every figure in chat, JSON, Excel and pages comes from here (docs/FIGURES.md)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class Reporter:
         *,
         breakdowns: bool = False,
     ) -> dict[str, Any]:
-        """The report of SPEC.md §7 for one unit (and, optionally, the units below it).
+        """The report of docs/FIGURES.md for one unit (and, optionally, the units below it).
 
         The answers scored are those to ``form_id``, by default the unit's survey form. ``breakdowns``
         adds the figures by procedure and by channel (``by_procedure``, ``by_channel``).
@@ -335,7 +335,7 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
 
 
 def _priority_lines(report: dict[str, Any], services: Services, locale: str, none: str) -> list[str]:
-    """The priority index (DOMAIN.md §4: share of "Rất nhiều" + "Nhiều") of each item, when the form asks any."""
+    """The priority index (docs/METHOD.md: share of "Rất nhiều" + "Nhiều") of each item, when the form asks any."""
     if not report.get("priorities"):
         return []
     t = services.texts

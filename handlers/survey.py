@@ -237,7 +237,7 @@ def render_question(
         header = f"{header} · {factor.name.get(locale)}"
     lead_in = form.lead_ins.get(question.part)
     lines = [header, "", *([lead_in.get(locale), ""] if lead_in is not None else []), question.text.get(locale)]
-    if question.type == "text":  # what happens to a comment, said where it is written (SPEC.md §5)
+    if question.type == "text":  # what happens to a comment, said where it is written (README)
         lines += ["", texts(locale, "survey.comment_anonymous")]
     if current is not None and (current[0] is not None or current[1]):
         label = answer_label(form, question, current[0], current[1], locale)

@@ -1,4 +1,4 @@
-"""Targets a unit reports against (DOMAIN.md §7): its own, and per field (``sipasbot targets set``).
+"""Targets a unit reports against (docs/METHOD.md, targets): its own, and per field (``sipasbot targets set``).
 
 A field's target is the unit's own target for that field where one is set, else the unit's target, else
 the configured default (SIPAS_TARGET_SATISFACTION / SIPAS_TARGET_ON_TIME). Rates shown to people and the

@@ -1,6 +1,6 @@
 """Rates and verdicts as people read them: rounded once, half-up, from the exact counts, to one decimal.
 
-The verdict against a target uses the figure as printed (DOMAIN.md §4). The rounding is the one of
+The verdict against a target uses the figure as printed (docs/METHOD.md, the index method). The rounding is the one of
 survey_forms.scoring (``half_up``), given here as a Decimal so the figure and its verdict stay exact.
 """
 

@@ -1,4 +1,4 @@
-"""Queries for erasure (SPEC.md §8): every stored copy of a person's data, found and changed or deleted. Never commit.
+"""Erasure queries (docs/OPERATIONS.md): every stored copy of a person's data, found, changed or deleted. Never commit.
 
 The person's own rows (contact data, chats, their texts) are handled by their repositories; this one finds
 the copies elsewhere: messages sent to their chats and phone, slips and texts about their dossiers, files

@@ -1,4 +1,4 @@
-"""Targets per field, on time per field, online dossiers and repeated supplement requests (DOMAIN.md §7).
+"""Targets per field, on time per field, online dossiers and repeated supplement requests (docs/METHOD.md, targets).
 
 Counts computed in SQL, never row by row.
 """

@@ -77,7 +77,7 @@ class UnitRow(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     form_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
-    # the unit's own targets (percent); None: the configured defaults (DOMAIN.md §7)
+    # the unit's own targets (percent); None: the configured defaults (docs/METHOD.md, targets)
     target_satisfaction: Mapped[float | None] = mapped_column(Float)
     target_on_time: Mapped[float | None] = mapped_column(Float)
     # whether the unit issues documents in its own name (a commune, a ward) or not (a reception point): an
@@ -97,7 +97,7 @@ class FieldRow(Base):
 
 
 class FieldTargetRow(Base):
-    """A unit's own targets for one field (lĩnh vực), in percent; None: the unit's targets (DOMAIN.md §7)."""
+    """A unit's own targets for one field (lĩnh vực), in percent; None: the unit's targets (docs/METHOD.md, targets)."""
 
     __tablename__ = "field_targets"
     __table_args__ = (UniqueConstraint("unit_id", "field"),)

@@ -705,7 +705,7 @@ def _keep(dialect: str) -> Insert:
 
 
 class InboxRepository(_Repository):
-    """Platform updates kept as they were read, until handled (PLATFORMS.md §4.2: persist before processing)."""
+    """Platform updates kept as they were read, until handled (docs/CHANNELS.md: persist before processing)."""
 
     async def keep(
         self, channel: str, update_id: str, chat_id: str, payload: dict[str, Any], now: datetime

@@ -61,7 +61,7 @@ class ShowIf(_Model):
 
 
 class Factor(_Model):
-    """A group of rated criteria whose indexes are averaged (DOMAIN.md §4)."""
+    """A group of rated criteria whose indexes are averaged (docs/METHOD.md, the index method)."""
 
     code: str = Field(pattern=CODE_PATTERN)
     name: Text

@@ -1,4 +1,4 @@
-"""Satisfaction indexes as DOMAIN.md §4 defines them, from answer counts.
+"""Satisfaction indexes as docs/METHOD.md, the index method defines them, from answer counts.
 
 Criterion index = answers 4–5 ÷ answers 1–5 × 100 (a skip is not an answer). Factor index = mean
 of the indexes of its criteria that have answers. Overall = (weighted, by default equal) mean of the

@@ -123,7 +123,7 @@ def test_every_command_says_what_it_did_in_vietnamese_then_in_english(cli: Any, 
     }
     for args, words in said.items():
         status, out, err = cli(*args)
-        assert status == 0, (args, err)
+        assert status == (3 if args[0] == "dossiers" else 0), (args, err)  # 3: a row of the import refused
         assert words in out + err, (args, out, err)
         assert not ENGLISH.search(out + err), (args, out, err)
     english = {

@@ -136,7 +136,7 @@ def test_the_command_refuses_a_row_received_tomorrow(
         ],
     )
     capsys.readouterr()
-    assert main(["dossiers", "import", str(path)]) == 0
+    assert main(["dossiers", "import", str(path)]) == 3  # a row refused: exit status 3, the good row imported
     out: Any = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Đã nhập 1 hồ sơ")
     assert out[1].startswith("dòng 3: “Ngày tiếp nhận” ở tương lai: ")

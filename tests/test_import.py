@@ -900,17 +900,18 @@ def test_the_command_imports_an_export_and_lists_the_bad_rows(env: dict[str, str
 
     result = sipasbot(env, "dossiers", "import", str(path), "--progress")
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # rows were refused: the good ones are imported all the same
     assert result.stdout.splitlines() == [
         "Đã nhập 3 hồ sơ (mới 3, cập nhật 0, không đổi 0); 2 dòng lỗi:",
         "dòng 5: thiếu “Mã hồ sơ”",
         "dòng 6: “Ngày hẹn trả” trước “Ngày tiếp nhận”",
     ]
-    assert result.stderr.splitlines() == ["… 5/5 dòng"]
+    refused = "sipasbot: lỗi: 2 dòng không nhập được (xem danh sách ở trên); các dòng khác đã được nhập. Mã thoát 3."
+    assert result.stderr.splitlines() == ["… 5/5 dòng", refused]
     again = sipasbot(env, "dossiers", "import", str(path))
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 3, again.stderr
     assert again.stdout.splitlines()[0] == "Đã nhập 3 hồ sơ (mới 0, cập nhật 0, không đổi 3); 2 dòng lỗi:"
-    assert again.stderr == ""  # no progress lines when stderr is not a terminal
+    assert again.stderr.splitlines() == [refused]  # no progress lines when stderr is not a terminal
 
 
 @pytest.mark.slow
@@ -934,12 +935,12 @@ def test_the_command_names_a_repeated_code_and_reports_an_unchanged_reimport_as_
     first = sipasbot(env, "dossiers", "import", str(path))
     again = sipasbot(env, "dossiers", "import", str(path))
 
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 3, first.stderr  # a row refused (the repeated code)
     assert first.stdout.splitlines() == [
         "Đã nhập 2 hồ sơ (mới 2, cập nhật 0, không đổi 0); 1 dòng lỗi:",
         "dòng 3: “Mã hồ sơ” 'P8-1' đã có ở dòng 2: chỉ dòng 2 được nhập",
     ]
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 3, again.stderr
     assert again.stdout.splitlines() == [
         "Đã nhập 2 hồ sơ (mới 0, cập nhật 0, không đổi 2); 1 dòng lỗi:",
         "dòng 3: “Mã hồ sơ” 'P8-1' đã có ở dòng 2: chỉ dòng 2 được nhập",

@@ -137,7 +137,7 @@ class ZaloBotChannel:
     def session(self) -> aiohttp.ClientSession:
         """The HTTP client (opened by ``start``)."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32), trust_env=True)
         return self._session
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:

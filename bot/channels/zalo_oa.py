@@ -242,7 +242,7 @@ class ZaloApi:
     def session(self) -> aiohttp.ClientSession:
         """The HTTP client, opened on first use."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32), trust_env=True)
         return self._session
 
     async def close(self) -> None:

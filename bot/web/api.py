@@ -171,7 +171,7 @@ class ContactBody(_Body):
 
 
 class DossierBody(_Body):
-    """A dossier as the one-stop-shop software holds it (DOMAIN.md §2); the code is in the path."""
+    """A dossier as the one-stop-shop software holds it (docs/METHOD.md); the code is in the path."""
 
     unit: Text = Field(description="Code of a unit known to SIPAS Bot (`sipasbot units add`).")
     procedure: Text = Field(description="Procedure name (≤ 300 characters).")
@@ -249,7 +249,7 @@ class BatchBody(_Body):
 
 
 class ApologyBody(_Body):
-    """An apology (DOMAIN.md §5): for a delay (at most one per dossier) or for an error in handling (one more)."""
+    """An apology (docs/METHOD.md): for a delay (at most one per dossier) or for an error in handling (one more)."""
 
     kind: Literal["delay", "error"] = Field(
         default="delay",
@@ -388,7 +388,7 @@ class ApologyOut(BaseModel):
     issued_at: datetime
     in_time: bool | None = Field(
         description="A delay apology: true when issued no later than the working day before the due date "
-        "(DOMAIN.md §5), false when late (still issued, reported as a late apology); null for an error apology."
+        "(docs/METHOD.md), false when late (still issued, reported as a late apology); null for an error apology."
     )
 
 
@@ -567,7 +567,7 @@ class ReportComplaints(_Report):
 
 
 class ReportOut(_Report):
-    """The satisfaction report of SPEC.md §7: rates and indexes in percent (0–100) or null; n < 5 is suppressed."""
+    """The satisfaction report (docs/FIGURES.md): rates and indexes in percent (0–100) or null; n < 5 is suppressed."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -1318,7 +1318,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "schema": {"type": "string"},
             },
         ),
-        answers={200: Answer("The report (SPEC.md §7).", ReportOut)},
+        answers={200: Answer("The report (docs/FIGURES.md).", ReportOut)},
         errors=(422,),
     ),
     Operation(

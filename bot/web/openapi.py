@@ -150,8 +150,8 @@ def build_document(operations: Iterable[Operation], *, public_url: str, error_mo
         },
         "servers": [{"url": public_url.rstrip("/") or "/"}],
         "tags": [
-            {"name": "dossiers", "description": "Dossiers and their lifecycle events (DOMAIN.md §2)."},
-            {"name": "reports", "description": "Satisfaction reports (SPEC.md §7)."},
+            {"name": "dossiers", "description": "Dossiers and their lifecycle events (docs/METHOD.md, the dossier)."},
+            {"name": "reports", "description": "Satisfaction reports, computed as docs/FIGURES.md says."},
             {"name": "meta", "description": "This document."},
         ],
         "paths": paths,

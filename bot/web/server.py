@@ -1,4 +1,4 @@
-"""The aiohttp application: one factory, the error shape of SPEC.md §4 for every failure, /healthz."""
+"""The aiohttp application: one factory, the error shape of README, the REST API for every failure, /healthz."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ _STATUS_CODES = {
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    """The error shape of SPEC.md §4: ``{"error": {"code": …, "message": …}}``."""
+    """The error shape of README, the REST API: ``{"error": {"code": …, "message": …}}``."""
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 

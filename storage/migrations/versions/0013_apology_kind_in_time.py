@@ -2,7 +2,7 @@
 
 A dossier may now have one delay apology and, apart from it, one error apology (no new date): the
 unique dossier id becomes unique (dossier id, kind). ``in_time`` records whether a delay apology was
-issued no later than the working day before the due date (DOMAIN.md §5); it is null for an error
+issued no later than the working day before the due date (docs/METHOD.md, the apology rule); it is null for an error
 apology, which has no deadline. The apologies issued before this revision are judged here by Vietnam's
 public holidays and weekends (the administrator's override file is not read by a migration).
 
