@@ -79,7 +79,7 @@ KINDS |= {
 PERIOD_CHOICES = "ngay, tuan, thang, quy, 6thang, 9thang, nam"
 PERIOD_TITLES = {"half_year": "6 tháng đầu năm", "nine_months": "9 tháng đầu năm", "year": "năm"}
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
-COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
+COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; docs/METHOD.md, targets)
 # sent with the quarterly workbook after June, September and December (seed 004: "6 tháng, 9 tháng, năm")
 YEAR_REPORTS = {6: "half_year_report", 9: "nine_months_report", 12: "year_report"}
 STATE_WORDS = {
@@ -93,7 +93,7 @@ STATE_WORDS = {
 
 @dataclass(frozen=True)
 class Targets:
-    """A unit's targets, in percent (DOMAIN.md §7: defaults 95% satisfaction, 95% on time)."""
+    """A unit's targets, in percent (docs/METHOD.md, targets: defaults 95% satisfaction, 95% on time)."""
 
     satisfaction: float = 95.0
     on_time: float = 95.0
@@ -433,7 +433,7 @@ class Digests:
         ]
 
     def _seed_lines(self, locale: str, section: Section, book: TargetBook, none: str) -> list[str]:
-        """Online dossiers, repeated supplements, and each field's figures against its targets (DOMAIN.md §7).
+        """Online dossiers, repeated supplements, and each field's figures against its targets (docs/METHOD.md).
 
         On-time rates are counts (never suppressed); satisfaction under n = 5 is.
         """

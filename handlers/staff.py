@@ -163,7 +163,7 @@ class Roles:
 
 
 class Apologies:
-    """A dossier's apologies (DOMAIN.md §5): checked, numbered, printed and sent.
+    """A dossier's apologies (docs/METHOD.md, the apology rule): checked, numbered, printed and sent.
 
     At most one for a delay (with the reason and a new date; in time when issued no later than the working
     day before the due date, else still issued but recorded ``in_time`` false) and, apart from it, at most

@@ -1,4 +1,4 @@
-"""The monthly and quarterly Excel report (SPEC.md §7): plain data in, .xlsx bytes out.
+"""The monthly and quarterly Excel report (docs/FIGURES.md): plain data in, .xlsx bytes out.
 
 Every figure comes from the reporting module's JSON as it is; this module only lays it out. A
 suppressed figure (``suppressed: true`` or a null) is written as the text "chưa đủ dữ liệu", never as a
@@ -90,7 +90,7 @@ APOLOGY_KIND_WORDS = {"delay": "Trễ hạn", "error": "Sai sót"}
 SHEET_ANSWERS = "Dữ liệu khảo sát"
 SHEET_QUESTIONS = "Câu hỏi"
 SHEET_FIELD_TARGETS = "Chỉ tiêu lĩnh vực"
-COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
+COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; docs/METHOD.md, targets)
 
 # the document's created/modified stamp when no generation time is given, and every zip entry's date:
 # the earliest a zip can carry, so two builds of the same data are byte for byte the same
@@ -267,7 +267,7 @@ def build_workbook(data: WorkbookData) -> bytes:
         ],
         [_factor_row(f) for f in report.get("factors", [])],
     )
-    if report.get("priorities"):  # the priority index (DOMAIN.md §4), for forms that ask priorities
+    if report.get("priorities"):  # the priority index (docs/METHOD.md, the index method), for forms that ask priorities
         _write_table(
             wb,
             page,

@@ -1,4 +1,4 @@
-"""The REST API (SPEC.md §4) through aiohttp's test client against the real app and database, on every backend."""
+"""The REST API (README) through aiohttp's test client against the real app and database, on every backend."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The apology rule in chat (DOMAIN.md §5): warned twice in time, late apologies flagged, apologies for an error.
+"""The apology rule in chat (docs/METHOD.md): warned twice in time, late apologies flagged, apologies for an error.
 
 Staff and citizens talk through the real handlers and outbox on the console channel; the scheduler's at-risk
 scan runs on the injected clock; the slip is read back with pypdf and the workbook with openpyxl.

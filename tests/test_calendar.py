@@ -1,4 +1,4 @@
-"""Working days: weekends, Vietnam's public holidays (2026 as DOMAIN.md §6 lists them), and the override file."""
+"""Working days: weekends, Vietnam's public holidays (2026 as docs/METHOD.md), and the override file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from handlers.calendar import CalendarError, WorkCalendar
 
-# DOMAIN.md §6: 2026: 1/1; 16–20/2 Tết; 26–27/4; 30/4; 1/5; 31/8–2/9; 24/11 Ngày Văn hóa Việt Nam
+# docs/METHOD.md, working days: 2026: 1/1; 16–20/2 Tết; 26–27/4; 30/4; 1/5; 31/8–2/9; 24/11 Ngày Văn hóa Việt Nam
 DAYS_OFF_2026 = [
     date(2026, 1, 1),
     *(date(2026, 2, d) for d in range(16, 21)),

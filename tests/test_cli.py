@@ -77,7 +77,7 @@ def test_five_demo_runs_give_the_figures_of_the_index_method(env: dict[str, str]
     assert report.returncode == 0, report.stderr
     figures = json.loads(report.stdout)
 
-    # the index method of DOMAIN.md §4, computed here by hand
+    # the index method of docs/METHOD.md, the index method, computed here by hand
     expected_criteria = {}
     for position, code in enumerate(SERVICE_ITEMS):
         answers = [ratings[position] for ratings in runs]

@@ -1,4 +1,4 @@
-"""The dossier lifecycle (DOMAIN.md §2) on every backend: idempotent, refuses the impossible, invites once."""
+"""The dossier lifecycle (docs/METHOD.md) on every backend: idempotent, refuses the impossible, invites once."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def one_decimal(value: Fraction) -> float:
 
 
 def hand_computed() -> tuple[dict[str, Fraction], dict[str, Fraction], dict[str, int]]:
-    """DOMAIN.md §4 by hand: criterion = 4–5 ÷ 1–5 × 100; factor = mean; with each factor's n."""
+    """docs/METHOD.md, the index method by hand: criterion = 4–5 ÷ 1–5 × 100; factor = mean; with each factor's n."""
     criteria: dict[str, Fraction] = {}
     n: dict[str, int] = {}
     for code in SERVICE_ITEMS:

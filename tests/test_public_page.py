@@ -1,4 +1,4 @@
-"""The public quarterly disclosure (SPEC.md §4, §7) against a fixture quarter computed by hand, on every backend."""
+"""The public quarterly disclosure (docs/FIGURES.md) against a fixture quarter computed by hand, on every backend."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ COMMENTS = [r.comment for r in Q4_RESPONDENTS if r.comment]
 
 @dataclass
 class Fixture:
-    """What the page must show, computed by hand from the fixture's answers (DOMAIN.md §4)."""
+    """What the page must show, computed by hand from the fixture's answers (docs/METHOD.md, the index method)."""
 
     q4: list[Respondent] = field(default_factory=lambda: Q4_RESPONDENTS)
     q3: list[Respondent] = field(default_factory=lambda: Q3_RESPONDENTS)
@@ -236,7 +236,7 @@ async def build_quarters(app: App, clock: Clock) -> Fixture:
     return Fixture()
 
 
-# --- the index method by hand (DOMAIN.md §4), independent of survey_forms.scoring
+# --- the index method by hand (docs/METHOD.md, the index method), independent of survey_forms.scoring
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The satisfaction report (SPEC.md §7) against a fixture month computed by hand."""
+"""The satisfaction report (docs/FIGURES.md) against a fixture month computed by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The index method of DOMAIN.md §4, including its worked example."""
+"""The index method of docs/METHOD.md, the index method, including its worked example."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_the_dossier_rating_scores_its_three_levels_on_the_sipas_scale(catalog: 
 
 
 def test_the_overall_is_suppressed_whenever_a_factor_is() -> None:
-    """Else the hidden factor is 5 × overall − the other four (DOMAIN.md §4)."""
+    """Else the hidden factor is 5 × overall − the other four (docs/METHOD.md, the index method)."""
     shown = [FactorScore(code, 80.0, 9, None, False, ()) for code in "ABCD"]
     hidden = FactorScore("E", 50.0, 2, None, True, ())
     overall = overall_from_factors([*shown, hidden])

@@ -38,7 +38,7 @@ Event = dict[str, Any]
 
 
 class Receiver:
-    """Our side of the webhook: verifies ``X-ZEvent-Signature`` as PLATFORMS.md §5.3 says, records every push.
+    """Our side of the webhook: verifies ``X-ZEvent-Signature`` as docs/CHANNELS.md, Zalo OA says, records every push.
 
     Answers 403 to a push whose signature is missing or wrong (as the product does), else the next of
     ``statuses`` (200 when none are left). ``on_event`` (async) is called with each verified event: a stand-in for

@@ -61,7 +61,7 @@ POLL_TIMEOUT_SECONDS = 25
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 
-# texts of Bot API errors, matched case-insensitively by substring (PLATFORMS.md §2.2)
+# texts of Bot API errors, matched case-insensitively by substring (docs/CHANNELS.md, Telegram)
 NOT_MODIFIED = "message is not modified"
 EDIT_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 GONE_CHATS = ("chat not found", "user not found", "peer_id_invalid")
@@ -173,7 +173,7 @@ def _retry_seconds(error: RetryAfter) -> float:
 
 
 def outcome_of(error: TelegramError) -> Delivery:
-    """The shared delivery outcome of a Bot API error (PLATFORMS.md §7)."""
+    """The shared delivery outcome of a Bot API error (docs/CHANNELS.md, five outcomes)."""
     text = str(error)
     lowered = text.lower()
     if isinstance(error, RetryAfter):

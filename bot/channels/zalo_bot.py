@@ -1,4 +1,4 @@
-"""The Zalo Bot platform channel (PLATFORMS.md §4): our own small aiohttp client, no buttons, no edits.
+"""The Zalo Bot platform channel (docs/CHANNELS.md): our own small aiohttp client, no buttons, no edits.
 
 Updates become neutral ``Inbound`` events; replies are sent as plain text with numbered options, cut
 into parts of at most 2000 characters. ``getUpdates`` hands out one update per call and forgets it
@@ -73,7 +73,7 @@ class ZaloBotConfig:
     public_url: str = "http://127.0.0.1:8080"
     timeout_seconds: float = 10.0
     poll_timeout_seconds: float = POLL_TIMEOUT_SECONDS
-    # ``ok: false`` codes meaning the chat cannot be reached (undocumented: PLATFORMS.md §7 says configurable)
+    # ``ok: false`` codes meaning the chat cannot be reached (undocumented: configurable, docs/CHANNELS.md)
     unreachable_codes: tuple[int, ...] = (403, 404)
     hold_text: str | None = None  # test only (HOLD_ENV)
 
@@ -104,7 +104,7 @@ def to_inbound(update: dict[str, Any]) -> Inbound | None:
 
 
 def outcome_of(error: ZaloBotError | aiohttp.ClientError | TimeoutError, unreachable: tuple[int, ...]) -> Delivery:
-    """The shared delivery outcome of a failed call (PLATFORMS.md §7)."""
+    """The shared delivery outcome of a failed call (docs/CHANNELS.md, five outcomes)."""
     if not isinstance(error, ZaloBotError):
         return Delivery("retry_later", error=str(error) or type(error).__name__)
     text = str(error)

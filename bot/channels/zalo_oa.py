@@ -1,4 +1,4 @@
-"""The Zalo Official Account channel (PLATFORMS.md §5): Open API v3 over aiohttp, and the app's webhook.
+"""The Zalo Official Account channel (docs/CHANNELS.md, Zalo OA): Open API v3 over aiohttp, and the app's webhook.
 
 Outbound: customer-service messages; a question's answers become up to five query buttons (a press
 comes back as the button's payload, as text), more than that becomes numbered text. Inbound: the
@@ -75,14 +75,14 @@ class ZaloOAConfig:
     max_buttons: int = 5
     button_title_limit: int = 20
     text_limit: int = 2000
-    # error codes (PLATFORMS.md §5.4, §7; Zalo's tables change: kept here, in one place)
+    # error codes (docs/CHANNELS.md; Zalo's tables change: kept here, in one place)
     window_codes: tuple[int, ...] = (-213, -230)
     unreachable_codes: tuple[int, ...] = (-201_01, -232)
     rate_codes: tuple[int, ...] = (-32,)
 
 
 def signature(app_id: str, raw_body: bytes, timestamp: str, secret_key: str) -> str:
-    """The hex SHA-256 that signs a webhook event (PLATFORMS.md §5.3: plain SHA-256, not HMAC)."""
+    """The hex SHA-256 that signs a webhook event (docs/CHANNELS.md, Zalo OA: plain SHA-256, not HMAC)."""
     return hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + secret_key.encode()).hexdigest()
 
 
@@ -440,7 +440,7 @@ class ZaloOAChannel:
         return Delivery("delivered", platform_message_id=last)
 
     def outcome(self, answer: dict[str, Any]) -> Delivery:
-        """The shared delivery outcome of an Open API answer (PLATFORMS.md §7)."""
+        """The shared delivery outcome of an Open API answer (docs/CHANNELS.md, five outcomes)."""
         code = answer.get("error")
         text = f"{code}: {answer.get('message')}"
         if code == 0:

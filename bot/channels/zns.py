@@ -1,4 +1,4 @@
-"""ZNS ("ZBS Template Message", PLATFORMS.md §6): approved templates sent by phone number.
+"""ZNS ("ZBS Template Message", docs/CHANNELS.md, ZNS): approved templates sent by phone number.
 
 The recipient is a phone number as 84xxxxxxxxx; the reply carries the template (id, data and a
 ``tracking_id`` that ties it to the invitation and stays the same across retries). The rating
@@ -96,7 +96,7 @@ class ZnsChannel:
         return self.outcome(answer)
 
     def outcome(self, answer: dict[str, Any]) -> Delivery:
-        """The shared delivery outcome of a ZNS answer (PLATFORMS.md §7)."""
+        """The shared delivery outcome of a ZNS answer (docs/CHANNELS.md, five outcomes)."""
         code = answer.get("error")
         text = f"{code}: {answer.get('message')}"
         if code == 0:

@@ -1,4 +1,4 @@
-"""The REST API of SPEC.md §4 under /api/v1, and the QR code printed on the citizen's receipt.
+"""The REST API under /api/v1 (README: the REST API), and the QR code printed on the citizen's receipt.
 
 Thin: each route checks the key, reads and validates the body, calls a handler, and shapes the
 answer. Every refusal has the error shape; bad input is never a 500.
@@ -1104,7 +1104,7 @@ def _query_date(request: web.Request, name: str) -> date | None:
 
 
 async def get_report(request: web.Request) -> web.Response:
-    """GET /reports/satisfaction: the report of SPEC.md §7 as JSON."""
+    """GET /reports/satisfaction: the report of docs/FIGURES.md as JSON."""
     key = await _authorize(request, (READ_REPORTS,))
     query = request.query
     for name in query:

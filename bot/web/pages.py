@@ -1,4 +1,4 @@
-"""The public quarterly disclosure (SPEC.md §4, §7): ``/cong-khai/{unit}`` as HTML and ``.json``, one view model.
+"""The public quarterly disclosure (docs/FIGURES.md): ``/cong-khai/{unit}`` as HTML and ``.json``, one view model.
 
 Every figure comes from the one reporting module; the page and the JSON are two renderings of the
 same :class:`Disclosure`, so they cannot disagree. Published figures are the report's, already
@@ -38,7 +38,7 @@ PREVIOUS_QUARTERS = 3
 PICKER_QUARTERS = 8  # the quarter picker lists the last two years at most (from the unit's first dossier)
 INSUFFICIENT = "chưa đủ dữ liệu"  # some answers, fewer than five (the catalog's report.insufficient)
 NO_DATA = "chưa có dữ liệu"  # nothing at all to count (the catalog's report.no_data)
-COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; DOMAIN.md §7)
+COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; docs/METHOD.md, targets)
 METHOD_DOC = "docs/FIGURES.md"
 TRUE_WORDS = {"true": True, "1": True, "false": False, "0": False, "": False}
 ROMAN = ("I", "II", "III", "IV")
@@ -229,7 +229,7 @@ class QuarterFigures:
 
     @classmethod
     def of(cls, quarter: Quarter, report: dict[str, Any]) -> QuarterFigures:
-        """From the report of SPEC.md §7; only its public figures are kept."""
+        """From the report of docs/FIGURES.md; only its public figures are kept."""
         dossiers, surveys = report["dossiers"], report["surveys"]
         return cls(
             quarter=quarter,
@@ -513,7 +513,7 @@ class Disclosure:
 
 
 def method_text(form: Form) -> str:
-    """The index method in one paragraph of Vietnamese (DOMAIN.md §4), as this form scores."""
+    """The index method in one paragraph of Vietnamese (docs/METHOD.md, the index method), as this form scores."""
     rules = form.scoring
     factors = len(form.factors)
     count = NUMBER_WORDS.get(factors, str(factors))

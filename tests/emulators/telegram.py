@@ -12,7 +12,7 @@ on the other side::
         query_id = await an.press("Rất hài lòng")
         assert an.callback_answer(query_id).answered
 
-What it emulates (PLATFORMS.md §2, §8): routes ``/bot<token>/<method>`` (method names case-insensitive by
+What it emulates (docs/CHANNELS.md, Telegram): routes ``/bot<token>/<method>`` (method names case-insensitive by
 default) and ``/file/bot<token>/<file_path>``; query, urlencoded, JSON and multipart bodies (string fields holding
 JSON such as ``reply_markup`` are decoded); the ``{"ok": ...}`` envelope with the real HTTP status on errors;
 getMe, getUpdates (offset, limit, long polling, 409 conflicts), setWebhook / deleteWebhook / getWebhookInfo with
@@ -90,7 +90,7 @@ DEFAULT_UPDATE_TYPES: frozenset[str] = frozenset(
     }
 )
 
-#: Error descriptions (PLATFORMS.md §2.2); most are unverified, so the constructor can override any of them.
+#: Error descriptions (docs/CHANNELS.md, Telegram); most are unverified, so the constructor can override any of them.
 DEFAULT_ERRORS: dict[str, str] = {
     "unauthorized": "Unauthorized",
     "not_found": "Not Found",

@@ -9,7 +9,7 @@ The product's own aiohttp client talks to it over HTTP on 127.0.0.1; tests play 
         ...                                     # the product polls getUpdates (or receives the push) and answers
         await an.wait_for(lambda p: p.last.text.startswith("Câu 1/"))
 
-What it emulates (PLATFORMS.md §4, §8): routes ``/bot<token>/<method>`` (POST, or GET with a query string) with
+What it emulates (docs/CHANNELS.md): routes ``/bot<token>/<method>`` (POST, or GET with a query string) with
 JSON, urlencoded or multipart bodies, or none; the ``{"ok": ...}`` envelope; getMe, getUpdates, setWebhook,
 getWebhookInfo, deleteWebhook, sendMessage, sendPhoto, sendSticker and sendChatAction with the documented result
 shapes (ids are hex-like strings, ``date`` is epoch milliseconds); getUpdates as the platform does it: ``timeout``
@@ -25,14 +25,14 @@ constructor's ``errors``):
 =====================================  ===========  ==========  ===========================================
 case                                   HTTP status  error_code  why this choice
 =====================================  ===========  ==========  ===========================================
-wrong token                            200          401         what integrators report (PLATFORMS §4.4)
+wrong token                            200          401         what integrators report (docs/CHANNELS.md)
 unknown method                         404          404         like the legacy host's 404
-getUpdates: nothing within timeout     200          408         measured (PLATFORMS §4.2); not an error
+getUpdates: nothing within timeout     200          408         measured (docs/CHANNELS.md); not an error
 getUpdates while a webhook is set      200          409         Telegram's code for the same conflict
 chat unknown / user never wrote        200          403         ``UNKNOWN_CHAT_ERROR_CODE``: "unreachable"
 bad parameters (text empty / > 2000,   400          400         our payload defect: park and alert, never
-secret length, url, photo, ...)                                 retry (PLATFORMS §7)
-rate limit (``per_chat``/``global``)   429          429         as one SDK retries on (PLATFORMS §4.4)
+secret length, url, photo, ...)                                 retry (docs/CHANNELS.md, five outcomes)
+rate limit (``per_chat``/``global``)   429          429         as one SDK retries on (docs/CHANNELS.md)
 =====================================  ===========  ==========  ===========================================
 
 ``stats.errors_given`` counts every ``ok:false`` answer except the 408 of an empty poll (that is not an error).

@@ -41,7 +41,7 @@ is overridable through the constructor's ``errors=``; ZNS's table is in ``tests.
 =======================  =====  ====================================================================================
 case (``errors`` key)    error  when
 =======================  =====  ====================================================================================
-``token_invalid``        -216   ``access_token`` header missing, unknown, expired or revoked (PLATFORMS §5.1)
+``token_invalid``        -216   ``access_token`` header missing, unknown, expired or revoked (docs/CHANNELS.md, Zalo OA)
 ``bad_request``          -201   body not a JSON object; ``recipient.user_id`` or ``message`` missing
 ``bad_user_id``          -201   ``user_id`` not a string of digits
 ``text_empty``           -201   no text and no attachment, or a blank text
@@ -66,7 +66,7 @@ OAuth answers (HTTP 200, Zalo's OAuth shape ``{"error", "error_name", "error_des
 Success: ``{"access_token", "refresh_token", "expires_in": "90000"}`` (``expires_in`` a string, as Zalo sends it).
 Unknown paths answer HTTP 404 ``{"error": 404, "message": "Not Found"}``.
 
-What it emulates (PLATFORMS.md §5, §6, §7, §8): the ``access_token`` header on every OA and ZNS call (expired →
+What it emulates (docs/CHANNELS.md): the ``access_token`` header on every OA and ZNS call (expired →
 -216 on openapi paths, -124 on business paths); access tokens expiring after ``access_ttl`` seconds; the rotating,
 single-use refresh token (the old one is spent by its use; the old access token stays valid until its own expiry
 unless ``old_access_valid_after_refresh=False``); customer-service messages (text, query/url/phone/sms buttons,
@@ -126,7 +126,7 @@ JSONDict = dict[str, Any]
 SignatureMode = Literal["valid", "wrong", "missing", "bare"]
 ButtonEvent = Literal["user_send_text", "user_click_button"]
 
-#: The header that signs every push (PLATFORMS §5.3).
+#: The header that signs every push (docs/CHANNELS.md, Zalo OA).
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 #: The header carrying the OA access token on every OA and ZNS call.
 ACCESS_TOKEN_HEADER = "access_token"
@@ -223,7 +223,7 @@ class ApiError(Exception):
 
 
 def signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
-    """The hex SHA-256 of ``app_id + raw_body + timestamp + oa_secret_key`` (PLATFORMS §5.3; plain, not HMAC)."""
+    """The hex SHA-256 of ``app_id + raw_body + timestamp + oa_secret_key`` (docs/CHANNELS.md; plain, not HMAC)."""
     return hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
 
 

@@ -230,7 +230,7 @@ class Recipient:
     ) -> JSONDict:
         """Rate the latest rating-template message (or ``msg_id``): a signed ``user_feedback`` push; returns it.
 
-        The event carries ``message.tracking_id`` and ``msg_id``, never the phone (PLATFORMS §6.4). The rating is
+        The event carries ``message.tracking_id`` and ``msg_id``, never the phone (docs/CHANNELS.md, ZNS). The rating is
         also listed by rating/get.
         """
         if not 1 <= rate <= 5:
