@@ -25,7 +25,7 @@ from bot.cli_admin import operator
 from bot.cli_units import add_set_command as add_unit_set_command
 from bot.cli_units import add_settings as add_unit_settings
 from bot.cli_units import units_add, units_list, units_set
-from bot.config import SettingsError, load_settings
+from bot.config import DEMO_DATABASE_URL, SettingsError, load_settings
 from bot.keyboard import Left
 from bot.logs import configure as configure_logging
 from bot.logs import scrub
@@ -60,9 +60,6 @@ class RowsRejected(Exception):
     def __init__(self, count: int) -> None:
         super().__init__(count)
         self.count = count
-
-
-DEMO_DATABASE = "sqlite+aiosqlite:///sipasbot-demo.db"  # the demo's own file, unless SIPAS_DATABASE_URL is set
 
 
 class _Parser(argparse.ArgumentParser):
@@ -253,7 +250,7 @@ def _parser() -> argparse.ArgumentParser:
 async def _with_app(action: Callable[[App], Awaitable[None]], actor: str = "service", demo: bool = False) -> None:
     settings = load_settings()
     if demo and "database_url" not in settings.model_fields_set:
-        settings = load_settings(database_url=DEMO_DATABASE)
+        settings = load_settings(database_url=DEMO_DATABASE_URL)
     configure_logging(settings.log_format, logging.getLogger().level)
     app = App(settings)
     app.services.actor = actor  # who the audit log names for acts at the command line

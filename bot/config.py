@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     target_satisfaction: float = Field(default=95.0, ge=0, le=100)  # docs/METHOD.md, targets; units may have their own
     target_on_time: float = Field(default=95.0, ge=0, le=100)
     retention_days: int = Field(default=365, ge=1)
+    link_days: int = Field(default=30, ge=1, le=3650)  # how long a slip's (/phieu) or a kept file's (/tep) link works
     forms_dir: Path | None = None
     # the apology slip (docs/METHOD.md): its title may change with Thông tư 03/2025; "{unit}" is the unit's name
     apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
@@ -183,3 +184,8 @@ def load_settings(**overrides: object) -> Settings:
             message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(message if not error["loc"] else f"{name}: {message}")
         raise SettingsError("; ".join(problems)) from None
+
+
+DEMO_DATABASE_URL = (
+    "sqlite+aiosqlite:///sipasbot-demo.db"  # `sipasbot demo`'s own file, unless SIPAS_DATABASE_URL is set
+)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
+from bot.config import DEMO_DATABASE_URL
 from bot.keyboard import Interrupted, Keyboard, Left
 from bot.texts import current_locale, say
 from handlers.dossiers import ContactInput, DossierInput
@@ -241,6 +242,10 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
     await app.dossiers.add_event(code, "returned", returned_at)
 
     user = f"demo-{number}-{code[-6:].lower()}"
+    own = app.settings.database_url == DEMO_DATABASE_URL  # the demo's own file: the shell must be told to open it
+    command = (
+        f"{'SIPAS_DATABASE_URL=' + DEMO_DATABASE_URL + ' ' if own else ''}sipasbot shell --as citizen --user {user}"
+    )
     chat = TerminalChat(app, user, stdin, stdout)
     chat.print(texts(current_locale(), "demo.intro", code=code, unit=unit.name, citizen=citizen, user=user))
     chat.print(f"> /start {result.dossier.optin_token}")
@@ -254,10 +259,10 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
             try:
                 line = await chat.read_line()
             except Interrupted:
-                chat.print("\n" + say("cli.demo.survey_stopped", user=user))
+                chat.print("\n" + say("cli.demo.survey_stopped", command=command))
                 break
             if line is None:
-                chat.print("\n" + texts(current_locale(), "demo.stdin_ended", user=user))
+                chat.print("\n" + texts(current_locale(), "demo.stdin_ended", command=command))
                 break
             await chat.send("text", line)
     report = await app.reporter.satisfaction(unit.code, Period.month_to_date(services.policy.local_date(now)))

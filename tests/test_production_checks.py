@@ -258,7 +258,10 @@ def test_the_demo_keeps_its_own_database_and_refuses_one_with_real_units(
 
     assert cli("units", "add", "P8", "Phường 8")[0] == 0  # a real unit, in ./sipasbot.db
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    assert cli("demo")[0] == 0  # the demo's own file holds only DEMO
+    status, out, _ = cli("demo")
+    assert status == 0  # the demo's own file holds only DEMO
+    # the survey left waiting is continued in the demo's own file, which the shell is told to open
+    assert "tiếp tục bằng: SIPAS_DATABASE_URL=sqlite+aiosqlite:///sipasbot-demo.db sipasbot shell --as citizen" in out
 
     monkeypatch.setenv("SIPAS_DATABASE_URL", "sqlite+aiosqlite:///sipasbot.db")
     monkeypatch.setattr(sys, "stdin", io.StringIO("5\n"))

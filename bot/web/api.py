@@ -11,7 +11,7 @@ import io
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial, wraps
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
@@ -968,6 +968,21 @@ async def post_apology(request: web.Request) -> web.Response:
     return _json(answer.model_dump(mode="json"), 201)
 
 
+def _expired(app: App, made_at: datetime) -> bool:
+    """Whether a link to a slip or a kept file made at ``made_at`` is past its SIPAS_LINK_DAYS (personal data)."""
+    made = made_at if made_at.tzinfo is not None else made_at.replace(tzinfo=UTC)
+    return app.services.clock() - made > timedelta(days=app.settings.link_days)
+
+
+def _link_expired() -> web.Response:
+    return error_response(
+        410,
+        "link_expired",
+        "this link has expired: links to slips and files carry personal data and work for SIPAS_LINK_DAYS days;"
+        " ask the unit for the document again",
+    )
+
+
 async def get_slip(request: web.Request) -> web.Response:
     """GET /phieu/{token}.pdf: a printable apology slip (no key: the unguessable token is the secret)."""
     app = request.app[APP]
@@ -976,6 +991,8 @@ async def get_slip(request: web.Request) -> web.Response:
     pdf = await app.apologies.slip_pdf(apology.id) if apology is not None else None
     if apology is None or pdf is None:
         return error_response(404, "not_found", "no such slip")
+    if _expired(app, apology.issued_at):
+        return _link_expired()
     number = (apology.number or "").replace("/", "-")
     headers = {
         "Content-Disposition": f'inline; filename="phieu-xin-loi-{number}.pdf"',
@@ -993,6 +1010,8 @@ async def get_file(request: web.Request) -> web.Response:
     if found is None or found[0].name != request.match_info["name"]:
         return error_response(404, "not_found", "no such file")
     stored, content = found
+    if _expired(app, stored.created_at):
+        return _link_expired()
     headers = {
         "Content-Disposition": f'attachment; filename="{stored.name}"',
         "Cache-Control": "private, max-age=3600",
