@@ -485,7 +485,7 @@ class FileRepository(_Repository):
                 content=content,
                 created_at=now,
             )
-            .returning(*[c for c in FILES.c if c.name not in ("content", "created_at")])
+            .returning(*[c for c in FILES.c if c.name != "content"])
         )
         stored = await self._first(StoredFile, statement)
         assert stored is not None
@@ -502,7 +502,7 @@ class FileRepository(_Repository):
     async def latest(self, unit_id: int, kind: str, period: str) -> StoredFile | None:
         """The newest kept file of a kind for a unit and period."""
         query = (
-            select(*[c for c in FILES.c if c.name not in ("content", "created_at")])
+            select(*[c for c in FILES.c if c.name != "content"])
             .where(FILES.c.unit_id == unit_id, FILES.c.kind == kind, FILES.c.period == period)
             .order_by(FILES.c.id.desc())
             .limit(1)

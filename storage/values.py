@@ -448,6 +448,7 @@ class StoredFile:
     name: str
     media_type: str
     token: str
+    created_at: datetime  # its link (``/tep/<token>/<name>``) expires SIPAS_LINK_DAYS after
 
 
 @dataclass(frozen=True)
