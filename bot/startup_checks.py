@@ -25,7 +25,7 @@ log = logging.getLogger("sipasbot.startup")
 
 PREFIX = "SIPAS_"
 # variables the program reads that are not settings: the command line's language, and test hooks (SIPAS_TEST_…)
-OTHER_VARIABLES = frozenset({"SIPAS_LANG", "SIPAS_REQUIRE_BROWSER"})
+OTHER_VARIABLES = frozenset({"SIPAS_LANG", "SIPAS_REQUIRE_BROWSER", "SIPAS_REQUIRE_LIBREOFFICE"})
 TEST_HOOKS = "SIPAS_TEST_"
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 

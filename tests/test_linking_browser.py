@@ -7,6 +7,7 @@ first; the copy button copies the code. Needs Debian's ``chromium``: skipped wit
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -138,7 +139,12 @@ async def test_the_linking_page_on_a_phone(
 
         await tab.call("Browser.grantPermissions", permissions=["clipboardReadWrite", "clipboardSanitizedWrite"])
         await tap(tab, "#sao-chep")
-        label = await tab.evaluate("document.querySelector('#sao-chep').textContent")
+        label = ""
+        for _ in range(100):  # the clipboard's promise settles after the tap: wait for the button to say so
+            label = await tab.evaluate("document.querySelector('#sao-chep').textContent")
+            if label != "Sao chép mã":
+                break
+            await asyncio.sleep(0.05)
         assert label == "Đã sao chép mã"
         read = await tab.call("Runtime.evaluate", expression="navigator.clipboard.readText()", awaitPromise=True)
         assert read["result"]["value"] == code["text"].replace(" ", "")  # the digits alone, ready to paste
