@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import column, insert, select, table
 
 from bot.cli import main as cli_main
 from handlers.context import Services
 from handlers.staff import Roles
 from storage import migrate
 from storage.db import Database
-from storage.models import AuditRow, DossierRow, FieldRow, PersonRow, RoleRow, UnitRow
+from storage.models import AuditRow, DossierRow, FieldRow, PersonRow, RoleRow
 from tests.conftest import Backend
 from tests.emulators.zalo_bot import Person, ZaloBotEmulator
 from tests.helpers import Person as ConsolePerson
@@ -406,7 +406,8 @@ async def test_migration_0016_attributes_earlier_audit_rows_to_their_units(tmp_p
         await migrate.upgrade(database, "0014")
         now = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
         async with database.engine.begin() as connection:
-            await connection.execute(insert(UnitRow).values(id=1, code="P8", name="Phường 8", created_at=now))
+            units = table("units", column("id"), column("code"), column("name"), column("created_at"))  # as at 0014
+            await connection.execute(insert(units).values(id=1, code="P8", name="Phường 8", created_at=now))
             await connection.execute(insert(FieldRow).values(id=1, name="Hộ tịch"))
             await connection.execute(insert(PersonRow).values(id=5, name="X", locale="vi", created_at=now))
             await connection.execute(
