@@ -10,8 +10,9 @@ caps, which stay exactly as they are (overall per second, per chat, the pause af
    leave in id order: a reply never overtakes that recipient's earlier invitation.
 2. Dispatch: recipients with a reply queued are served first; what they have queued before the reply goes
    with the same urgency (it stands in the reply's way).
-3. In flight: urgent sends have ``Pace.reply_in_flight`` places of their own, beyond the bulk's ``in_flight``:
-   bulk sends waiting for the rate can never fill every place.
+3. In flight: urgent sends have ``Pace.reply_in_flight`` places of their own, beside the bulk's ``in_flight``:
+   bulk sends waiting for the rate never take a reply's place, nor replies the bulk's (whose share, rule 4,
+   needs sends waiting for it).
 4. Rate: a slot that frees goes to a waiting urgent send before any bulk one, except that the bulk always
    keeps ``BULK_SHARE`` of the cap within any one-second window (a quarter: 7 of Telegram's 30/s). However
    many people answer at once, the bulk goes on at a quarter of the cap or more; when nobody does, it has it all.
@@ -47,7 +48,7 @@ class Pace:
     # seconds added to the one-second window: the window already runs from each send's *completion*, which
     # is after the platform received it, so only float rounding needs absorbing; more would waste capacity
     window_margin: float = 0.002
-    reply_in_flight: int = 4  # places for urgent sends beyond ``in_flight`` (the bulk cannot take them)
+    reply_in_flight: int = 8  # places for urgent sends beside the bulk's ``in_flight`` (bot/outbox_lanes.py)
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Lane:
     # --- who goes next
 
     def _urgent_room(self) -> bool:
-        return len(self.tasks) < self.pace.in_flight + self.pace.reply_in_flight
+        return len(self.urgent_tasks) < self.pace.reply_in_flight
 
     def _bulk_room(self) -> bool:
         return len(self.tasks) - len(self.urgent_tasks) < self.pace.in_flight
@@ -143,13 +144,10 @@ class Lane:
 
     def next_start(self) -> float | None:
         """When the earliest recipient that has room in flight may have its next message (None: none may)."""
-        if self._bulk_room():
-            candidates: Iterable[str] = self.queues
-        elif self._urgent_room():
-            candidates = self.urgent
-        else:
-            return None  # nothing can start before a send finishes, and that wakes the loop anyway
-        ready = [self.ready_at.get(r, 0.0) for r in candidates if r not in self.busy]
+        # with no room in flight, nothing can start before a send finishes, and that wakes the loop anyway
+        bulk = [r for r in self.queues if r not in self.urgent] if self._bulk_room() else []
+        urgent = list(self.urgent) if self._urgent_room() else []
+        ready = [self.ready_at.get(r, 0.0) for r in (*urgent, *bulk) if r not in self.busy]
         return max(self.paused_until, min(ready)) if ready else None
 
     def pop(self, recipient: str) -> OutboxMessage:

@@ -13,10 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.outbox import Pace
+from bot.outbox_lanes import BULK_SHARE
+from handlers.context import Services
 from handlers.messages import Reply
 from tests.conftest import Backend
 from tests.emulators.telegram import TelegramEmulator
 from tests.telegram_service import TOKEN, RunningService, running_service
+from tests.test_outbox import ScriptedChannel, delivering
 from tests.test_zalo_oa import oa_service
 
 BURST = 2000
@@ -104,3 +107,21 @@ async def test_a_reply_on_the_zalo_oa_overtakes_two_thousand_invitations_and_fol
     assert an_reply <= before + IN_FLIGHT
     assert binh_invitation < binh_reply <= before + IN_FLIGHT + 2
     assert emu.stats.rate_limited == 0
+
+
+async def test_the_bulk_keeps_its_share_of_the_cap_while_replies_wait(services: Services) -> None:
+    """Hundreds of replies waiting at once (more than the cap) leave the bulk a quarter of the slots, never none."""
+    channel = ScriptedChannel(latency=0.0)
+    async with services.uow() as uow:
+        for number in range(200):
+            await uow.outbox.add("fake", f"bulk{number}", Reply("bulk").to_payload(), services.clock())
+        for number in range(200):
+            reply = Reply("reply").to_payload()
+            await uow.outbox.add("fake", f"person{number}", reply, services.clock(), interactive=True)
+        await uow.commit()
+    async with delivering(services, channel, Pace(per_second=20, per_recipient_interval=0.0)):
+        await channel.wait(lambda: len(channel.sent) >= 100)
+    first = [sent.text for sent in channel.sent[:100]]
+    # five seconds of sends at 20 a second: the replies first, yet the bulk keeps its 5 slots of every second
+    assert first.count("bulk") >= 100 * BULK_SHARE * 0.6
+    assert first.count("reply") > 2 * first.count("bulk")
