@@ -16,14 +16,14 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.channels.base import Channel, Delivery
 from bot.channels.console import ConsoleInbox
 from bot.logs import scrub
+from bot.outbox_lanes import BATCH, Lane, Pace
 from handlers.context import Services
 from handlers.messages import Reply
 from storage.uow import UnitOfWork
@@ -35,44 +35,8 @@ BACKOFF_SECONDS = (2, 10, 30, 60)  # then every minute: an outage over, nobody w
 REFILL_SECONDS = 1.0
 REAUTH_HOLD_SECONDS = 300  # credentials refused: try again after this (a refresh or a new grant may come)
 COALESCE_SECONDS = 0.01  # commits arriving in a burst are read together
-BATCH = 1000
 
-
-@dataclass(frozen=True)
-class Pace:
-    """How fast a channel may send: overall per second, and seconds between two messages to one chat."""
-
-    per_second: float = 30.0
-    per_recipient_interval: float = 1.0
-    in_flight: int = 16
-    # seconds added to the one-second window: the window already runs from each send's *completion*, which
-    # is after the platform received it, so only float rounding needs absorbing; more would waste capacity
-    window_margin: float = 0.002
-
-
-@dataclass
-class _Lane:
-    """One channel's queue: per-recipient FIFOs and the pacer's state."""
-
-    channel: Channel
-    pace: Pace
-    queues: dict[str, deque[OutboxMessage]] = field(default_factory=dict)
-    known: set[int] = field(default_factory=set)
-    # messages that left the queue (sent, dropped, held back) by the sequence number of that event:
-    # a refill whose read began before that event may still see them pending and must skip them
-    settled: dict[int, int] = field(default_factory=dict)
-    sequence: int = 0
-    high_water: int = 0  # the highest id ever read: a wake-up only needs what came after it
-    threads: dict[tuple[str, str], str] = field(default_factory=dict)  # (recipient, thread) -> last message id
-    busy: set[str] = field(default_factory=set)
-    ready_at: dict[str, float] = field(default_factory=dict)
-    completions: deque[float] = field(default_factory=deque)  # when recent sends completed (the rate window)
-    sending: int = 0  # sends that have taken a slot and not completed
-    last_start: float = 0.0
-    slot_freed: asyncio.Event = field(default_factory=asyncio.Event)  # also set when a pause is lifted
-    waiting: set[asyncio.Task[object]] = field(default_factory=set)  # sends waiting for a slot: none sent yet
-    paused_until: float = 0.0
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+__all__ = ["BATCH", "Outbox", "Pace"]
 
 
 class Outbox:
@@ -90,7 +54,7 @@ class Outbox:
         self.on_outcome = on_outcome  # metrics
         self.channels = dict(channels)
         self.paces = paces or {}
-        self.lanes = {name: _Lane(channel, self.paces.get(name, Pace())) for name, channel in channels.items()}
+        self.lanes = {name: Lane(channel, self.paces.get(name, Pace())) for name, channel in channels.items()}
         self.wakeup = wakeup or asyncio.Event()  # set by commits that queued messages: read the table
         self._progress = asyncio.Event()  # set when a send finished: only dispatch again
         self.sent = 0
@@ -116,7 +80,7 @@ class Outbox:
         if name in self.lanes:
             return
         self.channels[name] = channel
-        self.lanes[name] = _Lane(channel, self.paces.get(name, Pace()))
+        self.lanes[name] = Lane(channel, self.paces.get(name, Pace()))
         self.wake()
 
     def wake(self) -> None:
@@ -174,108 +138,50 @@ class Outbox:
         now = time.monotonic()
         soonest = REFILL_SECONDS
         for lane in self.lanes.values():
-            if len(lane.tasks) >= lane.pace.in_flight:
-                continue  # nothing can start before a send finishes, and that wakes the loop anyway
-            ready = [lane.ready_at.get(r, 0.0) for r in lane.queues if r not in lane.busy]
-            if ready:
-                soonest = min(soonest, max(0.0, max(lane.paused_until, min(ready)) - now))
+            start = lane.next_start()
+            if start is not None:
+                soonest = min(soonest, max(0.0, start - now))
         return max(0.001, soonest)
 
-    async def _refill(self, name: str, lane: _Lane, *, full: bool) -> None:
-        """Add pending messages this process does not hold yet, in id order.
+    async def _refill(self, name: str, lane: Lane, *, full: bool) -> None:
+        """Add pending messages this process does not hold yet: the replies always, the bulk in id order.
 
-        After a wake-up only rows newer than any read before are fetched; the periodic ``full`` pass
+        After a wake-up only bulk rows newer than any read before are fetched; the periodic ``full`` pass
         also finds older rows whose retry time has come (reading ids first, payloads only for new ones).
+        The replies are read whatever bulk is held (bot/outbox_lanes.py).
         """
         room = BATCH - len(lane.known)
-        if room <= 0:
-            return
         began = lane.sequence
         now = self.services.clock()
+        batch: list[OutboxMessage] = []
         async with self.services.uow(read_only=True) as uow:
-            if full:
+            await lane.read_replies(uow, name, now)
+            if room > 0 and full:
                 ids = await uow.outbox.pending_ids(name, now, BATCH)
                 fresh = [i for i in ids if i not in lane.known and i not in lane.settled][:room]
                 batch = await uow.outbox.by_ids(fresh) if fresh else []
-            else:
+            elif room > 0:
                 batch = await uow.outbox.pending(name, now, room, after_id=lane.high_water)
         for message in batch:
             lane.high_water = max(lane.high_water, message.id)
-            if message.id in lane.known or message.id in lane.settled:
-                continue
-            lane.known.add(message.id)
-            lane.queues.setdefault(message.recipient, deque()).append(message)
+        lane.take(batch)
         if full:
-            # a retried message may sit before newer ones of its recipient: keep each queue in id order
-            for recipient, queue in lane.queues.items():
-                lane.queues[recipient] = deque(sorted(queue, key=lambda m: m.id))
+            lane.reorder()
         # what settled before this read began cannot have been seen pending by it, nor by any later read
         lane.settled = {key: seq for key, seq in lane.settled.items() if seq > began}
 
-    def _dispatch(self, name: str, lane: _Lane) -> None:
-        """Start a send for every recipient that may have its next message now (the rate is kept in ``_slot``)."""
-        now = time.monotonic()
-        if now < lane.paused_until:
+    def _dispatch(self, name: str, lane: Lane) -> None:
+        """Start a send for every recipient that may have its next message now, replies first (the rate: ``slot``)."""
+        if time.monotonic() < lane.paused_until:
             return
-        for recipient in list(lane.queues):
-            if len(lane.tasks) >= lane.pace.in_flight:
-                return
-            if recipient in lane.busy or lane.ready_at.get(recipient, 0.0) > now:
-                continue
-            queue = lane.queues[recipient]
-            message = queue.popleft()
-            if not queue:
-                del lane.queues[recipient]
+        for recipient, urgent in lane.due(time.monotonic()):
+            message = lane.pop(recipient)
             lane.busy.add(recipient)
-            task = asyncio.create_task(self._send(name, lane, message))
-            lane.tasks.add(task)
-            task.add_done_callback(lane.tasks.discard)
+            lane.started(asyncio.create_task(self._send(name, lane, message, urgent)), urgent=urgent)
 
-    @staticmethod
-    async def _slot(lane: _Lane) -> None:
-        """Wait until a send cannot make the platform see more than its cap within any one second.
-
-        A request reaches the platform somewhere between its start and its completion. So a send may
-        start when the sends that completed within the last second, plus those still under way, are
-        fewer than the cap: however the network delays or bunches requests, no one-second window
-        at the platform can then hold more. Starts are also never closer than half the pace.
-        """
-        pace = lane.pace
-        limit = max(1, int(pace.per_second))
-        window = limit / pace.per_second + pace.window_margin
-        task = asyncio.current_task()
-        if task is not None:
-            lane.waiting.add(task)
+    async def _send(self, name: str, lane: Lane, message: OutboxMessage, urgent: bool) -> None:
         try:
-            while True:
-                now = time.monotonic()
-                while lane.completions and lane.completions[0] <= now - window:
-                    lane.completions.popleft()
-                start = max(now, lane.last_start + 0.5 / pace.per_second, lane.paused_until)
-                if len(lane.completions) + lane.sending < limit:
-                    if start <= now:
-                        lane.sending += 1  # taken before any await: slots never overlap
-                        lane.last_start = now
-                        return
-                    wake = start - now  # the pace, or a pause that a resume may lift before its end
-                else:
-                    wake = lane.completions[0] + window - now if lane.completions else 1.0
-                lane.slot_freed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lane.slot_freed.wait(), timeout=max(0.001, wake))
-        finally:
-            if task is not None:
-                lane.waiting.discard(task)
-
-    @staticmethod
-    def _slot_done(lane: _Lane) -> None:
-        lane.sending -= 1
-        lane.completions.append(time.monotonic())
-        lane.slot_freed.set()
-
-    async def _send(self, name: str, lane: _Lane, message: OutboxMessage) -> None:
-        try:
-            await self.deliver(name, lane.channel, message, lane)
+            await self.deliver(name, lane.channel, message, lane, urgent=urgent)
         except Exception:  # a delivery must never kill the loop; the message stays pending
             log.exception("delivery of outbox message %s on %s failed", message.id, name)
             self._settle(lane, [message.id])
@@ -287,8 +193,10 @@ class Outbox:
 
     # --- one message
 
-    async def deliver(self, name: str, channel: Channel, message: OutboxMessage, lane: _Lane | None = None) -> Delivery:
-        """Send one message and commit what became of it."""
+    async def deliver(
+        self, name: str, channel: Channel, message: OutboxMessage, lane: Lane | None = None, *, urgent: bool = False
+    ) -> Delivery:
+        """Send one message and commit what became of it (``urgent``: it is, or stands before, a reply)."""
         services = self.services
         reply = Reply.from_payload(message.payload)
         replace = None
@@ -299,11 +207,11 @@ class Outbox:
                     replace = await uow.outbox.last_in_thread(name, message.recipient, reply.thread, message.id)
         restored = self._restored[name]
         if lane is not None:
-            await self._slot(lane)
+            await lane.slot(urgent=urgent)
             try:
                 outcome = await channel.send(message.recipient, reply, replace=replace)
             finally:
-                self._slot_done(lane)
+                lane.slot_done()
         else:
             outcome = await channel.send(message.recipient, reply, replace=replace)
         if outcome.error:  # kept in the outbox row and logged: never with a token a library quoted
@@ -360,15 +268,15 @@ class Outbox:
         return BACKOFF_SECONDS[min(message.attempts, len(BACKOFF_SECONDS) - 1)]
 
     @staticmethod
-    def _settle(lane: _Lane, ids: list[int]) -> None:
+    def _settle(lane: Lane, ids: list[int]) -> None:
         lane.sequence += 1
         for message_id in ids:
             lane.known.discard(message_id)
             lane.settled[message_id] = lane.sequence
 
-    def _forget(self, lane: _Lane, recipient: str) -> None:
+    def _forget(self, lane: Lane, recipient: str) -> None:
         """Drop the recipient's queued messages from memory (the table says when they go, if ever)."""
-        self._settle(lane, [queued.id for queued in lane.queues.pop(recipient, deque())])
+        self._settle(lane, lane.forget(recipient))
 
     @staticmethod
     async def _give_up(uow: UnitOfWork, name: str, message: OutboxMessage, outcome: Delivery, now: datetime) -> None:

@@ -89,6 +89,7 @@ class CitizenHandler:
                     now,
                     identity_id=turn.chat.id if turn.chat else None,
                     invitation_id=turn.invitation_id,
+                    interactive=True,  # the person's own action: before any bulk (docs/CHANNELS.md)
                 )
             if inbound.kept_id is not None:  # kept as read: forgotten in the transaction of its effects
                 await uow.inbox.done(inbound.kept_id)

@@ -1083,7 +1083,8 @@ class _Complaints:
                 message = self.desk.services.texts(
                     chat.locale, "feedback.answer_citizen", unit=unit.name, answer=answer
                 )
-                await uow.outbox.to_chat(chat, Reply(message).to_payload(), turn.now)
+                # the answer to the citizen's own complaint: before any bulk (docs/CHANNELS.md)
+                await uow.outbox.to_chat(chat, Reply(message).to_payload(), turn.now, interactive=True)
                 reached += 1
         turn.say("feedback.answered" if reached else "feedback.unreachable", id=feedback.id)
 

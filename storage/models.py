@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -285,6 +286,7 @@ class OutboxRow(Base):
         Index("ix_outbox_status_channel_id", "status", "channel", "id"),
         Index("ix_outbox_recipient", "channel", "recipient", "id"),
         Index("ix_outbox_thread", "channel", "recipient", "thread", "id"),
+        Index("ix_outbox_priority", "status", "channel", "priority", "id"),  # the pending replies, read first
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -301,6 +303,8 @@ class OutboxRow(Base):
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # 0: a reply to the recipient's own action (sent before the bulk), 1: unsolicited (docs/CHANNELS.md)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
 
 class ApologyRow(Base):

@@ -59,6 +59,8 @@ from storage.models import (
     UnitRow,
 )
 from storage.values import (
+    BULK,
+    INTERACTIVE,
     Answer,
     ApiKey,
     ApiKeyListing,
@@ -757,6 +759,7 @@ def _queue(dialect: str) -> Insert:
         thread=bindparam("thread"),
         not_before=bindparam("not_before"),
         created_at=bindparam("now"),
+        priority=bindparam("priority"),
     )
 
 
@@ -781,8 +784,13 @@ class OutboxRepository(_Repository):
         invitation_id: int | None = None,
         dedupe_key: str | None = None,
         not_before: datetime | None = None,
+        interactive: bool = False,
     ) -> bool:
-        """Queue a message; False when a message with the same ``dedupe_key`` was queued before."""
+        """Queue a message; False when a message with the same ``dedupe_key`` was queued before.
+
+        ``interactive``: a reply to the recipient's own action (an answer, a command, a staff reply to their
+        complaint), delivered before the bulk; anything unsolicited is not (docs/CHANNELS.md).
+        """
         parameters = {
             "channel": channel,
             "recipient": recipient,
@@ -793,6 +801,7 @@ class OutboxRepository(_Repository):
             "thread": payload.get("thread"),
             "not_before": not_before or now,
             "now": now,
+            "priority": INTERACTIVE if interactive else BULK,
         }
         if self.dialect == "postgresql":  # wake the delivering instance at commit (NOTIFY is transactional)
             await self.connection.execute(self._prepared(_notify))
@@ -817,6 +826,7 @@ class OutboxRepository(_Repository):
         *,
         invitation_id: int | None = None,
         dedupe_key: str | None = None,
+        interactive: bool = False,
     ) -> bool:
         """Queue a message to a known chat (see ``add``)."""
         return await self.add(
@@ -827,6 +837,7 @@ class OutboxRepository(_Repository):
             identity_id=chat.id,
             invitation_id=invitation_id,
             dedupe_key=dedupe_key,
+            interactive=interactive,
         )
 
     async def pending(
@@ -848,7 +859,34 @@ class OutboxRepository(_Repository):
             query = query.where(OUTBOX.c.recipient.in_(recipients))
         if recipient is not None:
             query = query.where(OUTBOX.c.recipient == recipient)
-        messages = await self._all(OutboxMessage, query.order_by(OUTBOX.c.id).limit(limit))
+        return await self._not_held(channel, now, query.order_by(OUTBOX.c.id).limit(limit))
+
+    async def pending_replies(self, channel: str, now: datetime, limit: int) -> list[tuple[int, str]]:
+        """(id, recipient) of the interactive messages ready on ``channel``, oldest first (by their own index)."""
+        query = (
+            select(OUTBOX.c.id, OUTBOX.c.recipient)
+            .where(
+                OUTBOX.c.status == "pending",
+                OUTBOX.c.channel == channel,
+                OUTBOX.c.priority == INTERACTIVE,
+                OUTBOX.c.not_before <= now,
+            )
+            .order_by(OUTBOX.c.id)
+            .limit(limit)
+        )
+        return [(id_, recipient) for id_, recipient in await self.connection.execute(query)]
+
+    async def pending_of(
+        self, channel: str, now: datetime, recipients: Iterable[str], limit: int
+    ) -> list[OutboxMessage]:
+        """The messages ready to send on ``channel`` to any of ``recipients``, oldest first."""
+        ready = (OUTBOX.c.status == "pending", OUTBOX.c.channel == channel, OUTBOX.c.not_before <= now)
+        query = select(OUTBOX).where(*ready, OUTBOX.c.recipient.in_(list(recipients)))
+        return await self._not_held(channel, now, query.order_by(OUTBOX.c.id).limit(limit))
+
+    async def _not_held(self, channel: str, now: datetime, query: Select[Any]) -> list[OutboxMessage]:
+        """The messages ``query`` reads, but none at or after its recipient's first held message."""
+        messages = await self._all(OutboxMessage, query)
         held = await self._first_held(channel, now, {m.recipient for m in messages})
         return [m for m in messages if m.id < held.get(m.recipient, m.id + 1)]
 

@@ -163,6 +163,9 @@ class Answer:
     answered_at: datetime
 
 
+INTERACTIVE, BULK = 0, 1  # an outbox message's priority
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     """A queued message."""
@@ -176,6 +179,12 @@ class OutboxMessage:
     status: str
     attempts: int
     not_before: datetime
+    priority: int = 1  # INTERACTIVE: a reply to the recipient's own action; BULK: unsolicited
+
+    @property
+    def interactive(self) -> bool:
+        """A reply to what the recipient just did: sent before the bulk (docs/CHANNELS.md)."""
+        return self.priority == INTERACTIVE
 
 
 @dataclass(frozen=True)
