@@ -47,8 +47,15 @@ FIRST_CHAT = 1_000_000
 
 async def prepare(database: Database, count: int) -> None:
     """Linked, consented chats and due invitations, written in bulk (the setup is not what is measured)."""
+    await seed_people(database, "telegram", [str(FIRST_CHAT + n) for n in range(count)])
+    await queue_invitations(database, range(count))
+
+
+async def seed_people(database: Database, channel: str, chats: list[str]) -> None:
+    """A migrated database with one unit, and per chat a person, their linked chat and a returned dossier."""
     await migrate.upgrade(database)
     now = datetime.now(UTC)
+    count = len(chats)
     async with database.engine.begin() as connection:
         await connection.execute(insert(UNITS).values(id=1, code="P8", name="Phường 8", created_at=now))
         await connection.execute(insert(FIELDS).values(id=1, name="Hộ tịch"))
@@ -60,8 +67,8 @@ async def prepare(database: Database, count: int) -> None:
             insert(CHATS),
             [
                 {
-                    "channel": "telegram",
-                    "external_id": str(FIRST_CHAT + n),
+                    "channel": channel,
+                    "external_id": chat,
                     "person_id": n + 1,
                     "status": "active",
                     "locale": "vi",
@@ -69,7 +76,7 @@ async def prepare(database: Database, count: int) -> None:
                     "created_at": now,
                     "updated_at": now,
                 }
-                for n in range(count)
+                for n, chat in enumerate(chats)
             ],
         )
         await connection.execute(
@@ -98,6 +105,12 @@ async def prepare(database: Database, count: int) -> None:
                 for n in range(count)
             ],
         )
+
+
+async def queue_invitations(database: Database, people: range) -> None:
+    """Due invitations for ``people`` (numbered from 0 as ``seed_people`` made them)."""
+    now = datetime.now(UTC)
+    async with database.engine.begin() as connection:
         await connection.execute(
             insert(INVITATIONS),
             [
@@ -112,7 +125,7 @@ async def prepare(database: Database, count: int) -> None:
                     "expires_at": now + timedelta(days=7),
                     "created_at": now,
                 }
-                for n in range(count)
+                for n in people
             ],
         )
 
