@@ -23,7 +23,7 @@ from handlers.reporting import Reporter
 from handlers.staff import Alerts, Apologies, Roles
 from handlers.texts import Texts
 from handlers.units import UnitHandler
-from storage import migrate
+from storage import schema_state
 from storage.db import Database
 from survey_forms.catalog import Catalog
 
@@ -105,7 +105,11 @@ class App:
         return None
 
     async def start(self) -> None:
-        """Bring the database schema up to date."""
+        """Bring the database schema up to date (Alembic is loaded only when there is something to migrate)."""
+        if await schema_state.is_current(self.services.database):
+            return
+        from storage import migrate
+
         await migrate.upgrade(self.services.database)
 
     async def close(self) -> None:
