@@ -4,7 +4,8 @@ Each command runs as a fresh process (the installed ``sipasbot`` script next to 
 alternate with the bare baseline ``python -c pass``, so that the load of the machine falls on all three alike;
 medians are compared. ``units list`` runs on a SQLite file in a new temporary folder, with no ``SIPAS_``
 setting but the database URL: its first run creates the schema (timed apart, for information), the measured
-runs find the schema current and no unit. The modules' bytecode is cached in the temporary folder by the
+runs find the schema current and no unit; a second baseline does by hand what it cannot do without (SQLAlchemy's
+async engine on aiosqlite, one query). The modules' bytecode is cached in the temporary folder by the
 first runs, as an installed package has it (``--cold``: as this environment says, which may be never). Each
 process's CPU time (user + system) and peak resident memory are its own (``wait4``): on a busy machine the
 CPU time says more than the wall time.
@@ -24,6 +25,21 @@ import time
 from pathlib import Path
 
 TARGET_SECONDS = 0.50
+# what any command that reads the database cannot do without: SQLAlchemy's async engine on aiosqlite, one query
+BARE_QUERY = """
+import asyncio, sys
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+async def main():
+    engine = create_async_engine(sys.argv[1])
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT code, name FROM units ORDER BY code"))).all()
+    await engine.dispose()
+    print(len(rows))
+
+asyncio.run(main())
+"""
 
 
 def _run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
@@ -64,17 +80,26 @@ def measure(runs: int, sipasbot: str, cold: bool) -> None:
         bare: list[tuple[float, float, float]] = []
         helped: list[tuple[float, float, float]] = []
         listed: list[tuple[float, float, float]] = []
+        queried: list[tuple[float, float, float]] = []
         for _ in range(runs):
             bare.append(_run([sys.executable, "-c", "pass"], env, cwd))
+            queried.append(_run([sys.executable, "-c", BARE_QUERY, env["SIPAS_DATABASE_URL"]], env, cwd))
             helped.append(_run([sipasbot, "--help"], env, cwd))
             listed.append(_run([sipasbot, "units", "list"], env, cwd))
     print(_line("python -c pass", bare))
+    print(_line("bare SQLAlchemy query (floor of units list)", queried))
     print(_line("cli --help", helped))
     print(_line("cli units list", listed))
     base, base_cpu = statistics.median(t for t, _, _ in bare), statistics.median(c for _, c, _ in bare)
     for name, runs_of in (("cli --help", helped), ("cli units list", listed)):
         wall, cpu = statistics.median(t for t, _, _ in runs_of), statistics.median(c for _, c, _ in runs_of)
         print(f"ratio {name} / python -c pass = {wall / base:.1f} (CPU {cpu / base_cpu:.1f})  (for information)")
+    floor, floor_cpu = statistics.median(t for t, _, _ in queried), statistics.median(c for _, c, _ in queried)
+    wall, cpu = statistics.median(t for t, _, _ in listed), statistics.median(c for _, c, _ in listed)
+    print(
+        f"ratio cli units list / bare SQLAlchemy query = {wall / floor:.2f} (CPU {cpu / floor_cpu:.2f})"
+        "  (for information)"
+    )
     for name, runs_of in (("cli --help", helped), ("cli units list", listed)):
         print(f"{name}: median {statistics.median(t for t, _, _ in runs_of):.2f} s (target <= {TARGET_SECONDS:.2f} s)")
 
