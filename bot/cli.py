@@ -1,4 +1,9 @@
-"""The `sipasbot` command (README, "What it does today"). User errors end with one line and a non-zero exit."""
+"""The `sipasbot` command (README, "What it does today"). User errors end with one line and a non-zero exit.
+
+This module builds the parser alone, with the wording and nothing of the commands: ``--help`` and a mistyped line
+are answered at once. The commands' code (the application, the database) is in bot/cli_commands.py, loaded once
+the line is parsed; tests/test_cli_imports.py holds both to it.
+"""
 
 from __future__ import annotations
 
