@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings, SettingsError
 from bot.logs import remember_all
-from bot.metrics import Metrics
 from handlers.apikeys import ApiKeyHandler
 from handlers.calendar import WorkCalendar
 from handlers.citizen import CitizenHandler
@@ -23,9 +23,12 @@ from handlers.reporting import Reporter
 from handlers.staff import Alerts, Apologies, Roles
 from handlers.texts import Texts
 from handlers.units import UnitHandler
-from storage import migrate
+from storage import schema_state
 from storage.db import Database
 from survey_forms.catalog import Catalog
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 
 class App:
@@ -89,10 +92,16 @@ class App:
         self.alerts = Alerts(self.services)
         self.period_reports = PeriodReports(self.services, self.digests)
         self.channel_states: dict[str, Callable[[], str]] = {}  # for /healthz: "ok", or what is wrong
-        self.metrics = Metrics()
         self.holding: Callable[[], bool] = lambda: False  # whether this instance delivers (set by the service)
         self.heartbeat_seconds: float | None = None  # set by the service: /healthz then checks the deliverer's
         self.bot_username: str | None = None  # the Telegram bot's username, known once the channel has started
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """The service's metrics (prometheus_client loads with them: a command at the terminal needs none)."""
+        from bot.metrics import Metrics
+
+        return Metrics()
 
     async def load_attachment(self, reference: dict[str, Any]) -> bytes | None:
         """The bytes of a reply's attachment (the printable apology slip), for the channels that send files."""
@@ -105,7 +114,11 @@ class App:
         return None
 
     async def start(self) -> None:
-        """Bring the database schema up to date."""
+        """Bring the database schema up to date (Alembic is loaded only when there is something to migrate)."""
+        if await schema_state.is_current(self.services.database):
+            return
+        from storage import migrate
+
         await migrate.upgrade(self.services.database)
 
     async def close(self) -> None:

@@ -9,15 +9,15 @@ import argparse
 import getpass
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.app import App
 from bot.texts import current_locale, say
-from handlers.audit import AuditTrail, detail_text
 from handlers.errors import InvalidInput, NotFound
 from handlers.names import channel_name
-from handlers.roles import RoleAdmin, masked_chat
-from storage.values import AuditEntry, RoleLine
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from storage.values import AuditEntry, RoleLine
 
 AUDIT_LIMIT = 100_000
 
@@ -69,6 +69,8 @@ def dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]] | Non
 
 
 def _role_text(line: RoleLine, show: Callable[[Any], str]) -> str:
+    from handlers.roles import masked_chat  # the handlers load with the command, not with the parser
+
     revoked = (
         say("cli.roles.revoked_mark", at=show(line.revoked_at), by=line.revoked_by or "—") if line.revoked_at else ""
     )
@@ -88,6 +90,8 @@ def _role_text(line: RoleLine, show: Callable[[Any], str]) -> str:
 
 
 async def _roles_list(app: App, unit: str | None, revoked: bool) -> None:
+    from handlers.roles import RoleAdmin
+
     try:
         lines = await RoleAdmin(app.services).listing(unit, revoked=revoked)
     except NotFound:
@@ -101,6 +105,8 @@ async def _roles_list(app: App, unit: str | None, revoked: bool) -> None:
 
 
 async def _roles_revoke(app: App, ids: list[int]) -> None:
+    from handlers.roles import RoleAdmin, masked_chat
+
     revoked, missing = await RoleAdmin(app.services).revoke(sorted(set(ids)))
     if missing:
         raise InvalidInput(say("cli.roles.not_live", ids=", ".join(f"#{i}" for i in missing)))
@@ -125,6 +131,8 @@ def _action(action: str) -> str:
 
 
 def _entry_text(entry: AuditEntry, show: Callable[[Any], str]) -> str:
+    from handlers.audit import detail_text
+
     return say(
         "cli.audit.line",
         at=show(entry.at),
@@ -137,6 +145,8 @@ def _entry_text(entry: AuditEntry, show: Callable[[Any], str]) -> str:
 
 
 async def _audit_list(app: App, args: argparse.Namespace) -> None:
+    from handlers.audit import AuditTrail
+
     if not 1 <= args.limit <= AUDIT_LIMIT:
         raise InvalidInput(say("cli.audit.bad_limit", max=AUDIT_LIMIT))
     try:

@@ -9,13 +9,14 @@ its apology slips.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.app import App
 from bot.texts import say
 from handlers.errors import InvalidInput
-from handlers.issuers import issuer_among, place_of
-from storage.values import Unit
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from storage.values import Unit
 
 YES = ("yes", "y", "co", "có", "true", "1")
 NO = ("no", "n", "khong", "không", "false", "0")
@@ -68,6 +69,8 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 
 def documents_text(unit: Unit, issuer: Unit) -> str:
     """What ``units list`` and ``units set`` say of a unit's documents: its place and signer, or who issues them."""
+    from handlers.issuers import place_of  # with the storage layer: loaded by a command, not by the parser
+
     if unit.id != issuer.id or not unit.issues_documents:
         return say("cli.units.documents_by", code=issuer.code, name=issuer.name, place=place_of(issuer))
     text = say("cli.units.documents_own", place=place_of(unit))
@@ -108,6 +111,8 @@ async def units_set(app: App, args: argparse.Namespace) -> None:
 
 async def units_list(app: App) -> None:
     """Every unit: its code, name, parent, form, and who issues its documents."""
+    from handlers.issuers import issuer_among
+
     async with app.services.uow(read_only=True) as uow:
         units = await uow.units.all()
     by_id = {u.id: u for u in units}

@@ -26,7 +26,6 @@ from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
-import holidays
 import yaml
 
 WEEKEND = frozenset({5, 6})  # Saturday, Sunday
@@ -65,6 +64,8 @@ def _spelled(name: str) -> str:
 
 @lru_cache(maxsize=64)
 def _library_holidays(year: int) -> dict[date, str]:
+    import holidays  # with its calendars and dateutil: loaded by the first date looked up, not by every start
+
     return dict(holidays.country_holidays("VN", years=year, language="vi").items())
 
 

@@ -14,13 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib import font_manager
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import DateFormatter, DayLocator, date2num
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 FONT = "DejaVu Sans"
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 520, 100
@@ -61,6 +58,7 @@ class ChartLabels:
 
 def font_has_glyphs(text: str) -> bool:
     """Whether the chart's font draws every character of ``text`` (no boxes)."""
+    from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
     font = FT2Font(font_manager.findfont(font_manager.FontProperties(family=FONT), fallback_to_default=False))
@@ -109,6 +107,12 @@ def render_chart(
     """The chart, 1000×520 px, as ``image_format`` bytes: ``png`` (the default), ``jpeg``, ``svg`` or ``pdf``."""
     if image_format not in METADATA:
         raise ValueError(f"cannot draw the chart as {image_format!r}: only {', '.join(METADATA)}")
+    # matplotlib takes a quarter of a second to import: only a drawing loads it, so the command line starts fast
+    from matplotlib import font_manager
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import DateFormatter, DayLocator, date2num
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)

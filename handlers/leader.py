@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers.chart import ChartLabels, DayPoint, render_chart
 from handlers.collation import sorted_vietnamese
@@ -27,26 +27,19 @@ from handlers.digest_lines import backlog_line, dated, ranked, weakest_label
 from handlers.errors import InvalidInput, NotFound
 from handlers.messages import Reply
 from handlers.names import channel_lines
+from handlers.periods import period_kind
 from handlers.privacy import redact
 from handlers.reporting import Period, Reporter, scope_text
 from handlers.staff import LEADER_ROLES
 from handlers.survey import fold
 from handlers.targets import Goal, TargetBook, TargetHandler, met, percent_text, rate_tenths, tenths
-from handlers.workbook import (
-    AnswerRow,
-    ApologySheetRow,
-    LateRow,
-    OfficerRow,
-    ReceiverRow,
-    WorkbookData,
-    build_workbook,
-    issuer,
-)
-from handlers.workbook_sources import gather_extras
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
 from survey_forms.schema import Form
 from survey_forms.scoring import OverallScore, half_up, percent_of, score_form
+
+if TYPE_CHECKING:
+    from handlers.workbook import ReceiverRow
 
 log = logging.getLogger(__name__)
 
@@ -56,27 +49,6 @@ ROLLING_DAYS = 7
 SMALL = 5  # fewer answers (or dossiers) than this: "chưa đủ dữ liệu"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROCESS_POOL_ROWS = 2000
-KINDS = {"ngay": "day", "ngày": "day", "day": "day", "tuan": "week", "tuần": "week", "week": "week"}
-KINDS |= {
-    "thang": "month",
-    "tháng": "month",
-    "month": "month",
-    "quy": "quarter",
-    "quý": "quarter",
-    "quarter": "quarter",
-}
-# 6 months, 9 months and the year, as the seeds report them ("quý I, 6 tháng, 9 tháng, năm")
-KINDS |= {
-    "6thang": "half_year",
-    "6months": "half_year",
-    "half_year": "half_year",
-    "9thang": "nine_months",
-    "9months": "nine_months",
-    "nine_months": "nine_months",
-    "nam": "year",
-    "year": "year",
-}
-PERIOD_CHOICES = "ngay, tuan, thang, quy, 6thang, 9thang, nam"
 PERIOD_TITLES = {"half_year": "6 tháng đầu năm", "nine_months": "9 tháng đầu năm", "year": "năm"}
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; docs/METHOD.md, targets)
@@ -112,12 +84,6 @@ def month_of(day: date) -> Period:
     start = day.replace(day=1)
     next_start = (start + timedelta(days=32)).replace(day=1)
     return Period(start, next_start - timedelta(days=1))
-
-
-def period_kind(text: str) -> str | None:
-    """``"6 tháng"``, ``"6thang"``, ``"9 THÁNG"``, ``"năm"``, ``"quý"``… as a period kind; None when unknown."""
-    folded = fold(text).replace(" ", "").replace("_", "")
-    return KINDS.get(folded) or KINDS.get(fold(text)) or KINDS.get(text.strip().lower())
 
 
 CHILDREN_WORDS = ("gom don vi truc thuoc", "gom truc thuoc", "truc thuoc", "children")  # folded, longest first
@@ -745,6 +711,18 @@ class PeriodReports:
         self, unit_code: str, period: Period, title: str, *, officers: bool = True, include_children: bool = False
     ) -> bytes:
         """The workbook of ``unit_code`` (with the units below it if ``include_children``) for ``period``."""
+        # openpyxl, under the workbook, is loaded by the first workbook, not by every process that reads reports
+        from handlers.workbook import (
+            AnswerRow,
+            ApologySheetRow,
+            LateRow,
+            OfficerRow,
+            WorkbookData,
+            build_workbook,
+            issuer,
+        )
+        from handlers.workbook_sources import gather_extras
+
         services, policy = self.services, self.services.policy
         report = await self.reporter.satisfaction(unit_code, period, include_children=include_children, breakdowns=True)
         start, end = policy.day_start(period.start), policy.day_start(period.end + timedelta(days=1))
@@ -962,6 +940,8 @@ def _receiver_rows(
     form: Form, received: Sequence[ReceiverCounts], answers: Sequence[ReceiverAnswerCount]
 ) -> list[ReceiverRow]:
     """Each receiving officer with dossiers taken in or answers in the period: counts, satisfaction (n < 5 hidden)."""
+    from handlers.workbook import ReceiverRow
+
     counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for a in answers:
         if a.value is not None:

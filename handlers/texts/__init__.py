@@ -7,7 +7,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-import yaml
+from survey_forms.yaml_text import load_shipped
 
 TEXTS_DIR = Path(__file__).parent
 LOCALES = ("vi", "en")
@@ -34,7 +34,7 @@ class Texts:
         catalogs: dict[str, dict[str, str]] = {}
         for locale in LOCALES:
             path = directory / f"{locale}.yaml"
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = load_shipped(path.read_text(encoding="utf-8"))  # our own catalogs only
             if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
                 raise TextsError(f"{path}: expected a mapping of keys to strings")
             catalogs[locale] = {str(k): unicodedata.normalize("NFC", v) for k, v in raw.items()}
