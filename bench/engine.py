@@ -94,7 +94,7 @@ async def bare_round(path: Path, people: int, round_: int) -> tuple[int, float]:
         for pragma in (
             f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
             "journal_mode = WAL",
-            "synchronous = FULL",
+            "synchronous = NORMAL",
             "foreign_keys = ON",
         ):
             await connection.execute(f"PRAGMA {pragma}")
