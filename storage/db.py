@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from storage.sqlite_driver import OneTripConnection, one_trip_dbapi
+from storage.sqlite_driver import LATER, OneTripConnection, OneTripCursor, one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL: connections each instance keeps open, and as many again lent out in a burst (docs/OPERATIONS.md)
@@ -57,6 +57,11 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
             driver_connection.defer_begin(statement)  # sent with the transaction's first statement
         else:
             connection.exec_driver_sql(statement)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _on_execute(_conn: Connection, cursor: Any, _sql: str, _params: Any, context: Any, _many: bool) -> None:
+        if context is not None and context.execution_options.get(LATER) and isinstance(cursor, OneTripCursor):
+            cursor.later = True  # a write nobody reads: it travels with the next statement or the commit
 
 
 def _check_sqlite_folder(database: str | None) -> None:

@@ -59,6 +59,7 @@ from storage.models import (
     PlatformTokenRow,
     UnitRow,
 )
+from storage.sqlite_driver import WRITE_LATER
 from storage.values import (
     Answer,
     ApiKey,
@@ -497,7 +498,7 @@ class InvitationRepository(_Repository):
         """
         parameters = {"invitation_id": invitation_id, "cursor": cursor, "now": now}
         if not next_turn:
-            await self._run(self._prepared(_advance), parameters)
+            await self.connection.execute(self._prepared(_advance), parameters, execution_options=WRITE_LATER)
             return 0
         turn = (await self.connection.execute(self._prepared(_advance_turn), parameters)).scalar()
         return int(turn) if turn is not None else 0
@@ -668,6 +669,7 @@ class AnswerRepository(_Repository):
                 "field_id": field_id,
                 "answered_at": now,
             },
+            execution_options=WRITE_LATER,
         )
 
     async def delete(self, invitation_id: int, codes: Iterable[str]) -> None:
@@ -815,7 +817,7 @@ class OutboxRepository(_Repository):
         if self.dialect == "postgresql":  # wake the delivering instance at commit (NOTIFY is transactional)
             await self.connection.execute(self._prepared(_notify))
         if dedupe_key is None:
-            await self.connection.execute(self._prepared(_queue), parameters)
+            await self.connection.execute(self._prepared(_queue), parameters, execution_options=WRITE_LATER)
             return True
         del parameters["now"]
         parameters.update(status="pending", attempts=0, created_at=now)
