@@ -64,7 +64,7 @@ class App:
         calendar = WorkCalendar.load(settings.holidays_file)
         self.wakeup = asyncio.Event()
         self.services = Services(
-            database=Database(settings.database_url),
+            database=Database(settings.database_url, pool_size=settings.database_pool_size),
             catalog=catalog,
             texts=Texts.load(),
             policy=policy,

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIPAS_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///sipasbot.db"
+    database_pool_size: int = Field(default=10, ge=1, le=500)  # PostgreSQL: connections kept open per instance
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8080"  # not set: follows SIPAS_HTTP_HOST and SIPAS_HTTP_PORT

@@ -118,7 +118,7 @@ class _Turn:
         self.current: Invitation | None = None  # the person's current survey, as loaded with the chat
         self.current_field_id: int | None = None
         self.current_known = False
-        self.claimed: dict[int, int] = {}  # invitation id -> the turn a valid press took, for the message it asks
+        self.claimed: dict[int, int] = {}  # invitation id -> the turn taken (by a press or a move), for the message
 
     # --- plumbing
 
@@ -144,6 +144,7 @@ class _Turn:
         if found is not None:
             self.chat, self.current, self.current_field_id = found.chat, found.invitation, found.field_id
             self.current_known = True
+            self.uow.drafts.know(found.chat.id, found.draft)  # the desks' draft checks ask nothing more
             self.locale = self.chat.locale
             if self.chat.status == "window_closed" and self.inbound.kind != "blocked":
                 # the person wrote: the platform's reply window is open again
@@ -646,7 +647,7 @@ class _Turn:
         else:
             await self.uow.answers.delete(invitation.id, [question.code])
             answers.pop(question.code, None)
-        await self.uow.invitations.advance(invitation.id, question.code, self.now)
+        await self.advance(invitation, question.code)
         self.invitation_id = invitation.id
         self.replies.append(await self.render(form, invitation, question, answers))
         self.ack = self.t("survey.recorded")
@@ -659,6 +660,15 @@ class _Turn:
         one further up; that new message is then the one the next press edits.
         """
         return self.inbound.kind == "choice"
+
+    async def advance(self, invitation: Invitation, code: str) -> None:
+        """Move the survey to ``code``; its message takes the next turn in the same statement (unless a press did)."""
+        if invitation.id in self.claimed:
+            await self.uow.invitations.advance(invitation.id, code, self.now)
+        else:
+            self.claimed[invitation.id] = await self.uow.invitations.advance(
+                invitation.id, code, self.now, next_turn=True
+            )
 
     async def render(
         self,
@@ -726,7 +736,7 @@ class _Turn:
         if following is None:
             await self.complete(invitation, form, values)
             return
-        await uow.invitations.advance(invitation.id, following.code, self.now)
+        await self.advance(invitation, following.code)
         self.replies.append(await self.render(form, invitation, following, answers))
 
     async def go_back(self, form: Form, invitation: Invitation, question: Question) -> None:
@@ -738,7 +748,7 @@ class _Turn:
             self.say("survey.first_question")
             self.replies.append(await self.render(form, invitation, question, answers, fresh=True))
             return
-        await self.uow.invitations.advance(invitation.id, previous.code, self.now)
+        await self.advance(invitation, previous.code)
         self.replies.append(await self.render(form, invitation, previous, answers))
 
     async def ask_again(self, form: Form, invitation: Invitation, question: Question) -> None:

@@ -11,9 +11,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from storage.sqlite_driver import OneTripConnection, one_trip_dbapi
+from storage.sqlite_driver import LATER, OneTripConnection, OneTripCursor, one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL: connections each instance keeps open, and as many again lent out in a burst (docs/OPERATIONS.md)
+POOL_SIZE = 10
 SORTER_THREADS = min(4, os.cpu_count() or 1)
 READ_ONLY = "sipas_read_only"
 
@@ -41,7 +43,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA threads = {SORTER_THREADS}")  # large GROUP BYs sort in parallel
         cursor.close()
@@ -55,6 +57,11 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
             driver_connection.defer_begin(statement)  # sent with the transaction's first statement
         else:
             connection.exec_driver_sql(statement)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _on_execute(_conn: Connection, cursor: Any, _sql: str, _params: Any, context: Any, _many: bool) -> None:
+        if context is not None and context.execution_options.get(LATER) and isinstance(cursor, OneTripCursor):
+            cursor.later = True  # a write nobody reads: it travels with the next statement or the commit
 
 
 def _check_sqlite_folder(database: str | None) -> None:
@@ -74,8 +81,12 @@ def _check_sqlite_folder(database: str | None) -> None:
         )
 
 
-def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for ``url`` (sqlite+aiosqlite or postgresql+asyncpg)."""
+def create_engine(url: str, *, pool_size: int = POOL_SIZE, **options: Any) -> AsyncEngine:
+    """An async engine for ``url`` (sqlite+aiosqlite or postgresql+asyncpg).
+
+    ``pool_size``: on PostgreSQL, the connections kept open, and as many more opened for a burst; SQLite has one
+    writer at a time (``Database.write_lock``), so its pool stays SQLAlchemy's own.
+    """
     try:
         parsed = make_url(url)
     except Exception:  # noqa: BLE001 - sqlalchemy raises several types for a bad URL
@@ -97,6 +108,8 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         if parsed.get_driver_name() != "asyncpg":
             raise DatabaseError("PostgreSQL needs the async driver: use postgresql+asyncpg://…", "database.pg_driver")
         options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_size", pool_size)
+        options.setdefault("max_overflow", pool_size)
         return create_async_engine(parsed, **options)
     raise DatabaseError(
         f"unsupported database {backend!r}: use SQLite or PostgreSQL", "database.unsupported", backend=backend
@@ -106,9 +119,9 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
 class Database:
     """An engine and its connection pool, made once by the composition root."""
 
-    def __init__(self, url: str, **options: Any) -> None:
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE, **options: Any) -> None:
         self.url = url
-        self.engine = create_engine(url, **options)
+        self.engine = create_engine(url, pool_size=pool_size, **options)
         # SQLite has one writer at a time; writers in this process queue here rather than in SQLite's
         # busy handler, which sleeps in steps of milliseconds (other processes still wait on the timeout)
         self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None

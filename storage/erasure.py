@@ -18,6 +18,7 @@ from storage.repositories import (
     APOLOGIES,
     AUDIT,
     DOSSIERS,
+    DRAFTS,
     EVENTS,
     INBOUND,
     INBOX,
@@ -25,7 +26,7 @@ from storage.repositories import (
     PEOPLE,
     _Repository,
 )
-from storage.staff_repositories import DRAFTS, FEEDBACK, FILES, ROLES, SURVEY_COMMENTS
+from storage.staff_repositories import FEEDBACK, FILES, ROLES, SURVEY_COMMENTS
 
 BATCH = 500
 

@@ -45,6 +45,7 @@ from storage.models import (
     AuditRow,
     DossierEventRow,
     DossierRow,
+    DraftRow,
     FeedbackRow,
     FieldRow,
     IdempotencyRow,
@@ -58,6 +59,7 @@ from storage.models import (
     PlatformTokenRow,
     UnitRow,
 )
+from storage.sqlite_driver import WRITE_LATER
 from storage.values import (
     BULK,
     INTERACTIVE,
@@ -70,6 +72,7 @@ from storage.values import (
     ChatSurvey,
     Dossier,
     DossierEvent,
+    Draft,
     Invitation,
     KeptUpdate,
     OutboxMessage,
@@ -100,6 +103,7 @@ JOB_RUNS = cast(Table, JobRunRow.__table__)
 AUDIT = cast(Table, AuditRow.__table__)
 FEEDBACK = cast(Table, FeedbackRow.__table__)
 TOKENS = cast(Table, PlatformTokenRow.__table__)
+DRAFTS = cast(Table, DraftRow.__table__)
 
 OPEN_INVITATION = ("sent", "started")
 CLOSED_DOSSIER = ("returned", "cancelled")
@@ -258,7 +262,7 @@ class PersonRepository(_Repository):
 
 
 def _chat_survey(dialect: str) -> Select[Any]:
-    """A chat with its current survey and that dossier's field.
+    """A chat with its current survey, that dossier's field and the chat's draft.
 
     The chat's current survey is one being asked in a chat (it has a current question): one asked on this chat's
     channel first, a started one first, then the oldest. An open rating on another channel (a ZNS template, which
@@ -282,12 +286,13 @@ def _chat_survey(dialect: str) -> Select[Any]:
         .scalar_subquery()
     )
     survey_columns = [c.label(f"survey_{c.name}") for c in INVITATIONS.c]
+    draft_columns = [DRAFTS.c.kind.label("draft_kind"), DRAFTS.c.data.label("draft_data")]
     return (
-        select(CHATS, *survey_columns, DOSSIERS.c.field_id.label("survey_field_id"))
+        select(CHATS, *survey_columns, DOSSIERS.c.field_id.label("survey_field_id"), *draft_columns)
         .select_from(
-            CHATS.outerjoin(INVITATIONS, INVITATIONS.c.id == current).outerjoin(
-                DOSSIERS, DOSSIERS.c.id == INVITATIONS.c.dossier_id
-            )
+            CHATS.outerjoin(INVITATIONS, INVITATIONS.c.id == current)
+            .outerjoin(DOSSIERS, DOSSIERS.c.id == INVITATIONS.c.dossier_id)
+            .outerjoin(DRAFTS, DRAFTS.c.identity_id == CHATS.c.id)
         )
         .where(CHATS.c.channel == bindparam("channel"), CHATS.c.external_id == bindparam("external_id"))
     )
@@ -303,7 +308,7 @@ class ChatRepository(_Repository):
         )
 
     async def with_survey(self, channel: str, external_id: str) -> ChatSurvey | None:
-        """The chat, its person's current survey and that dossier's field, in one query."""
+        """The chat, its person's current survey, that dossier's field and the chat's draft, in one query."""
         row = (
             await self.connection.execute(
                 self._prepared(_chat_survey), {"channel": channel, "external_id": external_id}
@@ -315,7 +320,11 @@ class ChatRepository(_Repository):
         invitation = None
         if mapping["survey_id"] is not None:
             invitation = Invitation(**{name: mapping[f"survey_{name}"] for name in _names(Invitation)})
-        return ChatSurvey(_value(Chat, row), invitation, mapping["survey_field_id"])
+        chat = _value(Chat, row)
+        draft = None
+        if mapping["draft_kind"] is not None:
+            draft = Draft(chat.id, mapping["draft_kind"], mapping["draft_data"])
+        return ChatSurvey(chat, invitation, mapping["survey_field_id"], draft)
 
     async def get_by_id(self, chat_id: int) -> Chat:
         """The chat with id ``chat_id``."""
@@ -483,12 +492,18 @@ class InvitationRepository(_Repository):
         """Change some of an invitation's fields."""
         await self._run(update(INVITATIONS).where(INVITATIONS.c.id == invitation_id).values(**values))
 
-    async def advance(self, invitation_id: int, cursor: str | None, now: datetime) -> None:
-        """Move the conversation to ``cursor`` and mark the survey started if it was only offered."""
-        await self._run(
-            self._prepared(_advance),
-            {"invitation_id": invitation_id, "cursor": cursor, "now": now},
-        )
+    async def advance(self, invitation_id: int, cursor: str | None, now: datetime, *, next_turn: bool = False) -> int:
+        """Move the conversation to ``cursor`` and mark the survey started if it was only offered.
+
+        ``next_turn``: the message asking ``cursor`` takes the invitation's next turn in the same statement (as
+        ``take_turn`` without ``expected``); the new turn is returned (0 otherwise).
+        """
+        parameters = {"invitation_id": invitation_id, "cursor": cursor, "now": now}
+        if not next_turn:
+            await self.connection.execute(self._prepared(_advance), parameters, execution_options=WRITE_LATER)
+            return 0
+        turn = (await self.connection.execute(self._prepared(_advance_turn), parameters)).scalar()
+        return int(turn) if turn is not None else 0
 
     async def take_turn(self, invitation_id: int, expected: int | None = None) -> int | None:
         """Move the invitation to its next turn (a new survey message is sent); the new turn.
@@ -596,6 +611,10 @@ def _advance(dialect: str) -> Update:
     )
 
 
+def _advance_turn(dialect: str) -> Any:
+    return _advance(dialect).values(turn=INVITATIONS.c.turn + 1).returning(INVITATIONS.c.turn)
+
+
 def _upsert_answer(dialect: str) -> Insert:
     statement = _insert(dialect, ANSWERS).values(
         invitation_id=bindparam("invitation_id"),
@@ -652,6 +671,7 @@ class AnswerRepository(_Repository):
                 "field_id": field_id,
                 "answered_at": now,
             },
+            execution_options=WRITE_LATER,
         )
 
     async def delete(self, invitation_id: int, codes: Iterable[str]) -> None:
@@ -806,7 +826,7 @@ class OutboxRepository(_Repository):
         if self.dialect == "postgresql":  # wake the delivering instance at commit (NOTIFY is transactional)
             await self.connection.execute(self._prepared(_notify))
         if dedupe_key is None:
-            await self.connection.execute(self._prepared(_queue), parameters)
+            await self.connection.execute(self._prepared(_queue), parameters, execution_options=WRITE_LATER)
             return True
         del parameters["now"]
         parameters.update(status="pending", attempts=0, created_at=now)

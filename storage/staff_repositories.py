@@ -7,10 +7,10 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import (
     AlertRow,
-    DraftRow,
     FeedbackRow,
     FileRow,
     InstanceRow,
@@ -18,7 +18,17 @@ from storage.models import (
     RoleRow,
     SurveyCommentRow,
 )
-from storage.repositories import APOLOGIES, CHATS, DOSSIERS, INVITATIONS, UNITS, _insert, _Repository, _value
+from storage.repositories import (
+    APOLOGIES,
+    CHATS,
+    DOSSIERS,
+    DRAFTS,
+    INVITATIONS,
+    UNITS,
+    _insert,
+    _Repository,
+    _value,
+)
 from storage.values import (
     Apology,
     ApologyLine,
@@ -34,7 +44,6 @@ from storage.values import (
 
 ROLES = cast(Table, RoleRow.__table__)
 INVITES = cast(Table, InviteRow.__table__)
-DRAFTS = cast(Table, DraftRow.__table__)
 ALERTS = cast(Table, AlertRow.__table__)
 FEEDBACK = cast(Table, FeedbackRow.__table__)
 FILES = cast(Table, FileRow.__table__)
@@ -195,14 +204,29 @@ class InviteRepository(_Repository):
 
 
 class DraftRepository(_Repository):
-    """What a chat is in the middle of."""
+    """What a chat is in the middle of.
+
+    The draft read with the chat (``ChatRepository.with_survey``) is handed to ``know``: ``get`` then answers
+    from it instead of asking again, until this unit of work changes that chat's draft.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(connection)
+        self._known: dict[int, Draft | None] = {}
+
+    def know(self, identity_id: int, draft: Draft | None) -> None:
+        """The chat's draft as read in this transaction (None: it has none)."""
+        self._known[identity_id] = draft
 
     async def get(self, identity_id: int) -> Draft | None:
         """The chat's draft, if any."""
+        if identity_id in self._known:
+            return self._known[identity_id]
         return await self._first(Draft, select(DRAFTS).where(DRAFTS.c.identity_id == identity_id))
 
     async def put(self, identity_id: int, kind: str, data: dict[str, Any], now: datetime) -> None:
         """Start or change the chat's draft."""
+        self._known.pop(identity_id, None)
         values = {"kind": kind, "data": data, "updated_at": now}
         statement = (
             _insert(self.dialect, DRAFTS)
@@ -213,6 +237,7 @@ class DraftRepository(_Repository):
 
     async def drop(self, identity_id: int) -> None:
         """Forget the chat's draft."""
+        self._known.pop(identity_id, None)
         await self._run(delete(DRAFTS).where(DRAFTS.c.identity_id == identity_id))
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +31,7 @@ from storage.repositories import (
     PersonRepository,
     TokenRepository,
     UnitRepository,
+    _Repository,
 )
 from storage.staff_repositories import (
     AlertRepository,
@@ -42,9 +45,59 @@ from storage.staff_repositories import (
     SurveyCommentRepository,
 )
 
+R = TypeVar("R")
+
+
+class _Made(Generic[R]):
+    """A repository of the unit of work, made on first use: most transactions use a few of the thirty."""
+
+    def __init__(self, kind: Callable[[AsyncConnection], R]) -> None:
+        self.kind = kind
+        self.name = ""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    def __get__(self, uow: UnitOfWork, owner: type[Any] | None = None) -> R:
+        repository = self.kind(uow.connection)
+        uow.__dict__[self.name] = repository  # kept for the rest of the transaction
+        return repository
+
 
 class UnitOfWork:
     """``async with UnitOfWork(db) as uow: ...; await uow.commit()`` — leaving without commit rolls back."""
+
+    units = _Made(UnitRepository)
+    people = _Made(PersonRepository)
+    chats = _Made(ChatRepository)
+    fields = _Made(FieldRepository)
+    dossiers = _Made(DossierRepository)
+    invitations = _Made(InvitationRepository)
+    answers = _Made(AnswerRepository)
+    inbound = _Made(InboundRepository)
+    inbox = _Made(InboxRepository)
+    outbox = _Made(OutboxRepository)
+    jobs = _Made(JobRunRepository)
+    audit = _Made(AuditRepository)
+    api_keys = _Made(ApiKeyRepository)
+    idempotency = _Made(IdempotencyRepository)
+    reports = _Made(ReportRepository)
+    digests = _Made(DigestRepository)
+    tokens = _Made(TokenRepository)
+    roles = _Made(RoleRepository)
+    invites = _Made(InviteRepository)
+    drafts = _Made(DraftRepository)
+    alerts = _Made(AlertRepository)
+    feedback = _Made(FeedbackRepository)
+    apologies = _Made(ApologyRepository)
+    files = _Made(FileRepository)
+    instances = _Made(InstanceRepository)
+    survey_comments = _Made(SurveyCommentRepository)
+    targets = _Made(TargetRepository)
+    leader_figures = _Made(LeaderFigureRepository)
+    erasure = _Made(ErasureRepository)
+    link_codes = _Made(LinkCodeRepository)
+    console_inbox = _Made(ConsoleInboxRepository)
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self._database = database
@@ -70,44 +123,14 @@ class UnitOfWork:
             self._release()
             raise
         try:
-            connection = await connection.execution_options(**{READ_ONLY: self._read_only})
+            if self._read_only:  # a writing transaction is the default (db.py): no options to set
+                connection = await connection.execution_options(**{READ_ONLY: True})
             await connection.begin()
         except BaseException:
             await connection.close()
             self._release()
             raise
         self._connection = connection
-        self.units = UnitRepository(connection)
-        self.people = PersonRepository(connection)
-        self.chats = ChatRepository(connection)
-        self.fields = FieldRepository(connection)
-        self.dossiers = DossierRepository(connection)
-        self.invitations = InvitationRepository(connection)
-        self.answers = AnswerRepository(connection)
-        self.inbound = InboundRepository(connection)
-        self.inbox = InboxRepository(connection)
-        self.outbox = OutboxRepository(connection)
-        self.jobs = JobRunRepository(connection)
-        self.audit = AuditRepository(connection)
-        self.api_keys = ApiKeyRepository(connection)
-        self.idempotency = IdempotencyRepository(connection)
-        self.reports = ReportRepository(connection)
-        self.digests = DigestRepository(connection)
-        self.tokens = TokenRepository(connection)
-        self.roles = RoleRepository(connection)
-        self.invites = InviteRepository(connection)
-        self.drafts = DraftRepository(connection)
-        self.alerts = AlertRepository(connection)
-        self.feedback = FeedbackRepository(connection)
-        self.apologies = ApologyRepository(connection)
-        self.files = FileRepository(connection)
-        self.instances = InstanceRepository(connection)
-        self.survey_comments = SurveyCommentRepository(connection)
-        self.targets = TargetRepository(connection)
-        self.leader_figures = LeaderFigureRepository(connection)
-        self.erasure = ErasureRepository(connection)
-        self.link_codes = LinkCodeRepository(connection)
-        self.console_inbox = ConsoleInboxRepository(connection)
         return self
 
     async def __aexit__(
@@ -122,6 +145,8 @@ class UnitOfWork:
                 await connection.close()
             finally:
                 self._connection = None
+                for name in [n for n, v in self.__dict__.items() if isinstance(v, _Repository)]:
+                    del self.__dict__[name]  # the next transaction makes its own
                 self._release()
 
     def _release(self) -> None:

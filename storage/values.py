@@ -234,11 +234,12 @@ class SurveyCounts:
 
 @dataclass(frozen=True)
 class ChatSurvey:
-    """A chat, its person's current survey (if any) and the field of that survey's dossier."""
+    """A chat, its person's current survey (if any), the field of that survey's dossier and the chat's draft."""
 
     chat: Chat
     invitation: Invitation | None
     field_id: int | None
+    draft: Draft | None = None
 
 
 @dataclass(frozen=True)
