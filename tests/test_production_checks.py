@@ -4,7 +4,7 @@
   and one per unknown `SIPAS_…` variable of the environment or of `.env` ("did you mean …"); left unset, the
   public address follows the port;
 - the channels reach the platforms through an HTTP(S) proxy given in the environment (`HTTPS_PROXY`,
-  `HTTP_PROXY`): the Zalo clients (aiohttp, `trust_env`) and Telegram's (httpx) — here through a proxy on
+  `HTTP_PROXY`): the Zalo Bot's and the Zalo OA's clients (aiohttp) and Telegram's (httpx) — here through a proxy on
   loopback that records what it forwards, the platforms being the in-repo emulators over plain HTTP;
 - `sipasbot dossiers import` exits with status 3 when rows were refused, the good rows imported;
 - `sipasbot demo` keeps its own database file and refuses one that holds real units.
@@ -27,6 +27,7 @@ import pytest
 
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo_bot import ZaloBotEmulator
+from tests.emulators.zalo_oa import ZaloOAEmulator
 from tests.telegram_service import free_port
 
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
@@ -192,6 +193,7 @@ async def test_the_channels_reach_the_platforms_through_the_proxy_the_environmen
     async with (
         TelegramEmulator(token=telegram_token) as telegram,
         ZaloBotEmulator(token=zalo_token) as zalo,
+        ZaloOAEmulator(app_id="1234567890", app_secret="app-secret", oa_secret_key="oa-secret-key") as oa,
         RecordingProxy() as proxy,
     ):
         port = free_port()
@@ -202,6 +204,13 @@ async def test_the_channels_reach_the_platforms_through_the_proxy_the_environmen
             SIPAS_TELEGRAM_API_URL=telegram.api_url,
             SIPAS_ZALO_BOT_TOKEN=zalo_token,
             SIPAS_ZALO_BOT_API_URL=zalo.api_url,
+            SIPAS_ZALO_OA_APP_ID="1234567890",
+            SIPAS_ZALO_OA_APP_SECRET="app-secret",
+            SIPAS_ZALO_OA_SECRET_KEY="oa-secret-key",
+            SIPAS_ZALO_OA_ACCESS_TOKEN=oa.access_token,
+            SIPAS_ZALO_OA_REFRESH_TOKEN=oa.refresh_token,
+            SIPAS_ZALO_OA_API_URL=oa.api_url,
+            SIPAS_ZALO_OA_OAUTH_URL=oa.oauth_url,
             HTTP_PROXY=proxy.url,
             HTTPS_PROXY=proxy.url,
         )
@@ -210,6 +219,8 @@ async def test_the_channels_reach_the_platforms_through_the_proxy_the_environmen
                 lambda: (
                     any(f"{telegram.api_url}{telegram_token}/" in r for r in proxy.requests)
                     and any(f"{zalo.api_url}{zalo_token}/" in r for r in proxy.requests)
+                    # the OA's first pair has no known expiry: its start refreshes it, through the proxy
+                    and any(f"{oa.oauth_url.rstrip('/')}/v4/oa/access_token " in r for r in proxy.requests)
                 ),
                 log,
             )

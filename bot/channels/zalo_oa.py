@@ -32,6 +32,7 @@ from aiohttp import web
 
 from bot.channels.base import Delivery, json_object, json_text, platform_id
 from bot.channels.plain import render_plain, split_text, with_links
+from bot.channels.proxies import EnvProxies
 from bot.logs import remember_secrets
 from bot.web.server import error_response
 from handlers.context import Services
@@ -89,10 +90,17 @@ def signature(app_id: str, raw_body: bytes, timestamp: str, secret_key: str) -> 
 class ZaloTokens:
     """The OA token pair: loaded from the database, refreshed before expiry, rotated in one transaction."""
 
-    def __init__(self, config: ZaloOAConfig, services: Services, session: Callable[[], aiohttp.ClientSession]) -> None:
+    def __init__(
+        self,
+        config: ZaloOAConfig,
+        services: Services,
+        session: Callable[[], aiohttp.ClientSession],
+        proxies: EnvProxies | None = None,
+    ) -> None:
         self.config = config
         self.services = services
         self._session = session
+        self._proxies = proxies or EnvProxies()
         self._lock = asyncio.Lock()
         self._current: PlatformToken | None = None
 
@@ -191,11 +199,13 @@ class ZaloTokens:
 
     async def _exchange(self, refresh_token: str) -> tuple[str, str, int]:
         config = self.config
+        url = config.oauth_url.rstrip("/") + "/v4/oa/access_token"
         async with self._session().post(
-            config.oauth_url.rstrip("/") + "/v4/oa/access_token",
+            url,
             headers={"secret_key": config.app_secret},
             data={"refresh_token": refresh_token, "app_id": config.app_id, "grant_type": "refresh_token"},
             timeout=aiohttp.ClientTimeout(total=config.timeout_seconds),
+            **self._proxies.options(url),
         ) as response:
             if response.status >= 500:
                 raise aiohttp.ClientResponseError(
@@ -235,14 +245,15 @@ class ZaloApi:
     services: Services
     _session: aiohttp.ClientSession | None = None
     tokens: ZaloTokens = field(init=False)
+    proxies: EnvProxies = field(default_factory=EnvProxies)  # the environment's proxy, looked up once per host
 
     def __post_init__(self) -> None:
-        self.tokens = ZaloTokens(self.config, self.services, self.session)
+        self.tokens = ZaloTokens(self.config, self.services, self.session, self.proxies)
 
     def session(self) -> aiohttp.ClientSession:
         """The HTTP client, opened on first use."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32), trust_env=True)
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
         return self._session
 
     async def close(self) -> None:
@@ -265,6 +276,7 @@ class ZaloApi:
             json=body,
             headers={"access_token": token},
             timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
+            **self.proxies.options(url),
         ) as response:
             if response.status >= 500 or response.status == 429:
                 raise aiohttp.ClientResponseError(
