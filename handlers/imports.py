@@ -11,7 +11,6 @@ dossier code given by an earlier row of the file makes a later row an error of i
 from __future__ import annotations
 
 import csv
-import io
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -452,23 +451,31 @@ def _open_workbook(path: Path, sheet: str | None) -> _Table:
 
 
 def _open_csv(path: Path) -> _Table:
+    """The rows of a CSV file, read as they are taken: one pass first checks the encoding and counts them."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            sample = file.read(65536)
+            file.seek(0)
+            delimiter = _delimiter(sample)
+            total = sum(1 for _ in csv.reader(file, delimiter=delimiter))
+        file = path.open(encoding="utf-8-sig", newline="")
     except UnicodeDecodeError:
         raise ImportFileError(f"không đọc được tệp {path.name}: cần mã hóa UTF-8") from None
-    except OSError as exc:
-        raise ImportFileError(f"không đọc được tệp {path.name}: {_reason(exc)}") from None
-    sample = text[:65536]
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;").delimiter
-    except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        delimiter = ";" if first.count(";") > first.count(",") else ","
-    try:
-        rows: list[Sequence[Cell]] = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise ImportFileError(f"không đọc được tệp {path.name}: {_reason(exc)}") from None
-    return _Table(iter(rows), len(rows), lambda: None)
+    except OSError as exc:
+        raise ImportFileError(f"không đọc được tệp {path.name}: {_reason(exc)}") from None
+    rows: Iterator[Sequence[Cell]] = csv.reader(file, delimiter=delimiter)
+    return _Table(rows, total, file.close)
+
+
+def _delimiter(sample: str) -> str:
+    """A CSV file's delimiter, comma or semicolon, from its first characters."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;").delimiter
+    except csv.Error:
+        first = sample.splitlines()[0] if sample else ""
+        return ";" if first.count(";") > first.count(",") else ","
 
 
 def _header(rows: Sequence[tuple[int, Sequence[Cell]]]) -> tuple[int, dict[str, int], list[str]]:
