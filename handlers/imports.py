@@ -2,10 +2,12 @@
 
 Columns are found by their headers (Vietnamese, with or without accents, any case), in the first of the
 first ten rows that holds every required header. Each row becomes an upsert and the events its status and
-dates imply (docs/METHOD.md), applied in a savepoint of its own, so that a bad row spoils only itself and is
-reported as ``row N: …``; rows are committed in transactions of ``BATCH_ROWS``. An event seen before and an
-upsert of the same data change nothing: importing the same file twice changes nothing the second time. A
-dossier code given by an earlier row of the file makes a later row an error of its own (the first row wins).
+dates imply (docs/METHOD.md); a bad row spoils only itself and is reported as ``row N: …``. Rows whose dossier
+is new are checked first and written a run at a time, one statement per table (handlers/import_batches.py);
+a row for a dossier already stored is applied in a savepoint of its own. Rows are committed in transactions
+of ``BATCH_ROWS``. An event seen before and an upsert of the same data change nothing: importing the same
+file twice changes nothing the second time. A dossier code given by an earlier row of the file makes a later
+row an error of its own (the first row wins).
 """
 
 from __future__ import annotations
