@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import event, select
 
 from handlers.context import Services
 from handlers.dossiers import ContactInput, DossierHandler, DossierInput
-from handlers.imports import DossierImporter, RowError
+from handlers.imports import DossierImporter, ImportFileError, RowError
 from storage.db import Database
 from storage.repositories import DOSSIERS, EVENTS, FIELDS, INVITATIONS, PEOPLE
 from tests.helpers import add_unit
@@ -179,3 +180,46 @@ async def test_a_batch_of_new_dossiers_is_written_with_a_few_statements_not_seve
         ]
         assert (await uow.invitations.for_dossier((await uow.dossiers.get_by_code("P8-B005")).id)) is not None
         assert (await uow.dossiers.get_by_code("P8-B004")).state == "cancelled"
+
+
+async def test_a_csv_file_read_row_by_row_is_still_refused_whole_when_a_late_line_is_not_utf8(
+    services: Services, tmp_path: Path
+) -> None:
+    await add_unit(services)
+    header = "Mã hồ sơ;Thủ tục;Lĩnh vực;Ngày tiếp nhận;Ngày hẹn trả;Chủ hồ sơ\n"
+    rows = "".join(f"P8-C{index:05d};Khai sinh;Hộ tịch;10/11/2026;20/11/2026;Lê Thị Hoà\n" for index in range(3000))
+    latin = b"P8-X;Khai sinh;H\xf4 t\xecch;10/11/2026;20/11/2026;L\xea Hoa\n"  # far past the first 64 KiB
+    path = tmp_path / "latin-cuoi.csv"
+    path.write_bytes((header + rows).encode("utf-8") + latin)
+
+    with pytest.raises(ImportFileError) as refused:
+        await DossierImporter(services).run(path, unit="P8")
+
+    assert str(refused.value) == "không đọc được tệp latin-cuoi.csv: cần mã hóa UTF-8"
+    async with services.uow(read_only=True) as uow:
+        assert await uow.dossiers.by_codes(["P8-C00000", "P8-C02999"]) == []
+
+
+async def test_a_csv_file_of_several_batches_reports_its_progress_against_its_row_count(
+    services: Services, tmp_path: Path
+) -> None:
+    await add_unit(services)
+    header = "Mã hồ sơ,Thủ tục,Lĩnh vực,Ngày tiếp nhận,Ngày hẹn trả,Chủ hồ sơ\n"
+    row = '"Đăng ký khai sinh, bản sao",Hộ tịch,10/11/2026,20/11/2026,"Lê Thị Hoà\n(mẹ)"\n'
+    path = tmp_path / "lon.csv"
+    path.write_text(header + "".join(f"P8-D{index:05d},{row}" for index in range(2500)), encoding="utf-8-sig")
+    progress: list[tuple[int, int | None]] = []
+
+    report = await DossierImporter(services).run(
+        path, unit="P8", on_progress=lambda done, total: progress.append((done, total))
+    )
+
+    assert (report.created, report.errors) == (2500, ())
+    assert progress == [(1000, 2500), (2000, 2500), (2500, 2500)]  # rows, not lines: a name spans two
+    async with services.uow(read_only=True) as uow:
+        last = await uow.dossiers.get_by_code("P8-D02499")
+        assert last is not None
+        assert (last.procedure_name, (await uow.people.get(last.applicant_id or 0)).name) == (
+            "Đăng ký khai sinh, bản sao",
+            "Lê Thị Hoà\n(mẹ)",
+        )
