@@ -131,14 +131,6 @@ def _clean(text: str | None, what: str, limit: int, required: bool = True) -> st
     return value
 
 
-def checked_code(text: str) -> str:
-    """A dossier code as stored (NFC, trimmed), or InvalidInput."""
-    code = nfc(text).strip()
-    if not CODE_RE.fullmatch(code):
-        raise InvalidInput("code must be 1–50 letters, digits or . _ / - and start with a letter or digit")
-    return code
-
-
 def contact(person: ContactInput, role: str) -> tuple[str, str | None, str | None, str | None]:
     """A person's name, phone (normalised), e-mail and Zalo id as stored, or InvalidInput."""
     name = _clean(person.name, f"{role}.name", 200)
@@ -202,7 +194,9 @@ class DossierHandler:
     async def upsert_in(self, uow: UnitOfWork, data: DossierInput) -> UpsertResult:
         """``upsert`` inside a caller's unit of work."""
         now = self.services.clock()
-        code = checked_code(data.code)
+        code = nfc(data.code).strip()
+        if not CODE_RE.fullmatch(code):
+            raise InvalidInput("code must be 1–50 letters, digits or . _ / - and start with a letter or digit")
         columns = self.checked(data, await uow.units.get_by_code(data.unit), now)
         existing = await uow.dossiers.get_by_code(code)
         fields = {
@@ -232,10 +226,7 @@ class DossierHandler:
         return UpsertResult(await uow.dossiers.get(existing.id), created=False)
 
     def checked(self, data: DossierInput, unit: Unit | None, now: datetime) -> dict[str, Any]:
-        """The dossier's own columns from ``data`` (``unit``: its unit, None if unknown), or InvalidInput.
-
-        Everything an upsert checks without the database: the people are checked by ``contact``.
-        """
+        """The dossier's own columns from ``data`` (``unit``: None if unknown), checked as upserts are; InvalidInput."""
         if unit is None:
             raise InvalidInput(f"unknown unit {data.unit!r}", code="unknown_unit")
         if data.channel not in SUBMISSION_CHANNELS:
@@ -292,13 +283,7 @@ class DossierHandler:
         return at
 
     def event_changes(
-        self,
-        state: str,
-        received_at: datetime,
-        due_at: datetime,
-        finished_at: datetime | None,
-        type_: str,
-        at: datetime,
+        self, state: str, received: datetime, due_at: datetime, finished_at: datetime | None, type_: str, at: datetime
     ) -> dict[str, Any]:
         """What a new event ``type_`` at ``at`` changes in a dossier as described; Conflict or InvalidInput."""
         sources, target = TRANSITIONS[type_]
@@ -307,7 +292,7 @@ class DossierHandler:
                 f"cannot apply {type_} to a dossier that is {STATE_WORDS[state]}",
                 code="invalid_transition",
             )
-        if at < received_at:
+        if at < received:
             raise InvalidInput("at is before the dossier was received")
         changes: dict[str, Any] = {"state": target}
         if type_ == "result_ready":

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers.context import Services
-from handlers.dossiers import TRANSITIONS, DossierHandler, DossierInput, checked_code, contact
+from handlers.dossiers import TRANSITIONS, DossierHandler, DossierInput, contact
 from handlers.errors import HandlerError
 from storage.import_rows import ImportRowRepository
 from storage.uow import UnitOfWork
@@ -197,14 +197,13 @@ class NewDossierWriter:
 
     def _checked(self, plan: Plan, units: dict[str, Unit], now: datetime) -> _NewDossier:
         """A row checked as the handler checks an upsert and then each event, with its events applied."""
-        data = plan.data
-        code = checked_code(data.code)
+        data = plan.data  # its code was checked as the handler checks it (handlers/imports.py, _plan)
         unit = units.get(data.unit)
         columns = self.dossiers.checked(data, unit, now)
         assert unit is not None
         applicant = contact(data.applicant, "applicant")
         columns.update(
-            code=code,
+            code=data.code,
             state="received",
             optin_token=secrets.token_urlsafe(16),
             applicant_kind=data.applicant.kind,
