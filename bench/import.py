@@ -3,9 +3,9 @@
 A workbook like a one-stop-shop export (a title row, 15 columns, statuses as codes and as text, dates as text
 and as Excel cells, a returned dossier in three) is generated once, with a migrated SQLite database holding
 unit P8. Then, alternately, several times: the bare read (openpyxl in read-only mode iterating every row and
-doing nothing else) and the import through ``DossierImporter`` (upsert, events, invitations, one savepoint
-per row) into a fresh copy of that database. Medians are compared. The re-import of the same file (nothing
-changes) is timed too, for information.
+doing nothing else) and the import through ``DossierImporter`` (upserts, events, invitations: new dossiers a
+run of rows per statement, others in a savepoint per row) into a fresh copy of that database. Medians are
+compared. The re-import of the same file (nothing changes) is timed too, for information.
 
     python -m bench.import [--rows 5000] [--rounds 3]
 """

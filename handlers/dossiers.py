@@ -6,6 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.contacts import normalize_phone
@@ -13,7 +14,7 @@ from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
 from handlers.messages import nfc
 from storage.uow import UnitOfWork
-from storage.values import Apology, Dossier, DossierEvent, Invitation
+from storage.values import Apology, Dossier, DossierEvent, Invitation, Unit
 
 SUBMISSION_CHANNELS = ("truc_tiep", "truc_tuyen", "buu_chinh")
 APPLICANT_KINDS = ("person", "organisation")  # an organisation is addressed by its name on the apology slip
@@ -130,6 +131,23 @@ def _clean(text: str | None, what: str, limit: int, required: bool = True) -> st
     return value
 
 
+def contact(person: ContactInput, role: str) -> tuple[str, str | None, str | None, str | None]:
+    """A person's name, phone (normalised), e-mail and Zalo id as stored, or InvalidInput."""
+    name = _clean(person.name, f"{role}.name", 200)
+    assert name is not None
+    phone = None
+    if person.phone and person.phone.strip():
+        try:
+            phone = normalize_phone(person.phone)
+        except ValueError as exc:
+            raise InvalidInput(f"{role}.phone: {exc}") from None
+    email = _clean(person.email, f"{role}.email", 200, required=False)
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise InvalidInput(f"{role}.email is not an e-mail address")
+    zalo = _clean(person.zalo_user_id, f"{role}.zalo_user_id", 64, required=False)
+    return name, phone, email, zalo
+
+
 def _aware(moment: datetime, what: str) -> datetime:
     if moment.tzinfo is None:
         raise InvalidInput(f"{what} must carry a timezone")
@@ -179,35 +197,11 @@ class DossierHandler:
         code = nfc(data.code).strip()
         if not CODE_RE.fullmatch(code):
             raise InvalidInput("code must be 1–50 letters, digits or . _ / - and start with a letter or digit")
-        unit = await uow.units.get_by_code(data.unit)
-        if unit is None:
-            raise InvalidInput(f"unknown unit {data.unit!r}", code="unknown_unit")
-        if data.channel not in SUBMISSION_CHANNELS:
-            raise InvalidInput(f"channel must be one of {', '.join(SUBMISSION_CHANNELS)}")
-        if data.applicant.kind is not None and data.applicant.kind not in APPLICANT_KINDS:
-            raise InvalidInput(f"applicant.kind must be one of {', '.join(APPLICANT_KINDS)}")
-        if data.representative is not None and data.representative.kind not in (None, "person"):
-            raise InvalidInput("representative.kind: an authorised representative is a person")
-        received_at = _aware(data.received_at, "received_at")
-        self._not_future(received_at, "received_at", now)
-        due_at = _aware(self._due(received_at, data), "due_at")
-        if due_at < received_at:
-            raise InvalidInput("due_at is before received_at")
-        field = _clean(data.field, "field", 100)
-        assert field is not None
+        columns = self.checked(data, await uow.units.get_by_code(data.unit), now)
         existing = await uow.dossiers.get_by_code(code)
         fields = {
-            "unit_id": unit.id,
-            "procedure_name": _clean(data.procedure, "procedure", 300),
-            "procedure_code": _clean(data.procedure_code, "procedure_code", 32, required=False),
-            "field": field,
-            "field_id": await uow.fields.ensure(field),
-            "channel": data.channel,
-            "handler": _clean(data.handler, "handler", 100, required=False),
-            "receiver": _clean(data.receiver, "receiver", 100, required=False),
-            "received_at": received_at,
-            "due_at": due_at,
-            "zalo_optin": data.zalo_optin,
+            **columns,
+            "field_id": await uow.fields.ensure(columns["field"]),
             # not said (an import): what an earlier message said stays
             "applicant_kind": data.applicant.kind or (existing.applicant_kind if existing else None),
             "applicant_id": await self._person(
@@ -227,49 +221,91 @@ class DossierHandler:
             )
             return UpsertResult(dossier, created=True)
         if existing.finished_at is not None:
-            fields["on_time"] = self._on_time(existing.finished_at, due_at)
+            fields["on_time"] = self._on_time(existing.finished_at, fields["due_at"])
         await uow.dossiers.update(existing.id, now, **fields)
         return UpsertResult(await uow.dossiers.get(existing.id), created=False)
+
+    def checked(self, data: DossierInput, unit: Unit | None, now: datetime) -> dict[str, Any]:
+        """The dossier's own columns from ``data`` (``unit``: None if unknown), checked as upserts are; InvalidInput."""
+        if unit is None:
+            raise InvalidInput(f"unknown unit {data.unit!r}", code="unknown_unit")
+        if data.channel not in SUBMISSION_CHANNELS:
+            raise InvalidInput(f"channel must be one of {', '.join(SUBMISSION_CHANNELS)}")
+        if data.applicant.kind is not None and data.applicant.kind not in APPLICANT_KINDS:
+            raise InvalidInput(f"applicant.kind must be one of {', '.join(APPLICANT_KINDS)}")
+        if data.representative is not None and data.representative.kind not in (None, "person"):
+            raise InvalidInput("representative.kind: an authorised representative is a person")
+        received_at = _aware(data.received_at, "received_at")
+        self._not_future(received_at, "received_at", now)
+        due_at = _aware(self._due(received_at, data), "due_at")
+        if due_at < received_at:
+            raise InvalidInput("due_at is before received_at")
+        field = _clean(data.field, "field", 100)
+        return {
+            "unit_id": unit.id,
+            "procedure_name": _clean(data.procedure, "procedure", 300),
+            "procedure_code": _clean(data.procedure_code, "procedure_code", 32, required=False),
+            "field": field,
+            "channel": data.channel,
+            "handler": _clean(data.handler, "handler", 100, required=False),
+            "receiver": _clean(data.receiver, "receiver", 100, required=False),
+            "received_at": received_at,
+            "due_at": due_at,
+            "zalo_optin": data.zalo_optin,
+        }
 
     async def add_event_in(self, uow: UnitOfWork, code: str, type_: str, at: datetime, note: str | None) -> EventResult:
         """``add_event`` inside a caller's unit of work."""
         now = self.services.clock()
-        if type_ not in TRANSITIONS:
-            raise InvalidInput(f"type must be one of {', '.join(EVENT_TYPES)}")
-        at = _aware(at, "at")
-        self._not_future(at, "at", now)
+        at = self.checked_event(type_, at, now)
         note = _clean(note, "note", 2000, required=False)
         dossier = await uow.dossiers.get_by_code(code)
         if dossier is None:
             raise NotFound(f"no dossier {code!r}")
         if await uow.dossiers.has_event(dossier.id, type_, at):
             return EventResult(dossier, changed=False)
-        sources, target = TRANSITIONS[type_]
-        if dossier.state not in sources:
-            raise Conflict(
-                f"cannot apply {type_} to a dossier that is {STATE_WORDS[dossier.state]}",
-                code="invalid_transition",
-            )
-        if at < dossier.received_at:
-            raise InvalidInput("at is before the dossier was received")
+        changes = self.event_changes(dossier.state, dossier.received_at, dossier.due_at, dossier.finished_at, type_, at)
         await uow.dossiers.add_event(dossier.id, type_, at, note, now)
-        changes: dict[str, object] = {"state": target}
-        if type_ == "result_ready":
-            changes.update(finished_at=at, on_time=self._on_time(at, dossier.due_at))
-        elif type_ == "returned":
-            changes["returned_at"] = at
-            if dossier.finished_at is None:
-                changes.update(finished_at=at, on_time=self._on_time(at, dossier.due_at))
-        elif type_ in ("supplement_requested", "cancelled"):
-            changes.update(finished_at=None, returned_at=None, on_time=None)
-            if type_ == "cancelled":
-                changes["cancelled_at"] = at
+        if type_ in ("supplement_requested", "cancelled"):
             await self._cancel_invitation(uow, dossier, now)
         await uow.dossiers.update(dossier.id, now, **changes)
         dossier = await uow.dossiers.get(dossier.id)
         if type_ == "returned":
             await self._invite(uow, dossier, at, now)
         return EventResult(dossier, changed=True)
+
+    def checked_event(self, type_: str, at: datetime, now: datetime) -> datetime:
+        """An event's type and time checked as for any dossier (its moment, timezone-aware), or InvalidInput."""
+        if type_ not in TRANSITIONS:
+            raise InvalidInput(f"type must be one of {', '.join(EVENT_TYPES)}")
+        at = _aware(at, "at")
+        self._not_future(at, "at", now)
+        return at
+
+    def event_changes(
+        self, state: str, received: datetime, due_at: datetime, finished_at: datetime | None, type_: str, at: datetime
+    ) -> dict[str, Any]:
+        """What a new event ``type_`` at ``at`` changes in a dossier as described; Conflict or InvalidInput."""
+        sources, target = TRANSITIONS[type_]
+        if state not in sources:
+            raise Conflict(
+                f"cannot apply {type_} to a dossier that is {STATE_WORDS[state]}",
+                code="invalid_transition",
+            )
+        if at < received:
+            raise InvalidInput("at is before the dossier was received")
+        changes: dict[str, Any] = {"state": target}
+        if type_ == "result_ready":
+            changes.update(finished_at=at, on_time=self._on_time(at, due_at))
+        elif type_ == "returned":
+            changes["returned_at"] = at
+            if finished_at is None:
+                changes.update(finished_at=at, on_time=self._on_time(at, due_at))
+        elif type_ in ("supplement_requested", "cancelled"):
+            changes.update(finished_at=None, returned_at=None, on_time=None)
+            if type_ == "cancelled":
+                changes["cancelled_at"] = at
+        return changes
 
     def _not_future(self, moment: datetime, what: str, now: datetime) -> None:
         """Refuse a reception or an event dated after now (a due date in the future is of course fine)."""
@@ -293,20 +329,10 @@ class DossierHandler:
         return policy.local_date(finished_at) <= policy.local_date(due_at)
 
     async def _person(
-        self, uow: UnitOfWork, contact: ContactInput, role: str, now: datetime, current_id: int | None = None
+        self, uow: UnitOfWork, person: ContactInput, role: str, now: datetime, current_id: int | None = None
     ) -> int:
-        """The person ``contact`` describes: the dossier's ``current_id`` again, one known by phone, or a new one."""
-        name = _clean(contact.name, f"{role}.name", 200)
-        phone = None
-        if contact.phone and contact.phone.strip():
-            try:
-                phone = normalize_phone(contact.phone)
-            except ValueError as exc:
-                raise InvalidInput(f"{role}.phone: {exc}") from None
-        email = _clean(contact.email, f"{role}.email", 200, required=False)
-        if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-            raise InvalidInput(f"{role}.email is not an e-mail address")
-        zalo = _clean(contact.zalo_user_id, f"{role}.zalo_user_id", 64, required=False)
+        """The person ``person`` describes: the dossier's ``current_id`` again, one known by phone, or a new one."""
+        name, phone, email, zalo = contact(person, role)
         if current_id is not None:
             # a dossier sent again keeps its person (and the chats linked to them), unless the phone changed
             current = await uow.people.get(current_id)
@@ -352,15 +378,20 @@ class DossierHandler:
                 )
             return
         unit = await uow.units.get(dossier.unit_id)
-        form = self.services.catalog.get(unit.form_id or policy.default_form)
         await uow.invitations.add(
-            now,
-            dossier_id=dossier.id,
-            person_id=person_id,
-            unit_id=dossier.unit_id,
-            form_id=form.id,
-            form_version=form.version,
-            status="pending",
-            scheduled_at=scheduled_at,
-            expires_at=scheduled_at + policy.invitation_ttl,
+            now, dossier_id=dossier.id, person_id=person_id, **self.invitation_columns(unit, returned_at)
         )
+
+    def invitation_columns(self, unit: Unit, returned_at: datetime) -> dict[str, Any]:
+        """A new invitation's form and times, for a dossier of ``unit`` returned at ``returned_at``."""
+        policy = self.services.policy
+        scheduled_at = policy.allowed_at(returned_at + policy.survey_delay)
+        form = self.services.catalog.get(unit.form_id or policy.default_form)
+        return {
+            "unit_id": unit.id,
+            "form_id": form.id,
+            "form_version": form.version,
+            "status": "pending",
+            "scheduled_at": scheduled_at,
+            "expires_at": scheduled_at + policy.invitation_ttl,
+        }

@@ -2,16 +2,17 @@
 
 Columns are found by their headers (Vietnamese, with or without accents, any case), in the first of the
 first ten rows that holds every required header. Each row becomes an upsert and the events its status and
-dates imply (docs/METHOD.md), applied in a savepoint of its own, so that a bad row spoils only itself and is
-reported as ``row N: …``; rows are committed in transactions of ``BATCH_ROWS``. An event seen before and an
-upsert of the same data change nothing: importing the same file twice changes nothing the second time. A
-dossier code given by an earlier row of the file makes a later row an error of its own (the first row wins).
+dates imply (docs/METHOD.md); a bad row spoils only itself and is reported as ``row N: …``. Rows whose dossier
+is new are checked first and written a run at a time, one statement per table (handlers/import_batches.py);
+a row for a dossier already stored is applied in a savepoint of its own. Rows are committed in transactions
+of ``BATCH_ROWS``. An event seen before and an upsert of the same data change nothing: importing the same
+file twice changes nothing the second time. A dossier code given by an earlier row of the file makes a later
+row an error of its own (the first row wins).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -25,13 +26,13 @@ from handlers.context import Services
 from handlers.dossiers import (
     CLOCK_SKEW,
     CODE_RE,
-    TRANSITIONS,
     ContactInput,
     DossierHandler,
     DossierInput,
     local_moment,
 )
 from handlers.errors import HandlerError, InvalidInput
+from handlers.import_batches import NewDossierWriter, Plan, RowFault, conflict, last_step_at, moves, step
 from handlers.messages import nfc, storable
 from handlers.survey import fold
 from storage.repositories import (
@@ -159,14 +160,6 @@ _CHANNEL_WORDS = (
     (re.compile(r"truc.tuyen|online|qua mang|dich vu cong|\bdvc"), "truc_tuyen"),
     (re.compile(r"buu.chinh|buu dien"), "buu_chinh"),
 )
-# how far along a dossier is on the usual road; a cancelled dossier is off it
-_PROGRESS = {"received": 0, "supplement_requested": 1, "result_ready": 2, "returned": 3}
-EVENT_WORDS = {
-    "supplement_requested": "Yêu cầu bổ sung giấy tờ",
-    "result_ready": "Đã xử lý xong",
-    "returned": "Đã trả kết quả",
-}
-
 _DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T,]+(\d{1,2})[:hg](\d{2})(?::(\d{2}))?)?")
 _TIME_DMY = re.compile(r"(\d{1,2})[:hg](\d{2})(?::(\d{2}))?[ ,]+(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?")
@@ -179,10 +172,6 @@ class ImportFileError(InvalidInput):
     """The file cannot be imported at all: missing, unreadable, of an unknown type, or without the headers."""
 
     code = "import_file"
-
-
-class RowFault(Exception):
-    """One row cannot be imported; the message says why (in Vietnamese)."""
 
 
 @dataclass(frozen=True)
@@ -371,22 +360,11 @@ def parse_phone(value: Cell) -> str | None:
     return normalize_phone(text)
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What one row asks for: the dossier as the API would be sent it, then its events in order."""
-
-    row: int
-    data: DossierInput
-    phone: str | None  # the applicant's phone, normalised (to compare with what is stored)
-    events: tuple[tuple[str, datetime], ...]
-    absent: frozenset[str]  # columns of _KEPT the file does not have
-
-
 # optional columns whose absence from a file keeps what is stored (an empty cell in a present column clears it)
 _KEPT = ("procedure_code", "handler", "channel", "receiver")
 
 
-def _kept(existing: Dossier, plan: _Plan) -> DossierInput:
+def _kept(existing: Dossier, plan: Plan) -> DossierInput:
     """The row's dossier with what the export does not carry kept as stored: its Zalo opt-in, absent columns."""
     kept: dict[str, Any] = {key: getattr(existing, key) for key in plan.absent}
     return replace(plan.data, zalo_optin=existing.zalo_optin, **kept)
@@ -475,23 +453,31 @@ def _open_workbook(path: Path, sheet: str | None) -> _Table:
 
 
 def _open_csv(path: Path) -> _Table:
+    """The rows of a CSV file, read as they are taken: one pass first checks the encoding and counts them."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            sample = file.read(65536)
+            file.seek(0)
+            delimiter = _delimiter(sample)
+            total = sum(1 for _ in csv.reader(file, delimiter=delimiter))
+        file = path.open(encoding="utf-8-sig", newline="")
     except UnicodeDecodeError:
         raise ImportFileError(f"không đọc được tệp {path.name}: cần mã hóa UTF-8") from None
-    except OSError as exc:
-        raise ImportFileError(f"không đọc được tệp {path.name}: {_reason(exc)}") from None
-    sample = text[:65536]
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;").delimiter
-    except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        delimiter = ";" if first.count(";") > first.count(",") else ","
-    try:
-        rows: list[Sequence[Cell]] = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise ImportFileError(f"không đọc được tệp {path.name}: {_reason(exc)}") from None
-    return _Table(iter(rows), len(rows), lambda: None)
+    except OSError as exc:
+        raise ImportFileError(f"không đọc được tệp {path.name}: {_reason(exc)}") from None
+    rows: Iterator[Sequence[Cell]] = csv.reader(file, delimiter=delimiter)
+    return _Table(rows, total, file.close)
+
+
+def _delimiter(sample: str) -> str:
+    """A CSV file's delimiter, comma or semicolon, from its first characters."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;").delimiter
+    except csv.Error:
+        first = sample.splitlines()[0] if sample else ""
+        return ";" if first.count(";") > first.count(",") else ","
 
 
 def _header(rows: Sequence[tuple[int, Sequence[Cell]]]) -> tuple[int, dict[str, int], list[str]]:
@@ -533,7 +519,7 @@ def _repeated(number: int, values: Sequence[Cell], index: int, first_rows: dict[
     return RowError(number, f"“{_LABEL['code']}” {code!r} đã có ở dòng {first}: chỉ dòng {first} được nhập")
 
 
-def _one_person_per_phone(plan: _Plan, contacts: dict[str, ContactInput]) -> _Plan:
+def _one_person_per_phone(plan: Plan, contacts: dict[str, ContactInput]) -> Plan:
     """``plan`` with its applicant as the file's first row with the same phone named them.
 
     A phone number is one person (the dossier handler finds people by it). Two rows of a file that give one
@@ -753,36 +739,6 @@ class _Invitations(_Remembering, InvitationRepository):
         return await super().add(now, **values)
 
 
-def _last_step_at(dossier: Dossier) -> datetime | None:
-    """When the dossier took its latest step on the usual road (resolved, returned), if it did."""
-    return dossier.returned_at or dossier.finished_at
-
-
-def _step(state: str, last_at: datetime | None, type_: str, at: datetime) -> str:
-    """What to do with an event for a dossier in ``state``: apply, resume (supplement first), skip or conflict.
-
-    The export is a snapshot that may be older than what the dossier went through since (over the API, or a
-    newer export): an event that would take the dossier back, or one dated before its latest step, is skipped.
-    Only a cancelled dossier that the export says was resolved or is waiting for a supplement is a conflict.
-    """
-    sources, target = TRANSITIONS[type_]
-    if state in sources:
-        if type_ in ("supplement_requested", "cancelled") and last_at is not None and at < last_at:
-            return "skip"  # older news than the result we know of
-        return "apply"
-    if state == "supplement_requested" and type_ in ("result_ready", "returned"):
-        return "resume"  # the export says it was resolved: the supplement came in meanwhile
-    if state == target or (state in _PROGRESS and target in _PROGRESS and _PROGRESS[state] >= _PROGRESS[target]):
-        return "skip"
-    return "conflict"
-
-
-def _moves(dossier: Dossier, events: Sequence[tuple[str, datetime]]) -> bool:
-    """Whether applying ``events`` to ``dossier`` may change anything (read before any write)."""
-    state, last_at = dossier.state, _last_step_at(dossier)
-    return any(_step(state, last_at, type_, at) != "skip" for type_, at in events)
-
-
 class _UnitCodes:
     """The code of the unit a cell names: its code, or its code or name without accents or case, if only one."""
 
@@ -806,6 +762,7 @@ class DossierImporter:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.dossiers = DossierHandler(services)
+        self._new = NewDossierWriter(services, self.dossiers)
 
     async def run(
         self,
@@ -850,7 +807,7 @@ class DossierImporter:
             pending = []
             if not batch:
                 break
-            plans: list[_Plan] = []
+            plans: list[Plan] = []
             for number, values in batch:
                 if all(cell_text(value) is None for value in values):
                     continue
@@ -889,7 +846,7 @@ class DossierImporter:
         columns: dict[str, int],
         unit_code: Callable[[str], str | None],
         default_unit: str | None,
-    ) -> _Plan:
+    ) -> Plan:
         def cell(key: str) -> Cell:
             index = columns.get(key)
             return values[index] if index is not None and index < len(values) else None
@@ -981,7 +938,7 @@ class DossierImporter:
             handler=text("handler"),
             receiver=text("receiver"),
         )
-        return _Plan(number, data, phone, events, frozenset(key for key in _KEPT if key not in columns))
+        return Plan(number, data, phone, events, frozenset(key for key in _KEPT if key not in columns))
 
     def _not_future(self, at: datetime | None, key: str) -> None:
         """A reception, a result or a return dated after now is refused, its column named (a due date may be)."""
@@ -1031,14 +988,20 @@ class DossierImporter:
     # -- applying rows ---------------------------------------------------------------------------------------
 
     async def _apply_batch(
-        self, plans: list[_Plan], memory: _Memory, counts: dict[str, int], errors: list[RowError]
+        self, plans: list[Plan], memory: _Memory, counts: dict[str, int], errors: list[RowError]
     ) -> None:
-        """Apply a batch of rows in one transaction, each row in a savepoint of its own."""
+        """Apply a batch of rows in one transaction: runs of new dossiers at once, each other row in a savepoint."""
         if not plans:
             return
         async with self.services.uow() as uow:
             await memory.start_batch(uow, [plan.data.code for plan in plans])
+            new: list[Plan] = []
             for plan in plans:
+                if memory.batch_dossiers.get(plan.data.code, False) is None and plan.data.representative is None:
+                    new.append(plan)  # not in the database: written with the run it belongs to
+                    continue
+                await self._apply_new(uow, new, memory, counts, errors)
+                new = []
                 memory.start_row()
                 try:
                     outcome = await self._apply(uow, plan)
@@ -1047,15 +1010,30 @@ class DossierImporter:
                     continue
                 memory.keep_row()
                 counts[outcome] += 1
+            await self._apply_new(uow, new, memory, counts, errors)
             await uow.commit()
         self.services.on_commit()
 
-    async def _apply(self, uow: UnitOfWork, plan: _Plan) -> str:
+    async def _apply_new(
+        self, uow: UnitOfWork, plans: list[Plan], memory: _Memory, counts: dict[str, int], errors: list[RowError]
+    ) -> None:
+        """Write a run of rows whose dossiers are new (handlers/import_batches.py)."""
+        if not plans:
+            return
+        memory.start_row()
+        written = await self._new.write(uow, plans, memory.units)
+        memory.keep_row()
+        for person_id in written.people_changed:
+            memory.batch_people.pop(person_id, None)
+        counts["created"] += written.created
+        errors.extend(RowError(row, message) for row, message in written.refused)
+
+    async def _apply(self, uow: UnitOfWork, plan: Plan) -> str:
         """Apply one row (in a savepoint of its own when it changes anything): created, updated or unchanged."""
         existing = await uow.dossiers.get_by_code(plan.data.code)
         data = plan.data if existing is None else _kept(existing, plan)
         same = existing is not None and await self._same(uow, existing, data, plan.phone)
-        if existing is not None and same and not _moves(existing, plan.events):
+        if existing is not None and same and not moves(existing, plan.events):
             return "unchanged"  # nothing to write: no savepoint either
         async with uow.connection.begin_nested():
             changed = False
@@ -1123,15 +1101,15 @@ class DossierImporter:
 
     async def _event(self, uow: UnitOfWork, dossier: Dossier, type_: str, at: datetime) -> tuple[Dossier, bool]:
         """Apply one event the row implies, unless the dossier is already there or further along."""
-        step = _step(dossier.state, _last_step_at(dossier), type_, at)
-        if step == "skip":
+        what = step(dossier.state, last_step_at(dossier), type_, at)
+        if what == "skip":
             return dossier, False
-        if step == "conflict":
+        if what == "conflict":
             if await uow.dossiers.has_event(dossier.id, type_, at):
                 return dossier, False  # it happened before the dossier was cancelled
-            raise RowFault(f"hồ sơ đã bị hủy hoặc dừng xử lý, tệp lại ghi “{EVENT_WORDS[type_]}”")
+            raise conflict(type_)
         changed = False
-        if step == "resume":
+        if what == "resume":
             result = await self.dossiers.add_event_in(uow, dossier.code, "supplement_received", at, None)
             changed = result.changed
         result = await self.dossiers.add_event_in(uow, dossier.code, type_, at, None)
