@@ -12,9 +12,10 @@ printed. 2 cores: the figures are what this machine gives, reported as they are.
 Each inbound run also prints where the time goes: CPU milliseconds per answer of each process (the
 instances, the load generator, the database's own backends), how busy the whole machine was, how long a
 web instance took to answer a webhook, and what PostgreSQL's backends were doing (wait events sampled
-every 50 ms, commits per answer; bench/observe.py). With 2 instances the machine's ceiling is derived
-from those figures (the cores left free over the CPU per answer, and one core for the single deliverer),
-and the 2 / 1 ratio is printed against 1.30 or 0.8 x that ceiling (docs/perf/scale.md).
+every 50 ms, commits per answer; bench/observe.py). From the CPU per answer the machine's ceiling is
+derived for 1 and 2 instances (all cores over the CPU per answer, at most one core per process: the
+single deliverer's bounds every run), and the 2 / 1 ratio is printed against 1.30 or 0.8 x the ratio of
+those ceilings (docs/perf/scale.md).
 
     python -m bench.scale --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_scale
         [--people 200] [--connections 40] [--answers 5] [--instances 1,2,4] [--invitations 600 (0: none)]
@@ -81,16 +82,16 @@ class Run:
         return 1000 * total / self.answers
 
     def ceiling(self, cores: int) -> float:
-        """Answers/s the machine could give this work: the cores others left free, and one core for the deliverer.
+        """Answers/s this work would reach with the machine to itself: every core, at this CPU per answer.
 
-        The cores left free are those the run's own processes used plus those idle during it (on a machine
-        shared with other work, what the others took is out of reach).
+        No process can use more than one core: the single deliverer, and each web instance, bound it too.
+        The load generator and PostgreSQL are on the same cores, as they are in the run.
         """
-        own = sum(self.cpu.values())
-        free = cores * self.seconds * (1 - self.figures.machine_busy) + own
-        machine = free / self.seconds / (own / self.answers)
-        deliverer = self.answers / self.cpu["worker"] if self.cpu.get("worker") else machine
-        return min(machine, deliverer)
+        limits = [cores * self.answers / sum(self.cpu.values())]
+        for name, seconds in self.cpu.items():
+            if seconds > 0 and name != "PostgreSQL":  # the database's backends are many processes
+                limits.append(self.answers / seconds)
+        return min(limits)
 
 
 class TimedBalancer(Balancer):
@@ -223,7 +224,7 @@ async def outbound(url: str, invitations: int, logs: Path) -> None:
             for process in processes:
                 process.start()
             for process in processes:
-                await process.ready()
+                await process.ready(seconds=180)
             for person in people:
                 await person.wait_for(lambda p: len(p.messages) >= 2, timeout=invitations)
         finally:
@@ -251,11 +252,12 @@ def verdict(runs: dict[int, Run]) -> None:
     if two is None:
         return
     cores = os.cpu_count() or 1
-    ceiling = two.ceiling(cores) / base.rate
+    ceiling = two.ceiling(cores) / base.ceiling(cores)
     print(
-        f"ceiling with 2 web instances: {two.ceiling(cores):.1f} answers/s = {ceiling:.2f} x 1 instance "
-        f"({two.per_answer():.1f} ms CPU per answer on the cores left free, the deliverer's "
-        f"{two.per_answer('worker'):.1f} ms on its one core)"
+        f"ceiling on {cores} cores left to this work: 1 instance {base.ceiling(cores):.0f} answers/s "
+        f"({base.per_answer():.1f} ms CPU per answer), 2 instances {two.ceiling(cores):.0f} answers/s "
+        f"({two.per_answer():.1f} ms; the deliverer {two.per_answer('worker'):.1f} ms on its one core) = "
+        f"{ceiling:.2f} x; the machine was {two.figures.machine_busy:.0%} busy during the 2-instance run"
     )
     target = f">= 1.30, or >= 0.8 x ceiling {ceiling:.2f} = {0.8 * ceiling:.2f} when the machine is the ceiling"
     print(f"ratio 2 / 1 instances = {two.rate / base.rate:.2f}  (target {target})")
