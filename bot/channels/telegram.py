@@ -44,11 +44,11 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import Application, ApplicationBuilder
-from telegram.request import HTTPXRequest
 
 from bot.channels.base import AttachmentLoader, Delivery, no_attachments, pause, platform_id, secret_matches
 from bot.channels.plain import with_links
 from bot.channels.starting import CredentialsRefused
+from bot.channels.telegram_http import AiohttpRequest
 from bot.texts import say
 from bot.web.server import error_response
 from handlers.messages import Identity, Inbound, Option, Outcome, Reply
@@ -213,24 +213,8 @@ class TelegramChannel:
             .base_url(config.api_url)
             .base_file_url(config.file_url)
             .updater(None)
-            .request(
-                HTTPXRequest(
-                    connection_pool_size=32,
-                    connect_timeout=timeout,
-                    read_timeout=timeout,
-                    write_timeout=timeout,
-                    pool_timeout=timeout,
-                )
-            )
-            .get_updates_request(
-                HTTPXRequest(
-                    connection_pool_size=2,
-                    connect_timeout=timeout,
-                    read_timeout=timeout,
-                    write_timeout=timeout,
-                    pool_timeout=timeout,
-                )
-            )
+            .request(AiohttpRequest(connections=32, timeout=timeout))
+            .get_updates_request(AiohttpRequest(connections=2, timeout=timeout))
             .build()
         )
         self._chat_locks: dict[str, asyncio.Lock] = {}
