@@ -16,6 +16,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.channels.proxies import EnvProxies
+
 MEDIA_WRITE_TIMEOUT = 20.0  # uploading a file (a slip, a chart) may take longer than a call
 
 
@@ -26,6 +28,7 @@ class AiohttpRequest(BaseRequest):
         self._connections = connections
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies = EnvProxies()  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as every other channel (README)
 
     @property
     def read_timeout(self) -> float | None:
@@ -85,7 +88,12 @@ class AiohttpRequest(BaseRequest):
                 data = form
         try:
             async with self._session.request(
-                method, url, data=data, headers={"User-Agent": self.USER_AGENT}, timeout=timeout
+                method,
+                url,
+                data=data,
+                headers={"User-Agent": self.USER_AGENT},
+                timeout=timeout,
+                **self._proxies.options(url),
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:  # aiohttp's timeouts are TimeoutErrors too
