@@ -245,9 +245,17 @@ class Digests:
         raise InvalidInput.worded("error.unknown_period", period=kind)
 
     async def _section(
-        self, unit: Unit, unit_ids: list[int], period: Period, children: bool, breakdowns: bool = False
+        self,
+        unit: Unit,
+        unit_ids: list[int],
+        period: Period,
+        children: bool,
+        breakdowns: bool = False,
+        uow: UnitOfWork | None = None,
     ) -> Section:
-        report = await self.reporter.of_unit(unit, unit_ids, period, include_children=children, breakdowns=breakdowns)
+        report = await self.reporter.of_unit(
+            unit, unit_ids, period, include_children=children, breakdowns=breakdowns, uow=uow
+        )
         return Section(period, report)
 
     async def build(
@@ -267,39 +275,36 @@ class Digests:
         the units below it are ranked apart either way.
         """
         services, t = self.services, self.services.texts
+        # every figure of the digest read on one read-only unit of work: dozens of small reports, where a
+        # connection each would cost more round trips than their queries
         async with services.uow(read_only=True) as uow:
             unit = await uow.units.get_by_code(unit_code)
             if unit is None:
                 raise NotFound.worded("error.no_unit", unit=unit_code)
             children = await uow.units.children(unit.id)
             unit_ids = await uow.units.subtree_ids(unit.id) if include_children else [unit.id]
-        has_children = include_children
-        current_period, previous_period = self.periods(kind, today)
-        current, previous = await asyncio.gather(
-            self._section(unit, unit_ids, current_period, has_children, breakdowns=kind != "day"),
-            self._section(unit, unit_ids, previous_period, has_children),
-        )
-        targets = self.targets(unit)
-        none = t(locale, "report.insufficient")
-        lines = [t(locale, f"digest.title.{kind}", unit=unit.name, day=f"{today:%d/%m/%Y}")]
-        lines.append(scope_text(current.report, services, locale))
-        lines += self._period_lines(locale, f"digest.period.{kind}", current, previous, targets, none)
-        if kind == "day":  # the morning digest also gives the month so far
-            month, month_before = self.periods("month", today)
-            month_now, month_then = await asyncio.gather(
-                self._section(unit, unit_ids, month, has_children, breakdowns=True),
-                self._section(unit, unit_ids, month_before, has_children),
-            )
-            lines += self._period_lines(locale, "digest.period.month", month_now, month_then, targets, none)
-            weakest_from = month_now
-        else:
-            weakest_from = current
-        book = await self.goals.book(unit)
-        lines += channel_lines(weakest_from.report, locale, services.texts)  # with the period's survey figures
-        lines += self._seed_lines(locale, weakest_from, book, none)
-        lines += self._weakest(locale, weakest_from, none)
-        day_start = services.policy.day_start
-        async with services.uow(read_only=True) as uow:
+            has_children = include_children
+            current_period, previous_period = self.periods(kind, today)
+            current = await self._section(unit, unit_ids, current_period, has_children, kind != "day", uow)
+            previous = await self._section(unit, unit_ids, previous_period, has_children, uow=uow)
+            targets = self.targets(unit)
+            none = t(locale, "report.insufficient")
+            lines = [t(locale, f"digest.title.{kind}", unit=unit.name, day=f"{today:%d/%m/%Y}")]
+            lines.append(scope_text(current.report, services, locale))
+            lines += self._period_lines(locale, f"digest.period.{kind}", current, previous, targets, none)
+            if kind == "day":  # the morning digest also gives the month so far
+                month, month_before = self.periods("month", today)
+                month_now = await self._section(unit, unit_ids, month, has_children, True, uow)
+                month_then = await self._section(unit, unit_ids, month_before, has_children, uow=uow)
+                lines += self._period_lines(locale, "digest.period.month", month_now, month_then, targets, none)
+                weakest_from = month_now
+            else:
+                weakest_from = current
+            book = await self.goals.book(unit, uow)
+            lines += channel_lines(weakest_from.report, locale, services.texts)  # with the period's survey figures
+            lines += self._seed_lines(locale, weakest_from, book, none)
+            lines += self._weakest(locale, weakest_from, none)
+            day_start = services.policy.day_start
             as_of = day_start(today)
             overdue_n, overdue = await uow.digests.overdue(unit_ids, as_of, LIST_LIMIT)
             late_n, late = await uow.digests.late_without_apology(unit_ids, as_of, LIST_LIMIT)

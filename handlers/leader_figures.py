@@ -17,18 +17,29 @@ from datetime import datetime
 from typing import Any
 
 from handlers.context import Services
+from storage.uow import UnitOfWork
 
 Rate = Callable[[int, int], float | None]
 
 
 async def leader_figures(
-    services: Services, unit_ids: Sequence[int], start: datetime, end: datetime, rate: Rate
+    services: Services,
+    unit_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    rate: Rate,
+    uow: UnitOfWork | None = None,
 ) -> dict[str, Any]:
-    """The figures above for ``unit_ids`` over [start, end), as report JSON: ``dossiers`` keys, and new sections."""
-    async with services.uow(read_only=True) as uow:
-        intake = await uow.leader_figures.intake(unit_ids, start, end)
-        by_field = await uow.leader_figures.on_time_by_field(unit_ids, start, end)
-        complaints = await uow.feedback.counts(unit_ids, start, end)
+    """The figures above for ``unit_ids`` over [start, end), as report JSON: ``dossiers`` keys, and new sections.
+
+    Read on ``uow`` when given (a digest reads all its figures on one), else on a unit of work of their own.
+    """
+    if uow is None:
+        async with services.uow(read_only=True) as own:
+            return await leader_figures(services, unit_ids, start, end, rate, own)
+    intake = await uow.leader_figures.intake(unit_ids, start, end)
+    by_field = await uow.leader_figures.on_time_by_field(unit_ids, start, end)
+    complaints = await uow.feedback.counts(unit_ids, start, end)
     received = sum(complaints.values())
     answered, closed = complaints.get("answered", 0), complaints.get("closed", 0)
     return {

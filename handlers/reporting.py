@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.leader_figures import leader_figures
 from handlers.names import channel_name, form_title, question_texts, shorten
+from storage.uow import UnitOfWork
 from storage.values import AnswerCount, DossierCounts, SurveyCounts, Unit
 from survey_forms.scoring import FormScore, Interval, half_up, percent_of, score_form
 
@@ -85,8 +88,14 @@ class Reporter:
         form_id: str | None = None,
         *,
         breakdowns: bool = False,
+        uow: UnitOfWork | None = None,
     ) -> dict[str, Any]:
-        """The report of :meth:`satisfaction` for a unit already read, over ``unit_ids`` (it, or its subtree)."""
+        """The report of :meth:`satisfaction` for a unit already read, over ``unit_ids`` (it, or its subtree).
+
+        Without ``uow``, the scan of the answers and the small counts run side by side, each on a read-only
+        connection of its own (a month of a large unit); with it, one after the other on that unit of work
+        (a digest: many small reports, where each connection's round trips would cost more than the queries).
+        """
         services = self.services
         policy = services.policy
         start = policy.day_start(period.start)
@@ -97,28 +106,28 @@ class Reporter:
             raise InvalidInput.worded("error.unknown_report_form", form=wanted)
         form = services.catalog.get(wanted)
 
-        async def answers() -> list[AnswerCount]:
-            async with services.uow(read_only=True) as uow:
-                return await uow.reports.answer_counts(unit_ids, start, end, form.id)
+        async def answers(on: UnitOfWork) -> list[AnswerCount]:
+            return await on.reports.answer_counts(unit_ids, start, end, form.id)
 
-        async def counts() -> tuple[DossierCounts, SurveyCounts]:
-            async with services.uow(read_only=True) as uow:
-                dossiers = await uow.reports.dossier_counts(unit_ids, start, end, as_of)
-                return dossiers, await uow.reports.survey_counts(unit_ids, start, end, form.id)
+        async def counts(on: UnitOfWork) -> tuple[DossierCounts, SurveyCounts]:
+            dossiers = await on.reports.dossier_counts(unit_ids, start, end, as_of)
+            return dossiers, await on.reports.survey_counts(unit_ids, start, end, form.id)
 
-        async def broken_down() -> dict[str, list[AnswerCount]]:
-            if not breakdowns:
-                return {}
-            async with services.uow(read_only=True) as uow:
-                return {
-                    by: await uow.reports.answer_counts_by(unit_ids, start, end, form.id, by)
-                    for by in ("procedure", "channel")
-                }
+        async def broken_down(on: UnitOfWork) -> dict[str, list[AnswerCount]]:
+            return {by: await on.reports.answer_counts_by(unit_ids, start, end, form.id, by) for by in BREAKDOWNS}
 
-        # the scan of the answers and the small counts run side by side on read-only connections
-        answer_counts, (dossiers, surveys), extra, seeds = await asyncio.gather(
-            answers(), counts(), broken_down(), leader_figures(services, unit_ids, start, end, _rate)
-        )
+        async def seeded(on: UnitOfWork) -> dict[str, Any]:
+            return await leader_figures(services, unit_ids, start, end, _rate, on)
+
+        if uow is None:  # the scan of the answers and the small counts side by side on read-only connections
+            own = functools.partial(_on_own, services)
+            answer_counts, (dossiers, surveys), extra, seeds = await asyncio.gather(
+                own(answers), own(counts), own(broken_down) if breakdowns else _nothing(), own(seeded)
+            )
+        else:
+            answer_counts, (dossiers, surveys) = await answers(uow), await counts(uow)
+            extra = await broken_down(uow) if breakdowns else {}
+            seeds = await seeded(uow)
         overall_counts, field_counts = _split(answer_counts)
         score = score_form(form, overall_counts)
         return {
@@ -166,6 +175,20 @@ class Reporter:
             "on_time_by_field": seeds["on_time_by_field"],
             "complaints": seeds["complaints"],
         }
+
+
+BREAKDOWNS = ("procedure", "channel")
+T = TypeVar("T")
+
+
+async def _on_own(services: Services, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """``read`` on a read-only unit of work of its own."""
+    async with services.uow(read_only=True) as uow:
+        return await read(uow)
+
+
+async def _nothing() -> dict[str, list[AnswerCount]]:
+    return {}
 
 
 def _split(rows: list[AnswerCount]) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, dict[str, int]]]]:

@@ -70,11 +70,12 @@ class TargetHandler:
             unit.target_on_time if unit.target_on_time is not None else self.defaults.on_time,
         )
 
-    async def book(self, unit: Unit) -> TargetBook:
-        """Everything the unit's figures are judged against."""
-        async with self.services.uow(read_only=True) as uow:
-            fields = await uow.targets.fields(unit.id)
-        return TargetBook(self.unit_goal(unit), tuple(fields))
+    async def book(self, unit: Unit, uow: UnitOfWork | None = None) -> TargetBook:
+        """Everything the unit's figures are judged against (read on ``uow`` when given)."""
+        if uow is None:
+            async with self.services.uow(read_only=True) as own:
+                return await self.book(unit, own)
+        return TargetBook(self.unit_goal(unit), tuple(await uow.targets.fields(unit.id)))
 
     async def set(
         self, unit_code: str, field: str | None, satisfaction: float | None, on_time: float | None

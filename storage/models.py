@@ -233,8 +233,15 @@ class AnswerRow(Base):
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("invitation_id", "question_code"),
-        # covers the report's scan: a unit's answers to a form over a period, read from the index alone
-        Index("ix_answers_report", "unit_id", "form_id", "answered_at", "field_id", "question_code", "value"),
+        # covers the report's scans: a unit's answers to a form over a period (and their surveys, for the
+        # respondents), read from the index alone
+        Index(
+            "ix_answers_report",
+            *("unit_id", "form_id", "answered_at", "field_id", "question_code", "value", "invitation_id"),
+        ),
+        # the same in the order of the report's groups: SQLite counts each group's period apart, without sorting
+        # the period's answers (storage/answer_groups.py)
+        Index("ix_answers_groups", "unit_id", "form_id", "field_id", "question_code", "value", "answered_at"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
