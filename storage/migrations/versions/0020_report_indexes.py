@@ -5,8 +5,8 @@ are counted from the index, not from every answer's row. ``ix_answers_groups`` h
 form in the order of the report's groups (field, question, value) and then by time: SQLite counts each
 group's answers in the period with one seek, instead of sorting every answer of the period.
 
-Revision ID: 0021
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
