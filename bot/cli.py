@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from bot.cli_admin import add_commands as add_admin_commands
 from bot.cli_admin import operator
-from bot.cli_errors import UsageError
+from bot.cli_errors import UsageError, unexpected
 from bot.cli_units import add_set_command as add_unit_set_command
 from bot.cli_units import add_settings as add_unit_settings
 from bot.logs import configure as configure_logging
@@ -236,14 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(scrub(say("cli.error", message=exc)), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if debug:
-            log.exception("internal error")
-        print(scrub(say("cli.internal_error", kind=type(exc).__name__, message=exc)), file=sys.stderr)
-        return 1
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - reported in one line by unexpected()
+        return unexpected(exc, debug)
     return execute(args, actor, debug)
 
 

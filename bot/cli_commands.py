@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.app import App
 from bot.cli_admin import dispatch as admin_dispatch
-from bot.cli_errors import RowsRejected, UsageError
+from bot.cli_errors import RowsRejected, UsageError, unexpected
 from bot.cli_units import units_add, units_list, units_set
 from bot.config import DEMO_DATABASE_URL, SettingsError, load_settings
 from bot.keyboard import Left
@@ -390,14 +390,8 @@ def execute(args: argparse.Namespace, actor: str, debug: bool) -> int:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         print(scrub(say("cli.error", message=reason)), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("", file=sys.stderr)
-        return 130
     except Left:  # a second Ctrl-C in the shell or the demo: it said goodbye
         return 130
-    except Exception as exc:
-        if debug:
-            log.exception("internal error")
-        print(scrub(say("cli.internal_error", kind=type(exc).__name__, message=exc)), file=sys.stderr)
-        return 1
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - reported in one line by unexpected()
+        return unexpected(exc, debug)
     return 0
