@@ -5,7 +5,8 @@ channel's overall rate; per recipient one message is in flight at a time and the
 ``interval`` seconds after the previous one *completed* (completion comes after the platform received
 it, so jitter cannot squeeze two arrivals closer than that). A 429 pauses the whole channel for the
 time the platform asks; 5xx and timeouts back off per message; a recipient that cannot be reached
-is marked so and its queue dropped. Every outcome is committed on its own, right after the send,
+is marked so and its queue dropped. Every outcome is committed right after its send, before the send
+counts as done (sends that complete while a commit is under way share the next one: ``GroupCommit``),
 so a crash repeats at most the messages that were in flight.
 """
 
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from bot.channels.base import Channel, Delivery
 from bot.channels.console import ConsoleInbox
 from bot.logs import scrub
-from bot.outbox_lanes import BATCH, Lane, Pace
+from bot.outbox_lanes import BATCH, GroupCommit, Lane, Pace
 from handlers.context import Services
 from handlers.messages import Reply
 from storage.uow import UnitOfWork
@@ -34,7 +35,10 @@ log = logging.getLogger(__name__)
 BACKOFF_SECONDS = (2, 10, 30, 60)  # then every minute: an outage over, nobody waits long (the pace limits the load)
 REFILL_SECONDS = 1.0
 REAUTH_HOLD_SECONDS = 300  # credentials refused: try again after this (a refresh or a new grant may come)
-COALESCE_SECONDS = 0.01  # commits arriving in a burst are read together
+# commits arriving in a burst are read together: under load the table is read at most every 50 ms (each read
+# costs the database as much as an answer does); a lone commit after a quiet spell is read at once
+COALESCE_SECONDS = 0.05
+DELIVERED_KEPT = 50_000  # invitations remembered as delivered (then forgotten: the table's condition still holds)
 
 __all__ = ["BATCH", "Outbox", "Pace"]
 
@@ -58,6 +62,8 @@ class Outbox:
         self.wakeup = wakeup or asyncio.Event()  # set by commits that queued messages: read the table
         self._progress = asyncio.Event()  # set when a send finished: only dispatch again
         self.sent = 0
+        self.outcomes = GroupCommit(services)
+        self._delivered_invitations: set[int] = set()  # invitations this process marked delivered (a cache)
         self._restored: Counter[str] = Counter()  # resumes per channel: a refusal older than the last is stale
 
     async def resume(self, channels: list[str]) -> None:
@@ -161,7 +167,7 @@ class Outbox:
                 fresh = [i for i in ids if i not in lane.known and i not in lane.settled][:room]
                 batch = await uow.outbox.by_ids(fresh) if fresh else []
             elif room > 0:
-                batch = await uow.outbox.pending(name, now, room, after_id=lane.high_water)
+                batch = await uow.outbox.pending(name, now, room, after_id=lane.high_water, bulk_only=True)
         for message in batch:
             lane.high_water = max(lane.high_water, message.id)
         lane.take(batch)
@@ -219,13 +225,16 @@ class Outbox:
         if outcome.status == "reauth" and self._restored[name] != restored:
             # refused with the credentials held when it left; new ones were stored meanwhile: again, now
             outcome = Delivery("retry_later", retry_after=0.0, error=outcome.error)
-        now = services.clock()
         inbox = isinstance(channel, ConsoleInbox)  # kept unread for the shell, not sent (nor forgotten) yet
-        async with services.uow() as uow:
+
+        now = services.clock()
+
+        async def record(uow: UnitOfWork) -> None:
             if outcome.status == "delivered" and inbox:
                 await uow.console_inbox.keep(message, now)
             elif outcome.status == "delivered":
-                await uow.outbox.mark_sent(message, now, outcome.platform_message_id)
+                first = message.invitation_id not in self._delivered_invitations
+                await uow.outbox.mark_sent(message, now, outcome.platform_message_id, first=first)
             elif outcome.status == "retry_later":
                 retry_at = now + timedelta(seconds=self._backoff(message, outcome))
                 # the platform's "slow down" (retry_after) is pacing, not a failure: the backoff stays short
@@ -239,12 +248,17 @@ class Outbox:
                 await self._give_up(uow, name, message, outcome, now)
             if reply.forget and outcome.status not in ("retry_later", "reauth") and not inbox:
                 await uow.erasure.forget_message(message.id)  # the last word to an erased chat: nothing kept
-            await uow.commit()
+
+        await self.outcomes.commit(record)
         # only now, with the outcome committed, may this process forget what it held
         if self.on_outcome is not None:
             self.on_outcome(name, outcome)
         if outcome.status == "delivered":
             self.sent += 1
+            if message.invitation_id is not None:  # its later questions need not mark it delivered again
+                if len(self._delivered_invitations) >= DELIVERED_KEPT:
+                    self._delivered_invitations.clear()
+                self._delivered_invitations.add(message.invitation_id)
         elif outcome.status == "failed":
             log.error("outbox message %s on %s refused by the platform: %s", message.id, name, outcome.error)
         elif outcome.status == "reauth":

@@ -861,18 +861,28 @@ class OutboxRepository(_Repository):
         )
 
     async def pending(
-        self, channel: str, now: datetime, limit: int, recipient: str | None = None, after_id: int = 0
+        self,
+        channel: str,
+        now: datetime,
+        limit: int,
+        recipient: str | None = None,
+        after_id: int = 0,
+        bulk_only: bool = False,
     ) -> list[OutboxMessage]:
         """Messages ready to send on ``channel`` (to ``recipient`` only, if given), oldest first.
 
         With ``after_id``: the messages above it, and every earlier pending message of their recipients —
         PostgreSQL hands out ids at insert, so a transaction may commit its lower ids after a higher id of
-        another was read; its recipient's earlier messages must still come first.
+        another was read; its recipient's earlier messages must still come first. ``bulk_only``: of the
+        messages above it, only the bulk's bring their recipients in (the replies are read on their own).
         """
         ready = (OUTBOX.c.status == "pending", OUTBOX.c.channel == channel, OUTBOX.c.not_before <= now)
         query = select(OUTBOX).where(*ready)
         if after_id:  # two plain queries: as one, a fresh table's missing statistics can make it a nested loop
-            fresh = select(OUTBOX.c.recipient).where(*ready, OUTBOX.c.id > after_id).distinct().limit(limit)
+            fresh = select(OUTBOX.c.recipient).where(*ready, OUTBOX.c.id > after_id)
+            if bulk_only:
+                fresh = fresh.where(OUTBOX.c.priority == BULK)
+            fresh = fresh.distinct().limit(limit)
             recipients = list((await self.connection.execute(fresh)).scalars())
             if not recipients:
                 return []
@@ -953,14 +963,19 @@ class OutboxRepository(_Repository):
         """The messages with ``ids``, oldest first."""
         return await self._all(OutboxMessage, select(OUTBOX).where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id))
 
-    async def mark_sent(self, message: OutboxMessage, now: datetime, platform_message_id: str | None = None) -> None:
-        """The platform accepted the message; the first message of an invitation marks it delivered."""
+    async def mark_sent(
+        self, message: OutboxMessage, now: datetime, platform_message_id: str | None = None, *, first: bool = True
+    ) -> None:
+        """The platform accepted the message; the first message of an invitation marks it delivered.
+
+        ``first=False``: the caller knows an earlier message of the same invitation was delivered already.
+        """
         await self._run(
             update(OUTBOX)
             .where(OUTBOX.c.id == message.id)
             .values(status="sent", sent_at=now, platform_message_id=platform_message_id, attempts=OUTBOX.c.attempts + 1)
         )
-        if message.invitation_id is not None:
+        if message.invitation_id is not None and first:
             await self._run(
                 update(INVITATIONS)
                 .where(INVITATIONS.c.id == message.invitation_id, INVITATIONS.c.delivered_at.is_(None))

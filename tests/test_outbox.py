@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -15,9 +15,11 @@ from sqlalchemy import insert, select
 
 from bot.channels.base import Delivery
 from bot.outbox import Outbox, Pace
+from bot.outbox_lanes import GroupCommit
 from handlers.context import Services
 from handlers.messages import Reply
 from storage.models import IdentityRow, OutboxRow
+from storage.uow import UnitOfWork
 from tests.conftest import Clock
 
 
@@ -364,3 +366,32 @@ async def test_stopping_does_not_wait_out_a_pause(services: Services) -> None:
     assert time.monotonic() - began < 5
     assert [s.text for s in channel.sent] == ["a1"]
     assert await statuses(services) == {"pending": ["a1", "b1"]}
+
+
+async def test_sends_completing_together_share_a_commit_and_each_outcome_is_recorded(services: Services) -> None:
+    channel = ScriptedChannel(latency=0.01)
+    for number in range(60):
+        await queue(services, f"chat{number}", f"câu {number}")
+    async with delivering(services, channel, Pace(per_second=1000, per_recipient_interval=0.0)) as outbox:
+        await channel.wait(lambda: len(channel.sent) == 60)
+    assert (await statuses(services)) == {"sent": [f"câu {number}" for number in range(60)]}
+    assert outbox.sent == 60
+    assert outbox.outcomes.commits < 60  # sixteen sends in flight finish together: their outcomes share commits
+
+
+async def test_an_outcome_that_cannot_be_recorded_does_not_hold_back_the_others(services: Services) -> None:
+    outcomes = GroupCommit(services)
+
+    def adding(text: str) -> Callable[[UnitOfWork], Awaitable[None]]:
+        async def write(uow: UnitOfWork) -> None:
+            if text == "hỏng":
+                raise ValueError("this outcome cannot be written")
+            await uow.outbox.add("fake", "a", Reply(text).to_payload(), services.clock())
+
+        return write
+
+    results = await asyncio.gather(
+        *(outcomes.commit(adding(text)) for text in ("một", "hỏng", "hai", "ba")), return_exceptions=True
+    )
+    assert [type(result).__name__ for result in results] == ["NoneType", "ValueError", "NoneType", "NoneType"]
+    assert (await statuses(services)) == {"pending": ["một", "hai", "ba"]}
