@@ -219,6 +219,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _slim(args: argparse.Namespace) -> bool:
+    """Whether the command line runs on bot/cli_slim.py's context (``units list``) rather than the application."""
+    return args.command == "units" and getattr(args, "units_command", None) == "list"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; exit status 0 ok, 2 user error, 3 import rows refused, 1 internal error, 130 interrupted."""
     if hasattr(sys.stdout, "reconfigure"):
@@ -231,8 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with argparse_words():
             args = _parser().parse_args(argv)
         actor = "service" if args.command == "run" else operator()
-        # the commands' code (the application, the database, the channels' libraries) loads once the line is parsed
-        from bot.cli_commands import execute
+        # the commands' code (the application, the database, the channels' libraries) loads once the line is parsed;
+        # those that need only the settings and the database run without the application (bot/cli_slim.py)
+        if _slim(args):
+            from bot.cli_slim import execute
+        else:
+            from bot.cli_commands import execute
     except UsageError as exc:
         print(scrub(say("cli.error", message=exc)), file=sys.stderr)
         return 2
