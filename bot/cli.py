@@ -8,6 +8,7 @@ the line is parsed; tests/test_cli_imports.py holds both to it.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import re
 import sys
@@ -232,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in words
     choose_locale(words)
+    collecting = gc.isenabled()
+    gc.disable()  # the commands' modules load next: many objects, little garbage, no collection
     try:
         with argparse_words():
             args = _parser().parse_args(argv)
@@ -247,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - reported in one line by unexpected()
         return unexpected(exc, debug)
+    finally:
+        if collecting:
+            gc.enable()
     return execute(args, actor, debug)
 
 
