@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in words
     choose_locale(words)
-    collecting = gc.isenabled()
+    collecting, first = gc.isenabled(), "bot.cli_outcome" not in sys.modules
     gc.disable()  # the commands' modules load next: many objects, little garbage, no collection
     try:
         with argparse_words():
@@ -251,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - reported in one line by unexpected()
         return unexpected(exc, debug)
     finally:
+        if first:  # the code just loaded lives as long as the process: no collection (nor the one at exit) scans it
+            gc.freeze()
         if collecting:
             gc.enable()
     return execute(args, actor, debug)
