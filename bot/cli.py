@@ -2,7 +2,8 @@
 
 This module builds the parser alone, with the wording and nothing of the commands: ``--help`` and a mistyped line
 are answered at once. The commands' code (the application, the database) is in bot/cli_commands.py, loaded once
-the line is parsed; tests/test_cli_imports.py holds both to it.
+the line is parsed; a command that needs only the settings and the database (``units list``) runs from
+bot/cli_slim.py without the application. tests/test_cli_imports.py holds all three to it.
 """
 
 from __future__ import annotations

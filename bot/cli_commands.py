@@ -1,7 +1,8 @@
 """What each `sipasbot` command does, loaded once its command line is parsed (bot/cli.py builds the parser alone).
 
-Every command opens the application (its settings, its database brought up to date) and runs on it; the failures
-a person can cause end with one line and a non-zero exit status.
+Every command opens the application (its settings, its database brought up to date) and runs on it, but those
+that need only the settings and the database (bot/cli_slim.py: ``units list``); the failures a person can cause
+end with one line and a non-zero exit status (bot/cli_outcome.py, for both).
 """
 
 from __future__ import annotations
