@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings, SettingsError
+from bot.config import Settings
+from bot.form_setting import refuse_unknown_form
 from bot.logs import remember_all
 from handlers.apikeys import ApiKeyHandler
 from handlers.calendar import WorkCalendar
@@ -38,10 +39,7 @@ class App:
         self.settings = settings
         remember_all(settings.secret_values())  # never in a log line or an error message
         catalog = Catalog.load(*([settings.forms_dir] if settings.forms_dir else []))
-        if settings.survey_form not in catalog:
-            raise SettingsError(
-                f"SIPAS_SURVEY_FORM: unknown form {settings.survey_form!r} (known: {', '.join(catalog.ids())})"
-            )
+        refuse_unknown_form(settings.survey_form, catalog)
         policy = Policy(
             timezone=settings.zone,
             default_form=settings.survey_form,
@@ -115,11 +113,7 @@ class App:
 
     async def start(self) -> None:
         """Bring the database schema up to date (Alembic is loaded only when there is something to migrate)."""
-        if await schema_state.is_current(self.services.database):
-            return
-        from storage import migrate
-
-        await migrate.upgrade(self.services.database)
+        await schema_state.bring_up_to_date(self.services.database)
 
     async def close(self) -> None:
         """Release the database connections."""

@@ -2,12 +2,14 @@
 
 This module builds the parser alone, with the wording and nothing of the commands: ``--help`` and a mistyped line
 are answered at once. The commands' code (the application, the database) is in bot/cli_commands.py, loaded once
-the line is parsed; tests/test_cli_imports.py holds both to it.
+the line is parsed; a command that needs only the settings and the database (``units list``) runs from
+bot/cli_slim.py without the application. tests/test_cli_imports.py holds all three to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import re
 import sys
@@ -219,6 +221,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _slim(args: argparse.Namespace) -> bool:
+    """Whether the command line runs on bot/cli_slim.py's context (``units list``) rather than the application."""
+    return args.command == "units" and getattr(args, "units_command", None) == "list"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; exit status 0 ok, 2 user error, 3 import rows refused, 1 internal error, 130 interrupted."""
     if hasattr(sys.stdout, "reconfigure"):
@@ -227,17 +234,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in words
     choose_locale(words)
+    collecting, first = gc.isenabled(), "bot.cli_outcome" not in sys.modules
+    gc.disable()  # the commands' modules load next: many objects, little garbage, no collection
     try:
         with argparse_words():
             args = _parser().parse_args(argv)
         actor = "service" if args.command == "run" else operator()
-        # the commands' code (the application, the database, the channels' libraries) loads once the line is parsed
-        from bot.cli_commands import execute
+        # the commands' code (the application, the database, the channels' libraries) loads once the line is parsed;
+        # those that need only the settings and the database run without the application (bot/cli_slim.py)
+        if _slim(args):
+            from bot.cli_slim import execute
+        else:
+            from bot.cli_commands import execute
     except UsageError as exc:
         print(scrub(say("cli.error", message=exc)), file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - reported in one line by unexpected()
         return unexpected(exc, debug)
+    finally:
+        if first:  # the code just loaded lives as long as the process: no collection (nor the one at exit) scans it
+            gc.freeze()
+        if collecting:
+            gc.enable()
     return execute(args, actor, debug)
 
 

@@ -1,7 +1,8 @@
 """What each `sipasbot` command does, loaded once its command line is parsed (bot/cli.py builds the parser alone).
 
-Every command opens the application (its settings, its database brought up to date) and runs on it; the failures
-a person can cause end with one line and a non-zero exit status.
+Every command opens the application (its settings, its database brought up to date) and runs on it, but those
+that need only the settings and the database (bot/cli_slim.py: ``units list``); the failures a person can cause
+end with one line and a non-zero exit status (bot/cli_outcome.py, for both).
 """
 
 from __future__ import annotations
@@ -18,29 +19,23 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.app import App
 from bot.cli_admin import dispatch as admin_dispatch
-from bot.cli_errors import RowsRejected, UsageError, unexpected
-from bot.cli_units import units_add, units_list, units_set
-from bot.config import DEMO_DATABASE_URL, SettingsError, load_settings
-from bot.keyboard import Left
+from bot.cli_errors import RowsRejected, UsageError
+from bot.cli_outcome import finish
+from bot.cli_units import units_add, units_set
+from bot.config import DEMO_DATABASE_URL, load_settings
 from bot.logs import configure as configure_logging
-from bot.logs import scrub
 from bot.startup_checks import warn_at_start
 from bot.terminal import DEMO_UNIT, run_demo, run_shell
-from bot.texts import current_locale, say
+from bot.texts import say
 from handlers.audit import AuditTrail
-from handlers.calendar import CalendarError
 from handlers.chart import format_of
-from handlers.errors import HandlerError
 from handlers.leader import period_of, period_title
 from handlers.reporting import Period, render_text
 from handlers.targets import TargetBook, percent_text
-from storage.db import DatabaseError
 from storage.values import Unit
-from survey_forms.catalog import FormError
 
 log = logging.getLogger("sipasbot")
 
@@ -356,42 +351,10 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
             return lambda app: units_add(app, args)
         if args.units_command == "set":
             return lambda app: units_set(app, args)
-        if args.units_command == "import":
-            return lambda app: _units_import(app, args)
-        return units_list
+        return lambda app: _units_import(app, args)  # units list: bot/cli_slim.py
     return lambda app: _report(app, args)
 
 
 def execute(args: argparse.Namespace, actor: str, debug: bool) -> int:
     """Run the parsed command: exit status 0 ok, 2 user error, 3 import rows refused, 1 internal, 130 interrupted."""
-    try:
-        asyncio.run(_with_app(_dispatch(args), actor, demo=args.command == "demo"))
-    except RowsRejected as exc:
-        print(scrub(say("cli.error", message=say("cli.dossiers.rows_rejected", count=exc.count))), file=sys.stderr)
-        return 3
-    except HandlerError as exc:
-        print(scrub(say("cli.error", message=exc.text(current_locale()))), file=sys.stderr)
-        return 2
-    except (DatabaseError, CalendarError) as exc:
-        message = say(f"cli.{exc.key}", **exc.values) if exc.key else str(exc)
-        print(scrub(say("cli.error", message=message)), file=sys.stderr)
-        return 2
-    except SettingsError as exc:
-        print(scrub(say("cli.error", message=say("cli.settings", problems=exc))), file=sys.stderr)
-        return 2
-    except (UsageError, FormError) as exc:
-        print(scrub(say("cli.error", message=exc)), file=sys.stderr)
-        return 2
-    except OperationalError as exc:
-        reason = say("cli.database_unusable", reason=str(exc.orig).splitlines()[0])
-        print(scrub(say("cli.error", message=reason)), file=sys.stderr)
-        return 2
-    except (OSError, SQLAlchemyError) as exc:
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        print(scrub(say("cli.error", message=reason)), file=sys.stderr)
-        return 2
-    except Left:  # a second Ctrl-C in the shell or the demo: it said goodbye
-        return 130
-    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - reported in one line by unexpected()
-        return unexpected(exc, debug)
-    return 0
+    return finish(lambda: _with_app(_dispatch(args), actor, demo=args.command == "demo"), debug)

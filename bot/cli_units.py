@@ -16,6 +16,7 @@ from handlers.errors import InvalidInput
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.cli_slim import SlimContext
     from storage.values import Unit
 
 YES = ("yes", "y", "co", "có", "true", "1")
@@ -109,15 +110,15 @@ async def units_set(app: App, args: argparse.Namespace) -> None:
     print(say("cli.units.set", code=unit.code, name=unit.name, documents=documents_text(unit, issuer)))
 
 
-async def units_list(app: App) -> None:
-    """Every unit: its code, name, parent, form, and who issues its documents."""
+async def units_list(context: SlimContext) -> None:
+    """Every unit: its code, name, parent, form, and who issues its documents (run on bot/cli_slim.py's context)."""
     from handlers.issuers import issuer_among
 
-    async with app.services.uow(read_only=True) as uow:
+    async with context.uow(read_only=True) as uow:
         units = await uow.units.all()
     by_id = {u.id: u for u in units}
     for unit in units:
         parent = by_id[unit.parent_id].code if unit.parent_id in by_id else "-"
-        form = unit.form_id or app.settings.survey_form
+        form = unit.form_id or context.settings.survey_form
         line = say("cli.units.listed", code=unit.code, name=unit.name, parent=parent, form=form)
         print(f"{line}\t{documents_text(unit, issuer_among(unit, by_id))}")

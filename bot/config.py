@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from handlers.context import QuietHours
+from handlers.quiet_hours import QuietHours
 
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - names, to read the public address as this machine's
 

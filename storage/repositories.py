@@ -33,7 +33,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -127,8 +127,12 @@ def _value(kind: type[V], row: Row[Any]) -> V:
 
 
 def _insert(dialect: str, table: Table) -> Any:
-    """An INSERT that knows ON CONFLICT on both backends."""
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    """An INSERT that knows ON CONFLICT on both backends (PostgreSQL's dialect is loaded for PostgreSQL only)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 @cache

@@ -55,3 +55,12 @@ async def is_current(database: Database) -> bool:
         except SQLAlchemyError:  # no version table: never migrated
             return False
     return list(versions) == [head]
+
+
+async def bring_up_to_date(database: Database) -> None:
+    """Migrate the schema to the newest revision; Alembic is loaded only when there is something to migrate."""
+    if await is_current(database):
+        return
+    from storage import migrate
+
+    await migrate.upgrade(database)

@@ -10,15 +10,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from survey_forms.errors import FormError
 from survey_forms.schema import Form
+from survey_forms.shipped import BUILTIN_FORMS_DIR
 from survey_forms.yaml_text import load_shipped
 
-BUILTIN_FORMS_DIR = Path(__file__).parent / "forms"
+__all__ = ["BUILTIN_FORMS_DIR", "PUBLISHED_FILE", "Catalog", "FormError", "file_digest", "load_form_file"]
+
 PUBLISHED_FILE = "published.txt"
-
-
-class FormError(Exception):
-    """A form file that cannot be used; the message names the file and the problem."""
 
 
 def _describe_location(raw: Any, loc: Sequence[int | str]) -> str:

@@ -3,7 +3,8 @@
 Building the parser, and so ``sipasbot --help``, loads no command's code: not the channels' libraries
 (python-telegram-bot, aiohttp), not the workbook's, chart's or slip's (openpyxl, matplotlib, fpdf2), not the
 database's (SQLAlchemy, Alembic). ``sipasbot units list`` on a database whose schema is current loads the
-database but not Alembic, nor any of those. Each case runs in a fresh interpreter and reads its
+database but not Alembic, nor any of those, nor the application (bot/app.py), its handlers or the forms
+(bot/cli_slim.py). Each case runs in a fresh interpreter and reads its
 ``sys.modules`` at the end; nothing here is timed (bench/cli_start.py measures the time).
 """
 
@@ -30,6 +31,17 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 # the libraries of the service, the workbooks, the chart, the slip and the migrations
 HEAVY = ("telegram", "aiohttp", "openpyxl", "matplotlib", "fpdf", "PIL", "numpy", "alembic")
+# what units list does without: the application, the handlers it wires, the forms' code (which reads every form)
+APPLICATION = (
+    "bot.app",
+    "bot.cli_commands",
+    "handlers.context",
+    "handlers.citizen",
+    "handlers.leader",
+    "handlers.staff",
+    "survey_forms.catalog",
+    "survey_forms.schema",
+)
 RUN_MAIN = """
 import json, sys
 from bot.cli import main
@@ -49,21 +61,30 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return environment
 
 
-def _main(tmp_path: Path, *args: str) -> tuple[int, str, set[str]]:
-    """``bot.cli.main(args)`` in a fresh interpreter: its exit status, what it printed, the modules it loaded."""
+def _run_main(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, str, set[str]]:
+    """``bot.cli.main(args)`` in a fresh interpreter (``settings``: more environment variables).
+
+    Its exit status, what it printed on stdout and on stderr, the modules it loaded.
+    """
     done = subprocess.run(
         [sys.executable, "-c", RUN_MAIN, *args],
         capture_output=True,
         text=True,
-        env=_environment(tmp_path),
+        env={**_environment(tmp_path), **settings},
         cwd=tmp_path,
         timeout=120,
         check=True,
     )
     printed, _, modules = done.stdout.rpartition("\nMODULES ")
     printed, _, code = printed.rpartition("EXIT ")
-    assert done.stderr == ""
-    return int(code), printed, set(json.loads(modules))
+    return int(code), printed, done.stderr, set(json.loads(modules))
+
+
+def _main(tmp_path: Path, *args: str) -> tuple[int, str, set[str]]:
+    """As :func:`_run_main`, for a run that writes nothing on stderr."""
+    code, printed, errors, modules = _run_main(tmp_path, *args)
+    assert errors == ""
+    return code, printed, modules
 
 
 def _revisions(tmp_path: Path) -> list[tuple[str]]:
@@ -115,9 +136,67 @@ def test_units_list_on_a_current_schema_loads_neither_alembic_nor_the_channels(t
 
     code, printed, modules = _main(tmp_path, "units", "list")
     assert (code, printed) == (0, "")
-    assert "bot.app" in modules
     assert "storage.db" in modules
     assert _loaded(modules, HEAVY) == []
+    assert sorted(set(APPLICATION) & modules) == []
+
+
+def test_units_list_prints_the_units_without_the_application(tmp_path: Path) -> None:
+    assert _main(tmp_path, "units", "add", "Q3", "Quận 3")[0] == 0
+    assert _main(tmp_path, "units", "add", "P8", "Phường 8", "--parent", "Q3", "--form", "sipas-nhanh")[0] == 0
+    code, printed, modules = _main(tmp_path, "units", "list")
+    assert code == 0
+    assert printed == (
+        "P8\tPhường 8\t(cấp trên: Q3; mẫu phiếu: sipas-nhanh)\tphát hành văn bản; địa danh: Phường 8\n"
+        "Q3\tQuận 3\t(cấp trên: -; mẫu phiếu: sipas-2022)\tphát hành văn bản; địa danh: Quận 3\n"
+    )
+    assert _loaded(modules, HEAVY) == []
+    assert sorted(set(APPLICATION) & modules) == []
+    # the default form is the setting's, printed as set (a built-in form: no form file is read to check it)
+    code, printed, errors, modules = _run_main(tmp_path, "units", "list", SIPAS_SURVEY_FORM="danh-gia-ho-so")
+    assert (code, errors) == (0, "")
+    assert "Q3\tQuận 3\t(cấp trên: -; mẫu phiếu: danh-gia-ho-so)" in printed
+    assert "survey_forms.catalog" not in modules
+
+
+def _one_line_refusal(tmp_path: Path, *args: str, **settings: str) -> str:
+    code, printed, errors, _ = _run_main(tmp_path, *args, **settings)
+    assert (code, printed) == (2, "")
+    assert "Traceback" not in errors
+    assert len(errors.splitlines()) == 1, errors
+    return errors.strip()
+
+
+def test_units_list_refuses_an_unknown_survey_form_as_every_command_does(tmp_path: Path) -> None:
+    assert _main(tmp_path, "units", "list")[0] == 0
+    refused = _one_line_refusal(tmp_path, "units", "list", SIPAS_SURVEY_FORM="khong-co")
+    assert refused == (
+        "sipasbot: lỗi: cấu hình không dùng được (biến môi trường hoặc tệp .env): SIPAS_SURVEY_FORM: unknown form "
+        "'khong-co' (known: danh-gia-ho-so, sipas-2017, sipas-2022, sipas-nhanh)"
+    )
+    assert _one_line_refusal(tmp_path, "db", "upgrade", SIPAS_SURVEY_FORM="khong-co") == refused
+    # a forms folder is read as the application reads it: a broken form file is refused in the same words
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    (forms / "hong.v1.yaml").write_text("title: {vi: Chọn?}\n", encoding="utf-8")
+    refused = _one_line_refusal(tmp_path, "units", "list", SIPAS_FORMS_DIR=str(forms))
+    assert "hong.v1.yaml: cannot read" in refused
+    assert _one_line_refusal(tmp_path, "db", "upgrade", SIPAS_FORMS_DIR=str(forms)) == refused
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("nonsense", "sipasbot: lỗi: không phải URL cơ sở dữ liệu: 'nonsense'"),
+        ("mysql+aiomysql://x/y", "không hỗ trợ cơ sở dữ liệu 'mysql'"),
+        ("sqlite+aiosqlite:////no/such/dir/x.db", "không mở được tệp cơ sở dữ liệu"),
+    ],
+)
+def test_units_list_refuses_an_unusable_database_url_in_one_line(tmp_path: Path, url: str, reason: str) -> None:
+    refused = _one_line_refusal(tmp_path, "units", "list", SIPAS_DATABASE_URL=url)
+    assert refused.startswith("sipasbot: lỗi: ")
+    assert reason in refused
+    assert _one_line_refusal(tmp_path, "db", "upgrade", SIPAS_DATABASE_URL=url) == refused  # the application's words
 
 
 async def test_a_database_behind_the_newest_migration_is_still_migrated(tmp_path: Path) -> None:
