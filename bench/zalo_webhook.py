@@ -24,6 +24,7 @@ import hmac
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,11 +35,11 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, make_url, select, update
 
 from bench.telegram_inbound import healthy, run
 from storage.db import Database
-from storage.models import AnswerRow, InboundEventRow
+from storage.models import AnswerRow, InboundEventRow, InvitationRow
 from storage.uow import UnitOfWork
 from tests.emulators.zalo_oa import Person, ZaloOAEmulator
 from tests.telegram_service import free_port
@@ -70,8 +71,11 @@ async def answer_through(people: list[Person], answers: int, replies: bool) -> t
 
 
 async def ours(
-    emulator: ZaloOAEmulator, database_url: str, count: int, answers: int
+    emulator: ZaloOAEmulator, database_url: str, count: int, answers: int, rounds: int
 ) -> tuple[list[Person], float, float]:
+    """The service's rounds, each followed by the whole job by hand's (both processes up): its people, the
+    median events/s answered 200, and the median ratio of answers/s until every reply arrived against the
+    whole job's."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
     env.update(
@@ -127,18 +131,71 @@ async def ours(
                     assert response.status == 202
         for person in people:  # the invitation (intro and first question) delivered by the service
             await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=300)
-        done, seconds, delivered = await answer_through(people, answers, replies=True)
-        database = Database(database_url)
-        async with UnitOfWork(database, read_only=True) as uow:
-            stored = await uow.connection.scalar(select(func.count(AnswerRow.id)))
-        await database.close()
+        service_url = emulator.webhook_url
+        whole_port = free_port()
+        whole_command = [sys.executable, "-m", "bench.zalo_fair", str(whole_port), database_url]
+        whole = subprocess.Popen([*whole_command, emulator.api_url, emulator.access_token])
+        whole_url = f"http://127.0.0.1:{whole_port}/webhooks/zalo-oa"
+        await healthy(f"http://127.0.0.1:{whole_port}/healthz", whole)
+        mine, by_hand, accepted = [], [], []
+        try:
+            for round_ in range(1, rounds + 1):
+                if round_ > 1:
+                    await reset_surveys(database_url)
+                emulator.webhook_url = service_url
+                done, seconds, delivered = await answer_through(people, answers, replies=True)
+                stored = await survey_answers(database_url)
+                assert stored == done, f"{stored} answers stored for {done} events"
+                emulator.webhook_url = whole_url
+                _, _, whole_seconds = await answer_through(people, answers, replies=True)
+                mine.append(done / delivered)
+                by_hand.append(done / whole_seconds)
+                accepted.append(done / seconds)
+                print(
+                    f"round {round_}: service {done / delivered:.1f} answers/s until every reply arrived "
+                    f"({done / seconds:.1f} events/s answered 200); whole job by hand {done / whole_seconds:.1f}"
+                    " answers/s",
+                    flush=True,
+                )
+        finally:
+            whole.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(whole.wait, 30)
+        events = await stored_events(database_url, "whole")
+        assert events == rounds * done, f"{events} event rows stored by the whole job for {rounds * done} events"
     finally:
         service.send_signal(signal.SIGTERM)
         await asyncio.to_thread(service.wait, 60)
-    assert stored == done, f"{stored} answers stored for {done} events"
-    print(f"service: {done} signed events in {seconds:.2f} s = {done / seconds:.1f} events/s (all {stored} committed)")
-    print(f"service, until every reply arrived: {delivered:.2f} s = {done / delivered:.1f} answers/s")
-    return people, done / seconds, done / delivered
+    service_rate, whole_rate = statistics.median(mine), statistics.median(by_hand)
+    print(
+        f"service: {done} signed events a round, all committed; median {statistics.median(accepted):.1f} events/s"
+        f" answered 200, {service_rate:.1f} answers/s until every reply arrived"
+    )
+    print(
+        "whole job by hand (bench/zalo_fair.py: signature, event, chat's survey, answer, cursor, reply queued,"
+        f" commit; the reply sent and its outcome committed): median {whole_rate:.1f} answers/s"
+    )
+    return people, statistics.median(accepted), service_rate / whole_rate
+
+
+async def reset_surveys(database_url: str) -> None:
+    """Every survey back at question 1, so that the next round answers the same questions (upserted)."""
+    database = Database(database_url)
+    async with UnitOfWork(database) as uow:
+        await uow.connection.execute(
+            update(InvitationRow).values(cursor="TC1", status="sent", completed_at=None, closed_at=None)
+        )
+        await uow.commit()
+    await database.close()
+
+
+async def survey_answers(database_url: str) -> int:
+    """The service's answers (the whole job's go under question codes of their own, W…)."""
+    database = Database(database_url)
+    async with UnitOfWork(database, read_only=True) as uow:
+        mine = select(func.count(AnswerRow.id)).where(~AnswerRow.question_code.startswith("W"))
+        stored = await uow.connection.scalar(mine)
+    await database.close()
+    return int(stored or 0)
 
 
 def bare_server(port: int) -> None:
@@ -275,19 +332,6 @@ async def fair(emulator: ZaloOAEmulator, people: list[Person], answers: int, dat
     return done / seconds
 
 
-async def whole(emulator: ZaloOAEmulator, people: list[Person], answers: int, database_url: str) -> float:
-    server = ("PORT", database_url, emulator.api_url, emulator.access_token)
-    done, seconds, delivered = await baseline(emulator, people, answers, "bench.zalo_fair", *server)
-    stored = await stored_events(database_url, "whole")
-    assert stored == done, f"{stored} event rows stored for {done} events"
-    print(
-        f"whole job by hand (bench/zalo_fair.py: signature, event, chat's survey, answer, cursor, reply queued,"
-        f" commit; the reply sent and its outcome committed): {done} events answered 200 in {seconds:.2f} s,"
-        f" every reply arrived in {delivered:.2f} s = {done / delivered:.1f} answers/s"
-    )
-    return done / delivered
-
-
 async def stored_events(database_url: str, channel: str) -> int:
     database = Database(database_url)
     async with UnitOfWork(database, read_only=True) as uow:
@@ -312,16 +356,15 @@ async def main(args: argparse.Namespace) -> None:
             push_concurrency=args.connections,
             replies_per_window=None,
         ) as emulator:
-            people, service_rate, service_whole = await ours(emulator, url, args.people, args.answers)
+            people, service_rate, whole_ratio = await ours(emulator, url, args.people, args.answers, args.rounds)
             bare_rate = await bare(emulator, people, args.answers)
             fair_rate = await fair(emulator, people, args.answers, url)
-            whole_rate = await whole(emulator, people, args.answers, url)
     print(f"ratio service / bare = {service_rate / bare_rate:.2f}  (no signature check, no write: for reference)")
     print(
         f"ratio service / fair = {service_rate / fair_rate:.2f}  (signature and event row only: for reference;"
         " docs/PERFORMANCE.md says why 0.50 cannot be met while each answer is handled before its 200)"
     )
-    print(f"ratio service / whole job by hand = {service_whole / whole_rate:.2f}  (target >= 0.50)")
+    print(f"ratio service / whole job by hand = {whole_ratio:.2f}  (target >= 0.50)")
 
 
 if __name__ == "__main__":
@@ -329,6 +372,7 @@ if __name__ == "__main__":
     parser.add_argument("--people", type=int, default=100)
     parser.add_argument("--answers", type=int, default=19)
     parser.add_argument("--connections", type=int, default=40, help="webhook pushes in flight")
+    parser.add_argument("--rounds", type=int, default=3, help="service and whole job by hand, in turns")
     parser.add_argument("--database-url", help="an empty, migrated or new database (default: a new SQLite file)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--fair-server", type=int, metavar="PORT", help=argparse.SUPPRESS)

@@ -126,7 +126,7 @@ class Outbox:
         for lane in self.lanes.values():
             for task in lane.waiting:
                 task.cancel()  # nothing was sent: the message stays pending for the next instance
-        pending = [task for lane in self.lanes.values() for task in lane.tasks]
+        pending = [task for lane in self.lanes.values() for task in (*lane.tasks, *lane.recording)]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
@@ -225,6 +225,13 @@ class Outbox:
         if outcome.status == "reauth" and self._restored[name] != restored:
             # refused with the credentials held when it left; new ones were stored meanwhile: again, now
             outcome = Delivery("retry_later", retry_after=0.0, error=outcome.error)
+        if lane is not None:  # the platform answered: the pause it asks for holds at once, and the place is free
+            if outcome.retry_after is not None:
+                lane.paused_until = max(lane.paused_until, time.monotonic() + outcome.retry_after)
+            if outcome.status == "reauth":
+                lane.paused_until = time.monotonic() + REAUTH_HOLD_SECONDS
+            lane.answered(asyncio.current_task())
+            self._progress.set()
         inbox = isinstance(channel, ConsoleInbox)  # kept unread for the shell, not sent (nor forgotten) yet
 
         now = services.clock()
@@ -269,10 +276,6 @@ class Outbox:
                 lane.threads[(message.recipient, reply.thread)] = outcome.platform_message_id
             if outcome.status not in ("delivered", "failed"):
                 self._forget(lane, message.recipient)  # its later messages wait (retry) or were dropped
-            if outcome.retry_after is not None:
-                lane.paused_until = max(lane.paused_until, time.monotonic() + outcome.retry_after)
-            if outcome.status == "reauth":
-                lane.paused_until = time.monotonic() + REAUTH_HOLD_SECONDS
         return outcome
 
     @staticmethod

@@ -80,6 +80,7 @@ class Lane:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     urgent: dict[str, None] = field(default_factory=dict)  # recipients with a reply queued, in arrival order
     urgent_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    recording: set[asyncio.Task[object]] = field(default_factory=set)  # answered sends whose outcome commits
     urgent_waiting: int = 0  # urgent sends waiting for a rate slot
     bulk_starts: deque[float] = field(default_factory=deque)  # when bulk sends took a slot (the last window)
 
@@ -165,12 +166,24 @@ class Lane:
         return message
 
     def started(self, task: asyncio.Task[None], *, urgent: bool) -> None:
-        """Count a send that began (its place in flight is given back when it ends)."""
+        """Count a send that began (its place in flight is given back once the platform answered it)."""
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         if urgent:
             self.urgent_tasks.add(task)
             task.add_done_callback(self.urgent_tasks.discard)
+
+    def answered(self, task: asyncio.Task[object] | None) -> None:
+        """The platform answered ``task``'s send: its place in flight is free for the next send.
+
+        Its outcome is still being committed: its recipient stays busy (nothing more goes to that chat before
+        the commit), and stopping still waits for it (``recording``).
+        """
+        if task is not None and task in self.tasks:
+            self.tasks.discard(task)
+            self.urgent_tasks.discard(task)
+            self.recording.add(task)
+            task.add_done_callback(self.recording.discard)
 
     # --- the rate
 

@@ -703,6 +703,42 @@ def _first_seen(dialect: str) -> Insert:
     )
 
 
+def _mark_sent(_: str) -> Executable:
+    return (
+        update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("message"))  # not a column's name: an UPDATE would SET that column
+        .values(
+            status="sent",
+            sent_at=bindparam("now"),
+            platform_message_id=bindparam("platform_id"),
+            attempts=OUTBOX.c.attempts + 1,
+        )
+    )
+
+
+def _mark_delivered(_: str) -> Executable:
+    return (
+        update(INVITATIONS)
+        .where(INVITATIONS.c.id == bindparam("invitation"), INVITATIONS.c.delivered_at.is_(None))
+        .values(delivered_at=bindparam("now"))
+    )
+
+
+def _pending_replies(_: str) -> Executable:
+    """(id, recipient) of a channel's ready replies, oldest first, by their own index (``ix_outbox_priority``)."""
+    return (
+        select(OUTBOX.c.id, OUTBOX.c.recipient)
+        .where(
+            OUTBOX.c.status == "pending",
+            OUTBOX.c.channel == bindparam("channel"),
+            OUTBOX.c.priority == INTERACTIVE,
+            OUTBOX.c.not_before <= bindparam("now"),
+        )
+        .order_by(OUTBOX.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
 class InboundRepository(_Repository):
     """Inbound events already handled."""
 
@@ -897,18 +933,10 @@ class OutboxRepository(_Repository):
 
     async def pending_replies(self, channel: str, now: datetime, limit: int) -> list[tuple[int, str]]:
         """(id, recipient) of the interactive messages ready on ``channel``, oldest first (by their own index)."""
-        query = (
-            select(OUTBOX.c.id, OUTBOX.c.recipient)
-            .where(
-                OUTBOX.c.status == "pending",
-                OUTBOX.c.channel == channel,
-                OUTBOX.c.priority == INTERACTIVE,
-                OUTBOX.c.not_before <= now,
-            )
-            .order_by(OUTBOX.c.id)
-            .limit(limit)
+        rows = await self.connection.execute(
+            self._prepared(_pending_replies), {"channel": channel, "now": now, "limit": limit}
         )
-        return [(id_, recipient) for id_, recipient in await self.connection.execute(query)]
+        return [(id_, recipient) for id_, recipient in rows]
 
     async def pending_of(
         self, channel: str, now: datetime, recipients: Iterable[str], limit: int
@@ -974,17 +1002,10 @@ class OutboxRepository(_Repository):
 
         ``first=False``: the caller knows an earlier message of the same invitation was delivered already.
         """
-        await self._run(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == message.id)
-            .values(status="sent", sent_at=now, platform_message_id=platform_message_id, attempts=OUTBOX.c.attempts + 1)
-        )
+        sent = {"message": message.id, "now": now, "platform_id": platform_message_id}
+        await self._run(self._prepared(_mark_sent), sent)
         if message.invitation_id is not None and first:
-            await self._run(
-                update(INVITATIONS)
-                .where(INVITATIONS.c.id == message.invitation_id, INVITATIONS.c.delivered_at.is_(None))
-                .values(delivered_at=now)
-            )
+            await self._run(self._prepared(_mark_delivered), {"invitation": message.invitation_id, "now": now})
 
     async def invitation_of(self, channel: str, platform_message_id: str) -> int | None:
         """The invitation a delivered message on ``channel`` belonged to."""
