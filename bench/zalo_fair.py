@@ -71,6 +71,26 @@ def verified(raw: bytes, header: str) -> dict[str, Any] | None:
     return event
 
 
+async def connect_as_the_service(database_url: str, isolation_level: str | None) -> tuple[Any, dict[str, Any]]:
+    """An aiosqlite connection with the pragmas the service's own connections have (read from one of them, so
+    that they follow storage/db.py), and those pragmas."""
+    import aiosqlite
+
+    from storage.db import Database
+
+    database = Database(database_url)
+    async with database.engine.connect() as connection:
+        pragmas = {
+            name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+            for name in ("busy_timeout", "journal_mode", "synchronous", "foreign_keys")
+        }
+    await database.close()
+    sqlite = await aiosqlite.connect(make_url(database_url).database or "", isolation_level=isolation_level)
+    for name, value in pragmas.items():
+        await sqlite.execute(f"PRAGMA {name} = {value}")
+    return sqlite, pragmas
+
+
 class Store:
     """The two transactions, on SQLite (one connection: one writer) or PostgreSQL (a pool)."""
 
@@ -88,20 +108,7 @@ class Store:
         return store
 
     async def _sqlite(self, database_url: str, payload: str) -> None:
-        import aiosqlite
-
-        from storage.db import Database
-
-        database = Database(database_url)  # only to read the pragmas the service's connections have
-        async with database.engine.connect() as connection:
-            pragmas = {
-                name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
-                for name in ("busy_timeout", "journal_mode", "synchronous", "foreign_keys")
-            }
-        await database.close()
-        sqlite = await aiosqlite.connect(make_url(database_url).database or "", isolation_level=None)
-        for name, value in pragmas.items():
-            await sqlite.execute(f"PRAGMA {name} = {value}")
+        sqlite, _ = await connect_as_the_service(database_url, isolation_level=None)
         lock = asyncio.Lock()  # one connection, one transaction at a time (SQLite has one writer anyway)
         marks = [statement.replace("{}", "?") for statement in (CHAT_SURVEY, INSERT_EVENT, UPSERT_ANSWER)]
         chat_survey, insert_event, upsert_answer = marks
@@ -165,6 +172,21 @@ class Store:
         self.handle, self.sent = handle, sent
 
 
+async def serve_webhook(port: int, webhook: Callable[[web.Request], Awaitable[web.Response]]) -> None:
+    """Serve ``webhook`` at the OA webhook's path (and ``/healthz``) on ``port``, until killed."""
+
+    async def health(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    server = web.Application()
+    server.router.add_post("/webhooks/zalo-oa", webhook)
+    server.router.add_get("/healthz", health)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
 def serve(port: int, database_url: str, api_url: str, access_token: str) -> None:
     """The whole job by hand, until killed."""
 
@@ -198,16 +220,7 @@ def serve(port: int, database_url: str, api_url: str, access_token: str) -> None
                 task.add_done_callback(senders.discard)
             return web.json_response({"error": 0, "message": "Success"})
 
-        async def health(_: web.Request) -> web.Response:
-            return web.Response(text="ok")
-
-        server = web.Application()
-        server.router.add_post("/webhooks/zalo-oa", webhook)
-        server.router.add_get("/healthz", health)
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await asyncio.Event().wait()
+        await serve_webhook(port, webhook)
 
     asyncio.run(main())
 

@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
-import json
 import os
 import signal
 import statistics
@@ -38,6 +35,7 @@ from aiohttp import web
 from sqlalchemy import func, make_url, select, update
 
 from bench.telegram_inbound import healthy, run
+from bench.zalo_fair import connect_as_the_service, serve_webhook, verified
 from storage.db import Database
 from storage.models import AnswerRow, InboundEventRow, InvitationRow
 from storage.uow import UnitOfWork
@@ -205,33 +203,11 @@ def bare_server(port: int) -> None:
         await request.read()
         return web.json_response({"error": 0, "message": "Success"})
 
-    async def health(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def serve() -> None:
-        server = web.Application()
-        server.router.add_post("/webhooks/zalo-oa", webhook)
-        server.router.add_get("/healthz", health)
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
+    asyncio.run(serve_webhook(port, webhook))
 
 
 def fair_server(port: int, database_url: str) -> None:
     """The fair baseline, run in its own process: verify by hand, insert the event row, commit, then 200."""
-
-    def verified(raw: bytes, header: str) -> dict[str, object] | None:
-        event: dict[str, object] = json.loads(raw)
-        app_id, timestamp = str(event.get("app_id", "")), str(event.get("timestamp", ""))
-        if not (hmac.compare_digest(app_id, APP_ID) and timestamp.isdigit()):
-            return None
-        mac = hashlib.sha256(app_id.encode() + raw + timestamp.encode() + SECRET_KEY.encode()).hexdigest()
-        if not hmac.compare_digest(header.removeprefix("mac="), mac) or abs(time.time() - int(timestamp) / 1000) > 300:
-            return None
-        return event
 
     def event_id(event: dict[str, object]) -> str:
         message = event.get("message")
@@ -244,18 +220,7 @@ def fair_server(port: int, database_url: str) -> None:
         )
         store: Callable[[str], Awaitable[None]]
         if database_url.startswith("sqlite"):
-            import aiosqlite
-
-            database = Database(database_url)  # only to read the pragmas the service's connections have
-            async with database.engine.connect() as connection:
-                pragmas = {
-                    name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
-                    for name in ("busy_timeout", "journal_mode", "synchronous", "foreign_keys")
-                }
-            await database.close()
-            sqlite = await aiosqlite.connect(make_url(database_url).database or "", isolation_level="IMMEDIATE")
-            for name, value in pragmas.items():
-                await sqlite.execute(f"PRAGMA {name} = {value}")
+            sqlite, pragmas = await connect_as_the_service(database_url, isolation_level="IMMEDIATE")
             lock, statement = asyncio.Lock(), insert.format("?", "?", "?")
 
             async def store(key: str) -> None:
@@ -284,16 +249,7 @@ def fair_server(port: int, database_url: str) -> None:
             await store(event_id(event))
             return web.json_response({"error": 0, "message": "Success"})
 
-        async def health(_: web.Request) -> web.Response:
-            return web.Response(text="ok")
-
-        server = web.Application()
-        server.router.add_post("/webhooks/zalo-oa", webhook)
-        server.router.add_get("/healthz", health)
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await asyncio.Event().wait()
+        await serve_webhook(port, webhook)
 
     asyncio.run(serve())
 
