@@ -19,6 +19,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,41 +97,52 @@ def rendered_payload() -> str:
     return json.dumps(reply.to_payload())
 
 
-async def bare_round(path: Path, people: int, round_: int) -> tuple[int, float]:
-    """The same rows written by hand: inbound event, answer, invitation cursor, outbox row; one commit each."""
+AnswerByHand = Callable[[aiosqlite.Connection, int, int, str, str], Awaitable[None]]
+
+
+async def by_hand(path: Path, people: int, answer: AnswerByHand) -> tuple[int, float]:
+    """``answer(connection, number, item, payload, at)`` for every person and item, each in its own transaction
+    (BEGIN IMMEDIATE … COMMIT) on one aiosqlite connection with the engine's pragmas: how many, in how long."""
     payload = rendered_payload()
     at = NOW.replace(tzinfo=None).isoformat(sep=" ")
     async with aiosqlite.connect(path, isolation_level=None) as connection:
         for pragma in SQLITE_PRAGMAS:
             await connection.execute(f"PRAGMA {pragma}")
         started = time.perf_counter()
-        count = 0
         for item in range(ITEMS):
             for number in range(people):
-                invitation = number + 1
                 await connection.execute("BEGIN IMMEDIATE")
-                await connection.execute(
-                    "INSERT INTO inbound_events (channel, event_id, received_at) VALUES (?, ?, ?)",
-                    ("bare", f"b{round_}-{number}-{item}", at),
-                )
-                await connection.execute(
-                    "INSERT INTO answers (invitation_id, question_code, value, text, form_id, form_version,"
-                    " unit_id, field_id, answered_at) VALUES (?, ?, '4', NULL, 'sipas-2022', 1, 1, 1, ?)"
-                    " ON CONFLICT (invitation_id, question_code) DO UPDATE SET value = excluded.value,"
-                    " answered_at = excluded.answered_at",
-                    (invitation, f"B{round_}_{item}", at),
-                )
-                await connection.execute(
-                    "UPDATE invitations SET cursor = ? WHERE id = ?", (f"B{round_}_{item + 1}", invitation)
-                )
-                await connection.execute(
-                    "INSERT INTO outbox (channel, recipient, payload, status, attempts, not_before, created_at)"
-                    " VALUES ('console', ?, ?, 'pending', 0, ?, ?)",
-                    (f"u{number}", payload, at, at),
-                )
+                await answer(connection, number, item, payload, at)
                 await connection.execute("COMMIT")
-                count += 1
-        return count, time.perf_counter() - started
+        return ITEMS * people, time.perf_counter() - started
+
+
+async def bare_round(path: Path, people: int, round_: int) -> tuple[int, float]:
+    """The same rows written by hand: inbound event, answer, invitation cursor, outbox row; one commit each."""
+
+    async def answer(connection: aiosqlite.Connection, number: int, item: int, payload: str, at: str) -> None:
+        invitation = number + 1
+        await connection.execute(
+            "INSERT INTO inbound_events (channel, event_id, received_at) VALUES (?, ?, ?)",
+            ("bare", f"b{round_}-{number}-{item}", at),
+        )
+        await connection.execute(
+            "INSERT INTO answers (invitation_id, question_code, value, text, form_id, form_version,"
+            " unit_id, field_id, answered_at) VALUES (?, ?, '4', NULL, 'sipas-2022', 1, 1, 1, ?)"
+            " ON CONFLICT (invitation_id, question_code) DO UPDATE SET value = excluded.value,"
+            " answered_at = excluded.answered_at",
+            (invitation, f"B{round_}_{item}", at),
+        )
+        await connection.execute(
+            "UPDATE invitations SET cursor = ? WHERE id = ?", (f"B{round_}_{item + 1}", invitation)
+        )
+        await connection.execute(
+            "INSERT INTO outbox (channel, recipient, payload, status, attempts, not_before, created_at)"
+            " VALUES ('console', ?, ?, 'pending', 0, ?, ?)",
+            (f"u{number}", payload, at, at),
+        )
+
+    return await by_hand(path, people, answer)
 
 
 CHAT_SURVEY = (
@@ -144,46 +156,37 @@ CHAT_SURVEY = (
 
 async def fair_round(path: Path, people: int, round_: int) -> tuple[int, float]:
     """What every answer needs, by hand: dedupe the event, read the chat's survey, write answer, cursor, reply."""
-    payload = rendered_payload()
-    at = NOW.replace(tzinfo=None).isoformat(sep=" ")
-    async with aiosqlite.connect(path, isolation_level=None) as connection:
-        for pragma in SQLITE_PRAGMAS:
-            await connection.execute(f"PRAGMA {pragma}")
-        started = time.perf_counter()
-        count = 0
-        for item in range(ITEMS):
-            for number in range(people):
-                await connection.execute("BEGIN IMMEDIATE")
-                cursor = await connection.execute(
-                    "INSERT INTO inbound_events (channel, event_id, received_at) VALUES (?, ?, ?)"
-                    " ON CONFLICT (channel, event_id) DO NOTHING RETURNING id",
-                    ("fair", f"f{round_}-{number}-{item}", at),
-                )
-                assert await cursor.fetchone() is not None
-                cursor = await connection.execute(CHAT_SURVEY, ("console", f"u{number}"))
-                chat = await cursor.fetchone()
-                assert chat is not None
-                invitation, form_id, version, unit_id, field_id = chat[5], chat[8], chat[9], chat[10], chat[11]
-                await connection.execute(
-                    "INSERT INTO answers (invitation_id, question_code, value, text, form_id, form_version,"
-                    " unit_id, field_id, answered_at) VALUES (?, ?, '4', NULL, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (invitation_id, question_code) DO UPDATE SET value = excluded.value,"
-                    " answered_at = excluded.answered_at",
-                    (invitation, f"F{round_}_{item}", form_id, version, unit_id, field_id, at),
-                )
-                cursor = await connection.execute(
-                    "UPDATE invitations SET cursor = ?, turn = turn + 1 WHERE id = ? RETURNING turn",
-                    (f"F{round_}_{item + 1}", invitation),
-                )
-                assert await cursor.fetchone() is not None
-                await connection.execute(
-                    "INSERT INTO outbox (channel, recipient, identity_id, invitation_id, payload, status, attempts,"
-                    " not_before, created_at) VALUES ('console', ?, ?, ?, ?, 'pending', 0, ?, ?)",
-                    (f"u{number}", chat[0], invitation, payload, at, at),
-                )
-                await connection.execute("COMMIT")
-                count += 1
-        return count, time.perf_counter() - started
+
+    async def answer(connection: aiosqlite.Connection, number: int, item: int, payload: str, at: str) -> None:
+        cursor = await connection.execute(
+            "INSERT INTO inbound_events (channel, event_id, received_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (channel, event_id) DO NOTHING RETURNING id",
+            ("fair", f"f{round_}-{number}-{item}", at),
+        )
+        assert await cursor.fetchone() is not None
+        cursor = await connection.execute(CHAT_SURVEY, ("console", f"u{number}"))
+        chat = await cursor.fetchone()
+        assert chat is not None
+        invitation, form_id, version, unit_id, field_id = chat[5], chat[8], chat[9], chat[10], chat[11]
+        await connection.execute(
+            "INSERT INTO answers (invitation_id, question_code, value, text, form_id, form_version,"
+            " unit_id, field_id, answered_at) VALUES (?, ?, '4', NULL, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (invitation_id, question_code) DO UPDATE SET value = excluded.value,"
+            " answered_at = excluded.answered_at",
+            (invitation, f"F{round_}_{item}", form_id, version, unit_id, field_id, at),
+        )
+        cursor = await connection.execute(
+            "UPDATE invitations SET cursor = ?, turn = turn + 1 WHERE id = ? RETURNING turn",
+            (f"F{round_}_{item + 1}", invitation),
+        )
+        assert await cursor.fetchone() is not None
+        await connection.execute(
+            "INSERT INTO outbox (channel, recipient, identity_id, invitation_id, payload, status, attempts,"
+            " not_before, created_at) VALUES ('console', ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            (f"u{number}", chat[0], invitation, payload, at, at),
+        )
+
+    return await by_hand(path, people, answer)
 
 
 async def reset_surveys(services: Services) -> None:

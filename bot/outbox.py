@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from bot.channels.base import Channel, Delivery
 from bot.channels.console import ConsoleInbox
 from bot.logs import scrub
-from bot.outbox_lanes import BATCH, GroupCommit, Lane, Pace
+from bot.outbox_commits import GroupCommit
+from bot.outbox_lanes import BATCH, Lane, Pace
 from handlers.context import Services
 from handlers.messages import Reply
 from storage.uow import UnitOfWork

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 
 from bot.channels.base import Delivery
 from bot.outbox import Outbox, Pace
-from bot.outbox_lanes import GroupCommit
+from bot.outbox_commits import GroupCommit
 from handlers.context import Services
 from handlers.messages import Reply
 from storage.models import IdentityRow, OutboxRow
