@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.channels.base import Delivery
 from bot.outbox import Outbox
@@ -26,6 +27,11 @@ class RecordingChannel:
     async def send(self, recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
         self.sent.setdefault(recipient, []).append(reply)
         return Delivery("delivered", platform_message_id=str(len(self.sent[recipient])))
+
+
+def vietnam_today() -> date:
+    """Today where the units are: the shell and the CLI use the deployment's time zone, not the machine's."""
+    return datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
 
 
 def sample_dossier(

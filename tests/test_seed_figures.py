@@ -31,7 +31,7 @@ from bot.web.server import build_web_app
 from handlers.dossiers import DossierHandler
 from handlers.reporting import Period
 from tests.conftest import Backend, Clock
-from tests.helpers import sample_dossier
+from tests.helpers import sample_dossier, vietnam_today
 from tests.test_reporting import all_items, respondent
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -442,11 +442,11 @@ def test_baocao_in_the_leader_shell_takes_six_months_nine_months_and_the_year(
     monkeypatch.setattr("sys.stdin", io.StringIO("/baocao 6 tháng\n/baocao 9thang\n/baocao năm\n/baocao 7 tháng\n"))
     status, out, err = cli("shell", "--as", "leader", "--unit", "P8")
     assert status == 0, err
-    yesterday = date.today() - timedelta(days=1)  # the shell runs on the real clock
+    yesterday = vietnam_today() - timedelta(days=1)  # the shell runs on the real clock
     year = yesterday.year
     half_end = min(yesterday, date(year, 6, 30))
     nine_end = min(yesterday, date(year, 9, 30))
-    assert f"BÁO CÁO 6 THÁNG (đến {date.today():%d/%m/%Y}) — Phường 8" in out
+    assert f"BÁO CÁO 6 THÁNG (đến {vietnam_today():%d/%m/%Y}) — Phường 8" in out
     assert f"6 tháng đầu năm (01/01–{half_end:%d/%m/%Y}):" in out
     assert f"9 tháng đầu năm (01/01–{nine_end:%d/%m/%Y}):" in out
     assert f"Từ đầu năm (01/01–{yesterday:%d/%m/%Y}):" in out

@@ -25,6 +25,7 @@ from storage import migrate
 from storage.db import Database
 from storage.models import ApologyRow, DossierRow, FieldRow, UnitRow
 from storage.uow import UnitOfWork
+from tests.helpers import vietnam_today
 
 SAVED = re.compile(r"^📎 Đã lưu tệp đính kèm: (.+)$", re.MULTILINE)
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -39,7 +40,7 @@ def nfc(text: str) -> str:
 
 def late_dossier(cli: Cli, tmp_path: Path, code: str, unit: str) -> None:
     """A dossier of ``unit`` due tomorrow, imported from the one-stop-shop's export."""
-    today = date.today()
+    today = vietnam_today()
     export = tmp_path / f"{code}.csv"
     export.write_text(
         "Mã hồ sơ,Thủ tục,Lĩnh vực,Ngày tiếp nhận,Ngày hẹn trả,Chủ hồ sơ\n"

@@ -10,11 +10,13 @@ import select
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+
+from tests.helpers import vietnam_today
 
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
 SAVED = re.compile(r"^📎 Đã lưu tệp đính kèm: (.+)$", re.MULTILINE)
@@ -93,7 +95,7 @@ class Terminal:
 
 def import_a_late_dossier(env: dict[str, str], tmp_path: Path) -> None:
     assert run(env, "units", "add", "P8", "Phường 8").returncode == 0
-    today = date.today()
+    today = vietnam_today()
     export = tmp_path / "hoso.csv"
     export.write_text(
         "Mã hồ sơ,Thủ tục,Lĩnh vực,Ngày tiếp nhận,Ngày hẹn trả,Chủ hồ sơ\n"
