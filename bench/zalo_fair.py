@@ -14,24 +14,26 @@ rendered (the question's text is built once), no metrics, no logs, no rate limit
 Run by `bench.zalo_webhook` in its own process, on the database the service has just used (its people, chats
 and surveys); its answers go under question codes of their own.
 
-    python -m bench.zalo_fair PORT DATABASE_URL API_URL ACCESS_TOKEN
+    python -m bench.zalo_fair PORT DATABASE_URL API_URL ACCESS_TOKEN [driver|sqlalchemy]
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 APP_ID, SECRET_KEY = "1234567890", "oa-secret-key"
 QUESTION = "Câu 21/33. Ông/Bà đánh giá thế nào về thời gian chờ đợi? Xin chọn một mức."
@@ -98,14 +100,146 @@ class Store:
     sent: Callable[[int, str], Awaitable[None]]
 
     @classmethod
-    async def open(cls, database_url: str) -> Store:
+    async def open(cls, database_url: str, through: str = "driver") -> Store:
+        """The two transactions written against the driver itself, or through SQLAlchemy Core (``sqlalchemy``)."""
         store = cls()
-        payload = json.dumps({"text": QUESTION, "buttons": [["1", "1"], ["2", "2"], ["3", "3"], ["4", "4"]]})
-        if database_url.startswith("sqlite"):
-            await store._sqlite(database_url, payload)
+        buttons = [["1", "1"], ["2", "2"], ["3", "3"], ["4", "4"]]
+        if through == "sqlalchemy":
+            await store._sqlalchemy(database_url, {"text": QUESTION, "buttons": buttons})
+        elif database_url.startswith("sqlite"):
+            await store._sqlite(database_url, json.dumps({"text": QUESTION, "buttons": buttons}))
         else:
-            await store._postgres(database_url, payload)
+            await store._postgres(database_url, json.dumps({"text": QUESTION, "buttons": buttons}))
         return store
+
+    async def _sqlalchemy(self, database_url: str, payload: dict[str, Any]) -> None:
+        """The same statements as SQLAlchemy Core constructs, built once, on the service's own engine and driver
+        (storage/db.py: its SQLite pragmas and one-trip driver; on SQLite one connection held, as against the
+        driver, on PostgreSQL its pool) and its tables (storage/models.py): what the product's parts cost at the
+        least, without the product."""
+        from sqlalchemy import and_, bindparam, insert, select, update
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        from storage.db import Database
+        from storage.models import AnswerRow, DossierRow, IdentityRow, InboundEventRow, InvitationRow, OutboxRow
+
+        database = Database(database_url)
+        upsert = sqlite.insert if database.dialect == "sqlite" else postgresql.insert
+        events, answers, invitations = InboundEventRow.__table__, AnswerRow.__table__, InvitationRow.__table__
+        outbox, chats, dossiers = OutboxRow.__table__, IdentityRow.__table__, DossierRow.__table__
+        insert_event = (
+            upsert(events)
+            .values(channel="core", event_id=bindparam("event_id"), received_at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+            .returning(events.c.id)
+        )
+        current = and_(
+            invitations.c.person_id == chats.c.person_id,
+            invitations.c.status.in_(["sent", "started"]),
+            invitations.c.cursor.is_not(None),
+        )
+        chat_survey = (
+            select(
+                chats.c.id,
+                invitations.c.id,
+                invitations.c.form_id,
+                invitations.c.form_version,
+                invitations.c.unit_id,
+                dossiers.c.field_id,
+            )
+            .select_from(
+                chats.join(invitations, current).outerjoin(dossiers, dossiers.c.id == invitations.c.dossier_id)
+            )
+            .where(chats.c.channel == "zalo_oa", chats.c.external_id == bindparam("user_id"))
+        )
+        answer = upsert(answers).values(
+            invitation_id=bindparam("invitation"),
+            question_code=bindparam("code"),
+            value="4",
+            text=None,
+            form_id=bindparam("form"),
+            form_version=bindparam("version"),
+            unit_id=bindparam("unit"),
+            field_id=bindparam("field"),
+            answered_at=bindparam("at"),
+        )
+        upsert_answer = answer.on_conflict_do_update(
+            index_elements=["invitation_id", "question_code"],
+            set_={"value": answer.excluded.value, "answered_at": answer.excluded.answered_at},
+        )
+        move_cursor = (
+            update(invitations)
+            .where(invitations.c.id == bindparam("invitation"))
+            .values(cursor=bindparam("next_code"), turn=invitations.c.turn + 1)
+            .returning(invitations.c.turn)
+        )
+        queue_reply = (
+            insert(outbox)
+            .values(
+                channel="core",
+                recipient=bindparam("user_id"),
+                identity_id=bindparam("chat"),
+                invitation_id=bindparam("invitation"),
+                payload=bindparam("payload", type_=outbox.c.payload.type),
+                status="pending",
+                attempts=0,
+                not_before=bindparam("at"),
+                created_at=bindparam("at"),
+                priority=0,
+            )
+            .returning(outbox.c.id)
+        )
+        mark_sent = (
+            update(outbox)
+            .where(outbox.c.id == bindparam("outbox_id"))
+            .values(status="sent", sent_at=bindparam("at"), platform_message_id=bindparam("message_id"), attempts=1)
+        )
+        if database.dialect == "sqlite":  # one connection held, one transaction at a time, as against the driver
+            held, lock = await database.engine.connect(), asyncio.Lock()
+
+            @contextlib.asynccontextmanager
+            async def transaction() -> AsyncIterator[AsyncConnection]:
+                async with lock, held.begin():
+                    yield held
+
+        else:  # a pool, as against the driver
+
+            @contextlib.asynccontextmanager
+            async def transaction() -> AsyncIterator[AsyncConnection]:
+                async with database.engine.connect() as connection, connection.begin():
+                    yield connection
+
+        async def handle(event_id: str, user_id: str, number: int) -> tuple[int, str] | None:
+            at = datetime.now(UTC)
+            async with transaction() as connection:
+                if (await connection.execute(insert_event, {"event_id": event_id, "at": at})).first() is None:
+                    return None
+                chat, invitation, form_id, version, unit_id, field_id = (
+                    await connection.execute(chat_survey, {"user_id": user_id})
+                ).one()
+                await connection.execute(
+                    upsert_answer,
+                    {
+                        "invitation": invitation,
+                        "code": f"WC{number}",
+                        "form": form_id,
+                        "version": version,
+                        "unit": unit_id,
+                        "field": field_id,
+                        "at": at,
+                    },
+                )
+                await connection.execute(move_cursor, {"invitation": invitation, "next_code": f"W{number + 1}"})
+                values = {"user_id": user_id, "chat": chat, "invitation": invitation, "payload": payload, "at": at}
+                queued = (await connection.execute(queue_reply, values)).scalar_one()
+            return int(queued), user_id
+
+        async def sent(outbox_id: int, message_id: str) -> None:
+            async with transaction() as connection:
+                values = {"outbox_id": outbox_id, "at": datetime.now(UTC), "message_id": message_id}
+                await connection.execute(mark_sent, values)
+
+        self.handle, self.sent = handle, sent
 
     async def _sqlite(self, database_url: str, payload: str) -> None:
         sqlite, _ = await connect_as_the_service(database_url, isolation_level=None)
@@ -187,11 +321,11 @@ async def serve_webhook(port: int, webhook: Callable[[web.Request], Awaitable[we
     await asyncio.Event().wait()
 
 
-def serve(port: int, database_url: str, api_url: str, access_token: str) -> None:
+def serve(port: int, database_url: str, api_url: str, access_token: str, through: str = "driver") -> None:
     """The whole job by hand, until killed."""
 
     async def main() -> None:
-        store = await Store.open(database_url)
+        store = await Store.open(database_url, through)
         session = aiohttp.ClientSession(headers={"access_token": access_token})
         url = api_url.rstrip("/") + "/v3.0/oa/message/cs"
         answered: dict[str, int] = {}
@@ -226,4 +360,4 @@ def serve(port: int, database_url: str, api_url: str, access_token: str) -> None
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4])
+    serve(int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], *sys.argv[5:6])

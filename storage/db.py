@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.sqlite_driver import LATER, OneTripConnection, OneTripCursor, one_trip_dbapi
 
@@ -18,6 +18,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 10
 SORTER_THREADS = min(4, os.cpu_count() or 1)
 READ_ONLY = "sipas_read_only"
+KEPT_READERS = 4  # SQLite: reading connections kept open between units of work (Database.lend)
 
 
 class DatabaseError(Exception):
@@ -125,6 +126,44 @@ class Database:
         # SQLite has one writer at a time; writers in this process queue here rather than in SQLite's
         # busy handler, which sleeps in steps of milliseconds (other processes still wait on the timeout)
         self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        # SQLite: the connections kept open between units of work (see ``lend``)
+        self._writer: AsyncConnection | None = None
+        self._readers: list[AsyncConnection] = []
+
+    async def lend(self, *, read_only: bool) -> AsyncConnection:
+        """A connection for one unit of work; hand it back with ``give_back``.
+
+        On SQLite the writing transactions of this process take turns (``write_lock``, held by the caller), so
+        they share one connection kept open, and reading ones take a kept connection when one is free: a
+        checkout from SQLAlchemy's pool and its return cost more than a short transaction's statements. A
+        connection kept open holds no lock between transactions (WAL). On PostgreSQL, the pool lends.
+        """
+        if self.write_lock is None:
+            connection = await self.engine.connect()
+        elif not read_only:
+            if self._writer is None or self._writer.closed or self._writer.invalidated:
+                self._writer = await self.engine.connect()
+            return self._writer
+        elif self._readers:
+            return self._readers.pop()
+        else:
+            connection = await self.engine.connect()
+        if read_only:  # a writing transaction is the default (BEGIN IMMEDIATE on SQLite): no options to set
+            connection = await connection.execution_options(**{READ_ONLY: True})
+        return connection
+
+    async def give_back(self, connection: AsyncConnection, *, clean: bool) -> None:
+        """Take back a connection lent, outside any transaction; one that saw an error (not ``clean``) is closed."""
+        sound = not (connection.closed or connection.invalidated) and connection.get_transaction() is None
+        if self.write_lock is not None and clean and sound:
+            if connection is self._writer:
+                return
+            if len(self._readers) < KEPT_READERS:
+                self._readers.append(connection)
+                return
+        if connection is self._writer:
+            self._writer = None
+        await connection.close()
 
     @property
     def dialect(self) -> str:
@@ -132,7 +171,11 @@ class Database:
         return self.engine.dialect.name
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every connection kept or pooled."""
+        kept, self._readers = [*self._readers, *([self._writer] if self._writer else [])], []
+        self._writer = None
+        for connection in kept:
+            await connection.close()
         await self.engine.dispose()
 
 

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.console_inbox import ConsoleInboxRepository
-from storage.db import READ_ONLY, Database
+from storage.db import Database
 from storage.erasure import ErasureRepository
 from storage.leader_figures import LeaderFigureRepository, TargetRepository
 from storage.linking import LinkCodeRepository
@@ -118,17 +118,17 @@ class UnitOfWork:
             await lock.acquire()
         self._lock = lock
         try:
-            connection = await self._database.engine.connect()
+            connection = await self._database.lend(read_only=self._read_only)
         except BaseException:
             self._release()
             raise
         try:
-            if self._read_only:  # a writing transaction is the default (db.py): no options to set
-                connection = await connection.execution_options(**{READ_ONLY: True})
             await connection.begin()
         except BaseException:
-            await connection.close()
-            self._release()
+            try:
+                await self._database.give_back(connection, clean=False)
+            finally:
+                self._release()
             raise
         self._connection = connection
         return self
@@ -137,12 +137,16 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         connection = self.connection
+        clean = False
         try:
-            if connection.in_transaction():
+            if connection.get_transaction() is not None:  # also one whose commit failed: ended here
                 await connection.rollback()
+            # rolled back after an error of the work: the connection is sound; after a cancellation (a statement
+            # may still be on its way in the driver's thread) it is not lent again
+            clean = exc_type is None or issubclass(exc_type, Exception)
         finally:
             try:
-                await connection.close()
+                await self._database.give_back(connection, clean=clean)
             finally:
                 self._connection = None
                 for name in [n for n, v in self.__dict__.items() if isinstance(v, _Repository)]:
