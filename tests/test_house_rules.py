@@ -1,0 +1,164 @@
+"""The house rules a newcomer can rely on: rooms small enough to read, and the habits the redesign removed.
+
+- No product module over 400 lines, no class over 200 (migrations excepted).
+- No ``on_commit(`` outside storage/ (the unit of work wakes the outbox itself), no environment writes in product
+  code, no callback data parsed with ``partition(":")``/``split(":")`` in handlers.
+
+The redesign lands in steps: what still breaks a rule is listed below with the size (or count) it had when the
+rule came in. A listed one may only shrink, and must leave the list once it keeps the rule, so the list only gets
+shorter; anything new that breaks a rule fails at once.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ("survey_forms", "storage", "handlers", "scheduler", "bot")
+MODULE_LINES, CLASS_LINES = 400, 200
+
+# still too big when the rule came in (lines then): each is split by who acts, in the redesign's steps
+MODULES_TO_SPLIT = {
+    "storage/models.py": 568,
+    "storage/reporting.py": 412,
+    "storage/repositories.py": 1347,
+    "storage/staff_repositories.py": 564,
+    "storage/values.py": 494,
+    "handlers/citizen.py": 793,
+    "handlers/imports.py": 1116,
+    "handlers/leader.py": 1024,
+    "handlers/slip.py": 407,
+    "handlers/staff.py": 1300,
+    "handlers/workbook.py": 839,
+    "bot/channels/telegram.py": 414,
+    "bot/channels/zalo_oa.py": 470,
+    "bot/web/api.py": 1367,
+    "bot/web/pages.py": 731,
+}
+CLASSES_TO_SPLIT = {
+    "storage/reporting.py::DigestRepository": 213,
+    "storage/repositories.py::OutboxRepository": 250,
+    "handlers/citizen.py::_Turn": 693,
+    "handlers/dossiers.py::DossierHandler": 241,
+    "handlers/imports.py::DossierImporter": 358,
+    "handlers/leader.py::Digests": 507,
+    "handlers/leader.py::PeriodReports": 222,
+    "handlers/staff.py::Apologies": 319,
+    "handlers/staff.py::_ApologyFlow": 267,
+    "bot/channels/telegram.py::TelegramChannel": 219,
+    "bot/channels/zalo_bot.py::ZaloBotChannel": 230,
+    "bot/outbox.py::Outbox": 283,
+    "bot/service.py::Service": 313,
+}
+# (rule, file) -> occurrences when the rule came in
+HABITS_TO_REMOVE = {
+    ("callback parsed by hand", "handlers/citizen.py"): 2,
+    ("callback parsed by hand", "handlers/leader.py"): 1,  # a time of day ("07:30"): strptime will do
+    ("callback parsed by hand", "handlers/roles.py"): 1,
+    ("callback parsed by hand", "handlers/staff.py"): 3,
+    ("environment write", "bot/channels/telegram.py"): 1,
+    ("on_commit", "bot/web/api.py"): 2,
+    ("on_commit", "handlers/citizen.py"): 1,
+    ("on_commit", "handlers/dossiers.py"): 1,
+    ("on_commit", "handlers/imports.py"): 1,
+    ("on_commit", "handlers/invitations.py"): 2,
+    ("on_commit", "handlers/leader.py"): 2,
+    ("on_commit", "handlers/roles.py"): 1,
+    ("on_commit", "handlers/staff.py"): 2,
+}
+HABITS = {
+    "on_commit": (re.compile(r"\bon_commit\("), lambda path: not path.startswith("storage/")),
+    "environment write": (
+        re.compile(r"os\.environ\[[^]]*\]\s*=(?!=)|environ\.setdefault\(|os\.putenv\("),
+        lambda path: True,
+    ),
+    "callback parsed by hand": (
+        re.compile(r"""\.(?:partition|split)\(\s*["']:["']"""),
+        lambda path: path.startswith("handlers/"),
+    ),
+}
+
+
+def product_files() -> list[Path]:
+    return [
+        path
+        for package in PRODUCT
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.relative_to(ROOT).parts
+    ]
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def measured() -> tuple[dict[str, int], dict[str, int]]:
+    modules, classes = {}, {}
+    for path in product_files():
+        source = path.read_text(encoding="utf-8")
+        modules[relative(path)] = len(source.splitlines())
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                assert node.end_lineno is not None
+                classes[f"{relative(path)}::{node.name}"] = node.end_lineno - node.lineno + 1
+    return modules, classes
+
+
+def over(sizes: dict[str, int], limit: int, listed: dict[str, int]) -> list[str]:
+    """What breaks the rule without being listed, has grown past its listed size, or keeps the rule but is listed."""
+    problems = [
+        f"{name}: {size} lines (at most {limit})" for name, size in sizes.items() if size > limit and name not in listed
+    ]
+    for name, ceiling in listed.items():
+        size = sizes.get(name, 0)
+        if size > ceiling:
+            problems.append(f"{name}: grew to {size} lines (was {ceiling}; the rule is {limit})")
+        elif size <= limit:
+            problems.append(f"{name}: now {size} lines, within the rule: take it off the list")
+    return problems
+
+
+def test_no_module_and_no_class_grows_past_the_rule() -> None:
+    modules, classes = measured()
+    assert over(modules, MODULE_LINES, MODULES_TO_SPLIT) == []
+    assert over(classes, CLASS_LINES, CLASSES_TO_SPLIT) == []
+
+
+def test_the_habits_the_redesign_removes_do_not_spread() -> None:
+    found: dict[tuple[str, str], int] = {}
+    for path in product_files():
+        name = relative(path)
+        source = path.read_text(encoding="utf-8")
+        for habit, (pattern, applies) in HABITS.items():
+            if applies(name) and (count := len(pattern.findall(source))):
+                found[(habit, name)] = count
+    problems = [
+        f"{name}: {count} × {habit} (was {HABITS_TO_REMOVE.get((habit, name), 0)})"
+        for (habit, name), count in found.items()
+        if count > HABITS_TO_REMOVE.get((habit, name), 0)
+    ]
+    problems += [
+        f"{name}: no {habit} left: take it off the list"
+        for (habit, name) in HABITS_TO_REMOVE
+        if (habit, name) not in found
+    ]
+    assert problems == []
+
+
+def test_the_rules_catch_what_they_name() -> None:
+    # the patterns themselves, on lines that break each rule and lines that do not
+    on_commit, environment, callback = (HABITS[habit][0] for habit in HABITS)
+    assert on_commit.search("services.on_commit()")
+    assert not on_commit.search("def commit(")
+    assert environment.search('os.environ["A"] = "1"')
+    assert environment.search('os.environ.setdefault("A", "1")')
+    assert not environment.search('os.environ["A"] == "1"')
+    assert not environment.search('os.environ.get("A")')
+    assert callback.search('kind, _, rest = data.partition(":")')
+    assert callback.search("data.split(':')")
+    assert not callback.search('text.split(" ")')
+    assert over({"a.py": 401, "b.py": 10}, 400, {}) == ["a.py: 401 lines (at most 400)"]
+    assert over({"a.py": 500}, 400, {"a.py": 450}) == ["a.py: grew to 500 lines (was 450; the rule is 400)"]
+    assert over({"a.py": 300}, 400, {"a.py": 450}) == ["a.py: now 300 lines, within the rule: take it off the list"]
