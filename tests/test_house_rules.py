@@ -58,7 +58,6 @@ HABITS_TO_REMOVE = {
     ("callback parsed by hand", "handlers/leader.py"): 1,  # a time of day ("07:30"): strptime will do
     ("callback parsed by hand", "handlers/roles.py"): 1,
     ("callback parsed by hand", "handlers/staff.py"): 3,
-    ("environment write", "bot/channels/telegram.py"): 1,
     ("on_commit", "bot/web/api.py"): 2,
     ("on_commit", "handlers/citizen.py"): 1,
     ("on_commit", "handlers/dossiers.py"): 1,

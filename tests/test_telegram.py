@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from telegram import Bot, Update
 
-from bot.channels.telegram import to_inbound
+from bot.channels.telegram import outcome_of, to_inbound
 from storage.models import AnswerRow, InboundEventRow, OutboxRow
 from tests.conftest import Backend
 from tests.emulators.telegram import Person, TelegramEmulator
@@ -301,3 +301,17 @@ def test_a_language_code_or_text_that_is_not_a_string_is_ignored() -> None:
     typed = to_inbound(Update.de_json({"update_id": 6, "message": message}, Bot(TOKEN)))
     assert typed is not None
     assert typed.text == ""
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # a deployment's default filters
+@pytest.mark.parametrize("opted_in", [True, False], ids=["PTB_TIMEDELTA", "as_deployed"])
+def test_a_429_asks_the_outbox_to_wait_the_seconds_telegram_named(
+    opted_in: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the channel no longer writes PTB_TIMEDELTA into the environment: without it PTB gives whole seconds
+    if not opted_in:
+        monkeypatch.delenv("PTB_TIMEDELTA", raising=False)
+    from telegram.error import RetryAfter
+
+    delivery = outcome_of(RetryAfter(7))
+    assert (delivery.status, delivery.retry_after) == ("retry_later", 7.0)

@@ -14,7 +14,6 @@ import asyncio
 import html
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -201,7 +200,6 @@ class TelegramChannel:
     def __init__(
         self, config: TelegramConfig, on_inbound: InboundHandler, attachments: AttachmentLoader = no_attachments
     ) -> None:
-        os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter as timedelta, no deprecation warning
         self.config = config
         self.on_inbound = on_inbound
         self.refused: Callable[[], None] = lambda: None  # a refused webhook delivery (metrics)
