@@ -983,9 +983,8 @@ def _workbook_pool() -> ProcessPoolExecutor:
 
 
 def digest_time(text: str) -> time:
-    """``"07:30"`` as a time of day."""
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
+    """``"07:30"`` (HH:MM, as the settings check it) as a time of day."""
+    return time.fromisoformat(text)
 
 
 class LeaderDesk:

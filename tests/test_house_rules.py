@@ -55,7 +55,6 @@ CLASSES_TO_SPLIT = {
 # (rule, file) -> occurrences when the rule came in
 HABITS_TO_REMOVE = {
     ("callback parsed by hand", "handlers/citizen.py"): 2,
-    ("callback parsed by hand", "handlers/leader.py"): 1,  # a time of day ("07:30"): strptime will do
     ("callback parsed by hand", "handlers/roles.py"): 1,
     ("callback parsed by hand", "handlers/staff.py"): 3,
     ("on_commit", "bot/web/api.py"): 2,
