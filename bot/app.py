@@ -24,6 +24,7 @@ from handlers.reporting import Reporter
 from handlers.staff import Alerts, Apologies, Roles
 from handlers.texts import Texts
 from handlers.units import UnitHandler
+from handlers.workbook_process import WorkbookBuilder
 from storage import schema_state
 from storage.db import Database
 from survey_forms.catalog import Catalog
@@ -88,7 +89,8 @@ class App:
         self.apologies = Apologies(self.services)
         self.roles = Roles(self.services)
         self.alerts = Alerts(self.services)
-        self.period_reports = PeriodReports(self.services, self.digests)
+        self.workbooks = WorkbookBuilder()  # its worker process, if a big workbook started one, ends with close()
+        self.period_reports = PeriodReports(self.services, self.digests, self.workbooks)
         self.channel_states: dict[str, Callable[[], str]] = {}  # for /healthz: "ok", or what is wrong
         self.holding: Callable[[], bool] = lambda: False  # whether this instance delivers (set by the service)
         self.heartbeat_seconds: float | None = None  # set by the service: /healthz then checks the deliverer's
@@ -116,5 +118,6 @@ class App:
         await schema_state.bring_up_to_date(self.services.database)
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and the workbooks' worker process."""
+        self.workbooks.close()
         await self.services.database.close()

@@ -314,7 +314,7 @@ class Service:
                 )
 
             tasks.append(self._once_started(outbox, "zalo_oa", step_down, keep_fresh))
-        jobs = Jobs(app.services, self.instance, app.digests.defaults)
+        jobs = Jobs(app.services, self.instance, app.digests.defaults, app.workbooks)
         scheduler = build_scheduler(jobs, settings.zone, settings.survey_tick_seconds)
         scheduler.start()
         self.leading.set()

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ from handlers.reporting import Period, Reporter, scope_text
 from handlers.staff import LEADER_ROLES
 from handlers.survey import fold
 from handlers.targets import Goal, TargetBook, TargetHandler, met, percent_text, rate_tenths, tenths
+from handlers.workbook_process import WorkbookBuilder
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
 from survey_forms.schema import Form
@@ -48,7 +47,6 @@ CHART_DAYS = 30
 ROLLING_DAYS = 7
 SMALL = 5  # fewer answers (or dossiers) than this: "chưa đủ dữ liệu"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PROCESS_POOL_ROWS = 2000
 PERIOD_TITLES = {"half_year": "6 tháng đầu năm", "nine_months": "9 tháng đầu năm", "year": "năm"}
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; docs/METHOD.md, targets)
@@ -707,10 +705,11 @@ class Digests:
 class PeriodReports:
     """Monthly and quarterly workbooks: built from the one report, kept, and sent to the unit's leaders."""
 
-    def __init__(self, services: Services, digests: Digests) -> None:
+    def __init__(self, services: Services, digests: Digests, builder: WorkbookBuilder | None = None) -> None:
         self.services = services
         self.digests = digests
         self.reporter = Reporter(services)
+        self.builder = builder or WorkbookBuilder()  # the application's own, which it closes
 
     async def workbook(
         self, unit_code: str, period: Period, title: str, *, officers: bool = True, include_children: bool = False
@@ -723,7 +722,6 @@ class PeriodReports:
             LateRow,
             OfficerRow,
             WorkbookData,
-            build_workbook,
             issuer,
         )
         from handlers.workbook_sources import gather_extras
@@ -852,10 +850,7 @@ class PeriodReports:
             children=extras.children,
             complaints_open=extras.complaints_open,
         )
-        if len(answer_rows) < PROCESS_POOL_ROWS:
-            return await asyncio.to_thread(build_workbook, data)
-        # a big workbook is seconds of pure-Python work: in another process, so the bot keeps answering
-        return await asyncio.get_running_loop().run_in_executor(_workbook_pool(), build_workbook, data)
+        return await self.builder.build(data)
 
     @staticmethod
     def title(kind: str, period: Period) -> str:
@@ -938,9 +933,6 @@ def _label(kind: str, period: Period) -> str:
     return quarter_name(period)
 
 
-_POOL: ProcessPoolExecutor | None = None
-
-
 def _receiver_rows(
     form: Form, received: Sequence[ReceiverCounts], answers: Sequence[ReceiverAnswerCount]
 ) -> list[ReceiverRow]:
@@ -972,14 +964,6 @@ def _published(overall: OverallScore) -> float | None:
     if overall.suppressed:
         return None
     return half_up(overall.exact if overall.exact is not None else overall.index)
-
-
-def _workbook_pool() -> ProcessPoolExecutor:
-    """One worker process for big workbooks, started on first use (spawned: no inherited threads)."""
-    global _POOL
-    if _POOL is None:
-        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    return _POOL
 
 
 def digest_time(text: str) -> time:

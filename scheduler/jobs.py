@@ -17,6 +17,7 @@ from handlers.inbox import purge_failed
 from handlers.invitations import InvitationHandler
 from handlers.leader import Digests, PeriodReports, Targets
 from handlers.staff import Alerts
+from handlers.workbook_process import WorkbookBuilder
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,19 @@ class SurveyTick:
 class Jobs:
     """The work the scheduler runs; every job only calls handlers."""
 
-    def __init__(self, services: Services, instance: str, targets: Targets | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        instance: str,
+        targets: Targets | None = None,
+        workbooks: WorkbookBuilder | None = None,
+    ) -> None:
         self.services = services
         self.instance = instance
         self.invitations = InvitationHandler(services)
         self.alerts = Alerts(services)
         self.digests = Digests(services, targets)
-        self.period_reports = PeriodReports(services, self.digests)
+        self.period_reports = PeriodReports(services, self.digests, workbooks)
         self.retention = Retention(services)
 
     async def surveys(self) -> SurveyTick:

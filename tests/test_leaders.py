@@ -23,6 +23,7 @@ from handlers.leader import Digests, PeriodReports, Targets
 from handlers.reporting import Period, render_text
 from handlers.staff import Roles
 from handlers.workbook import SHEET_LATE
+from handlers.workbook_process import WorkbookBuilder
 from tests.conftest import Backend, Clock
 from tests.helpers import Person, sample_dossier
 from tests.test_reporting import SERVICE_ITEMS, all_items, respondent
@@ -169,6 +170,12 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
 
     # the workbook, read back
     content = await PeriodReports(app.services, Digests(app.services)).workbook("P8", NOVEMBER, "Báo cáo tháng 11/2026")
+    big = WorkbookBuilder(process_rows=0)  # built in the worker process, as a workbook of 2,000 answers or more is
+    try:
+        reports = PeriodReports(app.services, Digests(app.services), big)
+        assert await reports.workbook("P8", NOVEMBER, "Báo cáo tháng 11/2026") == content
+    finally:
+        big.close()
     book = openpyxl.load_workbook(io.BytesIO(content))
     summary = book["Tổng hợp"]
     assert _cell_right_of(summary, "Chỉ số hài lòng chung") == "chưa đủ dữ liệu"
