@@ -94,7 +94,6 @@ class CitizenHandler:
             if inbound.kept_id is not None:  # kept as read: forgotten in the transaction of its effects
                 await uow.inbox.done(inbound.kept_id)
             await uow.commit()
-        services.on_commit()
         return Outcome(replies=tuple(turn.replies), ack=turn.ack)
 
 

@@ -92,4 +92,4 @@ class Services:
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work."""
-        return UnitOfWork(self.database, read_only=read_only)
+        return UnitOfWork(self.database, read_only=read_only, on_commit=self.on_commit)

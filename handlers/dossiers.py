@@ -172,7 +172,6 @@ class DossierHandler:
         async with self.services.uow() as uow:
             result = await self.add_event_in(uow, code, type_, at, note)
             await uow.commit()
-        self.services.on_commit()
         return result
 
     async def view(self, code: str) -> DossierView:

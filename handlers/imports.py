@@ -1012,7 +1012,6 @@ class DossierImporter:
                 counts[outcome] += 1
             await self._apply_new(uow, new, memory, counts, errors)
             await uow.commit()
-        self.services.on_commit()
 
     async def _apply_new(
         self, uow: UnitOfWork, plans: list[Plan], memory: _Memory, counts: dict[str, int], errors: list[RowError]

@@ -79,8 +79,6 @@ class InvitationHandler:
         while True:
             examined, offered, cancelled = await self._send_batch(now)
             sent += offered
-            if offered:
-                services.on_commit()
             if examined < BATCH or not (offered or cancelled):
                 return sent
 
@@ -183,8 +181,6 @@ class InvitationHandler:
                 )
                 reminded += 1
             await uow.commit()
-        if reminded:
-            services.on_commit()
         return reminded
 
     async def expire(self, now: datetime | None = None) -> int:

@@ -644,7 +644,6 @@ class Digests:
                 # the day's survey comments still waiting go to the one-stop-shop leads (the leaders read them above)
                 await SurveyComments(services).release_leftovers(uow, digest.unit.id, digest.current.period.end, now)
             await uow.commit()
-        services.on_commit()
         return sent
 
     def replies(self, text: str, stored: StoredFile, locale: str) -> list[Reply]:
@@ -885,7 +884,6 @@ class PeriodReports:
                     chat, reply.to_payload(), now, dedupe_key=f"{kind}:{label}:{unit.code}:{chat.id}"
                 )
             await uow.commit()
-        services.on_commit()
         return True
 
     @staticmethod

@@ -121,7 +121,6 @@ class RoleAdmin:
             for line in lines:
                 await revoke_role(services, uow, line, services.actor, now)
             await uow.commit()
-        services.on_commit()
         return lines, []
 
     @staticmethod

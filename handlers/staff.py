@@ -1262,7 +1262,6 @@ class Alerts:
                 warned += 1
             await uow.commit()
         if warned:
-            services.on_commit()
             log.info("at-risk scan: %d warning(s) about dossiers at risk", warned)
         return warned
 
@@ -1295,6 +1294,4 @@ class Alerts:
                     )
                 told += 1
             await uow.commit()
-        if told:
-            services.on_commit()
         return told

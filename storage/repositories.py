@@ -863,7 +863,8 @@ class OutboxRepository(_Repository):
             "now": now,
             "priority": INTERACTIVE if interactive else BULK,
         }
-        if self.dialect == "postgresql":  # wake the delivering instance at commit (NOTIFY is transactional)
+        self.queued = True  # the unit of work wakes this process's outbox at its commit (storage/uow.py)
+        if self.dialect == "postgresql":  # and NOTIFY (transactional too) the delivering instance, if another
             await self.connection.execute(self._prepared(_notify))
         if dedupe_key is None:
             await self.connection.execute(self._prepared(_queue), parameters, execution_options=WRITE_LATER)
@@ -938,12 +939,10 @@ class OutboxRepository(_Repository):
         )
         return [(id_, recipient) for id_, recipient in rows]
 
-    async def pending_of(
-        self, channel: str, now: datetime, recipients: Iterable[str], limit: int
-    ) -> list[OutboxMessage]:
-        """The messages ready to send on ``channel`` to any of ``recipients``, oldest first."""
+    async def pending_of(self, channel: str, now: datetime, chats: Iterable[str], limit: int) -> list[OutboxMessage]:
+        """The messages ready to send on ``channel`` to any of ``chats`` (recipients), oldest first."""
         ready = (OUTBOX.c.status == "pending", OUTBOX.c.channel == channel, OUTBOX.c.not_before <= now)
-        query = select(OUTBOX).where(*ready, OUTBOX.c.recipient.in_(list(recipients)))
+        query = select(OUTBOX).where(*ready, OUTBOX.c.recipient.in_(list(chats)))
         return await self._not_held(channel, now, query.order_by(OUTBOX.c.id).limit(limit))
 
     async def _not_held(self, channel: str, now: datetime, query: Select[Any]) -> list[OutboxMessage]:

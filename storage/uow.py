@@ -99,9 +99,12 @@ class UnitOfWork:
     link_codes = _Made(LinkCodeRepository)
     console_inbox = _Made(ConsoleInboxRepository)
 
-    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+    def __init__(
+        self, database: Database, *, read_only: bool = False, on_commit: Callable[[], None] | None = None
+    ) -> None:
         self._database = database
         self._read_only = read_only
+        self._on_commit = on_commit  # told after a commit that queued messages: the outbox reads the table
         self._connection: AsyncConnection | None = None
         self._lock: asyncio.Lock | None = None
 
@@ -159,8 +162,13 @@ class UnitOfWork:
             self._lock = None
 
     async def commit(self) -> None:
-        """Commit everything done in this unit of work."""
+        """Commit everything done in this unit of work; if it queued messages, tell the outbox (``on_commit``)."""
         await self.connection.commit()
+        outbox = self.__dict__.get("outbox")
+        if outbox is not None and getattr(outbox, "queued", False):
+            outbox.queued = False
+            if self._on_commit is not None:
+                self._on_commit()
 
     async def rollback(self) -> None:
         """Throw away everything done so far."""

@@ -57,14 +57,6 @@ HABITS_TO_REMOVE = {
     ("callback parsed by hand", "handlers/citizen.py"): 2,
     ("callback parsed by hand", "handlers/roles.py"): 1,
     ("callback parsed by hand", "handlers/staff.py"): 3,
-    ("on_commit", "bot/web/api.py"): 2,
-    ("on_commit", "handlers/citizen.py"): 1,
-    ("on_commit", "handlers/dossiers.py"): 1,
-    ("on_commit", "handlers/imports.py"): 1,
-    ("on_commit", "handlers/invitations.py"): 2,
-    ("on_commit", "handlers/leader.py"): 2,
-    ("on_commit", "handlers/roles.py"): 1,
-    ("on_commit", "handlers/staff.py"): 2,
 }
 HABITS = {
     "on_commit": (re.compile(r"\bon_commit\("), lambda path: not path.startswith("storage/")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import time
 from collections import deque
@@ -408,3 +409,22 @@ async def test_an_outcome_that_cannot_be_recorded_does_not_hold_back_the_others(
     )
     assert [type(result).__name__ for result in results] == ["NoneType", "ValueError", "NoneType", "NoneType"]
     assert (await statuses(services)) == {"pending": ["một", "hai", "ba"]}
+
+
+async def test_the_unit_of_work_tells_the_outbox_of_queued_messages_once_they_are_committed(services: Services) -> None:
+    told: list[str] = []
+    services = dataclasses.replace(services, on_commit=lambda: told.append("there is work"))
+    async with services.uow() as uow:  # a message queued and committed: the outbox is told, once
+        await uow.outbox.add("fake", "a", Reply("m1").to_payload(), services.clock())
+        await uow.outbox.add("fake", "a", Reply("m2").to_payload(), services.clock())
+        assert told == []  # not before the commit: the rows are not there for the outbox yet
+        await uow.commit()
+    assert told == ["there is work"]
+    async with services.uow() as uow:  # queued, then thrown away: nothing to tell
+        await uow.outbox.add("fake", "b", Reply("m3").to_payload(), services.clock())
+    async with services.uow() as uow:  # the outbox read and a unit added, nothing queued: nothing to tell
+        await uow.outbox.pending("fake", services.clock(), 10)
+        await uow.units.add("P8", "Phường 8", None, services.clock())
+        await uow.commit()
+    assert told == ["there is work"]
+    assert await statuses(services) == {"pending": ["m1", "m2"]}

@@ -892,7 +892,6 @@ async def _record_event(
             idempotency.scope, idempotency.key, idempotency.request_hash, status, answer, services.clock()
         ):
             await uow.commit()
-            services.on_commit()
             return status, answer, False
         # a concurrent request with the same key stored its answer first: ours is thrown away, theirs is given
         await uow.rollback()
@@ -957,7 +956,6 @@ async def post_apology(request: web.Request) -> web.Response:
             issued_key=key.name,
         )
         await uow.commit()
-    services.on_commit()
     apology = issued.apology
     answer = ApologyIssuedOut(
         dossier=dossier.code,
