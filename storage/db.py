@@ -129,6 +129,8 @@ class Database:
         # SQLite: the connections kept open between units of work (see ``lend``)
         self._writer: AsyncConnection | None = None
         self._readers: list[AsyncConnection] = []
+        self._lent: dict[AsyncConnection, int] = {}  # connection lent -> the closes of the database before it
+        self._closes = 0
 
     async def lend(self, *, read_only: bool) -> AsyncConnection:
         """A connection for one unit of work; hand it back with ``give_back``.
@@ -138,6 +140,11 @@ class Database:
         checkout from SQLAlchemy's pool and its return cost more than a short transaction's statements. A
         connection kept open holds no lock between transactions (WAL). On PostgreSQL, the pool lends.
         """
+        connection = await self._lend(read_only)
+        self._lent[connection] = self._closes
+        return connection
+
+    async def _lend(self, read_only: bool) -> AsyncConnection:
         if self.write_lock is None:
             connection = await self.engine.connect()
         elif not read_only:
@@ -152,13 +159,16 @@ class Database:
             connection = await connection.execution_options(**{READ_ONLY: True})
         return connection
 
-    async def give_back(self, connection: AsyncConnection, *, clean: bool) -> None:
+    async def give_back(self, connection: AsyncConnection, *, read_only: bool, clean: bool) -> None:
         """Take back a connection lent, outside any transaction; one that saw an error (not ``clean``) is closed."""
+        if self._lent.pop(connection, self._closes) < self._closes:  # lent before ``close``: its pool is gone
+            await connection.invalidate()  # the driver's connection closed now, not left to the garbage collector
+            clean = False
         sound = not (connection.closed or connection.invalidated) and connection.get_transaction() is None
         if self.write_lock is not None and clean and sound:
-            if connection is self._writer:
+            if not read_only and connection is self._writer:
                 return
-            if len(self._readers) < KEPT_READERS:
+            if read_only and len(self._readers) < KEPT_READERS:
                 self._readers.append(connection)
                 return
         if connection is self._writer:
@@ -171,9 +181,12 @@ class Database:
         return self.engine.dialect.name
 
     async def close(self) -> None:
-        """Close every connection kept or pooled."""
-        kept, self._readers = [*self._readers, *([self._writer] if self._writer else [])], []
+        """Close every connection kept or pooled; one lent out is closed when it is handed back."""
+        kept, self._readers = self._readers, []  # a reader lent out is not in the list
+        if self._writer is not None and not (self.write_lock is not None and self.write_lock.locked()):
+            kept.append(self._writer)  # the writer is lent only while the write lock is held
         self._writer = None
+        self._closes += 1
         for connection in kept:
             await connection.close()
         await self.engine.dispose()

@@ -129,7 +129,7 @@ class UnitOfWork:
             await connection.begin()
         except BaseException:
             try:
-                await self._database.give_back(connection, clean=False)
+                await self._database.give_back(connection, read_only=self._read_only, clean=False)
             finally:
                 self._release()
             raise
@@ -149,7 +149,7 @@ class UnitOfWork:
             clean = exc_type is None or issubclass(exc_type, Exception)
         finally:
             try:
-                await self._database.give_back(connection, clean=clean)
+                await self._database.give_back(connection, read_only=self._read_only, clean=clean)
             finally:
                 self._connection = None
                 for name in [n for n, v in self.__dict__.items() if isinstance(v, _Repository)]:

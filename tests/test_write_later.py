@@ -78,3 +78,17 @@ async def test_postgresql_keeps_the_pool_it_is_given(database: Database) -> None
         assert pool._max_overflow == 3  # type: ignore[attr-defined]
     finally:
         await sized.close()
+
+
+async def test_closing_the_database_breaks_no_unit_of_work_still_open(database: Database) -> None:
+    # the service stopping while a transaction is under way: the transaction ends as it would have, and its
+    # connection is closed when it is handed back
+    async with UnitOfWork(database) as uow:
+        assert await uow.inbound.first_seen("console", "e1", NOW)
+        await database.close()
+        await uow.outbox.add("console", "u1", {"text": "Câu 1"}, NOW)
+        await uow.commit()
+    assert await queued(database) == ["u1"]
+    async with UnitOfWork(database, read_only=True) as uow:  # a reading one too
+        await database.close()
+        assert await uow.outbox.pending("console", NOW, 10)
