@@ -164,12 +164,18 @@ class UnitOfWork:
     async def commit(self) -> None:
         """Commit everything done in this unit of work; if it queued messages, tell the outbox (``on_commit``)."""
         await self.connection.commit()
-        outbox = self.__dict__.get("outbox")
-        if outbox is not None and getattr(outbox, "queued", False):
-            outbox.queued = False
-            if self._on_commit is not None:
-                self._on_commit()
+        if self._take_queued() and self._on_commit is not None:
+            self._on_commit()
 
     async def rollback(self) -> None:
         """Throw away everything done so far."""
         await self.connection.rollback()
+        self._take_queued()  # nothing queued survives it: nothing to tell the outbox
+
+    def _take_queued(self) -> bool:
+        """Whether this transaction queued messages (the outbox repository, if used, says so); forgotten then."""
+        outbox: OutboxRepository | None = self.__dict__.get("outbox")
+        if outbox is None or not getattr(outbox, "queued", False):  # set by ``add``
+            return False
+        outbox.queued = False
+        return True

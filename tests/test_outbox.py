@@ -428,3 +428,15 @@ async def test_the_unit_of_work_tells_the_outbox_of_queued_messages_once_they_ar
         await uow.commit()
     assert told == ["there is work"]
     assert await statuses(services) == {"pending": ["m1", "m2"]}
+
+
+async def test_a_message_queued_then_rolled_back_wakes_nothing_at_a_later_commit(services: Services) -> None:
+    told: list[str] = []
+    services = dataclasses.replace(services, on_commit=lambda: told.append("there is work"))
+    async with services.uow() as uow:  # as a request whose idempotency key another stored first
+        await uow.outbox.add("fake", "a", Reply("m1").to_payload(), services.clock())
+        await uow.rollback()
+        await uow.units.add("P8", "Phường 8", None, services.clock())
+        await uow.commit()
+    assert told == []
+    assert await statuses(services) == {}
