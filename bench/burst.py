@@ -46,9 +46,9 @@ from bot.channels.telegram import TelegramChannel, TelegramConfig
 from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
 from bot.config import Settings
 from bot.outbox import Outbox, Pace
-from handlers.citizen import CitizenHandler
+from handlers.citizen.conversation import CitizenHandler
+from handlers.citizen.invitations import InvitationHandler
 from handlers.context import Policy, Services
-from handlers.invitations import InvitationHandler
 from handlers.texts import Texts
 from storage.db import Database
 from survey_forms.catalog import Catalog

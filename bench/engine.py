@@ -26,13 +26,13 @@ from pathlib import Path
 import aiosqlite
 from sqlalchemy import text
 
-from handlers.citizen import CitizenHandler
+from handlers.admin.units import UnitHandler
+from handlers.citizen.conversation import CitizenHandler
+from handlers.citizen.survey import render_question
 from handlers.context import Policy, Services
-from handlers.dossiers import ContactInput, DossierHandler, DossierInput
+from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
 from handlers.messages import Identity, Inbound
-from handlers.survey import render_question
 from handlers.texts import Texts
-from handlers.units import UnitHandler
 from storage import migrate
 from storage.db import SQLITE_BUSY_TIMEOUT_MS, Database
 from survey_forms.catalog import Catalog

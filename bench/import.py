@@ -24,10 +24,10 @@ from pathlib import Path
 
 import openpyxl
 
+from handlers.admin.units import UnitHandler
 from handlers.context import Policy, Services
-from handlers.imports import DossierImporter
+from handlers.intake.imports import DossierImporter
 from handlers.texts import Texts
-from handlers.units import UnitHandler
 from storage import migrate
 from storage.db import Database
 from survey_forms.catalog import Catalog

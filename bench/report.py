@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from handlers.context import Policy, Services
-from handlers.reporting import Period, Reporter
+from handlers.leader.reporting import Period, Reporter
 from handlers.texts import Texts
 from storage import migrate
 from storage.db import Database

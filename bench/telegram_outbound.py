@@ -30,8 +30,8 @@ from sqlalchemy import insert
 
 from bot.channels.telegram import TelegramChannel, TelegramConfig
 from bot.outbox import Outbox, Pace
+from handlers.citizen.invitations import InvitationHandler
 from handlers.context import Policy, Services
-from handlers.invitations import InvitationHandler
 from handlers.messages import Outcome
 from handlers.texts import Texts
 from storage import migrate

@@ -11,20 +11,20 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 from bot.form_setting import refuse_unknown_form
 from bot.logs import remember_all
-from handlers.apikeys import ApiKeyHandler
+from handlers.admin.apikeys import ApiKeyHandler
+from handlers.admin.units import UnitHandler
 from handlers.calendar import WorkCalendar
-from handlers.citizen import CitizenHandler
+from handlers.citizen.conversation import CitizenHandler
+from handlers.citizen.invitations import InvitationHandler
+from handlers.citizen.ratings import RatingHandler
 from handlers.context import Policy, QuietHours, Services, utc_now
-from handlers.dossiers import DossierHandler
-from handlers.invitations import InvitationHandler
-from handlers.leader import Digests, PeriodReports, Targets, digest_time
+from handlers.intake.dossiers import DossierHandler
+from handlers.leader.desk import Digests, PeriodReports, Targets, digest_time
+from handlers.leader.reporting import Reporter
+from handlers.leader.workbook_process import WorkbookBuilder
 from handlers.limits import ChatGuard
-from handlers.ratings import RatingHandler
-from handlers.reporting import Reporter
-from handlers.staff import Alerts, Apologies, Roles
+from handlers.staff.desk import Alerts, Apologies, Roles
 from handlers.texts import Texts
-from handlers.units import UnitHandler
-from handlers.workbook_process import WorkbookBuilder
 from storage import schema_state
 from storage.db import Database
 from survey_forms.catalog import Catalog

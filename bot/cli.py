@@ -29,9 +29,9 @@ from bot.texts import choose_locale, say
 from bot.texts.arguments import Formatter as ArgumentFormatter
 from bot.texts.arguments import metavar
 from bot.texts.arguments import words as argparse_words
-from handlers.chart import ACCEPTED as CHART_FORMATS
-from handlers.chart import format_of
-from handlers.periods import PERIOD_CHOICES, period_kind
+from handlers.leader.chart import ACCEPTED as CHART_FORMATS
+from handlers.leader.chart import format_of
+from handlers.leader.periods import PERIOD_CHOICES, period_kind
 
 log = logging.getLogger("sipasbot")
 

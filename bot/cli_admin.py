@@ -69,7 +69,7 @@ def dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]] | Non
 
 
 def _role_text(line: RoleLine, show: Callable[[Any], str]) -> str:
-    from handlers.roles import masked_chat  # the handlers load with the command, not with the parser
+    from handlers.admin.roles import masked_chat  # the handlers load with the command, not with the parser
 
     revoked = (
         say("cli.roles.revoked_mark", at=show(line.revoked_at), by=line.revoked_by or "—") if line.revoked_at else ""
@@ -90,7 +90,7 @@ def _role_text(line: RoleLine, show: Callable[[Any], str]) -> str:
 
 
 async def _roles_list(app: App, unit: str | None, revoked: bool) -> None:
-    from handlers.roles import RoleAdmin
+    from handlers.admin.roles import RoleAdmin
 
     try:
         lines = await RoleAdmin(app.services).listing(unit, revoked=revoked)
@@ -105,7 +105,7 @@ async def _roles_list(app: App, unit: str | None, revoked: bool) -> None:
 
 
 async def _roles_revoke(app: App, ids: list[int]) -> None:
-    from handlers.roles import RoleAdmin, masked_chat
+    from handlers.admin.roles import RoleAdmin, masked_chat
 
     revoked, missing = await RoleAdmin(app.services).revoke(sorted(set(ids)))
     if missing:
@@ -131,7 +131,7 @@ def _action(action: str) -> str:
 
 
 def _entry_text(entry: AuditEntry, show: Callable[[Any], str]) -> str:
-    from handlers.audit import detail_text
+    from handlers.admin.audit import detail_text
 
     return say(
         "cli.audit.line",
@@ -145,7 +145,7 @@ def _entry_text(entry: AuditEntry, show: Callable[[Any], str]) -> str:
 
 
 async def _audit_list(app: App, args: argparse.Namespace) -> None:
-    from handlers.audit import AuditTrail
+    from handlers.admin.audit import AuditTrail
 
     if not 1 <= args.limit <= AUDIT_LIMIT:
         raise InvalidInput(say("cli.audit.bad_limit", max=AUDIT_LIMIT))

@@ -30,11 +30,11 @@ from bot.logs import configure as configure_logging
 from bot.startup_checks import warn_at_start
 from bot.terminal import DEMO_UNIT, run_demo, run_shell
 from bot.texts import say
-from handlers.audit import AuditTrail
-from handlers.chart import format_of
-from handlers.leader import period_of, period_title
-from handlers.reporting import Period, render_text
-from handlers.targets import TargetBook, percent_text
+from handlers.admin.audit import AuditTrail
+from handlers.leader.chart import format_of
+from handlers.leader.desk import period_of, period_title
+from handlers.leader.reporting import Period, render_text
+from handlers.leader.targets import TargetBook, percent_text
 from storage.values import Unit
 
 log = logging.getLogger("sipasbot")
@@ -76,7 +76,7 @@ async def _db_backup(app: App, target: Path) -> None:
 
 
 async def _units_import(app: App, args: argparse.Namespace) -> None:
-    from handlers.units import import_units, read_unit_file, vietnam_units
+    from handlers.admin.units import import_units, read_unit_file, vietnam_units
 
     lines = vietnam_units(args.province) if args.province else read_unit_file(args.file)
     done = await import_units(app.services, lines, str(args.file or args.province))
@@ -118,7 +118,7 @@ async def _holidays(app: App, args: argparse.Namespace) -> None:
 
 
 async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
-    from handlers.imports import DossierImporter
+    from handlers.intake.imports import DossierImporter
 
     show_progress = args.progress or sys.stderr.isatty()
 

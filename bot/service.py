@@ -27,7 +27,7 @@ from bot.web.api import setup_api
 from bot.web.limits import setup_limits
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
-from handlers.inbox import Inbox
+from handlers.chat.inbox import Inbox
 from handlers.messages import Inbound, Outcome
 from scheduler.jobs import Jobs, build_scheduler
 from storage.locks import Leadership

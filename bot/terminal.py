@@ -18,9 +18,9 @@ from bot.channels.console import ConsoleChannel
 from bot.config import DEMO_DATABASE_URL
 from bot.keyboard import Interrupted, Keyboard, Left
 from bot.texts import current_locale, say
-from handlers.dossiers import ContactInput, DossierInput
+from handlers.intake.dossiers import ContactInput, DossierInput
+from handlers.leader.reporting import Period, render_text
 from handlers.messages import Identity, Inbound, InboundKind, Reply
-from handlers.reporting import Period, render_text
 from storage.values import OutboxMessage
 
 DEMO_UNIT = ("DEMO", "Phường Mẫu (đơn vị trình diễn)")
@@ -85,7 +85,7 @@ class TerminalChat:
             survey = found.invitation if found is not None else None
             if survey is None or survey.cursor is None:
                 return
-            # a survey's questions are one thread (handlers.survey.render_question): its latest is the one asked
+            # a survey's questions are one thread (handlers.citizen.survey.render_question): its latest is the one asked
             asked = await uow.console_inbox.last_shown(user, f"survey:{survey.id}")
         if asked is not None:
             await self.console.send(user, Reply.from_payload(asked.payload))

@@ -60,7 +60,7 @@ class Inbound:
     phone: str = ""
     locale_hint: str | None = None
     at: datetime | None = None
-    kept_id: int | None = None  # the inbox row it was kept in (handlers/inbox.py): forgotten with its handling
+    kept_id: int | None = None  # the inbox row it was kept in (handlers/chat/inbox.py): forgotten with its handling
     shows_ack: bool = False  # a press the platform answers with ``Outcome.ack`` (Telegram's callback answer)
 
     def __post_init__(self) -> None:

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from handlers.chat.inbox import purge_failed
+from handlers.citizen.erasure import Retention
+from handlers.citizen.invitations import InvitationHandler
 from handlers.context import Services
-from handlers.erasure import Retention
-from handlers.inbox import purge_failed
-from handlers.invitations import InvitationHandler
-from handlers.leader import Digests, PeriodReports, Targets
-from handlers.staff import Alerts
-from handlers.workbook_process import WorkbookBuilder
+from handlers.leader.desk import Digests, PeriodReports, Targets
+from handlers.leader.workbook_process import WorkbookBuilder
+from handlers.staff.desk import Alerts
 
 log = logging.getLogger(__name__)
 

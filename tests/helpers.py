@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 from bot.channels.base import Delivery
 from bot.outbox import Outbox
-from handlers.citizen import CitizenHandler
+from handlers.admin.units import UnitHandler
+from handlers.citizen.conversation import CitizenHandler
 from handlers.context import Services
-from handlers.dossiers import ContactInput, DossierHandler, DossierInput
+from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
 from handlers.messages import Identity, Inbound, Outcome, Reply
-from handlers.units import UnitHandler
 
 _event_ids = itertools.count(1)
 

@@ -32,8 +32,8 @@ from bot.web.api import (
     setup_api,
 )
 from bot.web.server import build_web_app
-from handlers.dossiers import EVENT_TYPES, SUBMISSION_CHANNELS
-from handlers.reporting import Period
+from handlers.intake.dossiers import EVENT_TYPES, SUBMISSION_CHANNELS
+from handlers.leader.reporting import Period
 from storage.models import ApologyRow, DossierEventRow, IdempotencyRow, PersonRow
 from tests.conftest import Backend, Clock
 

@@ -27,7 +27,7 @@ from bot.terminal import run_shell
 from bot.web.api import PREFIX, setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
-from handlers.reporting import Period
+from handlers.leader.reporting import Period
 from storage import migrate
 from storage.models import (
     ApologyRow,

@@ -18,10 +18,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from handlers.context import Services
-from handlers.dossiers import DossierHandler
-from handlers.leader import Digests, PeriodReports
-from handlers.reporting import Period, Reporter, render_text
-from handlers.staff import Apologies, Roles
+from handlers.intake.dossiers import DossierHandler
+from handlers.leader.desk import Digests, PeriodReports
+from handlers.leader.reporting import Period, Reporter, render_text
+from handlers.staff.desk import Apologies, Roles
 from scheduler.jobs import Jobs
 from storage import migrate
 from tests.conftest import Clock

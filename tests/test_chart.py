@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from handlers.chart import ChartLabels, DayPoint, font_has_glyphs, render_chart
+from handlers.leader.chart import ChartLabels, DayPoint, font_has_glyphs, render_chart
 
 LABELS = ChartLabels(
     title="Mức độ hài lòng và tỷ lệ đúng hạn — 30 ngày qua — Phường 8",

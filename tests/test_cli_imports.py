@@ -36,9 +36,9 @@ APPLICATION = (
     "bot.app",
     "bot.cli_commands",
     "handlers.context",
-    "handlers.citizen",
-    "handlers.leader",
-    "handlers.staff",
+    "handlers.citizen.conversation",
+    "handlers.leader.desk",
+    "handlers.staff.desk",
     "survey_forms.catalog",
     "survey_forms.schema",
 )

@@ -12,7 +12,7 @@ import pytest
 from bot.app import App
 from bot.config import Settings
 from bot.terminal import run_demo
-from handlers.reporting import Period
+from handlers.leader.reporting import Period
 
 ANSWERS = "5\n" * 19 + "0\n" * 14
 

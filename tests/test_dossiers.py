@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from handlers.admin.units import UnitHandler
 from handlers.contacts import normalize_phone
 from handlers.context import Services
-from handlers.dossiers import ContactInput, DossierHandler
 from handlers.errors import Conflict, InvalidInput, NotFound
-from handlers.units import UnitHandler
+from handlers.intake.dossiers import ContactInput, DossierHandler
 from storage.models import DossierEventRow, InvitationRow
 from storage.values import Invitation
 from tests.conftest import Clock

@@ -25,12 +25,12 @@ import openpyxl
 import pypdf
 from sqlalchemy import inspect, select
 
+from handlers.citizen.erasure import Retention
+from handlers.citizen.traces import Traces
 from handlers.context import Services
-from handlers.dossiers import DossierHandler
-from handlers.erasure import Retention
-from handlers.reporting import Period
-from handlers.staff import Apologies, Roles
-from handlers.traces import Traces
+from handlers.intake.dossiers import DossierHandler
+from handlers.leader.reporting import Period
+from handlers.staff.desk import Apologies, Roles
 from storage.models import ApologyRow
 from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person, ZaloBotEmulator

@@ -42,16 +42,16 @@ from bot.channels.zns import ZnsEvents
 from bot.config import load_settings
 from bot.web.api import PREFIX, ApiError, parse_json_object, setup_api
 from bot.web.server import MAX_BODY_BYTES, build_web_app
-from handlers import imports
-from handlers.citizen import CitizenHandler
+from handlers.citizen.conversation import CitizenHandler
+from handlers.citizen.ratings import Rating
+from handlers.citizen.survey import Back, Chosen, NotUnderstood, Skip, interpret
 from handlers.contacts import normalize_phone
 from handlers.context import Services
-from handlers.dossiers import DossierHandler
-from handlers.imports import DossierImporter, ImportReport
+from handlers.intake import imports
+from handlers.intake.dossiers import DossierHandler
+from handlers.intake.imports import DossierImporter, ImportReport
 from handlers.messages import Identity, Inbound, Outcome, Reply
-from handlers.ratings import Rating
-from handlers.staff import Roles
-from handlers.survey import Back, Chosen, NotUnderstood, Skip, interpret
+from handlers.staff.desk import Roles
 from storage.models import (
     AnswerRow,
     ApologyRow,

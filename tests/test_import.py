@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import text
 
 from handlers.context import Services
-from handlers.dossiers import ContactInput, DossierHandler
 from handlers.errors import HandlerError
-from handlers.imports import (
+from handlers.intake.dossiers import ContactInput, DossierHandler
+from handlers.intake.imports import (
     DossierImporter,
     ImportFileError,
     ImportReport,

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, select
 
 from handlers.context import Services
-from handlers.dossiers import ContactInput, DossierHandler, DossierInput
-from handlers.imports import DossierImporter, ImportFileError, RowError
+from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
+from handlers.intake.imports import DossierImporter, ImportFileError, RowError
 from storage.db import Database
 from storage.repositories import DOSSIERS, EVENTS, FIELDS, INVITATIONS, PEOPLE
 from tests.helpers import add_unit

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from handlers.citizen.invitations import InvitationHandler
 from handlers.context import Services
-from handlers.invitations import InvitationHandler
 from storage.models import InvitationRow
 from tests.conftest import Clock
 from tests.helpers import Person, add_unit, returned_dossier, sample_dossier
@@ -125,9 +125,9 @@ async def test_a_person_who_opted_out_is_not_invited(services: Services, clock: 
 async def test_every_due_invitation_goes_out_whatever_the_batch_size(
     services: Services, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import handlers.invitations
+    import handlers.citizen.invitations
 
-    monkeypatch.setattr(handlers.invitations, "BATCH", 3)
+    monkeypatch.setattr(handlers.citizen.invitations, "BATCH", 3)
     await add_unit(services)
     people = []
     for number in range(7):

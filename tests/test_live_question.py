@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from handlers.context import Services
-from handlers.dossiers import DossierHandler
+from handlers.intake.dossiers import DossierHandler
 from storage.models import AnswerRow, FeedbackRow, InvitationRow
 from tests.conftest import Backend, Clock
 from tests.emulators import telegram as tg

@@ -73,7 +73,7 @@ def test_secrets_are_masked_in_messages_arguments_and_exceptions() -> None:
 def test_a_slip_rendered_under_the_service_logging_says_nothing_of_its_fonts(capsys: object) -> None:
     """`sipasbot run` logs at INFO: fontTools' lines (149 per slip) stay below it; our own INFO lines still show."""
     from bot.logs import configure
-    from handlers.slip import render_slip
+    from handlers.staff.slip import render_slip
     from tests.test_slip import make_slip
 
     root = logging.getLogger()

@@ -24,8 +24,8 @@ from bot.web.api import setup_api
 from bot.web.pages import Quarter, setup_pages
 from bot.web.server import build_web_app
 from handlers.context import Services
-from handlers.dossiers import DossierHandler
-from handlers.reporting import Period
+from handlers.intake.dossiers import DossierHandler
+from handlers.leader.reporting import Period
 from tests.conftest import Backend, Clock
 from tests.helpers import Person, returned_dossier, sample_dossier
 

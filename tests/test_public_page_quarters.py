@@ -18,7 +18,7 @@ from bot.config import load_settings
 from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
-from handlers.dossiers import DossierHandler
+from handlers.intake.dossiers import DossierHandler
 from tests.conftest import Backend, Clock
 from tests.helpers import sample_dossier
 from tests.test_public_page import (

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 
+from handlers.admin.units import UnitHandler
 from handlers.context import Services
-from handlers.dossiers import DossierHandler
 from handlers.errors import InvalidInput, NotFound
-from handlers.reporting import Period, Reporter, render_text
-from handlers.units import UnitHandler
+from handlers.intake.dossiers import DossierHandler
+from handlers.leader.reporting import Period, Reporter, render_text
 from storage.models import ApologyRow
 from tests.conftest import Clock
 from tests.helpers import add_unit, sample_dossier

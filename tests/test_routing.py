@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from bot.channels.base import Delivery
 from bot.outbox import Outbox
+from handlers.admin.units import UnitHandler
+from handlers.citizen.invitations import InvitationHandler
+from handlers.citizen.ratings import Rating, RatingHandler, stars_to_level
 from handlers.context import Policy, Services
-from handlers.invitations import InvitationHandler
+from handlers.leader.reporting import Period, Reporter
 from handlers.messages import Reply
-from handlers.ratings import Rating, RatingHandler, stars_to_level
-from handlers.reporting import Period, Reporter
-from handlers.units import UnitHandler
 from storage.models import AnswerRow, InvitationRow, OutboxRow
 from tests.conftest import Clock
 from tests.helpers import Person, RecordingChannel, add_unit, returned_dossier, sample_dossier

@@ -36,7 +36,7 @@ from bot.web.api import OPERATIONS, PREFIX, ErrorOut, setup_api
 from bot.web.openapi import build_document
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
-from handlers.dossiers import ContactInput, DossierInput
+from handlers.intake.dossiers import ContactInput, DossierInput
 from tests.conftest import BACKENDS, Clock, _truncate
 
 PUBLIC_URL = "https://sipas.example.vn"

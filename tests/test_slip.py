@@ -15,8 +15,8 @@ import pytest
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
-from handlers import slip
-from handlers.slip import SlipData, looks_like_organisation, render_slip
+from handlers.staff import slip
+from handlers.staff.slip import SlipData, looks_like_organisation, render_slip
 
 LONG_REASON = (
     "Hồ sơ cần lấy ý kiến xác minh của Ủy ban nhân dân xã nơi người yêu cầu đăng ký thường trú trước đây "
@@ -356,7 +356,7 @@ def font_file(base_font: str) -> Path:
     import matplotlib
 
     name = base_font.partition("+")[2] or base_font.lstrip("/")
-    for folder in (Path(slip.__file__).parent / "fonts", Path(matplotlib.get_data_path()) / "fonts" / "ttf"):
+    for folder in (slip.FONT_DIR, Path(matplotlib.get_data_path()) / "fonts" / "ttf"):
         for path in sorted(folder.glob("*.ttf")):
             with TTFont(path, lazy=True) as font:
                 if re.sub(r"[ ()]", "", font["name"].getBestFullName()) == name:
@@ -438,6 +438,6 @@ def test_the_slip_is_set_in_the_shipped_liberation_serif_embedded() -> None:
         "LiberationSerifBoldItalic",
     }
     for name in fonts:
-        assert font_file(name).parent == Path(slip.__file__).parent / "fonts"
-    assert (Path(slip.__file__).parent / "fonts" / "OFL.txt").read_text(encoding="utf-8").count("SIL OPEN FONT LICENSE")
+        assert font_file(name).parent == slip.FONT_DIR
+    assert (slip.FONT_DIR / "OFL.txt").read_text(encoding="utf-8").count("SIL OPEN FONT LICENSE")
     assert "Người lập phiếu: Trần Thị Bình" in lines_of(pdf)

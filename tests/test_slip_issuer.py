@@ -20,7 +20,7 @@ from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 from sqlalchemy import insert, select, text
 
-from handlers import slip
+from handlers.staff import slip
 from storage import migrate
 from storage.db import Database
 from storage.models import ApologyRow, DossierRow, FieldRow, UnitRow

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers.context import Services
-from handlers.dossiers import ContactInput, DossierHandler
 from handlers.errors import InvalidInput
+from handlers.intake.dossiers import ContactInput, DossierHandler
 from handlers.messages import Reply
-from handlers.staff import Roles
+from handlers.staff.desk import Roles
 from storage.models import ApologyRow, DraftRow, FeedbackRow, InviteRow, OutboxRow
 from tests.conftest import Clock
 from tests.helpers import Person, add_unit, sample_dossier

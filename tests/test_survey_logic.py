@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.survey import (
+from handlers.citizen.survey import (
     Back,
     Chosen,
     NotUnderstood,

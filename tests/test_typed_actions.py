@@ -25,8 +25,8 @@ from bot.app import App
 from bot.cli import main
 from bot.config import load_settings
 from handlers.context import Services
-from handlers.dossiers import DossierHandler
-from handlers.staff import Alerts, Roles
+from handlers.intake.dossiers import DossierHandler
+from handlers.staff.desk import Alerts, Roles
 from tests.conftest import Backend
 from tests.emulators.zalo_bot import Person as ZaloPerson
 from tests.emulators.zalo_bot import ZaloBotEmulator

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import openpyxl
 import pytest
 
-from handlers.workbook import (
+from handlers.leader.workbook import (
     FIXED_STAMP,
     INSUFFICIENT,
     AnswerRow,

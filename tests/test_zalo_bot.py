@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig, to_inbound
-from handlers.citizen import CitizenHandler
+from handlers.chat.inbox import Inbox
+from handlers.citizen.conversation import CitizenHandler
 from handlers.context import Services
-from handlers.inbox import Inbox
 from handlers.messages import Inbound, Option, Outcome, Reply
 from scheduler.jobs import Jobs
 from storage.db import Database

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from bot.channels.zalo_oa import ZaloApi, ZaloOAConfig
 from bot.channels.zns import ZnsChannel, rating_of
 from bot.outbox import Outbox
+from handlers.citizen.invitations import InvitationHandler
 from handlers.context import Policy, Services
-from handlers.invitations import InvitationHandler
 from storage.models import OutboxRow
 from tests.conftest import Clock
 from tests.emulators.zalo_oa import ZaloOAEmulator

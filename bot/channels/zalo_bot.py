@@ -2,7 +2,7 @@
 
 Updates become neutral ``Inbound`` events; replies are sent as plain text with numbered options, cut
 into parts of at most 2000 characters. ``getUpdates`` hands out one update per call and forgets it
-(at-most-once), so each update is committed to the inbox (handlers/inbox.py) as it is read, then
+(at-most-once), so each update is committed to the inbox (handlers/chat/inbox.py) as it is read, then
 handled, before the next call; a restart handles what the inbox still holds first. An empty poll is an
 HTTP 200 with ``error_code`` 408 and means nothing new. Webhook deliveries carry
 ``X-Bot-Api-Secret-Token`` and come flat or wrapped in ``{"ok": true, "result": …}``; both are read,
@@ -28,7 +28,7 @@ from bot.channels.plain import render_plain, split_text
 from bot.channels.starting import CredentialsRefused
 from bot.texts import say
 from bot.web.server import error_response
-from handlers.inbox import Inbox
+from handlers.chat.inbox import Inbox
 from handlers.messages import Identity, Inbound, Outcome, Reply
 from storage.values import KeptUpdate
 

@@ -18,8 +18,8 @@ import aiohttp
 
 from bot.channels.base import Delivery, json_object, platform_id
 from bot.channels.zalo_oa import EXPIRED_TOKEN, ZaloApi
+from handlers.citizen.ratings import Rating, RatingHandler
 from handlers.messages import Reply, storable
-from handlers.ratings import Rating, RatingHandler
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,9 @@ from bot.web.limits import BEARER_RE, api_key_of
 from bot.web.linking import link_url, receipt_text, setup_linking, telegram_url
 from bot.web.openapi import Answer, Operation, build_document
 from bot.web.server import APP, error_response, status_of
-from handlers.dossiers import (
+from handlers.citizen.linking import LinkCodes
+from handlers.errors import HandlerError, InvalidInput, NotFound
+from handlers.intake.dossiers import (
     CODE_RE,
     EVENT_TYPES,
     SUBMISSION_CHANNELS,
@@ -45,10 +47,8 @@ from handlers.dossiers import (
     DossierView,
     local_moment,
 )
-from handlers.errors import HandlerError, InvalidInput, NotFound
-from handlers.linking import LinkCodes
+from handlers.leader.reporting import Period
 from handlers.messages import nfc
-from handlers.reporting import Period
 from storage.uow import UnitOfWork
 from storage.values import ApiKey, Apology, Dossier, StoredResponse
 

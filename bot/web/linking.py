@@ -2,8 +2,8 @@
 
 On a phone, in Vietnamese (English with ``?lang=en``): one button per configured channel, Zalo first, and a short
 code of digits to send in the chat, shown large with a copy button. The code is made afresh on each visit and works
-for minutes (handlers.linking). Nothing personal is on the page: not the applicant, not the dossier, only the unit's
-name. The token in the address is the secret: the page is never cached, indexed, or named in a Referer.
+for minutes (handlers.citizen.linking). Nothing personal is on the page: not the applicant, not the dossier, only the
+unit's name. The token in the address is the secret: the page is never cached, indexed, or named in a Referer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.app import App
 from bot.web.server import APP
-from handlers.linking import PAGE_LIFETIME, LinkCodes, shown
+from handlers.citizen.linking import PAGE_LIFETIME, LinkCodes, shown
 from handlers.texts import LOCALES
 
 PREFIX = "/lien-ket"

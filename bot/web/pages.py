@@ -23,11 +23,11 @@ import jinja2
 from aiohttp import web
 
 from bot.web.server import APP
+from handlers.admin.units import UNIT_CODE_RE
 from handlers.collation import sorted_vietnamese
 from handlers.errors import HandlerError, NotFound
-from handlers.reporting import Period
-from handlers.targets import TargetBook, met, rate_tenths, tenths
-from handlers.units import UNIT_CODE_RE
+from handlers.leader.reporting import Period
+from handlers.leader.targets import TargetBook, met, rate_tenths, tenths
 from survey_forms.schema import Form
 
 PREFIX = "/cong-khai"

@@ -4,7 +4,7 @@ The person's chats, contact data and free texts go; their ratings stay, detached
 statistics keep their counts. So does every copy kept elsewhere: the messages sent to their chats and phone
 (deleted, sent or not), the printed slips (dropped; their public links stop working), and their name and
 phone number wherever else they were written (slips' reasons, event notes, answers to their feedback, survey
-comments, drafts, audit details, messages to officers, workbooks kept for leaders: cleaned, handlers.traces).
+comments, drafts, audit details, messages to officers, workbooks kept for leaders: cleaned, handlers.citizen.traces).
 Every erasure is in the audit log.
 """
 
@@ -16,9 +16,9 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from handlers.citizen.traces import Traces
 from handlers.context import Services
-from handlers.staff import units_above
-from handlers.traces import Traces
+from handlers.staff.desk import units_above
 from storage.erasure import DossierTrace
 from storage.uow import UnitOfWork
 

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.errors import NotFound
 from handlers.messages import Option, Reply, row_id
 from handlers.names import channel_name
-from handlers.survey import fold
 from storage.uow import UnitOfWork
 from storage.values import Invite, Role, RoleLine
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from handlers.citizen.survey import fold
 from handlers.messages import Option, Reply
-from handlers.survey import fold
 from storage.uow import UnitOfWork
 from storage.values import Apology, Chat, Dossier, Draft, Unit
 
@@ -31,11 +31,11 @@ STAFF_DRAFTS = ("apology", "reply")
 MIN_LETTERS = 4  # a reason or an answer is words: "9", "ok", "?!" are not
 REASON_LIMIT = 500  # characters of an apology's reason (printed on the slip)
 ANSWER_LIMIT = 2000  # characters of an answer to a complaint
-REASON_CHOICES = 5  # four reasons and "another reason" (handlers.staff.REASONS)
+REASON_CHOICES = 5  # four reasons and "another reason" (handlers.staff.desk.REASONS)
 
 
 class Turn(Protocol):
-    """What these steps need of a chat turn (handlers.staff.ChatTurn)."""
+    """What these steps need of a chat turn (handlers.staff.desk.ChatTurn)."""
 
     uow: UnitOfWork
     chat: Chat | None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
+from handlers.citizen.ratings import RATING_FORM, tracking_id
+from handlers.citizen.survey import first_question, render_question
 from handlers.context import Services
 from handlers.messages import Option, Reply
-from handlers.ratings import RATING_FORM, tracking_id
-from handlers.survey import first_question, render_question
 from handlers.texts import Texts
 from storage.uow import UnitOfWork
 from storage.values import Chat, Invitation, Person

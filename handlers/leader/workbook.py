@@ -7,9 +7,9 @@ the people reading it are used to, and dates are real dates shown as dd/mm/yyyy.
 labels ("Rất nhiều", "Nữ"), channels by their names, fields, procedures, officers and units in Vietnamese
 alphabetical order.
 
-It prints and files as officials expect (handlers.workbook_print): every sheet on A4, one page wide, its
+It prints and files as officials expect (handlers.leader.workbook_print): every sheet on A4, one page wide, its
 titles repeated, in one serif font; the summary opens with the unit and the national motto and closes with
-the signatures (handlers.workbook_filing).
+the signatures (handlers.leader.workbook_filing).
 
 The workbook is written in openpyxl's write-only mode (rows streamed to disk, not held as cell
 objects) and the archive is re-packed with fixed timestamps, so the same data gives the same bytes.
@@ -34,9 +34,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
 from handlers.collation import sorted_vietnamese
-from handlers.names import channel_name
-from handlers.verdicts import met, rate_tenths, tenths
-from handlers.workbook_filing import (
+from handlers.leader.workbook_filing import (
     CHILD_HEADERS,
     COMPLAINT_HEADERS,
     QUESTION_HEADERS,
@@ -48,7 +46,7 @@ from handlers.workbook_filing import (
     question_rows,
     signature_block,
 )
-from handlers.workbook_print import (
+from handlers.leader.workbook_print import (
     BOLD_FONT,
     DATETIME,
     INSUFFICIENT,
@@ -68,6 +66,8 @@ from handlers.workbook_print import (
     shown_length,
     use_one_font,
 )
+from handlers.names import channel_name
+from handlers.verdicts import met, rate_tenths, tenths
 from survey_forms.scoring import MIN_N, percent_of
 
 __all__ = ["INSUFFICIENT", "MET", "NOT_MET", "PERCENT", "WorkbookData", "build_workbook"]

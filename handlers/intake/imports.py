@@ -3,7 +3,7 @@
 Columns are found by their headers (Vietnamese, with or without accents, any case), in the first of the
 first ten rows that holds every required header. Each row becomes an upsert and the events its status and
 dates imply (docs/METHOD.md); a bad row spoils only itself and is reported as ``row N: …``. Rows whose dossier
-is new are checked first and written a run at a time, one statement per table (handlers/import_batches.py);
+is new are checked first and written a run at a time, one statement per table (handlers/intake/batches.py);
 a row for a dossier already stored is applied in a savepoint of its own. Rows are committed in transactions
 of ``BATCH_ROWS``. An event seen before and an upsert of the same data change nothing: importing the same
 file twice changes nothing the second time. A dossier code given by an earlier row of the file makes a later
@@ -21,9 +21,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from handlers.citizen.survey import fold
 from handlers.contacts import normalize_phone
 from handlers.context import Services
-from handlers.dossiers import (
+from handlers.errors import HandlerError, InvalidInput
+from handlers.intake.batches import NewDossierWriter, Plan, RowFault, conflict, last_step_at, moves, step
+from handlers.intake.dossiers import (
     CLOCK_SKEW,
     CODE_RE,
     ContactInput,
@@ -31,10 +34,7 @@ from handlers.dossiers import (
     DossierInput,
     local_moment,
 )
-from handlers.errors import HandlerError, InvalidInput
-from handlers.import_batches import NewDossierWriter, Plan, RowFault, conflict, last_step_at, moves, step
 from handlers.messages import nfc, storable
-from handlers.survey import fold
 from storage.repositories import (
     DossierRepository,
     FieldRepository,
@@ -1016,7 +1016,7 @@ class DossierImporter:
     async def _apply_new(
         self, uow: UnitOfWork, plans: list[Plan], memory: _Memory, counts: dict[str, int], errors: list[RowError]
     ) -> None:
-        """Write a run of rows whose dossiers are new (handlers/import_batches.py)."""
+        """Write a run of rows whose dossiers are new (handlers/intake/batches.py)."""
         if not plans:
             return
         memory.start_row()

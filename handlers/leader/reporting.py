@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
-from handlers.leader_figures import leader_figures
+from handlers.leader.figures import leader_figures
 from handlers.names import channel_name, form_title, question_texts, shorten
 from storage.uow import UnitOfWork
 from storage.values import AnswerCount, DossierCounts, SurveyCounts, Unit

@@ -7,7 +7,7 @@ dossier. It is released, as one batch for the unit and the day, to the unit's le
 leads when the ``RELEASE_AFTER``-th survey of the unit closes that day (one batch per unit and day, claimed in
 ``job_runs``; each comment is released once). Comments written after the batch, or on a day with fewer
 surveys, wait for the next morning's digest, which lists all the day's comments; the leads get those then.
-A citizen who wants an answer files a complaint instead, by an explicit step (handlers.citizen).
+A citizen who wants an answer files a complaint instead, by an explicit step (handlers.citizen.conversation).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from handlers.context import Services
 from handlers.messages import Reply
 from handlers.privacy import redact
-from handlers.staff import LEADER_ROLES, STAFF_ROLES, units_above
+from handlers.staff.desk import LEADER_ROLES, STAFF_ROLES, units_above
 from storage.uow import UnitOfWork
 from storage.values import Chat
 

@@ -1,6 +1,6 @@
 """What leaders get: the daily digest (text and chart), ``/baocao`` on demand, monthly and quarterly workbooks.
 
-Every figure comes from the one reporting module (``handlers.reporting.Reporter``) or from its SQL
+Every figure comes from the one reporting module (``handlers.leader.reporting.Reporter``) or from its SQL
 aggregates (``uow.digests``), so chat, JSON, Excel and the public page never disagree. Each periodic
 send is claimed in ``job_runs`` by (job, period, unit) and each message has a dedupe key, so a restart,
 a missed hour or a second instance never sends a leader anything twice.
@@ -17,28 +17,28 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from handlers.chart import ChartLabels, DayPoint, render_chart
+from handlers.citizen.comments import SurveyComments
+from handlers.citizen.survey import fold
 from handlers.collation import sorted_vietnamese
-from handlers.comments import SurveyComments
 from handlers.context import Services
-from handlers.digest_lines import backlog_line, dated, ranked, weakest_label
 from handlers.errors import InvalidInput, NotFound
+from handlers.leader.chart import ChartLabels, DayPoint, render_chart
+from handlers.leader.digest_lines import backlog_line, dated, ranked, weakest_label
+from handlers.leader.periods import period_kind
+from handlers.leader.reporting import Period, Reporter, scope_text
+from handlers.leader.targets import Goal, TargetBook, TargetHandler, met, percent_text, rate_tenths, tenths
+from handlers.leader.workbook_process import WorkbookBuilder
 from handlers.messages import Reply
 from handlers.names import channel_lines
-from handlers.periods import period_kind
 from handlers.privacy import redact
-from handlers.reporting import Period, Reporter, scope_text
-from handlers.staff import LEADER_ROLES
-from handlers.survey import fold
-from handlers.targets import Goal, TargetBook, TargetHandler, met, percent_text, rate_tenths, tenths
-from handlers.workbook_process import WorkbookBuilder
+from handlers.staff.desk import LEADER_ROLES
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
 from survey_forms.schema import Form
 from survey_forms.scoring import OverallScore, half_up, percent_of, score_form
 
 if TYPE_CHECKING:
-    from handlers.workbook import ReceiverRow
+    from handlers.leader.workbook import ReceiverRow
 
 log = logging.getLogger(__name__)
 
@@ -715,7 +715,7 @@ class PeriodReports:
     ) -> bytes:
         """The workbook of ``unit_code`` (with the units below it if ``include_children``) for ``period``."""
         # openpyxl, under the workbook, is loaded by the first workbook, not by every process that reads reports
-        from handlers.workbook import (
+        from handlers.leader.workbook import (
             AnswerRow,
             ApologySheetRow,
             LateRow,
@@ -723,7 +723,7 @@ class PeriodReports:
             WorkbookData,
             issuer,
         )
-        from handlers.workbook_sources import gather_extras
+        from handlers.leader.workbook_sources import gather_extras
 
         services, policy = self.services, self.services.policy
         report = await self.reporter.satisfaction(unit_code, period, include_children=include_children, breakdowns=True)
@@ -935,7 +935,7 @@ def _receiver_rows(
     form: Form, received: Sequence[ReceiverCounts], answers: Sequence[ReceiverAnswerCount]
 ) -> list[ReceiverRow]:
     """Each receiving officer with dossiers taken in or answers in the period: counts, satisfaction (n < 5 hidden)."""
-    from handlers.workbook import ReceiverRow
+    from handlers.leader.workbook import ReceiverRow
 
     counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for a in answers:

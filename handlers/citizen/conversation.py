@@ -12,17 +12,13 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from handlers import limits, linking
-from handlers.comments import SurveyComments
-from handlers.contacts import normalize_phone
-from handlers.context import Services
-from handlers.erasure import erase_person
-from handlers.invitations import open_invitation, with_start_button
-from handlers.leader import Digests, LeaderDesk
-from handlers.messages import Inbound, Option, Outcome, Reply
-from handlers.roles import RoleDesk
-from handlers.staff import Feedbacks, StaffDesk
-from handlers.survey import (
+from handlers import limits
+from handlers.admin.roles import RoleDesk
+from handlers.citizen import linking
+from handlers.citizen.comments import SurveyComments
+from handlers.citizen.erasure import erase_person
+from handlers.citizen.invitations import open_invitation, with_start_button
+from handlers.citizen.survey import (
     Back,
     Chosen,
     Interpretation,
@@ -38,6 +34,11 @@ from handlers.survey import (
     render_question,
     visible_questions,
 )
+from handlers.contacts import normalize_phone
+from handlers.context import Services
+from handlers.leader.desk import Digests, LeaderDesk
+from handlers.messages import Inbound, Option, Outcome, Reply
+from handlers.staff.desk import Feedbacks, StaffDesk
 from handlers.texts import LOCALES
 from storage.uow import UnitOfWork
 from storage.values import Answer, Chat, Dossier, Invitation

@@ -1,6 +1,6 @@
 """New dossiers of an import written a run of rows at a time, storing what the lifecycle stores row by row.
 
-An import (handlers/imports.py) hands over the rows of a batch whose dossier codes are not in the database
+An import (handlers/intake/imports.py) hands over the rows of a batch whose dossier codes are not in the database
 yet, in file order. Every check the dossier handler makes is made first, row by row, with the handler's own
 functions (the same messages): a refused row is left out alone, before anything is written. The rows that
 pass are then applied in memory in file order, as ``DossierHandler.upsert_in`` and ``add_event_in`` would
@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from handlers.context import Services
-from handlers.dossiers import TRANSITIONS, DossierHandler, DossierInput, contact
 from handlers.errors import HandlerError
+from handlers.intake.dossiers import TRANSITIONS, DossierHandler, DossierInput, contact
 from storage.import_rows import ImportRowRepository
 from storage.uow import UnitOfWork
 from storage.values import Dossier, Person, Unit
@@ -197,7 +197,7 @@ class NewDossierWriter:
 
     def _checked(self, plan: Plan, units: dict[str, Unit], now: datetime) -> _NewDossier:
         """A row checked as the handler checks an upsert and then each event, with its events applied."""
-        data = plan.data  # its code was checked as the handler checks it (handlers/imports.py, _plan)
+        data = plan.data  # its code was checked as the handler checks it (handlers/intake/imports.py, _plan)
         unit = units.get(data.unit)
         columns = self.dossiers.checked(data, unit, now)
         assert unit is not None

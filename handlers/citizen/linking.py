@@ -191,7 +191,7 @@ class LinkCodes:
 
 
 class LinkingTurn(Protocol):
-    """What linking by code needs of a citizen's chat turn (handlers.citizen)."""
+    """What linking by code needs of a citizen's chat turn (handlers.citizen.conversation)."""
 
     services: Services
     uow: UnitOfWork

@@ -13,8 +13,8 @@ from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import TTFFont
 
+from handlers.citizen.survey import fold
 from handlers.messages import nfc
-from handlers.survey import fold
 
 __all__ = ["SlipData", "looks_like_organisation", "official_date", "render_slip"]
 
@@ -23,7 +23,7 @@ DEFAULT_TITLE = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
 # Nghị định 30/2020 sets official documents in a Times New Roman–like serif with the Vietnamese glyphs: Liberation
 # Serif (metric-compatible with Times New Roman), shipped with the package in handlers/fonts/ under the SIL Open
 # Font License 1.1 (handlers/fonts/OFL.txt)
-FONT_DIR = Path(__file__).parent / "fonts"
+FONT_DIR = Path(__file__).parent.parent / "fonts"
 _SERIF = "LiberationSerif"
 _SERIF_FILES = {
     "": "LiberationSerif-Regular.ttf",

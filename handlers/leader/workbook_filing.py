@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from handlers.verdicts import met, rate_tenths
-from handlers.workbook_print import (
+from handlers.leader.workbook_print import (
     BOLD_FONT,
     CENTRE,
     INSUFFICIENT,
@@ -36,6 +35,7 @@ from handlers.workbook_print import (
     official_date,
     percent,
 )
+from handlers.verdicts import met, rate_tenths
 
 MOTTO = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
 SIGNERS = (("NGƯỜI LẬP BIỂU", "(Ký, ghi rõ họ tên)"), ("THỦ TRƯỞNG ĐƠN VỊ", "(Ký, ghi rõ họ tên, đóng dấu)"))

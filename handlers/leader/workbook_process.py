@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from handlers.workbook import WorkbookData
+    from handlers.leader.workbook import WorkbookData
 
 PROCESS_ROWS = 2000  # answers from which a workbook (seconds of pure-Python work) goes to the worker process
 
@@ -22,7 +22,7 @@ class WorkbookBuilder:
 
     async def build(self, data: WorkbookData) -> bytes:
         """The workbook's bytes."""
-        from handlers.workbook import build_workbook  # openpyxl loads with the first workbook
+        from handlers.leader.workbook import build_workbook  # openpyxl loads with the first workbook
 
         if len(data.answers) < self.process_rows:
             return await asyncio.to_thread(build_workbook, data)

@@ -27,7 +27,9 @@ PERIOD_CHOICES = "ngay, tuan, thang, quy, 6thang, 9thang, nam"
 
 def period_kind(text: str) -> str | None:
     """``"6 tháng"``, ``"6thang"``, ``"9 THÁNG"``, ``"năm"``, ``"quý"``… as a period kind; None when unknown."""
-    from handlers.survey import fold  # with the survey forms' schema: not loaded to build the command line's help
+    from handlers.citizen.survey import (
+        fold,  # with the survey forms' schema: not loaded to build the command line's help
+    )
 
     folded = fold(text).replace(" ", "").replace("_", "")
     return KINDS.get(folded) or KINDS.get(fold(text)) or KINDS.get(text.strip().lower())

@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
-from handlers.issuers import (
+from handlers.messages import nfc
+from handlers.staff.issuers import (
     PLACE_LIMIT,
     SIGNER_LIMIT,
     SIGNER_TITLE_LIMIT,
     has_control_characters,
     issuing_unit,
 )
-from handlers.messages import nfc
-from handlers.survey import fold
 from handlers.texts import Texts
 from storage.values import Unit
 

@@ -22,22 +22,22 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from handlers import limits
-from handlers import staff_steps as steps
-from handlers import typed_actions as typed
+from handlers.admin.roles import leave_other_units
+from handlers.chat import typed_actions as typed
+from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
-from handlers.issuers import issuing_unit, place_of
 from handlers.messages import Inbound, Option, Reply, nfc, row_id
 from handlers.names import channel_name
 from handlers.privacy import mask_name, mask_phone, redact
-from handlers.roles import leave_other_units
-from handlers.staff_steps import ANSWER_LIMIT, REASON_LIMIT
-from handlers.survey import fold
+from handlers.staff import steps
+from handlers.staff.issuers import issuing_unit, place_of
+from handlers.staff.steps import ANSWER_LIMIT, REASON_LIMIT
 from storage.uow import UnitOfWork
 from storage.values import Apology, Chat, Dossier, Feedback, Role, StaffChat, Unit
 
 if TYPE_CHECKING:
-    from handlers.slip import SlipData
+    from handlers.staff.slip import SlipData
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,13 @@ def applicant_is_organisation(dossier: Dossier, name: str) -> bool:
     """Whether the slip addresses an organisation: as the sender said, or, when nobody said, by its name."""
     if dossier.applicant_kind is not None:
         return dossier.applicant_kind == "organisation"
-    from handlers.slip import looks_like_organisation  # the slip's module loads fpdf2: only slips need it
+    from handlers.staff.slip import looks_like_organisation  # the slip's module loads fpdf2: only slips need it
 
     return looks_like_organisation(name)
 
 
 class ChatTurn(Protocol):
-    """What the staff side needs of the chat turn it joins (see handlers.citizen)."""
+    """What the staff side needs of the chat turn it joins (see handlers.citizen.conversation)."""
 
     services: Services
     uow: UnitOfWork
@@ -346,7 +346,7 @@ class Apologies:
             if dossier.applicant_id is not None and dossier.applicant_id != dossier.respondent_id:
                 applicant = await uow.people.get(dossier.applicant_id)  # an organisation's representative answers
         data = self.slip_data(unit, dossier, apology, person, applicant, issuer=issuer)
-        from handlers.slip import render_slip
+        from handlers.staff.slip import render_slip
 
         pdf = await asyncio.to_thread(render_slip, data)
         async with services.uow() as uow:
@@ -369,7 +369,7 @@ class Apologies:
         ``issuer``: the unit in whose name it is issued (``unit``, the dossier's, when it issues documents
         itself): its authority, place name, signer; the officer who issued it is printed too.
         """
-        from handlers.slip import SlipData
+        from handlers.staff.slip import SlipData
 
         policy = self.services.policy
         issuer = issuer or unit

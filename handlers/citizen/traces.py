@@ -1,6 +1,6 @@
 """A person's traces in stored texts — their name and phone number — found however written, and taken out.
 
-Erasure (handlers.erasure) cleans with this every copy it cannot simply delete: an officer's reason on a slip,
+Erasure (handlers.citizen.erasure) cleans with this every copy it cannot simply delete: an officer's reason on a slip,
 a note on a dossier's event, a message sent to an officer, a workbook kept for leaders. The name is found
 with or without diacritics, in any case, composed (NFC) or decomposed (NFD); the phone number as 0…, 84… or
 +84…, with or without spaces, dots or dashes between its digits. Both are replaced by ``GONE``.

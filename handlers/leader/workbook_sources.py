@@ -1,6 +1,6 @@
 """What the workbook shows beyond the unit's report: its issuer, the answers' labels, the units below, complaints.
 
-Gathered for handlers.leader's PeriodReports, which builds the workbook.
+Gathered for handlers.leader.desk's PeriodReports, which builds the workbook.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from handlers.context import Services
-from handlers.issuers import issuing_unit, place_of
-from handlers.reporting import Period, Reporter
-from handlers.workbook_filing import ComplaintBacklog
+from handlers.leader.reporting import Period, Reporter
+from handlers.leader.workbook_filing import ComplaintBacklog
+from handlers.staff.issuers import issuing_unit, place_of
 from storage.values import Unit
 from survey_forms.schema import Form
 

@@ -4,7 +4,7 @@ A rating carries no person: only the ``tracking_id`` we gave the message (``sipa
 and the platform's message id. It is recorded once (a re-delivery or a second rating of the same
 message changes nothing) as the answers of the invitation's ``danh-gia-ho-so`` form: the stars on the
 overall item (docs/METHOD.md, the questionnaires: 1–2 → Không hài lòng, 3–4 → Hài lòng, 5 → Rất hài lòng), the chips and
-the note as the comment. The comment is also kept as an unlinked survey comment (handlers.comments): it
+the note as the comment. The comment is also kept as an unlinked survey comment (handlers.citizen.comments): it
 never goes to the officer who handled the dossier.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from handlers.comments import SurveyComments
+from handlers.citizen.comments import SurveyComments
 from handlers.context import Services
 from handlers.messages import row_id
 from storage.uow import UnitOfWork
