@@ -1,4 +1,8 @@
-"""User-facing wording: one catalog per language (vi.yaml first, en.yaml second), no copy in code."""
+"""User-facing wording: catalogs per language (vi first, en second), no copy in code.
+
+``vi.yaml`` holds the chat's wording; a subject with much wording of its own has its own file in every locale
+(``workbook.vi.yaml`` and ``workbook.en.yaml``). A key lives in one file only.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +37,17 @@ class Texts:
         """Read every locale's catalog; every locale must have the keys and placeholders of Vietnamese."""
         catalogs: dict[str, dict[str, str]] = {}
         for locale in LOCALES:
-            path = directory / f"{locale}.yaml"
-            raw = load_shipped(path.read_text(encoding="utf-8"))  # our own catalogs only
-            if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-                raise TextsError(f"{path}: expected a mapping of keys to strings")
-            catalogs[locale] = {str(k): unicodedata.normalize("NFC", v) for k, v in raw.items()}
+            catalog: dict[str, str] = {}
+            # the chat's catalog, then one per subject (``workbook.vi.yaml``, ``slip.vi.yaml``): one key, one place
+            for path in [directory / f"{locale}.yaml", *sorted(directory.glob(f"*.{locale}.yaml"))]:
+                raw = load_shipped(path.read_text(encoding="utf-8"))  # our own catalogs only
+                if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+                    raise TextsError(f"{path}: expected a mapping of keys to strings")
+                twice = sorted(set(map(str, raw)) & set(catalog))
+                if twice:
+                    raise TextsError(f"{path.name}: keys already in another {locale} catalog: {twice}")
+                catalog.update({str(k): unicodedata.normalize("NFC", v) for k, v in raw.items()})
+            catalogs[locale] = catalog
         base = catalogs[DEFAULT_LOCALE]
         for locale, catalog in catalogs.items():
             missing = sorted(set(base) - set(catalog))
