@@ -29,7 +29,7 @@ from bot.config import DEMO_DATABASE_URL, load_settings
 from bot.logs import configure as configure_logging
 from bot.startup_checks import warn_at_start
 from bot.terminal import DEMO_UNIT, run_demo, run_shell
-from bot.texts import say
+from bot.texts import current_locale, say
 from handlers.admin.audit import AuditTrail
 from handlers.leader.chart import format_of
 from handlers.leader.desk import period_of, period_title
@@ -118,7 +118,7 @@ async def _holidays(app: App, args: argparse.Namespace) -> None:
 
 
 async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
-    from handlers.intake.imports import DossierImporter
+    from handlers.intake.importer import DossierImporter
 
     show_progress = args.progress or sys.stderr.isatty()
 
@@ -127,7 +127,7 @@ async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
             line = say("cli.dossiers.progress_of", done=done, total=total) if total is not None else None
             print(line or say("cli.dossiers.progress", done=done), file=sys.stderr, flush=True)
 
-    importer = DossierImporter(app.services)
+    importer = DossierImporter(app.services, current_locale())
     report = await importer.run(args.file, unit=args.unit, on_progress=progress, sheet=args.sheet)
     print(report.summary())
     if report.errors:

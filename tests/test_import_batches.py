@@ -14,7 +14,8 @@ from sqlalchemy import event, select
 
 from handlers.context import Services
 from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
-from handlers.intake.imports import DossierImporter, ImportFileError, RowError
+from handlers.intake.importer import DossierImporter
+from handlers.intake.report import ImportFileError, RowError
 from storage.db import Database
 from storage.repositories import DOSSIERS, EVENTS, FIELDS, INVITATIONS, PEOPLE
 from tests.helpers import add_unit
