@@ -35,13 +35,10 @@ from handlers.intake.dossiers import (
     local_moment,
 )
 from handlers.messages import nfc, storable
-from storage.repositories import (
-    DossierRepository,
-    FieldRepository,
-    InvitationRepository,
-    PersonRepository,
-    UnitRepository,
-)
+from storage.repositories.dossiers import DossierRepository
+from storage.repositories.invitations import InvitationRepository
+from storage.repositories.people import PersonRepository
+from storage.repositories.units import FieldRepository, UnitRepository
 from storage.uow import UnitOfWork
 from storage.values import Dossier, Invitation, Person, Unit
 
