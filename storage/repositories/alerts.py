@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import (
-    and_,
-    select,
-)
+from sqlalchemy import and_, select
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.dossiers import DOSSIERS, UNRESOLVED

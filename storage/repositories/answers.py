@@ -6,22 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import (
-    Delete,
-    Insert,
-    bindparam,
-    delete,
-    select,
-    update,
-)
+from sqlalchemy import Delete, Insert, bindparam, delete, select, update
 
 from storage.repositories.base import Repository, as_value, dialect_insert
 from storage.sqlite_driver import WRITE_LATER
 from storage.tables.survey import ANSWERS, INVITATIONS
-from storage.values import (
-    Answer,
-    Invitation,
-)
+from storage.values import Answer, Invitation
 
 
 def _upsert_answer(dialect: str) -> Insert:

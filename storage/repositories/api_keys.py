@@ -5,19 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import (
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 
 from storage.repositories.base import Repository
 from storage.tables.service import API_KEY_UNITS, API_KEYS
 from storage.tables.units import UNITS
-from storage.values import (
-    ApiKey,
-    ApiKeyListing,
-)
+from storage.values import ApiKey, ApiKeyListing
 
 
 class ApiKeyRepository(Repository):

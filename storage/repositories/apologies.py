@@ -6,21 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    func,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import and_, func, select, text, update
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.dossiers import DOSSIERS
 from storage.tables.staff import APOLOGIES
-from storage.values import (
-    Apology,
-    ApologyLine,
-)
+from storage.values import Apology, ApologyLine
 
 SERIES_LOCK = 0x50584C  # "PXL": the advisory lock key of an apology number series (with the issuing unit's id)
 

@@ -6,20 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    insert,
-    or_,
-    select,
-)
+from sqlalchemy import insert, or_, select
 
 from storage.repositories.base import Repository
 from storage.tables.dossiers import DOSSIERS
 from storage.tables.service import AUDIT
 from storage.tables.staff import FEEDBACK
 from storage.tables.units import UNITS
-from storage.values import (
-    AuditEntry,
-)
+from storage.values import AuditEntry
 
 
 class AuditRepository(Repository):

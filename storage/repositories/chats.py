@@ -5,27 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Select,
-    bindparam,
-    case,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Select, bindparam, case, delete, insert, select, update
 
 from storage.repositories.base import Repository, as_value, field_names
 from storage.tables.dossiers import DOSSIERS
 from storage.tables.people import CHATS
 from storage.tables.staff import DRAFTS
 from storage.tables.survey import INVITATIONS, OPEN_INVITATION
-from storage.values import (
-    Chat,
-    ChatSurvey,
-    Draft,
-    Invitation,
-)
+from storage.values import Chat, ChatSurvey, Draft, Invitation
 
 
 def _chat_survey(dialect: str) -> Select[Any]:

@@ -7,26 +7,16 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    and_,
-    func,
-    select,
-)
+from sqlalchemy import and_, func, select
 
 from storage.repositories.officers import OfficerFigures
-from storage.repositories.reports import _apologised, _count, _within, late_in
+from storage.repositories.reports import apologised, count_where, late_in, within
 from storage.tables.dossiers import DOSSIERS, UNRESOLVED
 from storage.tables.people import PEOPLE
 from storage.tables.staff import APOLOGIES, FEEDBACK
 from storage.tables.survey import ANSWERS, INVITATIONS
 from storage.tables.units import FIELDS
-from storage.values import (
-    DayAnswerCount,
-    DayResolved,
-    FeedbackLine,
-    LateDossier,
-    RawAnswer,
-)
+from storage.values import DayAnswerCount, DayResolved, FeedbackLine, LateDossier, RawAnswer
 
 
 def _local_day(column: Any, dialect: str, zone: ZoneInfo, at: datetime) -> Any:
@@ -56,7 +46,7 @@ class DigestRepository(OfficerFigures):
             .where(
                 ANSWERS.c.unit_id.in_(unit_ids),
                 ANSWERS.c.form_id == form_id,
-                _within(ANSWERS.c.answered_at, start, end),
+                within(ANSWERS.c.answered_at, start, end),
                 ANSWERS.c.value.is_not(None),
             )
             .group_by(day, ANSWERS.c.question_code, ANSWERS.c.value)
@@ -69,8 +59,8 @@ class DigestRepository(OfficerFigures):
         """Dossiers resolved per local day, and how many of them on time."""
         day = _local_day(DOSSIERS.c.finished_at, self.dialect, zone, start).label("day")
         query = (
-            select(day, func.count(), _count(DOSSIERS.c.on_time.is_(True)))
-            .where(DOSSIERS.c.unit_id.in_(unit_ids), _within(DOSSIERS.c.finished_at, start, end))
+            select(day, func.count(), count_where(DOSSIERS.c.on_time.is_(True)))
+            .where(DOSSIERS.c.unit_id.in_(unit_ids), within(DOSSIERS.c.finished_at, start, end))
             .group_by(day)
         )
         return [DayResolved(_as_date(d), int(n), int(ok)) for d, n, ok in await self.connection.execute(query)]
@@ -82,7 +72,7 @@ class DigestRepository(OfficerFigures):
 
         The report's definition (:func:`late_in`) over all periods so far.
         """
-        condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), late_in(None, as_of, as_of), ~_apologised())
+        condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), late_in(None, as_of, as_of), ~apologised())
         total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
         query = (
             select(DOSSIERS.c.code, DOSSIERS.c.due_at, DOSSIERS.c.state)
@@ -109,7 +99,7 @@ class DigestRepository(OfficerFigures):
         self, unit_ids: Sequence[int], start: datetime, end: datetime, limit: int
     ) -> tuple[int, list[FeedbackLine]]:
         """Feedback received in [start, end): how many, and the first ``limit`` with their dossier's code."""
-        condition = and_(FEEDBACK.c.unit_id.in_(unit_ids), _within(FEEDBACK.c.created_at, start, end))
+        condition = and_(FEEDBACK.c.unit_id.in_(unit_ids), within(FEEDBACK.c.created_at, start, end))
         total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
         query = (
             select(FEEDBACK.c.id, DOSSIERS.c.code, FEEDBACK.c.text, FEEDBACK.c.status, PEOPLE.c.name)
@@ -176,7 +166,7 @@ class DigestRepository(OfficerFigures):
             .where(
                 ANSWERS.c.unit_id.in_(unit_ids),
                 ANSWERS.c.form_id == form_id,
-                _within(ANSWERS.c.answered_at, start, end),
+                within(ANSWERS.c.answered_at, start, end),
             )
             .order_by(INVITATIONS.c.id, ANSWERS.c.question_code)
         )

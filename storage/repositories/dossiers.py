@@ -6,25 +6,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    exists,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import exists, func, insert, or_, select, update
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.dossiers import CLOSED_DOSSIER, DOSSIERS, EVENTS
 from storage.tables.people import PEOPLE
 from storage.tables.staff import APOLOGIES
 from storage.tables.survey import INVITATIONS, OPEN_INVITATION
-from storage.values import (
-    Apology,
-    Dossier,
-    DossierEvent,
-)
+from storage.values import Apology, Dossier, DossierEvent
 
 
 class DossierRepository(Repository):

@@ -5,17 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    delete,
-    select,
-)
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.staff import DRAFTS
-from storage.values import (
-    Draft,
-)
+from storage.values import Draft
 
 
 class DraftRepository(Repository):

@@ -6,19 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import func, insert, or_, select, update
 
 from storage.repositories.base import Repository
 from storage.tables.staff import FEEDBACK
-from storage.values import (
-    Feedback,
-)
+from storage.values import Feedback
 
 OPEN_FEEDBACK = ("received", "answered")
 

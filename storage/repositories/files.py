@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    insert,
-    select,
-)
+from sqlalchemy import insert, select
 
 from storage.repositories.base import Repository, as_value
 from storage.tables.staff import FILES
-from storage.values import (
-    StoredFile,
-)
+from storage.values import StoredFile
 
 
 class FileRepository(Repository):

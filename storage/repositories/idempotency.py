@@ -5,15 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.service import IDEMPOTENCY
-from storage.values import (
-    StoredResponse,
-)
+from storage.values import StoredResponse
 
 
 class IdempotencyRepository(Repository):

@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import (
-    Insert,
-    bindparam,
-)
+from sqlalchemy import Insert, bindparam
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.messaging import INBOUND

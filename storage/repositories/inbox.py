@@ -5,19 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    Insert,
-    bindparam,
-    delete,
-    select,
-    update,
-)
+from sqlalchemy import Insert, bindparam, delete, select, update
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.messaging import INBOX
-from storage.values import (
-    KeptUpdate,
-)
+from storage.values import KeptUpdate
 
 
 def _keep(dialect: str) -> Insert:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    delete,
-    func,
-    select,
-)
+from sqlalchemy import delete, func, select
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.service import INSTANCES

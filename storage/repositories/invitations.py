@@ -6,26 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Update,
-    bindparam,
-    case,
-    func,
-    literal_column,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Update, bindparam, case, func, literal_column, or_, select, update
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.sqlite_driver import WRITE_LATER
 from storage.tables.dossiers import DOSSIERS
 from storage.tables.people import CHATS, PEOPLE
 from storage.tables.survey import INVITATIONS, OPEN_INVITATION
-from storage.values import (
-    Invitation,
-)
+from storage.values import Invitation
 
 
 class InvitationRepository(Repository):

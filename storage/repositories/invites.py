@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 
 from storage.repositories.base import Repository
 from storage.tables.staff import INVITES
-from storage.values import (
-    Invite,
-)
+from storage.values import Invite
 
 
 class InviteRepository(Repository):

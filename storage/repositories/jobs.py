@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    and_,
-    update,
-)
+from sqlalchemy import and_, update
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.service import JOB_RUNS

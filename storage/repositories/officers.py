@@ -6,24 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    func,
-    literal,
-    select,
-)
+from sqlalchemy import and_, func, literal, select
 
 from storage.repositories.base import Repository
-from storage.repositories.reports import _count, _within
+from storage.repositories.reports import apologised, count_where, within
 from storage.tables.dossiers import DOSSIERS
-from storage.tables.staff import APOLOGIES
 from storage.tables.survey import ANSWERS, INVITATIONS
-from storage.values import (
-    OfficerAnswerCount,
-    OfficerCounts,
-    ReceiverAnswerCount,
-    ReceiverCounts,
-)
+from storage.values import OfficerAnswerCount, OfficerCounts, ReceiverAnswerCount, ReceiverCounts
 
 
 class OfficerFigures(Repository):
@@ -31,18 +20,15 @@ class OfficerFigures(Repository):
 
     async def officers(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[OfficerCounts]:
         """Dossiers resolved in [start, end) per handling officer: resolved, on time, late, apologies issued."""
-        resolved = _within(DOSSIERS.c.finished_at, start, end)
-        apologised = (
-            select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay").exists()
-        )
+        resolved = within(DOSSIERS.c.finished_at, start, end)
         handler = func.coalesce(DOSSIERS.c.handler, literal("")).label("handler")
         query = (
             select(
                 handler,
-                _count(resolved),
-                _count(and_(resolved, DOSSIERS.c.on_time.is_(True))),
-                _count(and_(resolved, DOSSIERS.c.on_time.is_(False))),
-                _count(and_(resolved, apologised)),
+                count_where(resolved),
+                count_where(and_(resolved, DOSSIERS.c.on_time.is_(True))),
+                count_where(and_(resolved, DOSSIERS.c.on_time.is_(False))),
+                count_where(and_(resolved, apologised())),
             )
             .where(DOSSIERS.c.unit_id.in_(unit_ids), resolved)
             .group_by(handler)
@@ -74,7 +60,7 @@ class OfficerFigures(Repository):
             .where(
                 ANSWERS.c.unit_id.in_(unit_ids),
                 ANSWERS.c.form_id == form_id,
-                _within(ANSWERS.c.answered_at, start, end),
+                within(ANSWERS.c.answered_at, start, end),
                 ANSWERS.c.value.is_not(None),
                 *where,
             )
@@ -88,7 +74,7 @@ class OfficerFigures(Repository):
             select(DOSSIERS.c.receiver, func.count())
             .where(
                 DOSSIERS.c.unit_id.in_(unit_ids),
-                _within(DOSSIERS.c.received_at, start, end),
+                within(DOSSIERS.c.received_at, start, end),
                 DOSSIERS.c.receiver.is_not(None),
             )
             .group_by(DOSSIERS.c.receiver)

@@ -5,19 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Executable,
-    bindparam,
-    select,
-    update,
-)
+from sqlalchemy import Executable, bindparam, select, update
 
 from storage.repositories.base import Repository
 from storage.tables.messaging import OUTBOX
 from storage.tables.survey import INVITATIONS
-from storage.values import (
-    OutboxMessage,
-)
+from storage.values import OutboxMessage
 
 
 def _mark_sent(_: str) -> Executable:

@@ -5,24 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Executable,
-    Insert,
-    bindparam,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import Executable, Insert, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.sqlite_driver import WRITE_LATER
 from storage.tables.messaging import OUTBOX
-from storage.values import (
-    BULK,
-    INTERACTIVE,
-    Chat,
-)
+from storage.values import BULK, INTERACTIVE, Chat
 
 
 def _queue(dialect: str) -> Insert:

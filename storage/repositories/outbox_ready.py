@@ -6,21 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Executable,
-    Select,
-    bindparam,
-    func,
-    select,
-)
+from sqlalchemy import Executable, Select, bindparam, func, select
 
 from storage.repositories.base import Repository
 from storage.tables.messaging import OUTBOX
-from storage.values import (
-    BULK,
-    INTERACTIVE,
-    OutboxMessage,
-)
+from storage.values import BULK, INTERACTIVE, OutboxMessage
 
 
 def _pending_replies(_: str) -> Executable:

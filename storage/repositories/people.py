@@ -6,20 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import func, insert, or_, select, update
 
 from storage.repositories.base import Repository
 from storage.tables.dossiers import CLOSED_DOSSIER, DOSSIERS
 from storage.tables.people import PEOPLE
-from storage.values import (
-    Person,
-)
+from storage.values import Person
 
 
 class PersonRepository(Repository):

@@ -6,14 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    case,
-    func,
-    not_,
-    or_,
-    select,
-)
+from sqlalchemy import and_, case, func, not_, or_, select
 
 from storage.answer_groups import sqlite_answer_counts
 from storage.repositories.base import Repository
@@ -21,18 +14,16 @@ from storage.tables.dossiers import DOSSIERS, UNRESOLVED
 from storage.tables.staff import APOLOGIES
 from storage.tables.survey import ANSWERS, INVITATIONS
 from storage.tables.units import FIELDS
-from storage.values import (
-    AnswerCount,
-    DossierCounts,
-    SurveyCounts,
-)
+from storage.values import AnswerCount, DossierCounts, SurveyCounts
 
 
-def _within(column: Any, start: datetime, end: datetime) -> Any:
+def within(column: Any, start: datetime, end: datetime) -> Any:
+    """The column's moment falls in [start, end)."""
     return and_(column >= start, column < end)
 
 
-def _count(condition: Any) -> Any:
+def count_where(condition: Any) -> Any:
+    """How many rows meet ``condition``, as an aggregate (0 when none)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
@@ -52,7 +43,7 @@ class ReportRepository(Repository):
             select(ANSWERS.c.field_id, ANSWERS.c.question_code, ANSWERS.c.value, func.count().label("n"))
             .where(
                 ANSWERS.c.unit_id.in_(unit_ids),
-                _within(ANSWERS.c.answered_at, start, end),
+                within(ANSWERS.c.answered_at, start, end),
                 ANSWERS.c.form_id == form_id,
                 ANSWERS.c.value.is_not(None),
             )
@@ -77,7 +68,7 @@ class ReportRepository(Repository):
             .select_from(joined)
             .where(
                 ANSWERS.c.unit_id.in_(unit_ids),
-                _within(ANSWERS.c.answered_at, start, end),
+                within(ANSWERS.c.answered_at, start, end),
                 ANSWERS.c.form_id == form_id,
                 ANSWERS.c.value.is_not(None),
             )
@@ -96,27 +87,27 @@ class ReportRepository(Repository):
         in the period (the late ones among them apart), and the apologies for an error apart.
         """
         delay = APOLOGIES.c.kind == "delay"
-        resolved = _within(DOSSIERS.c.finished_at, start, end)
+        resolved = within(DOSSIERS.c.finished_at, start, end)
         late_resolved = and_(resolved, DOSSIERS.c.on_time.is_(False))
         overdue = and_(DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
         query = select(
-            _count(_within(DOSSIERS.c.received_at, start, end)),
-            _count(resolved),
-            _count(and_(resolved, DOSSIERS.c.on_time.is_(True))),
-            _count(late_resolved),
-            _count(and_(late_in(start, end, as_of), not_(_apologised()))),
-            _count(overdue),
+            count_where(within(DOSSIERS.c.received_at, start, end)),
+            count_where(resolved),
+            count_where(and_(resolved, DOSSIERS.c.on_time.is_(True))),
+            count_where(late_resolved),
+            count_where(and_(late_in(start, end, as_of), not_(apologised()))),
+            count_where(overdue),
         ).where(DOSSIERS.c.unit_id.in_(unit_ids))
         received, resolved_n, on_time, late, late_without, overdue_n = (await self.connection.execute(query)).one()
         apologies, apologies_late, apologies_error = (
             await self.connection.execute(
                 select(
-                    _count(delay),
-                    _count(and_(delay, APOLOGIES.c.in_time.is_(False))),
-                    _count(APOLOGIES.c.kind == "error"),
+                    count_where(delay),
+                    count_where(and_(delay, APOLOGIES.c.in_time.is_(False))),
+                    count_where(APOLOGIES.c.kind == "error"),
                 )
                 .select_from(APOLOGIES.join(DOSSIERS, DOSSIERS.c.id == APOLOGIES.c.dossier_id))
-                .where(DOSSIERS.c.unit_id.in_(unit_ids), _within(APOLOGIES.c.issued_at, start, end))
+                .where(DOSSIERS.c.unit_id.in_(unit_ids), within(APOLOGIES.c.issued_at, start, end))
             )
         ).one()
         return DossierCounts(
@@ -141,10 +132,10 @@ class ReportRepository(Repository):
         """
         query = select(
             func.count(),
-            _count(INVITATIONS.c.delivered_at.is_not(None)),
-            _count(INVITATIONS.c.started_at.is_not(None)),
-            _count(INVITATIONS.c.completed_at.is_not(None)),
-        ).where(INVITATIONS.c.unit_id.in_(unit_ids), _within(INVITATIONS.c.sent_at, start, end))
+            count_where(INVITATIONS.c.delivered_at.is_not(None)),
+            count_where(INVITATIONS.c.started_at.is_not(None)),
+            count_where(INVITATIONS.c.completed_at.is_not(None)),
+        ).where(INVITATIONS.c.unit_id.in_(unit_ids), within(INVITATIONS.c.sent_at, start, end))
         offered, delivered, started, completed = (await self.connection.execute(query)).one()
         respondents = 0
         if form_id is not None:
@@ -152,7 +143,7 @@ class ReportRepository(Repository):
                 await self.connection.scalar(
                     select(func.count(func.distinct(ANSWERS.c.invitation_id))).where(
                         ANSWERS.c.unit_id.in_(unit_ids),
-                        _within(ANSWERS.c.answered_at, start, end),
+                        within(ANSWERS.c.answered_at, start, end),
                         ANSWERS.c.form_id == form_id,
                         ANSWERS.c.value.is_not(None),
                     )
@@ -162,7 +153,7 @@ class ReportRepository(Repository):
         return SurveyCounts(int(offered), int(delivered), int(started), int(completed), respondents)
 
 
-def _apologised() -> Any:
+def apologised() -> Any:
     """The dossier has a delay apology (an apology for an error does not make a late dossier apologised)."""
     return select(APOLOGIES.c.id).where(APOLOGIES.c.dossier_id == DOSSIERS.c.id, APOLOGIES.c.kind == "delay").exists()
 
@@ -173,7 +164,7 @@ def late_in(start: datetime | None, end: datetime, as_of: datetime) -> Any:
     Late: the due date had passed by ``as_of`` and the dossier was resolved after it (``on_time`` false)
     or is still unresolved. Each late dossier belongs to the one period its due date falls in.
     """
-    due = DOSSIERS.c.due_at < end if start is None else _within(DOSSIERS.c.due_at, start, end)
+    due = DOSSIERS.c.due_at < end if start is None else within(DOSSIERS.c.due_at, start, end)
     return and_(
         due,
         DOSSIERS.c.due_at < as_of,

@@ -5,21 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import (
-    select,
-    update,
-)
+from sqlalchemy import select, update
 
 from storage.repositories.base import Repository, as_value, dialect_insert
 from storage.tables.people import CHATS
 from storage.tables.staff import ROLES
 from storage.tables.units import UNITS
-from storage.values import (
-    Chat,
-    Role,
-    RoleLine,
-    StaffChat,
-)
+from storage.values import Chat, Role, RoleLine, StaffChat
 
 
 class RoleRepository(Repository):

@@ -5,13 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import (
-    and_,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import and_, func, insert, select, update
 
 from storage.repositories.base import Repository
 from storage.tables.survey import INVITATIONS, SURVEY_COMMENTS

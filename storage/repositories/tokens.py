@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.messaging import TOKENS
-from storage.values import (
-    PlatformToken,
-)
+from storage.values import PlatformToken
 
 
 class TokenRepository(Repository):

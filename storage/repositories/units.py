@@ -5,17 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 
 from storage.repositories.base import Repository, dialect_insert
 from storage.tables.units import FIELDS, UNITS
-from storage.values import (
-    Unit,
-)
+from storage.values import Unit
 
 
 class UnitRepository(Repository):

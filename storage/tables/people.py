@@ -5,12 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import (
-    ForeignKey,
-    String,
-    Table,
-    UniqueConstraint,
-)
+from sqlalchemy import ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.tables.base import Base, Id

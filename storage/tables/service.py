@@ -5,16 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    UniqueConstraint,
-    false,
-)
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Table, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.tables.base import Base, Id

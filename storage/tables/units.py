@@ -5,15 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import (
-    Boolean,
-    Float,
-    ForeignKey,
-    String,
-    Table,
-    UniqueConstraint,
-    true,
-)
+from sqlalchemy import Boolean, Float, ForeignKey, String, Table, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.tables.base import Base, Id
