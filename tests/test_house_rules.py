@@ -23,11 +23,6 @@ MODULE_LINES, CLASS_LINES = 400, 200
 
 # still too big when the rule came in (lines then): each is split by who acts, in the redesign's steps
 MODULES_TO_SPLIT = {
-    "storage/models.py": 568,
-    "storage/reporting.py": 412,
-    "storage/repositories.py": 1347,
-    "storage/staff_repositories.py": 564,
-    "storage/values.py": 494,
     "handlers/citizen/conversation.py": 793,
     "handlers/leader/desk.py": 1024,
     "handlers/staff/slip.py": 407,
@@ -39,8 +34,6 @@ MODULES_TO_SPLIT = {
     "bot/web/pages.py": 731,
 }
 CLASSES_TO_SPLIT = {
-    "storage/reporting.py::DigestRepository": 213,
-    "storage/repositories.py::OutboxRepository": 250,
     "handlers/citizen/conversation.py::_Turn": 693,
     "handlers/leader/desk.py::Digests": 507,
     "handlers/leader/desk.py::PeriodReports": 222,

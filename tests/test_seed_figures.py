@@ -473,7 +473,7 @@ def test_the_6_month_9_month_and_yearly_workbooks_are_due_after_june_september_a
 async def test_the_yearly_workbook_is_kept_with_its_title(clock: Clock, tmp_path: Path) -> None:
     from sqlalchemy import select
 
-    from storage.staff_repositories import FILES
+    from storage.tables.staff import FILES
 
     app = App(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'y.db'}"), clock=clock)
     await app.start()

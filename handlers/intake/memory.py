@@ -11,13 +11,10 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from storage.repositories import (
-    DossierRepository,
-    FieldRepository,
-    InvitationRepository,
-    PersonRepository,
-    UnitRepository,
-)
+from storage.repositories.dossiers import DossierRepository
+from storage.repositories.invitations import InvitationRepository
+from storage.repositories.people import PersonRepository
+from storage.repositories.units import FieldRepository, UnitRepository
 from storage.uow import UnitOfWork
 from storage.values import Dossier, Invitation, Person, Unit
 
