@@ -29,7 +29,7 @@ from bot.config import DEMO_DATABASE_URL, load_settings
 from bot.logs import configure as configure_logging
 from bot.startup_checks import warn_at_start
 from bot.terminal import DEMO_UNIT, run_demo, run_shell
-from bot.texts import say
+from bot.texts import current_locale, say
 from handlers.admin.audit import AuditTrail
 from handlers.leader.chart import format_of
 from handlers.leader.desk import period_of, period_title
@@ -169,7 +169,7 @@ async def _report(app: App, args: argparse.Namespace) -> None:
             raise UsageError(say("cli.report.xlsx_needs_out"))
         title = period_title(args.period or "", Period(start, end))
         content = await app.period_reports.workbook(
-            args.unit, Period(start, end), title, include_children=args.include_children
+            args.unit, Period(start, end), title, include_children=args.include_children, locale=current_locale()
         )
         try:
             args.out.write_bytes(content)

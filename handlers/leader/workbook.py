@@ -43,6 +43,7 @@ from handlers.leader.workbook_summary import COMPLAINTS_TARGET, write_summary
 from handlers.leader.workbook_tables import Book, write_figures
 from handlers.leader.workbook_values import Cells, alphabetical, clean
 from handlers.leader.workbook_words import VIETNAMESE, Words
+from handlers.texts import DEFAULT_LOCALE
 
 __all__ = [
     "FIXED_STAMP",
@@ -73,9 +74,9 @@ FIXED_STAMP = datetime(1980, 1, 1)  # naive: openpyxl stores these as UTC withou
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-def build_workbook(data: WorkbookData, locale: str | None = None) -> bytes:
-    """The report as an .xlsx file, in ``locale`` (default: the data's own, Vietnamese unless it says otherwise)."""
-    words = Words(locale or data.locale)
+def build_workbook(data: WorkbookData, locale: str = DEFAULT_LOCALE) -> bytes:
+    """The report as an .xlsx file, its own words in ``locale`` (the data is written as it comes)."""
+    words = Words(locale)
     wb = Workbook(write_only=True)
     use_one_font(wb)
     wb.properties.title = clean(data.title)

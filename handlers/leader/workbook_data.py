@@ -12,7 +12,6 @@ from typing import Any
 
 from handlers.leader.workbook_filing import ComplaintBacklog
 from handlers.leader.workbook_words import VIETNAMESE, Words
-from handlers.texts import DEFAULT_LOCALE
 
 
 @dataclass(frozen=True)
@@ -118,4 +117,3 @@ class WorkbookData:
     # the report JSON of each unit right below (the "Đơn vị trực thuộc" sheet); None or none: left out
     children: Sequence[Mapping[str, Any]] | None = None
     complaints_open: ComplaintBacklog | None = None  # complaints not handled at the period's end (leaders only)
-    locale: str = DEFAULT_LOCALE  # the language of the workbook's own words (the data is written as it comes)
