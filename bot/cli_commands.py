@@ -169,7 +169,7 @@ async def _report(app: App, args: argparse.Namespace) -> None:
             raise UsageError(say("cli.report.xlsx_needs_out"))
         title = period_title(args.period or "", Period(start, end))
         content = await app.period_reports.workbook(
-            args.unit, Period(start, end), title, include_children=args.include_children
+            args.unit, Period(start, end), title, include_children=args.include_children, locale=current_locale()
         )
         try:
             args.out.write_bytes(content)

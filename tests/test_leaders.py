@@ -174,6 +174,9 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
     try:
         reports = PeriodReports(app.services, Digests(app.services), big)
         assert await reports.workbook("P8", NOVEMBER, "Báo cáo tháng 11/2026") == content
+        # the locale travels to the worker process with the data
+        english = await reports.workbook("P8", NOVEMBER, "Báo cáo tháng 11/2026", locale="en")
+        assert openpyxl.load_workbook(io.BytesIO(english)).sheetnames[:3] == ["Summary", "Criteria", "Factors"]
     finally:
         big.close()
     book = openpyxl.load_workbook(io.BytesIO(content))

@@ -711,18 +711,18 @@ class PeriodReports:
         self.builder = builder or WorkbookBuilder()  # the application's own, which it closes
 
     async def workbook(
-        self, unit_code: str, period: Period, title: str, *, officers: bool = True, include_children: bool = False
+        self,
+        unit_code: str,
+        period: Period,
+        title: str,
+        *,
+        officers: bool = True,
+        include_children: bool = False,
+        locale: str = "vi",
     ) -> bytes:
-        """The workbook of ``unit_code`` (with the units below it if ``include_children``) for ``period``."""
+        """The workbook of ``unit_code`` (and the units below if ``include_children``) for ``period``, in ``locale``."""
         # openpyxl, under the workbook, is loaded by the first workbook, not by every process that reads reports
-        from handlers.leader.workbook import (
-            AnswerRow,
-            ApologySheetRow,
-            LateRow,
-            OfficerRow,
-            WorkbookData,
-            issuer,
-        )
+        from handlers.leader.workbook import AnswerRow, ApologySheetRow, LateRow, OfficerRow, WorkbookData, issuer
         from handlers.leader.workbook_sources import gather_extras
 
         services, policy = self.services, self.services.policy
@@ -828,12 +828,12 @@ class PeriodReports:
         field_targets = {
             name: (goal.satisfaction, goal.on_time) for name in field_names for goal in (book.for_field(name),)
         }
-        extras = await gather_extras(services, self.reporter, unit, unit_ids, period, include_children, form, as_of)
+        extras = await gather_extras(self.reporter, unit, unit_ids, period, include_children, form, as_of, locale)
         data = WorkbookData(
             title=title,
             unit_name=unit.name,
             report=report,
-            questions=[(q.code, q.factor or "", q.text.vi) for q in form.questions if q.type != "text"],
+            questions=[(q.code, q.factor or "", q.text.get(locale)) for q in form.questions if q.type != "text"],
             late=late,
             answers=answer_rows,
             officers=officer_list,
@@ -842,14 +842,14 @@ class PeriodReports:
             targets={"satisfaction": targets.satisfaction, "on_time": targets.on_time},
             generated_at=services.clock().astimezone(policy.timezone),
             field_targets=field_targets,
-            form_title=form.title.vi,
+            form_title=form.title.get(locale),
             options=extras.options,
             authority=extras.authority,
             place=extras.place,
             children=extras.children,
             complaints_open=extras.complaints_open,
         )
-        return await self.builder.build(data)
+        return await self.builder.build(data, locale)
 
     @staticmethod
     def title(kind: str, period: Period) -> str:
