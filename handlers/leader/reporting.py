@@ -6,7 +6,6 @@ import asyncio
 import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -14,25 +13,13 @@ from typing import Any, TypeVar
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.leader.figures import leader_figures
+from handlers.leader.periods import Period as Period  # where reports' callers have always found it
 from handlers.names import channel_name, form_title, question_texts, shorten
 from storage.uow import UnitOfWork
 from storage.values import AnswerCount, DossierCounts, SurveyCounts, Unit
 from survey_forms.scoring import FormScore, Interval, half_up, percent_of, score_form
 
 FIGURES_DOC = "docs/FIGURES.md"  # how each figure is computed, cited by every output
-
-
-@dataclass(frozen=True)
-class Period:
-    """Local calendar days from ``start`` to ``end``, both included."""
-
-    start: date
-    end: date
-
-    @classmethod
-    def month_to_date(cls, today: date) -> Period:
-        """From the first of ``today``'s month to ``today``."""
-        return cls(today.replace(day=1), today)
 
 
 def _pct(value: float | None, exact: Fraction | None = None) -> float | None:
