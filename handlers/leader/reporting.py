@@ -302,9 +302,16 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
         t(locale, "report.overall", index=_percent_text(overall["index"], blank(overall["n"])), n=overall["n"], ci=ci),
     ]
     if report["factors"]:
+        names = _factor_names(services, report["form"], locale)
         lines.append(t(locale, "report.factors"))
         lines += [
-            t(locale, "report.factor_line", name=f["name"], index=_percent_text(f["index"], blank(f["n"])), n=f["n"])
+            t(
+                locale,
+                "report.factor_line",
+                name=names.get(f["code"], f["name"]),
+                index=_percent_text(f["index"], blank(f["n"])),
+                n=f["n"],
+            )
             for f in report["factors"]
         ]
     lines.append(t(locale, "report.criteria"))
@@ -342,6 +349,13 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
         ] or [t(locale, "report.none")]
     lines += ["", t(locale, "report.method")]
     return "\n".join(lines)
+
+
+def _factor_names(services: Services, form_id: str, locale: str) -> dict[str, str]:
+    """Each factor's name in ``locale`` by its code (the report's JSON names them in Vietnamese)."""
+    if form_id not in services.catalog:
+        return {}
+    return {f.code: f.name.get(locale) for f in services.catalog.get(form_id).factors}
 
 
 def _priority_lines(report: dict[str, Any], services: Services, locale: str, none: str) -> list[str]:
