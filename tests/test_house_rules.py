@@ -24,7 +24,6 @@ MODULE_LINES, CLASS_LINES = 400, 200
 # still too big when the rule came in (lines then): each is split by who acts, in the redesign's steps
 MODULES_TO_SPLIT = {
     "handlers/citizen/conversation.py": 793,
-    "handlers/leader/desk.py": 1024,
     "handlers/staff/desk.py": 1300,
     "bot/channels/telegram.py": 414,
     "bot/channels/zalo_oa.py": 470,
@@ -33,8 +32,6 @@ MODULES_TO_SPLIT = {
 }
 CLASSES_TO_SPLIT = {
     "handlers/citizen/conversation.py::_Turn": 693,
-    "handlers/leader/desk.py::Digests": 507,
-    "handlers/leader/desk.py::PeriodReports": 222,
     "handlers/staff/desk.py::Apologies": 319,
     "handlers/staff/desk.py::_ApologyFlow": 267,
     "bot/channels/telegram.py::TelegramChannel": 219,
@@ -46,7 +43,6 @@ CLASSES_TO_SPLIT = {
 WORDING_TO_MOVE = {
     "handlers/calendar.py": 9,
     "handlers/context.py": 5,
-    "handlers/leader/desk.py": 15,
     "handlers/names.py": 9,
     "handlers/staff/desk.py": 7,
     "handlers/staff/issuers.py": 4,

@@ -19,8 +19,10 @@ from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.intake.dossiers import DossierHandler
-from handlers.leader.desk import Digests, PeriodReports, Targets
+from handlers.leader.digest import Digests
+from handlers.leader.digest_figures import Targets
 from handlers.leader.reporting import Period, render_text
+from handlers.leader.reports import PeriodReports
 from handlers.leader.workbook import SHEET_LATE
 from handlers.leader.workbook_process import WorkbookBuilder
 from handlers.staff.desk import Roles
