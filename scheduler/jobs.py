@@ -17,7 +17,7 @@ from handlers.citizen.invitations import InvitationHandler
 from handlers.context import Services
 from handlers.leader.desk import Digests, PeriodReports, Targets
 from handlers.leader.workbook_process import WorkbookBuilder
-from handlers.staff.desk import Alerts
+from handlers.staff.alerts import Alerts
 
 log = logging.getLogger(__name__)
 

@@ -42,6 +42,7 @@ from bot.channels.zns import ZnsEvents
 from bot.config import load_settings
 from bot.web.api import PREFIX, ApiError, parse_json_object, setup_api
 from bot.web.server import MAX_BODY_BYTES, build_web_app
+from handlers.admin.invites import Roles
 from handlers.citizen.conversation import CitizenHandler
 from handlers.citizen.ratings import Rating
 from handlers.citizen.survey import Back, Chosen, NotUnderstood, Skip, interpret
@@ -51,7 +52,6 @@ from handlers.intake import imports
 from handlers.intake.dossiers import DossierHandler
 from handlers.intake.imports import DossierImporter, ImportReport
 from handlers.messages import Identity, Inbound, Outcome, Reply
-from handlers.staff.desk import Roles
 from storage.models import (
     AnswerRow,
     ApologyRow,

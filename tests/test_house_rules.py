@@ -2,7 +2,8 @@
 
 - No product module over 400 lines, no class over 200 (migrations excepted).
 - No sentence a person reads written in code: it comes from the catalogs (handlers/texts, bot/texts), except the
-  survey forms' definitions (survey_forms/) and the import's header aliases (handlers/intake/header_aliases.py).
+  survey forms' definitions (survey_forms/), the import's header aliases (handlers/intake/header_aliases.py) and
+  the kinds of administrative unit (handlers/staff/issuers.py).
 - No ``on_commit(`` outside storage/ (the unit of work wakes the outbox itself), no environment writes in product
   code, no callback data parsed with ``partition(":")``/``split(":")`` in handlers.
 
@@ -32,7 +33,6 @@ MODULES_TO_SPLIT = {
     "handlers/intake/imports.py": 1116,
     "handlers/leader/desk.py": 1024,
     "handlers/staff/slip.py": 407,
-    "handlers/staff/desk.py": 1300,
     "handlers/leader/workbook.py": 839,
     "bot/channels/telegram.py": 414,
     "bot/channels/zalo_oa.py": 470,
@@ -47,8 +47,6 @@ CLASSES_TO_SPLIT = {
     "handlers/intake/imports.py::DossierImporter": 358,
     "handlers/leader/desk.py::Digests": 507,
     "handlers/leader/desk.py::PeriodReports": 222,
-    "handlers/staff/desk.py::Apologies": 319,
-    "handlers/staff/desk.py::_ApologyFlow": 267,
     "bot/channels/telegram.py::TelegramChannel": 219,
     "bot/channels/zalo_bot.py::ZaloBotChannel": 230,
     "bot/outbox.py::Outbox": 283,
@@ -65,8 +63,6 @@ WORDING_TO_MOVE = {
     "handlers/leader/workbook_filing.py": 43,
     "handlers/leader/workbook_print.py": 5,
     "handlers/names.py": 9,
-    "handlers/staff/desk.py": 7,
-    "handlers/staff/issuers.py": 4,
     "handlers/staff/slip.py": 32,
     "bot/config.py": 5,
     "bot/terminal.py": 4,
@@ -74,13 +70,13 @@ WORDING_TO_MOVE = {
     "bot/web/openapi.py": 1,
     "bot/web/pages.py": 24,
 }
-WORDING_HOMES = ("survey_forms/", "handlers/intake/header_aliases.py")
+# where Vietnamese is data the code matches, not wording a person reads: the forms, the import's header aliases, the
+# kinds of administrative unit a unit's name starts with ("thị xã"), which give the place name on a slip
+WORDING_HOMES = ("survey_forms/", "handlers/intake/header_aliases.py", "handlers/staff/issuers.py")
 VIETNAMESE = re.compile("[ăâđêôơưàáạảãằắặẳẵầấậẩẫèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗờớợởỡùúụủũừứựửữỳýỵỷỹ]", re.IGNORECASE)
 # (rule, file) -> occurrences when the rule came in
 HABITS_TO_REMOVE = {
     ("callback parsed by hand", "handlers/citizen/conversation.py"): 2,
-    ("callback parsed by hand", "handlers/admin/roles.py"): 1,
-    ("callback parsed by hand", "handlers/staff/desk.py"): 3,
 }
 HABITS = {
     "on_commit": (re.compile(r"\bon_commit\("), lambda path: not path.startswith("storage/")),

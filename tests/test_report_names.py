@@ -20,9 +20,9 @@ import pytest
 from bot.app import App
 from bot.cli import main
 from bot.config import load_settings
+from handlers.admin.invites import Roles
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
-from handlers.staff.desk import Roles
 from tests.conftest import Clock
 from tests.helpers import Person, add_unit, sample_dossier
 from tests.test_reporting import SERVICE_ITEMS, all_items, respondent

@@ -31,7 +31,7 @@ from handlers.leader.workbook_process import WorkbookBuilder
 from handlers.messages import Reply
 from handlers.names import channel_lines
 from handlers.privacy import redact
-from handlers.staff.desk import LEADER_ROLES
+from handlers.staff.officers import LEADER_ROLES
 from storage.uow import UnitOfWork
 from storage.values import Chat, ReceiverAnswerCount, ReceiverCounts, StoredFile, Unit
 from survey_forms.schema import Form
