@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.form_setting import refuse_unknown_form
 from bot.logs import remember_all
 from handlers.admin.apikeys import ApiKeyHandler
+from handlers.admin.invites import Roles
 from handlers.admin.units import UnitHandler
 from handlers.calendar import WorkCalendar
 from handlers.citizen.conversation import CitizenHandler
@@ -25,7 +26,8 @@ from handlers.leader.reporting import Reporter
 from handlers.leader.reports import PeriodReports
 from handlers.leader.workbook_process import WorkbookBuilder
 from handlers.limits import ChatGuard
-from handlers.staff.desk import Alerts, Apologies, Roles
+from handlers.staff.alerts import Alerts
+from handlers.staff.apologies import Apologies
 from handlers.texts import Texts
 from storage import schema_state
 from storage.db import Database

@@ -19,7 +19,7 @@ from handlers.leader.digest import Digests
 from handlers.leader.digest_figures import Targets
 from handlers.leader.reports import PeriodReports
 from handlers.leader.workbook_process import WorkbookBuilder
-from handlers.staff.desk import Alerts
+from handlers.staff.alerts import Alerts
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from handlers.admin.invites import Roles
 from handlers.admin.units import UnitHandler
 from handlers.citizen.invitations import InvitationHandler
 from handlers.citizen.ratings import Rating, RatingHandler
 from handlers.context import Policy, Services
 from handlers.leader.digest import Digests
-from handlers.staff.desk import Roles
 from scheduler.jobs import Jobs
 from storage.models import FeedbackRow, OutboxRow
 from tests.conftest import Backend, Clock

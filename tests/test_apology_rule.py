@@ -17,12 +17,13 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from handlers.admin.invites import Roles
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
 from handlers.leader.digest import Digests
 from handlers.leader.reporting import Period, Reporter, render_text
 from handlers.leader.reports import PeriodReports
-from handlers.staff.desk import Apologies, Roles
+from handlers.staff.apologies import Apologies
 from scheduler.jobs import Jobs
 from storage import migrate
 from tests.conftest import Clock

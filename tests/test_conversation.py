@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from handlers.admin.invites import Roles
 from handlers.admin.units import UnitHandler
 from handlers.citizen.conversation import CitizenHandler
 from handlers.citizen.erasure import Retention
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
 from handlers.messages import Identity, Inbound
-from handlers.staff.desk import Roles
 from storage.models import AnswerRow, AuditRow, FeedbackRow, IdentityRow, InvitationRow, OutboxRow, PersonRow
 from tests.conftest import Clock
 from tests.helpers import Person, add_unit, returned_dossier, sample_dossier

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.config import load_settings
-from handlers.staff.desk import Feedbacks
+from handlers.staff.complaints import Feedbacks
 from scheduler.jobs import Jobs
 from tests.conftest import Backend, Clock
 from tests.emulators.telegram import TelegramEmulator

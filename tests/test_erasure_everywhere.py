@@ -25,12 +25,13 @@ import openpyxl
 import pypdf
 from sqlalchemy import inspect, select
 
+from handlers.admin.invites import Roles
 from handlers.citizen.erasure import Retention
 from handlers.citizen.traces import Traces
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
 from handlers.leader.reporting import Period
-from handlers.staff.desk import Apologies, Roles
+from handlers.staff.apologies import Apologies
 from storage.models import ApologyRow
 from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person, ZaloBotEmulator

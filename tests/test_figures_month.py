@@ -29,7 +29,7 @@ from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.leader.reporting import Period, render_text
-from handlers.staff.desk import Feedbacks
+from handlers.staff.complaints import Feedbacks
 from tests.conftest import Clock
 from tests.helpers import Person, sample_dossier
 from tests.test_reporting import all_items

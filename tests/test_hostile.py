@@ -42,6 +42,7 @@ from bot.channels.zns import ZnsEvents
 from bot.config import load_settings
 from bot.web.api import PREFIX, ApiError, parse_json_object, setup_api
 from bot.web.server import MAX_BODY_BYTES, build_web_app
+from handlers.admin.invites import Roles
 from handlers.citizen.conversation import CitizenHandler
 from handlers.citizen.ratings import Rating
 from handlers.citizen.survey import Back, Chosen, NotUnderstood, Skip, interpret
@@ -53,7 +54,6 @@ from handlers.intake.header_aliases import fold_header
 from handlers.intake.importer import DossierImporter
 from handlers.intake.report import ImportReport
 from handlers.messages import Identity, Inbound, Outcome, Reply
-from handlers.staff.desk import Roles
 from storage.models import (
     AnswerRow,
     ApologyRow,

@@ -2,7 +2,8 @@
 
 - No product module over 400 lines, no class over 200 (migrations excepted).
 - No sentence a person reads written in code: it comes from the catalogs (handlers/texts, bot/texts), except the
-  survey forms' definitions (survey_forms/) and the import's header aliases (handlers/intake/header_aliases.py).
+  survey forms' definitions (survey_forms/), the import's header aliases (handlers/intake/header_aliases.py) and
+  the kinds of administrative unit (handlers/staff/issuers.py).
 - No ``on_commit(`` outside storage/ (the unit of work wakes the outbox itself), no environment writes in product
   code, no callback data parsed with ``partition(":")``/``split(":")`` in handlers.
 
@@ -24,7 +25,6 @@ MODULE_LINES, CLASS_LINES = 400, 200
 # still too big when the rule came in (lines then): each is split by who acts, in the redesign's steps
 MODULES_TO_SPLIT = {
     "handlers/citizen/conversation.py": 793,
-    "handlers/staff/desk.py": 1300,
     "bot/channels/telegram.py": 414,
     "bot/channels/zalo_oa.py": 470,
     "bot/web/api.py": 1367,
@@ -32,8 +32,6 @@ MODULES_TO_SPLIT = {
 }
 CLASSES_TO_SPLIT = {
     "handlers/citizen/conversation.py::_Turn": 693,
-    "handlers/staff/desk.py::Apologies": 319,
-    "handlers/staff/desk.py::_ApologyFlow": 267,
     "bot/channels/telegram.py::TelegramChannel": 219,
     "bot/channels/zalo_bot.py::ZaloBotChannel": 230,
     "bot/outbox.py::Outbox": 283,
@@ -44,21 +42,19 @@ WORDING_TO_MOVE = {
     "handlers/calendar.py": 9,
     "handlers/context.py": 5,
     "handlers/names.py": 9,
-    "handlers/staff/desk.py": 7,
-    "handlers/staff/issuers.py": 4,
     "bot/config.py": 5,
     "bot/terminal.py": 4,
     "bot/web/api.py": 7,
     "bot/web/openapi.py": 1,
     "bot/web/pages.py": 24,
 }
-WORDING_HOMES = ("survey_forms/", "handlers/intake/header_aliases.py")
+# where Vietnamese is data the code matches, not wording a person reads: the forms, the import's header aliases, the
+# kinds of administrative unit a unit's name starts with ("thị xã"), which give the place name on a slip
+WORDING_HOMES = ("survey_forms/", "handlers/intake/header_aliases.py", "handlers/staff/issuers.py")
 VIETNAMESE = re.compile("[ăâđêôơưàáạảãằắặẳẵầấậẩẫèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗờớợởỡùúụủũừứựửữỳýỵỷỹ]", re.IGNORECASE)
 # (rule, file) -> occurrences when the rule came in
 HABITS_TO_REMOVE = {
     ("callback parsed by hand", "handlers/citizen/conversation.py"): 2,
-    ("callback parsed by hand", "handlers/admin/roles.py"): 1,
-    ("callback parsed by hand", "handlers/staff/desk.py"): 3,
 }
 HABITS = {
     "on_commit": (re.compile(r"\bon_commit\("), lambda path: not path.startswith("storage/")),

@@ -21,9 +21,9 @@ import pytest
 from bot.app import App
 from bot.cli import main
 from bot.config import load_settings
+from handlers.admin.invites import Roles
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
-from handlers.staff.desk import Roles
 from handlers.texts import TEXTS_DIR
 from survey_forms.yaml_text import load_shipped
 from tests.conftest import Clock

@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import column, insert, select, table
 
 from bot.cli import main as cli_main
+from handlers.admin.invites import Roles
 from handlers.context import Services
-from handlers.staff.desk import Roles
 from storage import migrate
 from storage.db import Database
 from storage.models import AuditRow, DossierRow, FieldRow, PersonRow, RoleRow

@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from handlers.admin.invites import Roles
 from handlers.context import Services
 from handlers.errors import InvalidInput
 from handlers.intake.dossiers import ContactInput, DossierHandler
 from handlers.messages import Reply
-from handlers.staff.desk import Roles
 from storage.models import ApologyRow, DraftRow, FeedbackRow, InviteRow, OutboxRow
 from tests.conftest import Clock
 from tests.helpers import Person, add_unit, sample_dossier

@@ -24,10 +24,11 @@ from sqlalchemy import Table, select
 from bot.app import App
 from bot.cli import main
 from bot.config import load_settings
+from handlers.admin.invites import Roles
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
 from handlers.privacy import mask_name, mask_phone
-from handlers.staff.desk import Alerts, Roles
+from handlers.staff.alerts import Alerts
 from storage.models import AnswerRow, ApologyRow, DossierRow, DraftRow, FeedbackRow, InvitationRow, PersonRow
 from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person as ZaloPerson

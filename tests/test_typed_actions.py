@@ -24,9 +24,10 @@ import pytest
 from bot.app import App
 from bot.cli import main
 from bot.config import load_settings
+from handlers.admin.invites import Roles
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
-from handlers.staff.desk import Alerts, Roles
+from handlers.staff.alerts import Alerts
 from tests.conftest import Backend
 from tests.emulators.zalo_bot import Person as ZaloPerson
 from tests.emulators.zalo_bot import ZaloBotEmulator

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from handlers.admin.buttons import RoleButton, is_role_button
+from handlers.chat.callbacks import StaleButton, decode
 from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.errors import NotFound
-from handlers.messages import Option, Reply, row_id
+from handlers.messages import Option, Reply
 from handlers.names import channel_name
 from storage.uow import UnitOfWork
 from storage.values import Invite, Role, RoleLine
@@ -143,7 +145,7 @@ class RoleDesk:
         """Handle ``/thuhoi``, its buttons and the typed steps of its draft; anything else is not this desk's."""
         inbound = turn.inbound
         if inbound.kind == "choice":
-            if not inbound.value.startswith("q:"):
+            if not is_role_button(inbound.value):
                 return False
             await self._on_button(turn, inbound.value)
             return True
@@ -213,7 +215,10 @@ class RoleDesk:
         lines = [turn.t("roles.list", count=len(allowed))]
         lines += [f"{n}. {self._label(turn, line)}" for n, line in enumerate(shown, start=1)]
         # the text lists them by number already: a channel without buttons does not repeat them (typed "")
-        options = tuple(Option(f"q:{line.id}", self._label(turn, line), n, "") for n, line in enumerate(shown, start=1))
+        options = tuple(
+            Option(RoleButton(line.id).encode(), self._label(turn, line), n, "")
+            for n, line in enumerate(shown, start=1)
+        )
         await turn.uow.drafts.put(turn.chat.id, "revoke", {"step": "pick", "ids": [x.id for x in shown]}, turn.now)
         turn.replies.append(Reply("\n".join(lines), options=options, hint=turn.t("roles.pick_hint")))
 
@@ -224,8 +229,8 @@ class RoleDesk:
     async def _ask(self, turn: Any, line: RoleLine) -> None:
         await turn.uow.drafts.put(turn.chat.id, "revoke", {"step": "confirm", "role_id": line.id}, turn.now)
         options = (
-            Option(f"q:{line.id}:ok", turn.t("roles.confirm_yes"), 1),
-            Option(f"q:{line.id}:no", turn.t("roles.confirm_no"), 2),
+            Option(RoleButton(line.id, "ok").encode(), turn.t("roles.confirm_yes"), 1),
+            Option(RoleButton(line.id, "no").encode(), turn.t("roles.confirm_no"), 2),
         )
         text = turn.t("roles.confirm", item=self._label(turn, line))
         turn.replies.append(Reply(text, options=options, hint=turn.t("roles.confirm_hint")))
@@ -244,18 +249,23 @@ class RoleDesk:
             turn.say("roles.stale")
 
     async def _on_button(self, turn: Any, value: str) -> None:
-        parts = value.split(":")
-        role_id = row_id(parts[1]) if len(parts) in (2, 3) else None
-        line = await self._find(turn, role_id) if role_id is not None and turn.chat is not None else None
-        draft = await turn.uow.drafts.get(turn.chat.id) if turn.chat is not None else None
+        try:
+            button = decode(value)
+        except StaleButton:
+            button = None
+        if not isinstance(button, RoleButton) or turn.chat is None:
+            self._stale(turn)
+            return
+        line = await self._find(turn, button.role)
+        draft = await turn.uow.drafts.get(turn.chat.id)
         data = draft.data if draft is not None and draft.kind == "revoke" else None
         if line is None or data is None:
             self._stale(turn)
             return
-        if len(parts) == 2 and data.get("step") == "pick" and line.id in data.get("ids", []):
+        if button.answer is None and data.get("step") == "pick" and line.id in data.get("ids", []):
             await self._ask(turn, line)
-        elif len(parts) == 3 and parts[2] in ("ok", "no") and data.get("role_id") == line.id:
-            await self._finish(turn, line, parts[2] == "ok")
+        elif button.answer is not None and data.get("role_id") == line.id:
+            await self._finish(turn, line, button.answer == "ok")
         else:
             self._stale(turn)
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from handlers.context import Services
 from handlers.messages import Reply
 from handlers.privacy import redact
-from handlers.staff.desk import LEADER_ROLES, STAFF_ROLES, units_above
+from handlers.staff.officers import LEADER_ROLES, STAFF_ROLES, units_above
 from storage.uow import UnitOfWork
 from storage.values import Chat
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from handlers.citizen.traces import Traces
 from handlers.context import Services
-from handlers.staff.desk import units_above
+from handlers.staff.officers import units_above
 from storage.erasure import DossierTrace
 from storage.uow import UnitOfWork
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from handlers.context import Services
 from handlers.messages import Reply
-from handlers.staff.desk import LEADER_ROLES
+from handlers.staff.officers import LEADER_ROLES
 from storage.uow import UnitOfWork
 from storage.values import Chat, StoredFile, Unit
 

@@ -12,7 +12,7 @@ from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.leader.digest import Digests
 from handlers.leader.periods import period_kind
-from handlers.staff.desk import LEADER_ROLES
+from handlers.staff.officers import LEADER_ROLES
 
 __all__ = ["Digests", "LeaderDesk", "children_asked"]  # Digests: what a LeaderDesk is made with
 

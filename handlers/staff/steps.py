@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from handlers.citizen.survey import fold
 from handlers.messages import Option, Reply
+from handlers.staff.buttons import ApologyButton
 from storage.uow import UnitOfWork
 from storage.values import Apology, Chat, Dossier, Draft, Unit
 
@@ -31,11 +32,11 @@ STAFF_DRAFTS = ("apology", "reply")
 MIN_LETTERS = 4  # a reason or an answer is words: "9", "ok", "?!" are not
 REASON_LIMIT = 500  # characters of an apology's reason (printed on the slip)
 ANSWER_LIMIT = 2000  # characters of an answer to a complaint
-REASON_CHOICES = 5  # four reasons and "another reason" (handlers.staff.desk.REASONS)
+REASON_CHOICES = 5  # four reasons and "another reason" (handlers.staff.buttons.REASONS)
 
 
 class Turn(Protocol):
-    """What these steps need of a chat turn (handlers.staff.desk.ChatTurn)."""
+    """What these steps need of a chat turn (handlers.staff.chat_turn.ChatTurn)."""
 
     uow: UnitOfWork
     chat: Chat | None
@@ -121,10 +122,10 @@ def expectation(
     if step == "confirm":
         dossier_id = subject.get("dossier_id")
         options: tuple[Option, ...] = ()
-        if dossier_id is not None:
+        if isinstance(dossier_id, int):  # a draft's own number, as the draft keeps it
             options = (
-                Option(f"x:{dossier_id}:ok", turn.t("apology.confirm"), 1),
-                Option(f"x:{dossier_id}:no", turn.t("apology.cancel"), 2),
+                Option(ApologyButton(dossier_id, "ok").encode(), turn.t("apology.confirm"), 1),
+                Option(ApologyButton(dossier_id, "no").encode(), turn.t("apology.cancel"), 2),
             )
         return Reply(turn.t("apology.expect.confirm"), options=options)
     return Reply(turn.t("apology.expect.reason", count=REASON_CHOICES))
@@ -132,8 +133,11 @@ def expectation(
 
 def reason_options(turn: Turn, dossier_id: int, prefix: str, reasons: tuple[str, ...]) -> tuple[Option, ...]:
     """The reasons offered at the first step of an apology, and "another reason" last."""
-    options = [Option(f"x:{dossier_id}:r:{n}", turn.t(f"{prefix}reason.{n}"), int(n)) for n in reasons]
-    options.append(Option(f"x:{dossier_id}:r:other", turn.t(f"{prefix}reason.other"), len(reasons) + 1))
+    options = [
+        Option(ApologyButton.reason(dossier_id, n).encode(), turn.t(f"{prefix}reason.{n}"), int(n)) for n in reasons
+    ]
+    other = ApologyButton.reason(dossier_id, "other").encode()
+    options.append(Option(other, turn.t(f"{prefix}reason.other"), len(reasons) + 1))
     return tuple(options)
 
 

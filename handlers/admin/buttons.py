@@ -1,0 +1,26 @@
+"""The roles' buttons, typed (kind ``q``): a role picked to take away (``q:<role>``), then confirmed or not.
+
+The data keeps the spellings sent before the codec (``q:<role>``, ``q:<role>:ok|no``), so a button already in a
+leader's chat still works.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from handlers.chat.callbacks import Button
+
+
+@dataclasses.dataclass(frozen=True)
+class RoleButton(Button):
+    """A role in the list of ``/thuhoi`` (``answer`` None), or the answer to "take it away?" (``ok``/``no``)."""
+
+    KIND = "q"
+    role: int
+    answer: Literal["ok", "no"] | None = None
+
+
+def is_role_button(data: str) -> bool:
+    """Whether ``data`` names the roles' kind, whether it reads or not: a stale one is answered by the roles' desk."""
+    return data == RoleButton.KIND or data.startswith(f"{RoleButton.KIND}:")
