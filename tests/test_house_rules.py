@@ -36,8 +36,6 @@ MODULES_TO_SPLIT = {
     "handlers/leader/workbook.py": 839,
     "bot/channels/telegram.py": 414,
     "bot/channels/zalo_oa.py": 470,
-    "bot/web/api.py": 1367,
-    "bot/web/pages.py": 731,
 }
 CLASSES_TO_SPLIT = {
     "storage/reporting.py::DigestRepository": 213,
@@ -70,9 +68,6 @@ WORDING_TO_MOVE = {
     "handlers/staff/slip.py": 32,
     "bot/config.py": 5,
     "bot/terminal.py": 4,
-    "bot/web/api.py": 7,
-    "bot/web/openapi.py": 1,
-    "bot/web/pages.py": 24,
 }
 WORDING_HOMES = ("survey_forms/", "handlers/intake/header_aliases.py")
 VIETNAMESE = re.compile("[ăâđêôơưàáạảãằắặẳẵầấậẩẫèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗờớợởỡùúụủũừứựửữỳýỵỷỹ]", re.IGNORECASE)
