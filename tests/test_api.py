@@ -20,17 +20,10 @@ from sqlalchemy import Table, func, insert, select
 
 from bot.app import App
 from bot.config import load_settings
-from bot.web.api import (
-    OPERATIONS,
-    PREFIX,
-    DossierBody,
-    DossierDetailOut,
-    EventBody,
-    EventType,
-    ReportOut,
-    qr_png,
-    setup_api,
-)
+from bot.web.api import OPERATIONS, PREFIX, setup_api
+from bot.web.routes.documents import qr_png
+from bot.web.routes.dossier_models import DossierBody, DossierDetailOut, EventBody, EventType
+from bot.web.routes.reports import ReportOut
 from bot.web.server import build_web_app
 from handlers.intake.dossiers import EVENT_TYPES, SUBMISSION_CHANNELS
 from handlers.leader.reporting import Period

@@ -14,8 +14,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from bot.web.api import OPERATIONS, ErrorOut
+from bot.web.api import OPERATIONS
 from bot.web.openapi import build_document
+from bot.web.routes.common import ErrorOut
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = re.compile(r"\b(DOMAIN|SPEC|PLATFORMS)(\.md\b|'s\b| §)")

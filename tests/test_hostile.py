@@ -40,7 +40,8 @@ from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig
 from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig, signature
 from bot.channels.zns import ZnsEvents
 from bot.config import load_settings
-from bot.web.api import PREFIX, ApiError, parse_json_object, setup_api
+from bot.web.api import PREFIX, setup_api
+from bot.web.routes.common import ApiError, parse_json_object
 from bot.web.server import MAX_BODY_BYTES, build_web_app
 from handlers.admin.invites import Roles
 from handlers.citizen.conversation import CitizenHandler

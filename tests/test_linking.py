@@ -20,7 +20,8 @@ from aiohttp.test_utils import TestClient
 
 from bot.app import App
 from bot.config import load_settings
-from bot.web.api import PREFIX, qr_png, setup_api
+from bot.web.api import PREFIX, setup_api
+from bot.web.routes.documents import qr_png
 from bot.web.server import build_web_app
 from handlers.messages import Reply
 from tests.conftest import Backend, Clock

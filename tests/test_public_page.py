@@ -21,7 +21,8 @@ from aiohttp.test_utils import TestClient
 from bot.app import App
 from bot.config import load_settings
 from bot.web.api import setup_api
-from bot.web.pages import Quarter, setup_pages
+from bot.web.pages import setup_pages
+from bot.web.quarters import Quarter
 from bot.web.server import build_web_app
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler

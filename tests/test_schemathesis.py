@@ -32,9 +32,10 @@ from schemathesis.specs.openapi.checks import (
 
 from bot.app import App
 from bot.config import load_settings
-from bot.web.api import OPERATIONS, PREFIX, ErrorOut, setup_api
+from bot.web.api import OPERATIONS, PREFIX, setup_api
 from bot.web.openapi import build_document
 from bot.web.pages import setup_pages
+from bot.web.routes.common import ErrorOut
 from bot.web.server import build_web_app
 from handlers.intake.dossiers import ContactInput, DossierInput
 from tests.conftest import BACKENDS, Clock, _truncate

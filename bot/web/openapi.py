@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -10,9 +10,22 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from bot.web.wording import term
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SECURITY_SCHEME = "apiKey"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+WRITES = ("POST", "PUT")  # every one honours an Idempotency-Key (bot/web/idempotency.py)
+IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "1–200 visible ASCII characters; scoped to the API key and this path.",
+    "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,200}$"},
+}
+REPLAYED = "`true` when this is the stored answer of an earlier request."
 ERROR_SCHEMA = "Error"
 ERROR_DESCRIPTIONS = {
     400: "The body is not UTF-8 or not JSON (`bad_encoding`, `bad_json`), or a header is malformed.",
@@ -46,7 +59,9 @@ class Answer:
 class Operation:
     """A route of the API: registered with aiohttp and described in the document from this one place.
 
-    ``scopes`` are alternatives: a key with any one of them may call (empty: no key needed).
+    ``scopes`` are alternatives: a key with any one of them may call (empty: no key needed). A POST or PUT
+    honours an ``Idempotency-Key`` (the middleware of bot/web/idempotency.py); ``location`` gives the URL of what
+    a 201 created, from its answer, so that a replayed 201 carries it too.
     """
 
     method: Literal["GET", "PUT", "POST"]
@@ -62,6 +77,7 @@ class Operation:
     parameters: tuple[dict[str, Any], ...] = ()
     answers: dict[int, Answer] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
+    location: Callable[[Mapping[str, Any]], str] | None = None
 
 
 def _schemas(
@@ -96,8 +112,9 @@ def build_document(operations: Iterable[Operation], *, public_url: str, error_mo
         }
         if operation.description:
             item["description"] = operation.description
-        if operation.parameters:
-            item["parameters"] = list(operation.parameters)
+        parameters = [*operation.parameters, *([IDEMPOTENCY_PARAMETER] if operation.method in WRITES else [])]
+        if parameters:
+            item["parameters"] = parameters
         body = operation.body_schema_model or operation.body
         if body is not None:
             item["requestBody"] = {
@@ -110,9 +127,12 @@ def build_document(operations: Iterable[Operation], *, public_url: str, error_mo
             schema = refs[(answer.model, "serialization")] if answer.model is not None else answer.schema
             if schema is not None:
                 response["content"] = {answer.media_type: {"schema": schema}}
-            if answer.headers:
+            headers = dict(answer.headers)
+            if operation.method in WRITES and 200 <= status < 300:
+                headers[REPLAYED_HEADER] = REPLAYED
+            if headers:
                 response["headers"] = {
-                    name: {"description": text, "schema": {"type": "string"}} for name, text in answer.headers.items()
+                    name: {"description": text, "schema": {"type": "string"}} for name, text in headers.items()
                 }
             responses[str(status)] = response
         errors = set(operation.errors) | {429}
@@ -142,7 +162,7 @@ def build_document(operations: Iterable[Operation], *, public_url: str, error_mo
             "title": "SIPAS Bot API",
             "version": "1",
             "description": (
-                "The one-stop-shop software (Hệ thống thông tin giải quyết TTHC) pushes dossiers and their events; "
+                f"The one-stop-shop software ({term('one_stop_system')}) pushes dossiers and their events; "
                 'reports are read back. Every error is `{"error": {"code": …, "message": …}}`. '
                 "Timestamps are ISO 8601; one without an offset is local time (SIPAS_TIMEZONE, "
                 "Asia/Ho_Chi_Minh by default); answers give local time with its offset."
