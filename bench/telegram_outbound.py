@@ -36,7 +36,10 @@ from handlers.messages import Outcome
 from handlers.texts import Texts
 from storage import migrate
 from storage.db import Database
-from storage.repositories import CHATS, DOSSIERS, FIELDS, INVITATIONS, PEOPLE, UNITS
+from storage.tables.dossiers import DOSSIERS
+from storage.tables.people import CHATS, PEOPLE
+from storage.tables.survey import INVITATIONS
+from storage.tables.units import FIELDS, UNITS
 from survey_forms.catalog import Catalog
 from tests.emulators.telegram import TelegramEmulator
 

@@ -19,8 +19,10 @@ from handlers.citizen.invitations import InvitationHandler
 from handlers.citizen.ratings import RatingHandler
 from handlers.context import Policy, QuietHours, Services, utc_now
 from handlers.intake.dossiers import DossierHandler
-from handlers.leader.desk import Digests, PeriodReports, Targets, digest_time
+from handlers.leader.digest import Digests, digest_time
+from handlers.leader.digest_figures import Targets
 from handlers.leader.reporting import Reporter
+from handlers.leader.reports import PeriodReports
 from handlers.leader.workbook_process import WorkbookBuilder
 from handlers.limits import ChatGuard
 from handlers.staff.desk import Alerts, Apologies, Roles

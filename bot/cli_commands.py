@@ -29,11 +29,11 @@ from bot.config import DEMO_DATABASE_URL, load_settings
 from bot.logs import configure as configure_logging
 from bot.startup_checks import warn_at_start
 from bot.terminal import DEMO_UNIT, run_demo, run_shell
-from bot.texts import say
+from bot.texts import current_locale, say
 from handlers.admin.audit import AuditTrail
 from handlers.leader.chart import format_of
-from handlers.leader.desk import period_of, period_title
-from handlers.leader.reporting import Period, render_text
+from handlers.leader.periods import Period, period_of, period_title
+from handlers.leader.reporting import render_text
 from handlers.leader.targets import TargetBook, percent_text
 from storage.values import Unit
 
@@ -118,7 +118,7 @@ async def _holidays(app: App, args: argparse.Namespace) -> None:
 
 
 async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
-    from handlers.intake.imports import DossierImporter
+    from handlers.intake.importer import DossierImporter
 
     show_progress = args.progress or sys.stderr.isatty()
 
@@ -127,7 +127,7 @@ async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
             line = say("cli.dossiers.progress_of", done=done, total=total) if total is not None else None
             print(line or say("cli.dossiers.progress", done=done), file=sys.stderr, flush=True)
 
-    importer = DossierImporter(app.services)
+    importer = DossierImporter(app.services, current_locale())
     report = await importer.run(args.file, unit=args.unit, on_progress=progress, sheet=args.sheet)
     print(report.summary())
     if report.errors:
@@ -138,7 +138,9 @@ async def _digest(app: App, args: argparse.Namespace) -> None:
     services = app.services
     today = args.date or services.policy.local_date(services.clock())
     image = (format_of(args.chart) if args.chart else None) or "png"
-    build = partial(app.digests.build, args.unit, today, args.period, include_children=args.include_children)
+    # read in this run's language; a digest sent to the leaders is the one they are sent every morning
+    locale = "vi" if args.send else current_locale()
+    build = partial(app.digests.build, args.unit, today, args.period, locale, include_children=args.include_children)
     digest = await build(chart_format="png" if args.send else image)  # leaders are sent the PNG
     print(digest.text)
     if args.chart:
@@ -153,6 +155,7 @@ async def _digest(app: App, args: argparse.Namespace) -> None:
 
 
 async def _report(app: App, args: argparse.Namespace) -> None:
+    locale = current_locale()  # the report's words in this run's language (--lang, SIPAS_LANG)
     today = app.services.policy.local_date(app.services.clock())
     if args.period is not None:
         if args.start or args.end:
@@ -167,9 +170,9 @@ async def _report(app: App, args: argparse.Namespace) -> None:
     if args.format == "xlsx":
         if not args.out:
             raise UsageError(say("cli.report.xlsx_needs_out"))
-        title = period_title(args.period or "", Period(start, end))
+        title = period_title(args.period or "", Period(start, end), app.services.texts, locale)
         content = await app.period_reports.workbook(
-            args.unit, Period(start, end), title, include_children=args.include_children
+            args.unit, Period(start, end), title, include_children=args.include_children, locale=locale
         )
         try:
             args.out.write_bytes(content)
@@ -181,9 +184,10 @@ async def _report(app: App, args: argparse.Namespace) -> None:
     report = await app.reporter.satisfaction(
         args.unit, Period(start, end), args.include_children, form_id=args.form, breakdowns=True
     )
-    output = (
-        json.dumps(report, ensure_ascii=False, indent=2) if args.format == "json" else render_text(report, app.services)
-    )
+    if args.format == "json":
+        output = json.dumps(report, ensure_ascii=False, indent=2)
+    else:
+        output = render_text(report, app.services, locale)
     if args.out:
         try:
             args.out.write_text(output + "\n", encoding="utf-8")

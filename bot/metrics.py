@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 
 from handlers.messages import Inbound, Outcome
 from storage.db import Database
-from storage.repositories import INVITATIONS, JOB_RUNS, OUTBOX
+from storage.tables.messaging import OUTBOX
+from storage.tables.service import JOB_RUNS
+from storage.tables.survey import INVITATIONS
 
 
 class Metrics:

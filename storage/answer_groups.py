@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.repositories import ANSWERS
+from storage.tables.survey import ANSWERS
 from storage.values import AnswerCount
 
 GROUPS = text(

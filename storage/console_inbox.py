@@ -13,7 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from storage.repositories import INVITATIONS, OUTBOX, _Repository
+from storage.repositories.base import Repository
+from storage.tables.messaging import OUTBOX
+from storage.tables.survey import INVITATIONS
 from storage.values import OutboxMessage
 
 CONSOLE = "console"
@@ -21,7 +23,7 @@ UNREAD = "unread"  # delivered to the console's inbox; no shell has shown it yet
 TO_SHOW = ("pending", UNREAD)
 
 
-class ConsoleInboxRepository(_Repository):
+class ConsoleInboxRepository(Repository):
     """Messages to console chats, as the shell shows them."""
 
     async def keep(self, message: OutboxMessage, now: datetime) -> bool:

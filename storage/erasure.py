@@ -14,19 +14,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from storage.repositories import (
-    APOLOGIES,
-    AUDIT,
-    DOSSIERS,
-    DRAFTS,
-    EVENTS,
-    INBOUND,
-    INBOX,
-    OUTBOX,
-    PEOPLE,
-    _Repository,
-)
-from storage.staff_repositories import FEEDBACK, FILES, ROLES, SURVEY_COMMENTS
+from storage.repositories.base import Repository
+from storage.tables.dossiers import DOSSIERS, EVENTS
+from storage.tables.messaging import INBOUND, INBOX, OUTBOX
+from storage.tables.people import PEOPLE
+from storage.tables.service import AUDIT
+from storage.tables.staff import APOLOGIES, DRAFTS, FEEDBACK, FILES, ROLES
+from storage.tables.survey import SURVEY_COMMENTS
 
 BATCH = 500
 
@@ -48,7 +42,7 @@ class StoredText:
     value: Any
 
 
-class ErasureRepository(_Repository):
+class ErasureRepository(Repository):
     """Copies of a person's data outside their own rows."""
 
     async def known_since(self, person_ids: Sequence[int]) -> datetime:

@@ -15,7 +15,10 @@ from typing import Any
 
 from sqlalchemy import Executable, bindparam, insert, select, update
 
-from storage.repositories import DOSSIERS, EVENTS, INVITATIONS, PEOPLE, _Repository
+from storage.repositories.base import Repository
+from storage.tables.dossiers import DOSSIERS, EVENTS
+from storage.tables.people import PEOPLE
+from storage.tables.survey import INVITATIONS
 from storage.values import Person
 
 
@@ -47,7 +50,7 @@ def _add_invitations(dialect: str) -> Executable:
     return insert(INVITATIONS)
 
 
-class ImportRowRepository(_Repository):
+class ImportRowRepository(Repository):
     """People, dossiers, events and invitations written many at a time."""
 
     async def people_by_phone(self, phones: Iterable[str]) -> dict[str, Person]:

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 
-from storage.models import FieldTargetRow
-from storage.repositories import APOLOGIES, DOSSIERS, EVENTS, FIELDS, UNITS, _Repository
-from storage.staff_repositories import FEEDBACK
+from storage.repositories.base import Repository
+from storage.tables.dossiers import DOSSIERS, EVENTS
+from storage.tables.staff import APOLOGIES, FEEDBACK
+from storage.tables.units import FIELD_TARGETS, FIELDS, UNITS
 
-FIELD_TARGETS = cast(Table, FieldTargetRow.__table__)
 ONLINE = "truc_tuyen"
 SUPPLEMENT = "supplement_requested"
 UNHANDLED_FEEDBACK = "received"  # neither answered nor closed: the complement of the handled rate's "handled"
@@ -66,7 +66,7 @@ def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-class TargetRepository(_Repository):
+class TargetRepository(Repository):
     """A unit's targets (on the unit) and its targets per field (``field_targets``)."""
 
     async def set_unit(self, unit_id: int, satisfaction: float | None, on_time: float | None) -> None:
@@ -112,7 +112,7 @@ class TargetRepository(_Repository):
         return [str(name) for name in (await self.connection.execute(select(FIELDS.c.name))).scalars()]
 
 
-class LeaderFigureRepository(_Repository):
+class LeaderFigureRepository(Repository):
     """Counts for one set of units over one period [start, end)."""
 
     async def on_time_by_field(self, unit_ids: Sequence[int], start: datetime, end: datetime) -> list[FieldOnTime]:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import delete, select, update
 
-from storage.models import LinkCodeRow
-from storage.repositories import _insert, _Repository
-
-LINK_CODES = cast(Table, LinkCodeRow.__table__)
+from storage.repositories.base import Repository, dialect_insert
+from storage.tables.dossiers import LINK_CODES
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,7 @@ class LinkCode:
     failed_at: datetime | None
 
 
-class LinkCodeRepository(_Repository):
+class LinkCodeRepository(Repository):
     """The link codes of dossiers."""
 
     async def printed(self, dossier_id: int) -> LinkCode | None:
@@ -39,7 +36,7 @@ class LinkCodeRepository(_Repository):
     async def add_printed(self, dossier_id: int, code: str, now: datetime) -> bool:
         """Give the dossier ``code`` as its printed code; False when the code or the dossier already has one."""
         statement = (
-            _insert(self.dialect, LINK_CODES)
+            dialect_insert(self.dialect, LINK_CODES)
             .values(dossier_id=dossier_id, kind="printed", code=code, failures=0, created_at=now)
             .on_conflict_do_nothing()
         )
@@ -72,7 +69,7 @@ class LinkCodeRepository(_Repository):
             delete(LINK_CODES).where(LINK_CODES.c.dossier_id == dossier_id, LINK_CODES.c.kind == "page")
         )
         await self.connection.execute(
-            _insert(self.dialect, LINK_CODES).values(
+            dialect_insert(self.dialect, LINK_CODES).values(
                 dossier_id=dossier_id,
                 kind="page",
                 code_hash=code_hash,

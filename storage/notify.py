@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.repositories import OUTBOX_CHANNEL
+from storage.repositories.outbox import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -14,36 +14,32 @@ from storage.db import Database
 from storage.erasure import ErasureRepository
 from storage.leader_figures import LeaderFigureRepository, TargetRepository
 from storage.linking import LinkCodeRepository
-from storage.reporting import DigestRepository, ReportRepository
-from storage.repositories import (
-    AnswerRepository,
-    ApiKeyRepository,
-    AuditRepository,
-    ChatRepository,
-    DossierRepository,
-    FieldRepository,
-    IdempotencyRepository,
-    InboundRepository,
-    InboxRepository,
-    InvitationRepository,
-    JobRunRepository,
-    OutboxRepository,
-    PersonRepository,
-    TokenRepository,
-    UnitRepository,
-    _Repository,
-)
-from storage.staff_repositories import (
-    AlertRepository,
-    ApologyRepository,
-    DraftRepository,
-    FeedbackRepository,
-    FileRepository,
-    InstanceRepository,
-    InviteRepository,
-    RoleRepository,
-    SurveyCommentRepository,
-)
+from storage.repositories.alerts import AlertRepository
+from storage.repositories.answers import AnswerRepository
+from storage.repositories.api_keys import ApiKeyRepository
+from storage.repositories.apologies import ApologyRepository
+from storage.repositories.audit import AuditRepository
+from storage.repositories.base import Repository
+from storage.repositories.chats import ChatRepository
+from storage.repositories.digests import DigestRepository
+from storage.repositories.dossiers import DossierRepository
+from storage.repositories.drafts import DraftRepository
+from storage.repositories.feedback import FeedbackRepository
+from storage.repositories.files import FileRepository
+from storage.repositories.idempotency import IdempotencyRepository
+from storage.repositories.inbound import InboundRepository
+from storage.repositories.inbox import InboxRepository
+from storage.repositories.instances import InstanceRepository
+from storage.repositories.invitations import InvitationRepository
+from storage.repositories.invites import InviteRepository
+from storage.repositories.jobs import JobRunRepository
+from storage.repositories.outbox import OutboxRepository
+from storage.repositories.people import PersonRepository
+from storage.repositories.reports import ReportRepository
+from storage.repositories.roles import RoleRepository
+from storage.repositories.survey_comments import SurveyCommentRepository
+from storage.repositories.tokens import TokenRepository
+from storage.repositories.units import FieldRepository, UnitRepository
 
 R = TypeVar("R")
 
@@ -152,7 +148,7 @@ class UnitOfWork:
                 await self._database.give_back(connection, read_only=self._read_only, clean=clean)
             finally:
                 self._connection = None
-                for name in [n for n, v in self.__dict__.items() if isinstance(v, _Repository)]:
+                for name in [n for n, v in self.__dict__.items() if isinstance(v, Repository)]:
                     del self.__dict__[name]  # the next transaction makes its own
                 self._release()
 
@@ -175,7 +171,7 @@ class UnitOfWork:
     def _take_queued(self) -> bool:
         """Whether this transaction queued messages (the outbox repository, if used, says so); forgotten then."""
         outbox: OutboxRepository | None = self.__dict__.get("outbox")
-        if outbox is None or not getattr(outbox, "queued", False):  # set by ``add``
+        if outbox is None or not outbox.queued:  # set by ``add``
             return False
         outbox.queued = False
         return True

@@ -19,7 +19,7 @@ from handlers.admin.units import UnitHandler
 from handlers.citizen.invitations import InvitationHandler
 from handlers.citizen.ratings import Rating, RatingHandler
 from handlers.context import Policy, Services
-from handlers.leader.desk import Digests
+from handlers.leader.digest import Digests
 from handlers.staff.desk import Roles
 from scheduler.jobs import Jobs
 from storage.models import FeedbackRow, OutboxRow

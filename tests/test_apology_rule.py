@@ -19,8 +19,9 @@ from sqlalchemy.engine import Connection
 
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
-from handlers.leader.desk import Digests, PeriodReports
+from handlers.leader.digest import Digests
 from handlers.leader.reporting import Period, Reporter, render_text
+from handlers.leader.reports import PeriodReports
 from handlers.staff.desk import Apologies, Roles
 from scheduler.jobs import Jobs
 from storage import migrate

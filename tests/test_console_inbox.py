@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.messages import Identity, Inbound
-from storage.repositories import OUTBOX
+from storage.tables.messaging import OUTBOX
 from tests.conftest import Backend
 from tests.telegram_service import RunningService, running
 from tests.test_terminal import Terminal

@@ -47,9 +47,11 @@ from handlers.citizen.ratings import Rating
 from handlers.citizen.survey import Back, Chosen, NotUnderstood, Skip, interpret
 from handlers.contacts import normalize_phone
 from handlers.context import Services
-from handlers.intake import imports
+from handlers.intake import cells as cell_readers
 from handlers.intake.dossiers import DossierHandler
-from handlers.intake.imports import DossierImporter, ImportReport
+from handlers.intake.header_aliases import fold_header
+from handlers.intake.importer import DossierImporter
+from handlers.intake.report import ImportReport
 from handlers.messages import Identity, Inbound, Outcome, Reply
 from handlers.staff.desk import Roles
 from storage.models import (
@@ -566,26 +568,26 @@ cells = st.one_of(
 @settings(FIXED, max_examples=800)
 @given(cells)
 def test_every_cell_reader_gives_a_value_or_its_documented_refusal(value: object) -> None:
-    text = imports.cell_text(value)
+    text = cell_readers.cell_text(value)
     assert text is None or (text == text.strip() and text and unicodedata.is_normalized("NFC", text))
-    assert isinstance(imports.fold_header(text or ""), str)
+    assert isinstance(fold_header(text or ""), str)
     try:
-        moment = imports.parse_moment(value)
+        moment = cell_readers.parse_moment(value)
     except (ValueError, OverflowError):  # the row error "… không phải là ngày"
         moment = None
     assert moment is None or isinstance(moment, date)
     try:
-        status = imports.parse_status(value)
+        status = cell_readers.parse_status(value)
     except ValueError:
         status = None
-    assert status is None or (type(status) is int and status in imports.STATUS_NAMES)
+    assert status is None or (type(status) is int and status in cell_readers.STATUS_STATES)
     try:
-        channel = imports.parse_channel(value)
+        channel = cell_readers.parse_channel(value)
     except ValueError:
         channel = None
     assert channel in (None, "truc_tiep", "truc_tuyen", "buu_chinh")
     try:
-        phone = imports.parse_phone(value)
+        phone = cell_readers.parse_phone(value)
     except ValueError:
         phone = None
     assert phone is None or re.fullmatch(r"84[1-9][0-9]{8,9}", phone), phone

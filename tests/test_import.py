@@ -19,16 +19,11 @@ from sqlalchemy import text
 
 from handlers.context import Services
 from handlers.errors import HandlerError
+from handlers.intake.cells import parse_moment, parse_status
 from handlers.intake.dossiers import ContactInput, DossierHandler
-from handlers.intake.imports import (
-    DossierImporter,
-    ImportFileError,
-    ImportReport,
-    RowError,
-    fold_header,
-    parse_moment,
-    parse_status,
-)
+from handlers.intake.header_aliases import fold_header
+from handlers.intake.importer import DossierImporter
+from handlers.intake.report import ImportFileError, ImportReport, RowError
 from tests.conftest import Clock
 from tests.helpers import add_unit, sample_dossier
 
@@ -864,6 +859,21 @@ def test_the_summary_lists_at_most_200_row_errors() -> None:
     assert unicodedata.is_normalized("NFC", summary)
     clean = ImportReport(rows=2, created=2, updated=0, unchanged=0, errors=()).summary()
     assert clean == "Đã nhập 2 hồ sơ (mới 2, cập nhật 0, không đổi 0); không có dòng lỗi."
+
+
+async def test_an_import_run_in_english_says_everything_in_english(services: Services, tmp_path: Path) -> None:
+    await add_unit(services)
+    rows = [export_row("P8-E1"), export_row(None), export_row("P8-E1")]
+    report = await DossierImporter(services, "en").run(write_xlsx(tmp_path / "en.xlsx", rows))
+
+    assert report.summary().splitlines() == [
+        "Imported 1 dossiers (new 1, updated 0, unchanged 0); 2 rows with errors:",
+        "row 3: “Dossier code” is missing",
+        "row 4: “Dossier code” 'P8-E1' is already in row 2: only row 2 is imported",
+    ]
+    with pytest.raises(ImportFileError) as refused:
+        await DossierImporter(services, "en").run(tmp_path / "nowhere.xlsx")
+    assert str(refused.value) == f"there is no file {tmp_path / 'nowhere.xlsx'}"
 
 
 # -- the command line (real subprocesses) --------------------------------------------------------------------

@@ -14,9 +14,13 @@ from sqlalchemy import event, select
 
 from handlers.context import Services
 from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
-from handlers.intake.imports import DossierImporter, ImportFileError, RowError
+from handlers.intake.importer import DossierImporter
+from handlers.intake.report import ImportFileError, RowError
 from storage.db import Database
-from storage.repositories import DOSSIERS, EVENTS, FIELDS, INVITATIONS, PEOPLE
+from storage.tables.dossiers import DOSSIERS, EVENTS
+from storage.tables.people import PEOPLE
+from storage.tables.survey import INVITATIONS
+from storage.tables.units import FIELDS
 from tests.helpers import add_unit
 from tests.test_import import export_row, write_xlsx
 

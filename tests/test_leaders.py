@@ -19,8 +19,10 @@ from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.intake.dossiers import DossierHandler
-from handlers.leader.desk import Digests, PeriodReports, Targets
+from handlers.leader.digest import Digests
+from handlers.leader.digest_figures import Targets
 from handlers.leader.reporting import Period, render_text
+from handlers.leader.reports import PeriodReports
 from handlers.leader.workbook import SHEET_LATE
 from handlers.leader.workbook_process import WorkbookBuilder
 from handlers.staff.desk import Roles
@@ -174,6 +176,9 @@ async def test_the_digest_the_json_the_workbook_and_the_page_show_the_same_figur
     try:
         reports = PeriodReports(app.services, Digests(app.services), big)
         assert await reports.workbook("P8", NOVEMBER, "Báo cáo tháng 11/2026") == content
+        # the locale travels to the worker process with the data
+        english = await reports.workbook("P8", NOVEMBER, "Báo cáo tháng 11/2026", locale="en")
+        assert openpyxl.load_workbook(io.BytesIO(english)).sheetnames[:3] == ["Summary", "Criteria", "Factors"]
     finally:
         big.close()
     book = openpyxl.load_workbook(io.BytesIO(content))

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from string import Formatter
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -23,8 +24,11 @@ from bot.config import load_settings
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
 from handlers.staff.desk import Roles
+from handlers.texts import TEXTS_DIR
+from survey_forms.yaml_text import load_shipped
 from tests.conftest import Clock
 from tests.helpers import Person, add_unit, sample_dossier
+from tests.test_house_rules import VIETNAMESE
 from tests.test_reporting import SERVICE_ITEMS, all_items, respondent
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -160,3 +164,54 @@ def test_the_json_keeps_the_ids_and_adds_the_names(cli: Callable[..., tuple[int,
     assert report["form"] == "sipas-2022"
     assert report["form_title"] == TITLE
     assert {row["channel"]: row["name"] for row in report["by_channel"]} == NAMES
+
+
+def vietnamese_wording() -> list[str]:
+    """The fixed parts of the workbook's Vietnamese sentences (its catalog): what an English workbook never shows."""
+    catalog = load_shipped((TEXTS_DIR / "workbook.vi.yaml").read_text(encoding="utf-8"))
+    return [
+        part.strip()
+        for template in catalog.values()
+        for part, *_ in Formatter().parse(template)
+        if " " in part.strip() and VIETNAMESE.search(part)
+    ]
+
+
+def test_the_workbook_is_in_english_when_the_run_is(
+    cli: Callable[..., tuple[int, str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIPAS_LANG", "en")
+    path = tmp_path / "p8-en.xlsx"
+    status, _, err = cli("report", *NOVEMBER, "--format", "xlsx", "--out", str(path))
+    assert status == 0, err
+    book = openpyxl.load_workbook(io.BytesIO(path.read_bytes()))
+    assert book.sheetnames == [
+        "Summary", "Criteria", "Factors", "Improvement priorities", "Field targets", "Fields", "Procedures", "Channels",
+        "Complaints", "Officers", "Late dossiers", "Apology slips", "Survey data", "Questions",
+    ]  # fmt: skip
+    headers = {sheet.title: [c.value for c in next(sheet.iter_rows(max_row=1))] for sheet in book.worksheets[1:]}
+    assert headers["Criteria"][:5] == ["Criterion code", "Factor", "Criterion", "Answers (n)", "Level 1"]
+    assert headers["Officers"][:3] == ["Officer", "Dossiers resolved", "On time"]
+    assert headers["Survey data"][:4] == ["Respondent code", "Completed on", "Field", "Channel"]
+    summary = [row for row in book["Summary"].iter_rows(values_only=True)]
+    labels = [row[0] for row in summary if row and isinstance(row[0], str)]
+    assert summary[0][1] == "SOCIALIST REPUBLIC OF VIET NAM"
+    assert {"Unit", "Survey form", "Overall satisfaction index", "Resolved on time"} <= set(labels)
+    assert ("Dossiers", "Count", None, None) in summary
+    assert any(isinstance(v, str) and v.startswith("Reporting period: from 01/11/2026 to 30/11/2026") for v in labels)
+    assert ("PREPARED BY", "HEAD OF THE UNIT", None, None) in summary
+    assert book["Summary"].oddFooter.right.text == "Page &P of &N"
+    shown = [
+        value for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for value in row
+        if isinstance(value, str)
+    ]  # fmt: skip
+    wording = vietnamese_wording()
+    assert len(wording) > 100
+    for value in shown:  # the workbook's own words, whole or inside a longer line (data, such as a form's, aside)
+        found = [w for w in wording if value.strip() == w or (len(w.split()) >= 3 and w in value)]
+        assert not found, value
+    # and in Vietnamese (the default), the same path gives the Vietnamese workbook
+    monkeypatch.delenv("SIPAS_LANG")
+    status, _, err = cli("report", *NOVEMBER, "--format", "xlsx", "--out", str(path))
+    assert status == 0, err
+    assert openpyxl.load_workbook(io.BytesIO(path.read_bytes())).sheetnames[0] == "Tổng hợp"

@@ -399,7 +399,7 @@ def test_the_digest_covers_six_months_nine_months_and_the_year(cli: Any, period:
 
 
 def test_the_digest_periods_of_the_year() -> None:
-    from handlers.leader.desk import Digests
+    from handlers.leader.digest import Digests
 
     half, before = Digests.periods("half_year", date(2026, 3, 11))
     assert (half.start, half.end) == (date(2026, 1, 1), date(2026, 3, 10))
@@ -457,7 +457,7 @@ def test_baocao_in_the_leader_shell_takes_six_months_nine_months_and_the_year(
 
 
 def test_the_6_month_9_month_and_yearly_workbooks_are_due_after_june_september_and_december() -> None:
-    from handlers.leader.desk import PeriodReports
+    from handlers.leader.reports import PeriodReports
 
     def yearly(today: date) -> list[tuple[str, Period, str]]:
         return [d for d in PeriodReports.due(today) if d[0] not in ("monthly_report", "quarterly_report")]
@@ -473,7 +473,7 @@ def test_the_6_month_9_month_and_yearly_workbooks_are_due_after_june_september_a
 async def test_the_yearly_workbook_is_kept_with_its_title(clock: Clock, tmp_path: Path) -> None:
     from sqlalchemy import select
 
-    from storage.staff_repositories import FILES
+    from storage.tables.staff import FILES
 
     app = App(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'y.db'}"), clock=clock)
     await app.start()

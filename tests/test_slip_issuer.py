@@ -30,7 +30,7 @@ from tests.helpers import vietnam_today
 SAVED = re.compile(r"^📎 Đã lưu tệp đính kèm: (.+)$", re.MULTILINE)
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 MM = 72 / 25.4  # points in a millimetre
-FONT_DIR = Path(slip.__file__).parent / "fonts"  # the serif shipped with the package
+FONT_DIR = slip.FONT_DIR  # the serif shipped with the package (handlers/fonts/)
 Cli = Callable[..., tuple[int, str, str]]
 
 

@@ -37,7 +37,6 @@ from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.context import Services
-from handlers.leader.desk import PeriodReports
 from handlers.leader.workbook import build_workbook
 from survey_forms.catalog import Catalog
 from tests.conftest import Clock
@@ -87,7 +86,7 @@ async def _print_month(folder: Path) -> bytes:
         async with TestClient(TestServer(build_web_app(app, [setup_api, setup_pages]))) as client:
             await build_month(app, clock, client)
         await _answer_choices(app)
-        title = PeriodReports.title("monthly_report", NOVEMBER)
+        title = app.period_reports.title("monthly_report", NOVEMBER)
         return await app.period_reports.workbook("P8", NOVEMBER, title)
     finally:
         await app.close()

@@ -1,6 +1,6 @@
 """New dossiers of an import written a run of rows at a time, storing what the lifecycle stores row by row.
 
-An import (handlers/intake/imports.py) hands over the rows of a batch whose dossier codes are not in the database
+An import (handlers/intake/applying.py) hands over the rows of a batch whose dossier codes are not in the database
 yet, in file order. Every check the dossier handler makes is made first, row by row, with the handler's own
 functions (the same messages): a refused row is left out alone, before anything is written. The rows that
 pass are then applied in memory in file order, as ``DossierHandler.upsert_in`` and ``add_event_in`` would
@@ -20,33 +20,17 @@ from typing import Any
 
 from handlers.context import Services
 from handlers.errors import HandlerError
-from handlers.intake.dossiers import TRANSITIONS, DossierHandler, DossierInput, contact
+from handlers.intake.dossiers import TRANSITIONS, DossierHandler, contact
+from handlers.intake.report import ImportWords
+from handlers.intake.rows import Plan, RowFault
 from storage.import_rows import ImportRowRepository
 from storage.uow import UnitOfWork
 from storage.values import Dossier, Person, Unit
 
 # how far along a dossier is on the usual road; a cancelled dossier is off it
 _PROGRESS = {"received": 0, "supplement_requested": 1, "result_ready": 2, "returned": 3}
-EVENT_WORDS = {
-    "supplement_requested": "Yêu cầu bổ sung giấy tờ",
-    "result_ready": "Đã xử lý xong",
-    "returned": "Đã trả kết quả",
-}
-
-
-class RowFault(Exception):
-    """One row cannot be imported; the message says why (in Vietnamese)."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one row asks for: the dossier as the API would be sent it, then its events in order."""
-
-    row: int
-    data: DossierInput
-    phone: str | None  # the applicant's phone, normalised (to compare with what is stored)
-    events: tuple[tuple[str, datetime], ...]
-    absent: frozenset[str]  # optional columns the file does not have (what is stored is kept)
+# an event -> the national status code that names it (``import.status.<code>`` in the catalogs)
+EVENT_STATUS = {"supplement_requested": 5, "result_ready": 9, "returned": 10}
 
 
 def last_step_at(dossier: Dossier) -> datetime | None:
@@ -79,9 +63,9 @@ def moves(dossier: Dossier, events: Sequence[tuple[str, datetime]]) -> bool:
     return any(step(state, last_at, type_, at) != "skip" for type_, at in events)
 
 
-def conflict(type_: str) -> RowFault:
+def conflict(type_: str, say: ImportWords) -> RowFault:
     """The fault of a row whose event contradicts a cancelled dossier."""
-    return RowFault(f"hồ sơ đã bị hủy hoặc dừng xử lý, tệp lại ghi “{EVENT_WORDS[type_]}”")
+    return RowFault(say("row.cancelled", status=say.status(EVENT_STATUS[type_])))
 
 
 @dataclass
@@ -132,9 +116,10 @@ class NewRows:
 class NewDossierWriter:
     """Writes runs of new dossiers (see the module's description)."""
 
-    def __init__(self, services: Services, dossiers: DossierHandler) -> None:
+    def __init__(self, services: Services, dossiers: DossierHandler, say: ImportWords) -> None:
         self.services = services
         self.dossiers = dossiers
+        self.say = say
 
     async def write(self, uow: UnitOfWork, plans: Sequence[Plan], units: dict[str, Unit]) -> NewRows:
         """Apply ``plans`` (rows of dossiers not in the database) in ``uow``; ``units`` by code."""
@@ -197,7 +182,7 @@ class NewDossierWriter:
 
     def _checked(self, plan: Plan, units: dict[str, Unit], now: datetime) -> _NewDossier:
         """A row checked as the handler checks an upsert and then each event, with its events applied."""
-        data = plan.data  # its code was checked as the handler checks it (handlers/intake/imports.py, _plan)
+        data = plan.data  # its code was checked as the handler checks it (handlers/intake/rows.py)
         unit = units.get(data.unit)
         columns = self.dossiers.checked(data, unit, now)
         assert unit is not None
@@ -223,7 +208,7 @@ class NewDossierWriter:
             if what == "conflict":
                 if (type_, at) in new.events:
                     continue  # it happened before the dossier was cancelled
-                raise conflict(type_)
+                raise conflict(type_, self.say)
             if what == "resume":
                 self._event(new, "supplement_received", at, now)
             self._event(new, type_, at, now)
@@ -247,13 +232,13 @@ class NewDossierWriter:
         elif type_ == "returned":
             if invitation is None:
                 new.invitation = {
-                    **self.dossiers.invitation_columns(new.unit, at),
+                    **self.dossiers.survey.columns(new.unit, at),
                     "cursor": None,
                     "closed_at": None,
                     "created_at": now,
                 }
             elif invitation["status"] == "cancelled":  # never sent: it is offered again
-                again = self.dossiers.invitation_columns(new.unit, at)
+                again = self.dossiers.survey.columns(new.unit, at)
                 invitation.update(
                     status="pending", closed_at=None, **{key: again[key] for key in ("scheduled_at", "expires_at")}
                 )

@@ -1,4 +1,4 @@
-"""The dossier lifecycle (docs/METHOD.md): upserts and events, idempotent; the survey invitation on return."""
+"""The dossier lifecycle (docs/METHOD.md): upserts and events, idempotent (the survey invitation: invitations.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from handlers.contacts import normalize_phone
 from handlers.context import Services
 from handlers.errors import Conflict, InvalidInput, NotFound
+from handlers.intake.invitations import SurveyInvitation
 from handlers.messages import nfc
 from storage.uow import UnitOfWork
 from storage.values import Apology, Dossier, DossierEvent, Invitation, Unit
@@ -159,6 +160,7 @@ class DossierHandler:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.survey = SurveyInvitation(services)
 
     async def upsert(self, data: DossierInput) -> UpsertResult:
         """Create or update a dossier."""
@@ -266,11 +268,11 @@ class DossierHandler:
         changes = self.event_changes(dossier.state, dossier.received_at, dossier.due_at, dossier.finished_at, type_, at)
         await uow.dossiers.add_event(dossier.id, type_, at, note, now)
         if type_ in ("supplement_requested", "cancelled"):
-            await self._cancel_invitation(uow, dossier, now)
+            await self.survey.cancel(uow, dossier, now)
         await uow.dossiers.update(dossier.id, now, **changes)
         dossier = await uow.dossiers.get(dossier.id)
         if type_ == "returned":
-            await self._invite(uow, dossier, at, now)
+            await self.survey.invite(uow, dossier, at, now)
         return EventResult(dossier, changed=True)
 
     def checked_event(self, type_: str, at: datetime, now: datetime) -> datetime:
@@ -348,49 +350,3 @@ class DossierHandler:
                 )
                 return known.id
         return (await uow.people.add(name, phone, email, zalo, now)).id
-
-    async def _cancel_invitation(self, uow: UnitOfWork, dossier: Dossier, now: datetime) -> None:
-        invitation = await uow.invitations.for_dossier(dossier.id)
-        if invitation is not None and invitation.status in ("pending", "sent", "started"):
-            await uow.invitations.update(invitation.id, status="cancelled", cursor=None, closed_at=now)
-
-    async def _invite(self, uow: UnitOfWork, dossier: Dossier, returned_at: datetime, now: datetime) -> None:
-        """Create the dossier's one invitation, due after the delay and outside the quiet hours."""
-        person_id = dossier.respondent_id
-        if person_id is None:
-            return
-        person = await uow.people.get(person_id)
-        if person.opted_out_at is not None or person.erased_at is not None:
-            return
-        policy = self.services.policy
-        scheduled_at = policy.allowed_at(returned_at + policy.survey_delay)
-        existing: Invitation | None = await uow.invitations.for_dossier(dossier.id)
-        if existing is not None:
-            if existing.status == "cancelled" and existing.sent_at is None:
-                await uow.invitations.update(
-                    existing.id,
-                    status="pending",
-                    person_id=person_id,
-                    scheduled_at=scheduled_at,
-                    expires_at=scheduled_at + policy.invitation_ttl,
-                    closed_at=None,
-                )
-            return
-        unit = await uow.units.get(dossier.unit_id)
-        await uow.invitations.add(
-            now, dossier_id=dossier.id, person_id=person_id, **self.invitation_columns(unit, returned_at)
-        )
-
-    def invitation_columns(self, unit: Unit, returned_at: datetime) -> dict[str, Any]:
-        """A new invitation's form and times, for a dossier of ``unit`` returned at ``returned_at``."""
-        policy = self.services.policy
-        scheduled_at = policy.allowed_at(returned_at + policy.survey_delay)
-        form = self.services.catalog.get(unit.form_id or policy.default_form)
-        return {
-            "unit_id": unit.id,
-            "form_id": form.id,
-            "form_version": form.version,
-            "status": "pending",
-            "scheduled_at": scheduled_at,
-            "expires_at": scheduled_at + policy.invitation_ttl,
-        }

@@ -8,6 +8,7 @@
 - Units are ranked by the published satisfaction index; equal figures share a place (1, 2, 2, 4), and the units with
   no figure share the place after the last one with a figure.
 - A criterion is named by the short label its form writes for it, never by its statement cut short.
+- A rate is read with a decimal comma (91,9%); one resting on fewer than five answers is not shown.
 """
 
 from __future__ import annotations
@@ -22,6 +23,26 @@ from storage.leader_figures import ComplaintBacklog
 from survey_forms.schema import Form
 
 T = TypeVar("T")
+SMALL = 5  # fewer answers (or dossiers) than this: "not enough data"
+
+
+def percent(value: float | None, n: int, none: str) -> str:
+    """A rate as people read it (91,9%), or ``none`` when it rests on fewer than five."""
+    if value is None or n < SMALL:
+        return none
+    return f"{value:.1f}".replace(".", ",") + "%"
+
+
+def count_rate(value: float | None, none: str) -> str:
+    """A rate over counted dossiers (a census, never suppressed): 66,7%, or ``none`` when nothing was counted."""
+    if value is None:
+        return none
+    return f"{value:.1f}".replace(".", ",") + "%"
+
+
+def span(first: date, last: date) -> str:
+    """A period as its lines head it: ``01/12–15/12/2026``."""
+    return f"{first:%d/%m}–{last:%d/%m/%Y}"
 
 
 def day_text(day: date, today: date) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -14,25 +13,13 @@ from typing import Any, TypeVar
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.leader.figures import leader_figures
+from handlers.leader.periods import Period as Period  # where reports' callers have always found it
 from handlers.names import channel_name, form_title, question_texts, shorten
 from storage.uow import UnitOfWork
 from storage.values import AnswerCount, DossierCounts, SurveyCounts, Unit
 from survey_forms.scoring import FormScore, Interval, half_up, percent_of, score_form
 
 FIGURES_DOC = "docs/FIGURES.md"  # how each figure is computed, cited by every output
-
-
-@dataclass(frozen=True)
-class Period:
-    """Local calendar days from ``start`` to ``end``, both included."""
-
-    start: date
-    end: date
-
-    @classmethod
-    def month_to_date(cls, today: date) -> Period:
-        """From the first of ``today``'s month to ``today``."""
-        return cls(today.replace(day=1), today)
 
 
 def _pct(value: float | None, exact: Fraction | None = None) -> float | None:
@@ -315,9 +302,16 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
         t(locale, "report.overall", index=_percent_text(overall["index"], blank(overall["n"])), n=overall["n"], ci=ci),
     ]
     if report["factors"]:
+        names = _factor_names(services, report["form"], locale)
         lines.append(t(locale, "report.factors"))
         lines += [
-            t(locale, "report.factor_line", name=f["name"], index=_percent_text(f["index"], blank(f["n"])), n=f["n"])
+            t(
+                locale,
+                "report.factor_line",
+                name=names.get(f["code"], f["name"]),
+                index=_percent_text(f["index"], blank(f["n"])),
+                n=f["n"],
+            )
             for f in report["factors"]
         ]
     lines.append(t(locale, "report.criteria"))
@@ -355,6 +349,13 @@ def render_text(report: dict[str, Any], services: Services, locale: str = "vi") 
         ] or [t(locale, "report.none")]
     lines += ["", t(locale, "report.method")]
     return "\n".join(lines)
+
+
+def _factor_names(services: Services, form_id: str, locale: str) -> dict[str, str]:
+    """Each factor's name in ``locale`` by its code (the report's JSON names them in Vietnamese)."""
+    if form_id not in services.catalog:
+        return {}
+    return {f.code: f.name.get(locale) for f in services.catalog.get(form_id).factors}
 
 
 def _priority_lines(report: dict[str, Any], services: Services, locale: str, none: str) -> list[str]:

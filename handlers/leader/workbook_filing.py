@@ -17,28 +17,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from handlers.leader.workbook_print import (
-    BOLD_FONT,
-    CENTRE,
-    INSUFFICIENT,
-    ITALIC_FONT,
-    MET,
-    NOT_MET,
-    PERCENT,
-    TITLE_FONT,
-    Styled,
-    Value,
-    blank_date,
-    day,
-    heading,
-    made_on,
-    official_date,
-    percent,
-)
-from handlers.verdicts import met, rate_tenths
+from handlers.leader.workbook_print import BOLD_FONT, CENTRE, ITALIC_FONT, TITLE_FONT, Styled, Value, day, heading
+from handlers.leader.workbook_values import Cells
+from handlers.leader.workbook_words import Words
+from handlers.verdicts import rate_tenths
 
-MOTTO = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
-SIGNERS = (("NGƯỜI LẬP BIỂU", "(Ký, ghi rõ họ tên)"), ("THỦ TRƯỞNG ĐƠN VỊ", "(Ký, ghi rõ họ tên, đóng dấu)"))
+MOTTO = ("motto.state", "motto.words")
+SIGNERS = (("signer.drafter", "signer.drafter_hint"), ("signer.head", "signer.head_hint"))
 SIGNATURE_ROOM = (4, 18.0)  # blank rows left to sign in, and each one's height in points
 NO_DATE = "—"
 
@@ -55,14 +40,15 @@ class Page:
     period: str  # "Từ 01/11/2026 đến 30/11/2026"
     made: str  # "Lập lúc 07:00 ngày 01/12/2026", or "" when not given
     made_day: date | None
+    page_number: str  # the footer's page number ("Trang &P/&N")
 
     @classmethod
-    def of(cls, unit: str, title: str, report: Mapping[str, Any], generated_at: datetime | None) -> Page:
+    def of(cls, unit: str, title: str, report: Mapping[str, Any], generated_at: datetime | None, words: Words) -> Page:
         """The page notes of a workbook of ``report``."""
         start, end = date.fromisoformat(report["from"]), date.fromisoformat(report["to"])
-        period = f"Từ {start:%d/%m/%Y} đến {end:%d/%m/%Y}"
+        period = words("period", start=f"{start:%d/%m/%Y}", end=f"{end:%d/%m/%Y}")
         made_day = None if generated_at is None else generated_at.date()
-        return cls(unit, title, period, made_on(generated_at), made_day)
+        return cls(unit, title, period, words.made_on(generated_at), made_day, words("page_number"))
 
     @property
     def header(self) -> tuple[str, str, str]:
@@ -87,34 +73,38 @@ def _centred(text: str, font: Any = BOLD_FONT) -> Styled:
     return Styled(text, font=font, alignment=CENTRE)
 
 
-def header_block(authority: Sequence[str], title: str, page: Page, columns: int) -> tuple[list[Row], int]:
+def header_block(authority: Sequence[str], title: str, page: Page, columns: int, words: Words) -> tuple[list[Row], int]:
     """The summary's opening rows, and the (1-based) row of its title.
 
     Column A holds the authority, one line each, in capitals; columns B to the last the national motto.
     """
     lines = [line.upper() for line in authority if line.strip()] or [page.unit.upper()]
+    motto = words.each(MOTTO)
     rows: list[Row] = []
-    for index in range(max(len(lines), len(MOTTO))):
+    for index in range(max(len(lines), len(motto))):
         left = _centred(lines[index]) if index < len(lines) else None
-        right = _centred(MOTTO[index]) if index < len(MOTTO) else None
+        right = _centred(motto[index]) if index < len(motto) else None
         rows.append(([left, right] if right is not None else [left], columns if right is not None else None))
     rows.append(([], None))
     rows.append(([_centred(title.upper(), TITLE_FONT)], columns))
     title_row = len(rows)
-    rows.append(([_centred(f"Kỳ báo cáo: {page.period[0].lower()}{page.period[1:]}", ITALIC_FONT)], columns))
+    period = words("period_line", period=f"{page.period[0].lower()}{page.period[1:]}")
+    rows.append(([_centred(period, ITALIC_FONT)], columns))
     if page.made_day is not None:
-        rows.append(([_centred(f"Ngày lập báo cáo: {page.made_day:%d/%m/%Y}", ITALIC_FONT)], columns))
+        rows.append(([_centred(words("made_day_line", day=f"{page.made_day:%d/%m/%Y}"), ITALIC_FONT)], columns))
     rows.append(([], None))
     return rows, title_row
 
 
-def signature_block(place: str, made: date | None, columns: int) -> list[tuple[list[Value], int | None, float | None]]:
+def signature_block(
+    place: str, made: date | None, columns: int, words: Words
+) -> list[tuple[list[Value], int | None, float | None]]:
     """The summary's closing rows: "<place>, ngày … tháng … năm …", the two signers side by side, room to sign.
 
     Each row: its values, the column its last value is merged up to, its height (None: as its text needs).
     """
-    dated = f"{place}, {official_date(made) if made is not None else blank_date()}"
-    (left, left_hint), (right, right_hint) = SIGNERS
+    dated = words("signed_at", place=place, date=words.official_date(made) if made is not None else words.blank_date())
+    (left, left_hint), (right, right_hint) = (words.each(signer) for signer in SIGNERS)
     rows: list[tuple[list[Value], int | None, float | None]] = [([], None, None), ([], None, None)]
     rows.append(([None, _centred(dated, ITALIC_FONT)], columns, None))
     rows.append(([_centred(left), _centred(right)], columns, None))
@@ -124,74 +114,64 @@ def signature_block(place: str, made: date | None, columns: int) -> list[tuple[l
     return rows
 
 
-def _judged(value: Any, target: float) -> str:
-    verdict = met(value, target)
-    return INSUFFICIENT if verdict is None else MET if verdict else NOT_MET
-
-
-def _as_of_words(as_of: datetime) -> str:
+def _as_of_words(as_of: datetime, words: Words) -> str:
     """The backlog's time in words: "hết ngày 30/11/2026" at midnight (a period's end), else "07:00 ngày …"."""
     if (as_of.hour, as_of.minute, as_of.second) == (0, 0, 0):
-        return f"hết ngày {as_of.date() - timedelta(days=1):%d/%m/%Y}"
-    return f"{as_of:%H:%M} ngày {as_of:%d/%m/%Y}"
+        return words("as_of.day_end", day=f"{as_of.date() - timedelta(days=1):%d/%m/%Y}")
+    return words("as_of.time", time=f"{as_of:%H:%M}", day=f"{as_of:%d/%m/%Y}")
 
 
-COMPLAINT_HEADERS = ("Phản ánh, kiến nghị tiếp nhận trong kỳ", "Số lượng", "Mục tiêu", "Đánh giá")
+COMPLAINT_HEADERS = ("complaints.received_in_period", "count", "target", "verdict")
 
 
-def complaint_rows(complaints: Mapping[str, Any], backlog: ComplaintBacklog | None, target: float) -> list[list[Value]]:
+def complaint_rows(
+    complaints: Mapping[str, Any], backlog: ComplaintBacklog | None, target: float, cells: Cells
+) -> list[list[Value]]:
     """The complaints sheet under its headers: the period's complaints by state now, then the backlog.
 
     The counts by state are the report's (``complaints``), so they add up to the summary's and the digest's.
     """
     received, answered, closed = (int(complaints[key]) for key in ("received", "answered", "closed"))
     rate = rate_tenths(answered + closed, received)
+    w = cells.words
     rows: list[list[Value]] = [
-        ["Đã tiếp nhận", received],
-        ["Chưa xử lý (chưa trả lời, chưa đóng)", received - answered - closed],
-        ["Đã trả lời", answered],
-        ["Đã đóng", closed],
-        [
-            "Tỷ lệ đã xử lý (đã trả lời hoặc đã đóng)",
-            INSUFFICIENT if rate is None else Styled(float(rate) / 100, PERCENT),
-            percent(target),
-            _judged(rate, target),
-        ],
+        [w("complaints.received"), received],
+        [w("complaints.open"), received - answered - closed],
+        [w("complaints.answered"), answered],
+        [w("complaints.closed"), closed],
+        [w("complaints.handled_rate"), cells.tenths_percent(rate), cells.percent(target), cells.against(rate, target)],
     ]
     if backlog is not None:
         waited: Value = NO_DATE if backlog.oldest is None else (backlog.as_of.date() - backlog.oldest).days
         rows += [
             [],
-            [
-                heading(f"Phản ánh chưa xử lý đến {_as_of_words(backlog.as_of)} (tiếp nhận ở mọi kỳ)"),
-                heading("Số lượng"),
-            ],
-            ["Số phản ánh chưa xử lý (chưa trả lời, chưa đóng)", backlog.open],
-            ["Ngày tiếp nhận phản ánh chưa xử lý lâu nhất", day(backlog.oldest) if backlog.oldest else NO_DATE],
-            ["Số ngày phản ánh đó đã chờ", waited],
+            [heading(w("complaints.backlog", as_of=_as_of_words(backlog.as_of, w))), heading(w("count"))],
+            [w("complaints.backlog_open"), backlog.open],
+            [w("complaints.backlog_oldest"), day(backlog.oldest) if backlog.oldest else NO_DATE],
+            [w("complaints.backlog_waited"), waited],
         ]
-    rows += [[], ["Trạng thái của mỗi phản ánh là trạng thái khi lập báo cáo. Không ghi nội dung phản ánh, người gửi."]]
+    rows += [[], [w("complaints.note")]]
     return rows
 
 
 CHILD_HEADERS = (
-    "Đơn vị",
-    "Mã đơn vị",
-    "Hồ sơ tiếp nhận",
-    "Đã giải quyết",
-    "Đúng hạn",
-    "Trễ hạn",
-    "Tỷ lệ đúng hạn",
-    "Trễ hạn chưa xin lỗi",
-    "Trễ hạn chưa giải quyết",
-    "Số câu trả lời (n)",
-    "Chỉ số hài lòng",
-    "Phản ánh tiếp nhận",
-    "Tỷ lệ phản ánh đã xử lý",
+    "unit",
+    "unit_code",
+    "dossiers_received",
+    "summary.resolved",
+    "on_time",
+    "late",
+    "on_time_rate",
+    "summary.late_without_apology",
+    "summary.overdue_open",
+    "n",
+    "satisfaction_index",
+    "summary.complaints_received",
+    "summary.complaints_handled_rate",
 )
 
 
-def child_row(report: Mapping[str, Any], clean: Callable[[str], str]) -> list[Value]:
+def child_row(report: Mapping[str, Any], clean: Callable[[str], str], cells: Cells) -> list[Value]:
     """A unit right below, from its own report JSON."""
     dossiers: Mapping[str, Any] = report.get("dossiers") or {}
     overall: Mapping[str, Any] = report.get("satisfaction") or {}
@@ -204,17 +184,17 @@ def child_row(report: Mapping[str, Any], clean: Callable[[str], str]) -> list[Va
         int(dossiers.get("resolved", 0)),
         int(dossiers.get("on_time", 0)),
         int(dossiers.get("late", 0)),
-        percent(dossiers.get("on_time_rate")),
+        cells.percent(dossiers.get("on_time_rate")),
         int(dossiers.get("late_without_apology", 0)),
         int(dossiers.get("overdue_open", 0)),
         int(overall.get("n", 0)),
-        percent(overall.get("index"), suppressed),
+        cells.percent(overall.get("index"), suppressed),
         int(complaints.get("received", 0)),
-        percent(complaints.get("handled_rate")),
+        cells.percent(complaints.get("handled_rate")),
     ]
 
 
-QUESTION_HEADERS = ("Mã câu hỏi", "Yếu tố", "Nội dung câu hỏi", "Các câu trả lời")
+QUESTION_HEADERS = ("question_code", "factor", "question_text", "question_answers")
 
 
 def question_rows(

@@ -6,7 +6,7 @@ labels on other pages than their figures, every row one line high. Here each she
 - A4 paper, fitted to one page wide (any number of pages tall), landscape when its columns are wider than a
   portrait page holds; margins for filing (the wider one on the left, for the binding);
 - its header rows and its label column repeated on every page;
-- the unit, the title and the period in the page header, the date made and "Trang x/y" in the footer;
+- the unit, the title and the period in the page header, the date made and the page number in the footer;
 - one font, Times New Roman (a serif with Vietnamese letters; LibreOffice prints it with the metric-compatible
   Liberation Serif), for cells, styles and page headers alike;
 - row heights that fit their wrapped text: openpyxl never measures text, so the lines a text takes in its
@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
@@ -83,8 +83,12 @@ def setup_page(
     title_cols: str = "A:A",
     header: tuple[str, str, str] = ("", "", ""),
     made: str = "",
+    page_number: str = "",
 ) -> None:
-    """A4, one page wide, titles repeated; ``header`` (left, centre, right) on every page, ``made`` in the footer."""
+    """A4, one page wide, titles repeated; ``header`` (left, centre, right) on every page, ``made`` in the footer.
+
+    ``page_number``: the footer's page number, in the workbook's words ("Trang &P/&N": &P the page, &N the pages).
+    """
     setup = ws.page_setup
     setup.paperSize = PAPER_A4
     setup.orientation = orientation(widths)
@@ -99,7 +103,7 @@ def setup_page(
                              (ws.oddHeader.right, right, False)):  # fmt: skip
         _page_text(part, text, bold)
     _page_text(ws.oddFooter.left, made, False)
-    _page_text(ws.oddFooter.right, "Trang &P/&N", False)
+    _page_text(ws.oddFooter.right, page_number, False)
 
 
 def _page_text(part: Any, text: str, bold: bool) -> None:
@@ -108,22 +112,6 @@ def _page_text(part: Any, text: str, bold: bool) -> None:
     part.text = text.replace("&", "&&") if "&P" not in text else text
     part.font = f"{FONT_NAME},{'Bold' if bold else 'Regular'}"
     part.size = 9
-
-
-def official_date(day: date) -> str:
-    """A date as official papers write it (Nghị định 30/2020): "ngày 01 tháng 12 năm 2026"."""
-    month = f"{day.month:02d}" if day.month <= 2 else str(day.month)
-    return f"ngày {day.day:02d} tháng {month} năm {day.year}"
-
-
-def blank_date(year: int | None = None) -> str:
-    """The date line left to be written in by hand: "ngày … tháng … năm …"."""
-    return f"ngày … tháng … năm {year if year is not None else '…'}"
-
-
-def made_on(generated_at: datetime | None) -> str:
-    """The footer's note of when the workbook was made ("" when not given)."""
-    return "" if generated_at is None else f"Lập lúc {generated_at:%H:%M} ngày {generated_at:%d/%m/%Y}"
 
 
 def text_lines(text: str, width: float, *, bold: bool = False, size: int = BODY_SIZE) -> int:
@@ -168,9 +156,6 @@ CENTRE = Alignment(horizontal="center", vertical="top", wrap_text=True)
 _TOP = Alignment(vertical="top")
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
-INSUFFICIENT = "chưa đủ dữ liệu"
-MET = "Đạt"
-NOT_MET = "Chưa đạt"
 PERCENT = "0.0%"
 MEAN = "0.00"
 DATE = "dd/mm/yyyy"
@@ -191,13 +176,6 @@ class Styled:
 
 
 Value = str | int | float | Styled | None
-
-
-def percent(value: float | None, suppressed: bool = False) -> Value:
-    """A 0–100 figure as a fraction shown as a percentage, or "chưa đủ dữ liệu"."""
-    if suppressed or value is None:
-        return INSUFFICIENT
-    return Styled(round(float(value) / 100, 6), PERCENT)
 
 
 def day(value: date | None) -> Value:

@@ -7,6 +7,8 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
+from handlers.texts import DEFAULT_LOCALE
+
 if TYPE_CHECKING:
     from handlers.leader.workbook import WorkbookData
 
@@ -20,15 +22,15 @@ class WorkbookBuilder:
         self.process_rows = process_rows
         self._processes: ProcessPoolExecutor | None = None  # one worker, spawned on first use (no inherited threads)
 
-    async def build(self, data: WorkbookData) -> bytes:
-        """The workbook's bytes."""
+    async def build(self, data: WorkbookData, locale: str = DEFAULT_LOCALE) -> bytes:
+        """The workbook's bytes, its own words in ``locale``."""
         from handlers.leader.workbook import build_workbook  # openpyxl loads with the first workbook
 
         if len(data.answers) < self.process_rows:
-            return await asyncio.to_thread(build_workbook, data)
+            return await asyncio.to_thread(build_workbook, data, locale)
         if self._processes is None:
             self._processes = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return await asyncio.get_running_loop().run_in_executor(self._processes, build_workbook, data)
+        return await asyncio.get_running_loop().run_in_executor(self._processes, build_workbook, data, locale)
 
     def close(self) -> None:
         """Stop the worker process, if one was started."""

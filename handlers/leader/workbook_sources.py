@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers.context import Services
 from handlers.leader.reporting import Period, Reporter
 from handlers.leader.workbook_filing import ComplaintBacklog
 from handlers.staff.issuers import issuing_unit, place_of
+from handlers.texts import DEFAULT_LOCALE
 from storage.values import Unit
 from survey_forms.schema import Form
 
@@ -51,7 +51,6 @@ def option_labels(form: Form, locale: str = "vi") -> dict[str, dict[str, str]]:
 
 
 async def gather_extras(
-    services: Services,
     reporter: Reporter,
     unit: Unit,
     unit_ids: Sequence[int],
@@ -59,12 +58,15 @@ async def gather_extras(
     include_children: bool,
     form: Form,
     as_of: datetime,
+    locale: str = DEFAULT_LOCALE,
 ) -> WorkbookExtras:
     """Everything above for the workbook of ``unit`` over ``period`` (``unit_ids``: the units its figures cover).
 
     Each unit right below gets its own report, covering the units below it too when the workbook does (as the
-    digest ranks them). The complaints waiting are those of ``unit_ids`` at ``as_of``.
+    digest ranks them). The complaints waiting are those of ``unit_ids`` at ``as_of``; the answers' labels are in
+    ``locale`` where the form has them. The data is read through the reporter's services.
     """
+    services = reporter.services
     async with services.uow(read_only=True) as uow:
         parent = await uow.units.get(unit.parent_id) if unit.parent_id is not None else None
         children = await uow.units.children(unit.id)
@@ -78,7 +80,7 @@ async def gather_extras(
     backlog = ComplaintBacklog(count, services.policy.local_date(oldest) if oldest is not None else None, local)
     return WorkbookExtras(
         authority=authority_lines(services.policy.apology_authority, unit, parent),
-        options=option_labels(form),
+        options=option_labels(form, locale),
         children=list(reports),
         complaints_open=backlog,
         place=place,

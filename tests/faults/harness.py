@@ -19,7 +19,10 @@ from sqlalchemy import insert, select
 
 from storage.db import Database
 from storage.models import OutboxRow
-from storage.repositories import CHATS, DOSSIERS, FIELDS, INVITATIONS, PEOPLE, UNITS
+from storage.tables.dossiers import DOSSIERS
+from storage.tables.people import CHATS, PEOPLE
+from storage.tables.survey import INVITATIONS
+from storage.tables.units import FIELDS, UNITS
 from tests.telegram_service import free_port
 
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
