@@ -10,7 +10,7 @@ other people were invited just before (their invitations queued first, so their 
 question leave first); delivery begins once all are queued. From 10 s after those people have their
 question, they press an answer button, one every ``--spacing`` seconds (Telegram: a callback query,
 fetched by the product's getUpdates poller; Zalo OA: the signed webhook event pushed to the channel's
-route), handled by the real CitizenHandler. The latency runs from the press to the next question
+route), handled by the real ChatDispatcher. The latency runs from the press to the next question
 arriving at the emulator (the emulator's own record of arrival times).
 
 The bulk need not drain: the run stops once every press was answered, or ``--max-wait`` seconds after
@@ -46,7 +46,7 @@ from bot.channels.telegram import TelegramChannel, TelegramConfig
 from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig
 from bot.config import Settings
 from bot.outbox import Outbox, Pace
-from handlers.citizen.conversation import CitizenHandler
+from handlers.chat.dispatcher import ChatDispatcher
 from handlers.citizen.invitations import InvitationHandler
 from handlers.context import Policy, Services
 from handlers.texts import Texts
@@ -250,7 +250,7 @@ class Emulator:
 
 
 async def product(arguments: argparse.Namespace) -> dict[str, Any]:
-    """The real channel, CitizenHandler and outbox against the emulator; what the emulator saw."""
+    """The real channel, ChatDispatcher and outbox against the emulator; what the emulator saw."""
     name, count, presses = arguments.channel, arguments.invitations, arguments.presses
     port = free_port()
     emulator = Emulator(arguments, f"http://127.0.0.1:{port}/webhooks/zalo-oa" if name == "zalo_oa" else "")
@@ -259,7 +259,7 @@ async def product(arguments: argparse.Namespace) -> dict[str, Any]:
         database = Database(f"sqlite+aiosqlite:///{directory}/burst.db")
         await seed_people(database, name, [chat_id(name, n) for n in range(presses + count)])
         services = Services(database, Catalog.load(), Texts.load(), Policy(quiet_hours=None))
-        citizens = CitizenHandler(services)
+        citizens = ChatDispatcher(services)
         stop = asyncio.Event()
         runner: web.AppRunner | None = None
         channel: Channel

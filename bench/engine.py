@@ -27,7 +27,7 @@ import aiosqlite
 from sqlalchemy import text
 
 from handlers.admin.units import UnitHandler
-from handlers.citizen.conversation import CitizenHandler
+from handlers.chat.dispatcher import ChatDispatcher
 from handlers.citizen.survey import render_question
 from handlers.context import Policy, Services
 from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
@@ -54,7 +54,7 @@ async def prepare(path: Path, people: int) -> Services:
     await migrate.upgrade(database)
     services = Services(database, Catalog.load(), Texts.load(), Policy(), clock=lambda: NOW)
     await UnitHandler(services).add("P8", "Phường 8")
-    dossiers, citizens = DossierHandler(services), CitizenHandler(services)
+    dossiers, citizens = DossierHandler(services), ChatDispatcher(services)
     for number in range(people):
         code = f"P8-{number:06d}"
         created = await dossiers.upsert(
@@ -79,7 +79,7 @@ async def prepare(path: Path, people: int) -> Services:
 
 async def engine_round(services: Services, people: int, round_: int) -> tuple[int, float]:
     """Every person answers the 19 service items; the answers recorded and the seconds taken."""
-    citizens = CitizenHandler(services)
+    citizens = ChatDispatcher(services)
     started = time.perf_counter()
     count = 0
     for item in range(ITEMS):

@@ -15,7 +15,7 @@ from handlers.admin.apikeys import ApiKeyHandler
 from handlers.admin.invites import Roles
 from handlers.admin.units import UnitHandler
 from handlers.calendar import WorkCalendar
-from handlers.citizen.conversation import CitizenHandler
+from handlers.chat.dispatcher import ChatDispatcher
 from handlers.citizen.invitations import InvitationHandler
 from handlers.citizen.ratings import RatingHandler
 from handlers.context import Policy, QuietHours, Services, utc_now
@@ -83,7 +83,7 @@ class App:
         )
         self.digests = Digests(self.services, Targets(settings.target_satisfaction, settings.target_on_time))
         self.targets = self.digests.goals
-        self.citizens = CitizenHandler(self.services, self.digests)
+        self.citizens = ChatDispatcher(self.services, self.digests)
         self.dossiers = DossierHandler(self.services)
         self.invitations = InvitationHandler(self.services)
         self.ratings = RatingHandler(self.services)

@@ -142,7 +142,7 @@ def _name(chat: Hashable) -> str:
 
 
 class GuessingTurn(Protocol):
-    """What the guard needs of a chat turn (see handlers.citizen.conversation and handlers.staff.desk)."""
+    """What the guard needs of a chat turn (see handlers.chat.turn and handlers.staff.desk)."""
 
     services: Services
     inbound: Inbound

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.channels.base import Delivery
 from bot.outbox import Outbox
 from handlers.admin.units import UnitHandler
-from handlers.citizen.conversation import CitizenHandler
+from handlers.chat.dispatcher import ChatDispatcher
 from handlers.context import Services
 from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
 from handlers.messages import Identity, Inbound, Outcome, Reply
@@ -79,7 +79,7 @@ class Person:
     def __init__(self, services: Services, external_id: str, channel: str = "console") -> None:
         self.services = services
         self.identity = Identity(channel, external_id)
-        self.handler = CitizenHandler(services)
+        self.handler = ChatDispatcher(services)
         self.channel = RecordingChannel(channel)
         self.outbox = Outbox(services, {channel: self.channel})
         self.last_outcome: Outcome | None = None

@@ -36,7 +36,7 @@ APPLICATION = (
     "bot.app",
     "bot.cli_commands",
     "handlers.context",
-    "handlers.citizen.conversation",
+    "handlers.chat.dispatcher",
     "handlers.leader.desk",
     "handlers.staff.desk",
     "survey_forms.catalog",

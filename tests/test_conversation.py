@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from handlers.admin.invites import Roles
 from handlers.admin.units import UnitHandler
-from handlers.citizen.conversation import CitizenHandler
+from handlers.chat.dispatcher import ChatDispatcher
 from handlers.citizen.erasure import Retention
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
@@ -273,7 +273,7 @@ async def test_stale_forged_and_foreign_buttons_change_nothing(services: Service
 
 async def test_replies_are_queued_in_the_same_transaction_as_the_answer(services: Services, token: str) -> None:
     person = await started(services, token)
-    handler = CitizenHandler(services)
+    handler = ChatDispatcher(services)
     outcome = await handler.handle(Inbound(Identity("console", "an"), "direct-1", "text", text="4"))
     async with services.uow(read_only=True) as uow:
         queued = await uow.outbox.pending("console", services.clock(), 10, recipient="an")

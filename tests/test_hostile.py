@@ -44,7 +44,7 @@ from bot.web.api import PREFIX, setup_api
 from bot.web.routes.common import ApiError, parse_json_object
 from bot.web.server import MAX_BODY_BYTES, build_web_app
 from handlers.admin.invites import Roles
-from handlers.citizen.conversation import CitizenHandler
+from handlers.chat.dispatcher import ChatDispatcher
 from handlers.citizen.ratings import Rating
 from handlers.citizen.survey import Back, Chosen, NotUnderstood, Skip, interpret
 from handlers.contacts import normalize_phone
@@ -389,7 +389,7 @@ def test_a_zns_event_gives_a_valid_rating_or_none(event: dict[str, Any]) -> None
 def oa_channel(services: Services, on_inbound: Callable[[Inbound], Awaitable[Outcome]] | None = None) -> ZaloOAChannel:
     config = ZaloOAConfig(app_id=APP_ID, app_secret="app-secret", secret_key=SECRET_KEY)
     api = ZaloApi(config, services)
-    return ZaloOAChannel(api, on_inbound or CitizenHandler(services).handle, clock=lambda: NOW.timestamp())
+    return ZaloOAChannel(api, on_inbound or ChatDispatcher(services).handle, clock=lambda: NOW.timestamp())
 
 
 def signed(event: Any) -> tuple[bytes, str]:
@@ -826,7 +826,7 @@ def forged_values(desk: Desk) -> st.SearchStrategy[str]:
 async def test_a_forged_button_value_is_answered_and_changes_nothing(
     services: Services, desk: Desk, logged: Logged
 ) -> None:
-    handler = CitizenHandler(services)
+    handler = ChatDispatcher(services)
     events = itertools.count()
     genuine = {
         desk.citizen.identity: offered(desk.citizen),
@@ -855,7 +855,7 @@ async def test_a_forged_button_value_is_answered_and_changes_nothing(
 
 
 async def test_any_typed_text_is_answered_without_an_error(services: Services, desk: Desk, logged: Logged) -> None:
-    handler = CitizenHandler(services)
+    handler = ChatDispatcher(services)
     events = itertools.count()
 
     async def check(case: tuple[Identity, str]) -> None:

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig, to_inbound
+from handlers.chat.dispatcher import ChatDispatcher
 from handlers.chat.inbox import Inbox
-from handlers.citizen.conversation import CitizenHandler
 from handlers.context import Services
 from handlers.messages import Inbound, Option, Outcome, Reply
 from scheduler.jobs import Jobs
@@ -353,7 +353,7 @@ async def test_in_webhook_mode_what_polling_left_in_the_inbox_is_handled_at_star
 async def test_an_update_whose_handling_fails_is_set_aside_and_the_next_ones_are_handled(
     backend: Backend, services: Services
 ) -> None:
-    citizens = CitizenHandler(services)
+    citizens = ChatDispatcher(services)
 
     async def handle(inbound: Inbound) -> Outcome:
         if inbound.text == "lỗi":
@@ -412,7 +412,7 @@ async def test_an_update_read_while_the_database_is_down_is_kept_once_it_is_back
     async with ZaloBotEmulator(token=TOKEN, default_poll_timeout=0.5) as emu:
         person = emu.person("6ede9afa66b88fe6d6a9", display_name="An")
         config = ZaloBotConfig(token=TOKEN, api_url=emu.api_url, poll_timeout_seconds=0.5)
-        channel = ZaloBotChannel(config, CitizenHandler(services).handle, inbox)
+        channel = ZaloBotChannel(config, ChatDispatcher(services).handle, inbox)
         stop = asyncio.Event()
         polling = asyncio.create_task(channel.poll(stop))
         try:

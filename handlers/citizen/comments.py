@@ -7,7 +7,7 @@ dossier. It is released, as one batch for the unit and the day, to the unit's le
 leads when the ``RELEASE_AFTER``-th survey of the unit closes that day (one batch per unit and day, claimed in
 ``job_runs``; each comment is released once). Comments written after the batch, or on a day with fewer
 surveys, wait for the next morning's digest, which lists all the day's comments; the leads get those then.
-A citizen who wants an answer files a complaint instead, by an explicit step (handlers.citizen.conversation).
+A citizen who wants an answer files a complaint instead, by an explicit step (handlers.citizen.complaints).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
+from handlers.citizen.buttons import StartSurvey
 from handlers.citizen.ratings import RATING_FORM, tracking_id
 from handlers.citizen.survey import first_question, render_question
 from handlers.context import Services
@@ -50,7 +51,7 @@ def with_start_button(texts: Texts, locale: str, text: str) -> Reply:
     """``text`` with the "Bắt đầu khảo sát" button (or, without buttons, how to start by typing)."""
     return Reply(
         text=text,
-        options=(Option("k:start", texts(locale, "survey.start_button"), 1),),
+        options=(Option(StartSurvey("start").encode(), texts(locale, "survey.start_button"), 1),),
         hint=texts(locale, "survey.start_hint"),
     )
 

@@ -22,6 +22,7 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -191,7 +192,7 @@ class LinkCodes:
 
 
 class LinkingTurn(Protocol):
-    """What linking by code needs of a citizen's chat turn (handlers.citizen.conversation)."""
+    """What linking by code needs of a citizen's chat turn (handlers.chat.turn)."""
 
     services: Services
     uow: UnitOfWork
@@ -204,8 +205,9 @@ class LinkingTurn(Protocol):
     def say(self, key: str, **values: object) -> None:
         """Queue a reply from the wording catalog."""
 
-    async def offer_link(self, dossier: Dossier) -> None:
-        """Go on as with the dossier's token: the consent notice (or "already linked")."""
+
+# what a right code leads to: going on as with the dossier's token, the consent notice (or "already linked")
+Offer = Callable[[Dossier], Awaitable[None]]
 
 
 def _masked(turn: LinkingTurn) -> str:
@@ -213,7 +215,7 @@ def _masked(turn: LinkingTurn) -> str:
     return hashlib.sha256(f"{identity.channel}:{identity.external_id}".encode()).hexdigest()[:10]
 
 
-async def on_code(turn: LinkingTurn, code: str) -> None:
+async def on_code(turn: LinkingTurn, code: str, offer: Offer) -> None:
     """A code of digits typed alone or after /start: a page code or a printed one."""
     if limits.refuses(turn, "link"):
         return  # too many wrong codes from this chat: not even looked up
@@ -224,7 +226,7 @@ async def on_code(turn: LinkingTurn, code: str) -> None:
         turn.say("link.code_confirm", digits=CONFIRM_DIGITS)
         return
     if len(code) == PAGE_DIGITS:
-        await _on_page_code(turn, code)
+        await _on_page_code(turn, code, offer)
         return
     row = await uow.link_codes.by_printed_code(code)
     dossier = await uow.dossiers.get(row.dossier_id) if row is not None else None
@@ -237,10 +239,10 @@ async def on_code(turn: LinkingTurn, code: str) -> None:
         limits.failed(turn, "link")
         turn.say("link.code_invalid")
         return
-    await turn.offer_link(dossier)
+    await offer(dossier)
 
 
-async def _on_page_code(turn: LinkingTurn, code: str) -> None:
+async def _on_page_code(turn: LinkingTurn, code: str, offer: Offer) -> None:
     """A page code: live, it goes on as the token (and is used up); else refused, expired or wrong."""
     uow, now = turn.uow, turn.now
     found = await uow.link_codes.by_page_hash(page_hash(code))
@@ -249,7 +251,7 @@ async def _on_page_code(turn: LinkingTurn, code: str) -> None:
         dossier = await uow.dossiers.get(live[0].dossier_id)
         if await linkable(uow, dossier, now):
             await uow.link_codes.drop(live[0].id)  # once
-            await turn.offer_link(dossier)
+            await offer(dossier)
             return
     limits.failed(turn, "link")
     if found and not live:
@@ -259,7 +261,7 @@ async def _on_page_code(turn: LinkingTurn, code: str) -> None:
         turn.say("link.code_invalid")
 
 
-async def on_confirmation(turn: LinkingTurn, text: str) -> bool:
+async def on_confirmation(turn: LinkingTurn, text: str, offer: Offer) -> bool:
     """The confirmation of a printed code the chat waits for: checked; False if ``text`` is none (the code dropped)."""
     assert turn.chat is not None
     assert turn.chat.pending is not None
@@ -295,7 +297,7 @@ async def on_confirmation(turn: LinkingTurn, text: str) -> bool:
         )
         turn.say("link.code_locked" if failures >= PRINTED_TRIES else "link.code_invalid")
         return True
-    await turn.offer_link(dossier)
+    await offer(dossier)
     return True
 
 

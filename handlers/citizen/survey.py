@@ -7,7 +7,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from handlers.messages import Option, Reply, row_id
+from handlers.citizen.buttons import SurveyBack, SurveyDone, SurveyPick, SurveyRef, SurveySkip, SurveyTick
+from handlers.messages import Option, Reply
 from handlers.texts import Texts
 from survey_forms.schema import Form, Question
 
@@ -162,59 +163,6 @@ def answer_label(form: Form, question: Question, value: str | None, text: str | 
     return ", ".join(labels.get(v, v) for v in (value or "").split(",") if v)
 
 
-_TURN = re.compile(r"[1-9][0-9]{0,8}")
-
-
-@dataclass(frozen=True)
-class Buttons:
-    """Button values for one invitation's question: short, opaque, no personal data (≤ 64 bytes).
-
-    Each names the invitation and the turn of the message that shows it (``<invitation>.<turn>``): only the
-    newest survey message's turn is live, so a button on any older message is known as stale.
-    """
-
-    invitation_id: int
-    question: str
-    turn: int = 0
-
-    @property
-    def ref(self) -> str:
-        """The invitation and the message's turn."""
-        return f"{self.invitation_id}.{self.turn}" if self.turn else str(self.invitation_id)
-
-    def answer(self, value: str) -> str:
-        """Pick ``value``."""
-        return f"a:{self.ref}:{self.question}:{value}"
-
-    def toggle(self, value: str) -> str:
-        """Tick or untick ``value`` of a multiple-choice question."""
-        return f"m:{self.ref}:{self.question}:{value}"
-
-    def done(self) -> str:
-        """Finish a multiple-choice question."""
-        return f"d:{self.ref}:{self.question}"
-
-    def skip(self) -> str:
-        """Skip the question."""
-        return f"s:{self.ref}:{self.question}"
-
-    def back(self) -> str:
-        """Go back to the previous question."""
-        return f"b:{self.ref}:{self.question}"
-
-
-def button_ref(text: str) -> tuple[int, int] | None:
-    """(invitation id, turn) of a button's ``<invitation>.<turn>``; None for anything else.
-
-    A button sent before turns were kept names only the invitation: turn 0.
-    """
-    invitation, dot, turn = text.partition(".")
-    wanted = row_id(invitation)
-    if wanted is None or (dot and not _TURN.fullmatch(turn)):
-        return None
-    return wanted, int(turn) if dot else 0
-
-
 def render_question(
     form: Form,
     question: Question,
@@ -228,7 +176,7 @@ def render_question(
 ) -> Reply:
     """The message that asks ``question``: progress mark, factor, text, options, skip and back.
 
-    ``turn``: the invitation's turn this message is sent at (its buttons carry it).
+    ``turn``: the invitation's turn this message is sent at (its buttons carry it, handlers.citizen.buttons).
     """
     index, total = progress(form, answers, question.code)
     header = texts(locale, "survey.progress", index=index, total=total)
@@ -242,22 +190,22 @@ def render_question(
     if current is not None and (current[0] is not None or current[1]):
         label = answer_label(form, question, current[0], current[1], locale)
         lines += ["", texts(locale, "survey.current_answer", answer=label)]
-    buttons = Buttons(invitation_id, question.code, turn)
+    ref, code = SurveyRef(invitation_id, turn), question.code
     options: list[Option] = []
     chosen = set((current[0] or "").split(",")) if current else set()
     for number, option in enumerate(form.options_of(question), start=1):
         label = option.label.get(locale)
         if question.type == "multi_choice":
             mark = "☑ " if option.value in chosen else "☐ "
-            options.append(Option(buttons.toggle(option.value), mark + label, number))
+            options.append(Option(SurveyTick(ref, code, option.value).encode(), mark + label, number))
         else:
-            options.append(Option(buttons.answer(option.value), label, number))
+            options.append(Option(SurveyPick(ref, code, option.value).encode(), label, number))
     if question.type == "multi_choice":
-        options.append(Option(buttons.done(), texts(locale, "survey.done")))
+        options.append(Option(SurveyDone(ref, code).encode(), texts(locale, "survey.done")))
     if question.skippable:
-        options.append(Option(buttons.skip(), texts(locale, "survey.skip"), 0))
+        options.append(Option(SurveySkip(ref, code).encode(), texts(locale, "survey.skip"), 0))
     if index > 1:
-        options.append(Option(buttons.back(), texts(locale, "survey.back")))
+        options.append(Option(SurveyBack(ref, code).encode(), texts(locale, "survey.back")))
     if question.type == "text":
         hint_key = "survey.hint_text"
     elif question.type == "multi_choice":

@@ -14,8 +14,6 @@ from handlers.leader.digest import Digests
 from handlers.leader.periods import period_kind
 from handlers.staff.officers import LEADER_ROLES
 
-__all__ = ["Digests", "LeaderDesk", "children_asked"]  # Digests: what a LeaderDesk is made with
-
 CHILDREN_WORDS = ("gom don vi truc thuoc", "gom truc thuoc", "truc thuoc", "children")  # folded, longest first
 
 

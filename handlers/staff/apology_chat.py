@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from handlers import limits
+from handlers.chat.turn import ChatTurn
 from handlers.citizen.survey import fold
 from handlers.messages import Option, Reply
 from handlers.names import channel_name
@@ -19,7 +20,6 @@ from handlers.staff import steps
 from handlers.staff.apologies import Apologies
 from handlers.staff.apology_rule import ERROR_STATES
 from handlers.staff.buttons import REASONS, ApologyButton
-from handlers.staff.chat_turn import ChatTurn
 from handlers.staff.issuers import issuing_unit
 from handlers.staff.officers import STAFF_ROLES, dossier_in_reach, units_below
 from handlers.staff.steps import REASON_LIMIT

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from handlers import limits
+from handlers.chat.turn import ChatTurn
 from handlers.context import Services
 from handlers.messages import Option, Reply, nfc, row_id
 from handlers.privacy import redact
 from handlers.staff import steps
 from handlers.staff.buttons import ComplaintButton
-from handlers.staff.chat_turn import ChatTurn
 from handlers.staff.officers import STAFF_ROLES, masked_citizen, staff_to_tell, texts_for, units_below
 from handlers.staff.steps import ANSWER_LIMIT
 from storage.uow import UnitOfWork

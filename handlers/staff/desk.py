@@ -18,6 +18,7 @@ from handlers.admin.invites import invite_hash
 from handlers.admin.roles import leave_other_units
 from handlers.chat import typed_actions as typed
 from handlers.chat.callbacks import Button, StaleButton, decode
+from handlers.chat.turn import ChatTurn
 from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.messages import Reply
@@ -25,13 +26,10 @@ from handlers.staff import steps
 from handlers.staff.apologies import Apologies
 from handlers.staff.apology_chat import ApologyFlow
 from handlers.staff.buttons import ApologyButton, ComplaintButton, staff_kind
-from handlers.staff.chat_turn import ChatTurn
-from handlers.staff.complaints import Complaints, Feedbacks
+from handlers.staff.complaints import Complaints
 from handlers.staff.officers import LEADER_ROLES, STAFF_ROLES, dossier_in_reach, masked_citizen
 from storage.values import Dossier, Role
 
-# Feedbacks lives in complaints; named here too for the citizen side's import, until its rewrite takes it from there
-__all__ = ["Feedbacks", "StaffDesk"]
 B = TypeVar("B", bound=Button)
 STAFF_COMMANDS = {"xinloi": "apology", "apology": "apology", "hoso": "dossier", "dossier": "dossier"}
 STAFF_COMMANDS |= {"phananh": "complaints", "complaints": "complaints"}

@@ -36,7 +36,7 @@ REASON_CHOICES = 5  # four reasons and "another reason" (handlers.staff.buttons.
 
 
 class Turn(Protocol):
-    """What these steps need of a chat turn (handlers.staff.chat_turn.ChatTurn)."""
+    """What these steps need of a chat turn (handlers.chat.turn.ChatTurn)."""
 
     uow: UnitOfWork
     chat: Chat | None
