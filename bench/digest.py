@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from handlers.context import Policy, Services
-from handlers.leader.digest import Digests
-from handlers.leader.digest_figures import Targets
+from handlers.leader.digest.digests import Digests
+from handlers.leader.digest.figures import Targets
 from handlers.texts import Texts
 from storage import migrate
 from storage.db import Database

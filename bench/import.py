@@ -26,7 +26,7 @@ import openpyxl
 
 from handlers.admin.units import UnitHandler
 from handlers.context import Policy, Services
-from handlers.intake.importer import DossierImporter
+from handlers.intake.imports.importer import DossierImporter
 from handlers.texts import Texts
 from storage import migrate
 from storage.db import Database

@@ -20,11 +20,11 @@ from handlers.citizen.invitations import InvitationHandler
 from handlers.citizen.ratings import RatingHandler
 from handlers.context import Policy, QuietHours, Services, utc_now
 from handlers.intake.dossiers import DossierHandler
-from handlers.leader.digest import Digests, digest_time
-from handlers.leader.digest_figures import Targets
+from handlers.leader.digest.digests import Digests, digest_time
+from handlers.leader.digest.figures import Targets
 from handlers.leader.reporting import Reporter
 from handlers.leader.reports import PeriodReports
-from handlers.leader.workbook_process import WorkbookBuilder
+from handlers.leader.workbook.process import WorkbookBuilder
 from handlers.limits import ChatGuard
 from handlers.staff.alerts import Alerts
 from handlers.staff.apologies import Apologies

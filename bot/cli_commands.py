@@ -118,7 +118,7 @@ async def _holidays(app: App, args: argparse.Namespace) -> None:
 
 
 async def _dossiers_import(app: App, args: argparse.Namespace) -> None:
-    from handlers.intake.importer import DossierImporter
+    from handlers.intake.imports.importer import DossierImporter
 
     show_progress = args.progress or sys.stderr.isatty()
 

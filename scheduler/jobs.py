@@ -15,10 +15,10 @@ from handlers.chat.inbox import purge_failed
 from handlers.citizen.erasure import Retention
 from handlers.citizen.invitations import InvitationHandler
 from handlers.context import Services
-from handlers.leader.digest import Digests
-from handlers.leader.digest_figures import Targets
+from handlers.leader.digest.digests import Digests
+from handlers.leader.digest.figures import Targets
 from handlers.leader.reports import PeriodReports
-from handlers.leader.workbook_process import WorkbookBuilder
+from handlers.leader.workbook.process import WorkbookBuilder
 from handlers.staff.alerts import Alerts
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The writes of an import of new dossiers, a batch of rows per statement (handlers/intake/batches.py).
+"""The writes of an import of new dossiers, a batch of rows per statement (handlers/intake/imports/batches.py).
 
 Each statement is built once per dialect and run with a list of parameter sets: an INSERT … RETURNING over
 many rows goes out as a few multi-row INSERTs (SQLAlchemy's "insertmanyvalues"); the other statements are one

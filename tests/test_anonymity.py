@@ -20,7 +20,7 @@ from handlers.admin.units import UnitHandler
 from handlers.citizen.invitations import InvitationHandler
 from handlers.citizen.ratings import Rating, RatingHandler
 from handlers.context import Policy, Services
-from handlers.leader.digest import Digests
+from handlers.leader.digest.digests import Digests
 from scheduler.jobs import Jobs
 from storage.models import FeedbackRow, OutboxRow
 from tests.conftest import Backend, Clock

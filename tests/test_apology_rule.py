@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from handlers.admin.invites import Roles
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
-from handlers.leader.digest import Digests
+from handlers.leader.digest.digests import Digests
 from handlers.leader.reporting import Period, Reporter, render_text
 from handlers.leader.reports import PeriodReports
 from handlers.staff.apologies import Apologies

@@ -22,7 +22,7 @@ from bot.config import load_settings
 from bot.web.api import PREFIX, setup_api
 from bot.web.server import build_web_app
 from handlers.context import Services
-from handlers.intake.importer import DossierImporter
+from handlers.intake.imports.importer import DossierImporter
 from tests.conftest import Backend, Clock
 from tests.helpers import add_unit
 from tests.test_api import assert_error, call, dossier_body

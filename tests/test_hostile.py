@@ -49,11 +49,11 @@ from handlers.citizen.ratings import Rating
 from handlers.citizen.survey import Back, Chosen, NotUnderstood, Skip, interpret
 from handlers.contacts import normalize_phone
 from handlers.context import Services
-from handlers.intake import cells as cell_readers
 from handlers.intake.dossiers import DossierHandler
-from handlers.intake.header_aliases import fold_header
-from handlers.intake.importer import DossierImporter
-from handlers.intake.report import ImportReport
+from handlers.intake.imports import cells as cell_readers
+from handlers.intake.imports.header_aliases import fold_header
+from handlers.intake.imports.importer import DossierImporter
+from handlers.intake.imports.report import ImportReport
 from handlers.messages import Identity, Inbound, Outcome, Reply
 from storage.models import (
     AnswerRow,

@@ -19,11 +19,11 @@ from sqlalchemy import text
 
 from handlers.context import Services
 from handlers.errors import HandlerError
-from handlers.intake.cells import parse_moment, parse_status
 from handlers.intake.dossiers import ContactInput, DossierHandler
-from handlers.intake.header_aliases import fold_header
-from handlers.intake.importer import DossierImporter
-from handlers.intake.report import ImportFileError, ImportReport, RowError
+from handlers.intake.imports.cells import parse_moment, parse_status
+from handlers.intake.imports.header_aliases import fold_header
+from handlers.intake.imports.importer import DossierImporter
+from handlers.intake.imports.report import ImportFileError, ImportReport, RowError
 from tests.conftest import Clock
 from tests.helpers import add_unit, sample_dossier
 

@@ -14,8 +14,8 @@ from sqlalchemy import event, select
 
 from handlers.context import Services
 from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
-from handlers.intake.importer import DossierImporter
-from handlers.intake.report import ImportFileError, RowError
+from handlers.intake.imports.importer import DossierImporter
+from handlers.intake.imports.report import ImportFileError, RowError
 from storage.db import Database
 from storage.tables.dossiers import DOSSIERS, EVENTS
 from storage.tables.people import PEOPLE

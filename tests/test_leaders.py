@@ -20,12 +20,12 @@ from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.admin.invites import Roles
 from handlers.intake.dossiers import DossierHandler
-from handlers.leader.digest import Digests
-from handlers.leader.digest_figures import Targets
+from handlers.leader.digest.digests import Digests
+from handlers.leader.digest.figures import Targets
 from handlers.leader.reporting import Period, render_text
 from handlers.leader.reports import PeriodReports
-from handlers.leader.workbook import SHEET_LATE
-from handlers.leader.workbook_process import WorkbookBuilder
+from handlers.leader.workbook.book import SHEET_LATE
+from handlers.leader.workbook.process import WorkbookBuilder
 from tests.conftest import Backend, Clock
 from tests.helpers import Person, sample_dossier
 from tests.test_reporting import SERVICE_ITEMS, all_items, respondent

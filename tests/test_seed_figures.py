@@ -399,7 +399,7 @@ def test_the_digest_covers_six_months_nine_months_and_the_year(cli: Any, period:
 
 
 def test_the_digest_periods_of_the_year() -> None:
-    from handlers.leader.digest import Digests
+    from handlers.leader.digest.digests import Digests
 
     half, before = Digests.periods("half_year", date(2026, 3, 11))
     assert (half.start, half.end) == (date(2026, 1, 1), date(2026, 3, 10))

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import openpyxl
 import pytest
 
-from handlers.leader.workbook import (
+from handlers.leader.workbook.book import (
     FIXED_STAMP,
     INSUFFICIENT,
     AnswerRow,

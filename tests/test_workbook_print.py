@@ -37,7 +37,7 @@ from bot.web.api import setup_api
 from bot.web.pages import setup_pages
 from bot.web.server import build_web_app
 from handlers.context import Services
-from handlers.leader.workbook import build_workbook
+from handlers.leader.workbook.book import build_workbook
 from survey_forms.catalog import Catalog
 from tests.conftest import Clock
 from tests.test_figures_month import COMPLAINTS, END, NONE, NOVEMBER, build_month, by_hand, local, pct

@@ -35,7 +35,7 @@ from handlers.citizen.free_text import FreeText
 from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.leader.desk import LeaderDesk
-from handlers.leader.digest import Digests
+from handlers.leader.digest.digests import Digests
 from handlers.messages import Inbound, Outcome
 from handlers.staff.desk import StaffDesk
 from handlers.texts import LOCALES

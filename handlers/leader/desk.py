@@ -1,6 +1,6 @@
 """The leaders' chat commands: ``/baocao`` (``/report``), a leader's digest on demand, for the day or a period.
 
-The digest itself is built by handlers.leader.digest; the workbooks sent each month and quarter by
+The digest itself is built by handlers.leader.digest.digests; the workbooks sent each month and quarter by
 handlers.leader.reports.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from handlers.citizen.survey import fold
 from handlers.context import Services
-from handlers.leader.digest import Digests
+from handlers.leader.digest.digests import Digests
 from handlers.leader.periods import period_kind
 from handlers.staff.officers import LEADER_ROLES
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from handlers.leader.workbook import AnswerRow, ApologySheetRow, LateRow, OfficerRow, ReceiverRow, issuer
+from handlers.leader.workbook.book import AnswerRow, ApologySheetRow, LateRow, OfficerRow, ReceiverRow, issuer
 from handlers.privacy import redact
 from handlers.texts import Texts
 from storage.values import (

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.context import Services
-from handlers.leader.digest import Digests
+from handlers.leader.digest.digests import Digests
 from handlers.leader.periods import Period, report_label, report_title, reports_due
 from handlers.leader.reporting import Reporter
-from handlers.leader.workbook_process import WorkbookBuilder
+from handlers.leader.workbook.process import WorkbookBuilder
 from storage.values import Unit
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -47,8 +47,8 @@ class PeriodReports:
         """
         # openpyxl, under the workbook, is loaded by the first workbook, not by every process that reads reports
         from handlers.leader import report_rows as rows
-        from handlers.leader.workbook import WorkbookData
-        from handlers.leader.workbook_sources import gather_extras
+        from handlers.leader.workbook.book import WorkbookData
+        from handlers.leader.workbook.sources import gather_extras
 
         services, policy = self.services, self.services.policy
         report = await self.reporter.satisfaction(unit_code, period, include_children=include_children, breakdowns=True)

@@ -6,9 +6,9 @@ import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from handlers.intake.cells import Cell
-from handlers.intake.report import ImportFileError, ImportWords
-from handlers.intake.tables import Table, reason
+from handlers.intake.imports.cells import Cell
+from handlers.intake.imports.report import ImportFileError, ImportWords
+from handlers.intake.imports.tables import Table, reason
 
 
 def open_csv(path: Path, say: ImportWords) -> Table:

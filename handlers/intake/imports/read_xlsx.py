@@ -5,8 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from handlers.intake.report import ImportFileError, ImportWords
-from handlers.intake.tables import Table, reason
+from handlers.intake.imports.report import ImportFileError, ImportWords
+from handlers.intake.imports.tables import Table, reason
 
 
 def open_workbook(path: Path, sheet: str | None, say: ImportWords) -> Table:

@@ -1,6 +1,6 @@
 """What a digest is made of: the figures of its periods, the lists it names, the targets it judges them by.
 
-Read all at once (handlers.leader.digest), then worded for each reader (handlers.leader.digest_text): the figures
+Read all at once (digest.digests), then worded for each reader (digest.text): the figures
 never depend on who reads them.
 """
 

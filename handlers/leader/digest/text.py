@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from handlers.context import Services
-from handlers.leader.digest_fields import seed_lines
-from handlers.leader.digest_figures import DigestFigures, Listed, Section, Targets
-from handlers.leader.digest_lines import SMALL, backlog_line, count_rate, dated, percent, ranked, span, weakest_label
+from handlers.leader.digest.fields import seed_lines
+from handlers.leader.digest.figures import DigestFigures, Listed, Section, Targets
+from handlers.leader.digest.lines import SMALL, backlog_line, count_rate, dated, percent, ranked, span, weakest_label
 from handlers.leader.periods import Period
 from handlers.leader.reporting import scope_text
 from handlers.leader.targets import met, percent_text, rate_tenths

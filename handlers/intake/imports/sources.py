@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from handlers.intake.read_csv import open_csv
-from handlers.intake.read_xlsx import open_workbook
-from handlers.intake.report import ImportFileError, ImportWords
-from handlers.intake.tables import Table
+from handlers.intake.imports.read_csv import open_csv
+from handlers.intake.imports.read_xlsx import open_workbook
+from handlers.intake.imports.report import ImportFileError, ImportWords
+from handlers.intake.imports.tables import Table
 
 
 def open_table(path: Path, sheet: str | None, say: ImportWords) -> Table:

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 from handlers.context import Services
 from handlers.leader.chart import ChartLabels, DayPoint, render_chart
-from handlers.leader.digest_figures import Targets
-from handlers.leader.digest_lines import SMALL, percent
+from handlers.leader.digest.figures import Targets
+from handlers.leader.digest.lines import SMALL, percent
 from storage.values import Unit
 from survey_forms.scoring import percent_of, score_form
 

@@ -9,9 +9,9 @@ nhiều", "Nữ"), channels by their names, fields, procedures, officers and uni
 Its words (sheet names, headers, labels, the header and signature blocks) come from the workbook catalog
 (handlers/texts/workbook.<locale>.yaml) in the workbook's locale, Vietnamese unless the caller asks otherwise.
 
-It prints and files as officials expect (handlers.leader.workbook_print): every sheet on A4, one page wide, its
+It prints and files as officials expect (handlers.leader.workbook.printing): every sheet on A4, one page wide, its
 titles repeated, in one serif font; the summary opens with the unit and the national motto and closes with
-the signatures (handlers.leader.workbook_filing).
+the signatures (handlers.leader.workbook.filing).
 
 The workbook is written in openpyxl's write-only mode (rows streamed to disk, not held as cell
 objects) and the archive is re-packed with fixed timestamps, so the same data gives the same bytes.
@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
-from handlers.leader.workbook_answers import write_answers, write_questions
-from handlers.leader.workbook_data import (
+from handlers.leader.workbook.answers import write_answers, write_questions
+from handlers.leader.workbook.data import (
     AnswerRow,
     ApologySheetRow,
     LateRow,
@@ -36,13 +36,13 @@ from handlers.leader.workbook_data import (
     WorkbookData,
     issuer,
 )
-from handlers.leader.workbook_filing import CHILD_HEADERS, COMPLAINT_HEADERS, Page, child_row, complaint_rows
-from handlers.leader.workbook_people import write_people
-from handlers.leader.workbook_print import PERCENT, use_one_font
-from handlers.leader.workbook_summary import COMPLAINTS_TARGET, write_summary
-from handlers.leader.workbook_tables import Book, write_figures
-from handlers.leader.workbook_values import Cells, alphabetical, clean
-from handlers.leader.workbook_words import VIETNAMESE, Words
+from handlers.leader.workbook.filing import CHILD_HEADERS, COMPLAINT_HEADERS, Page, child_row, complaint_rows
+from handlers.leader.workbook.people import write_people
+from handlers.leader.workbook.printing import PERCENT, use_one_font
+from handlers.leader.workbook.summary import COMPLAINTS_TARGET, write_summary
+from handlers.leader.workbook.tables import Book, write_figures
+from handlers.leader.workbook.values import Cells, alphabetical, clean
+from handlers.leader.workbook.words import VIETNAMESE, Words
 from handlers.texts import DEFAULT_LOCALE
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Applying the checked rows of a batch, in one transaction.
 
-Runs of rows whose dossiers are new are written at once (handlers/intake/batches.py); a row for a dossier already
+Runs of rows whose dossiers are new are written at once (batches.py); a row for a dossier already
 stored is applied in a savepoint of its own, through the lifecycle the REST API applies. An upsert of the same
 data and an event seen before change nothing.
 """
@@ -13,11 +13,11 @@ from typing import Any
 
 from handlers.context import Services
 from handlers.errors import HandlerError
-from handlers.intake.batches import NewDossierWriter, conflict, last_step_at, moves, step
 from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
-from handlers.intake.memory import ImportMemory
-from handlers.intake.report import ImportWords, RowError
-from handlers.intake.rows import Plan, RowFault
+from handlers.intake.imports.batches import NewDossierWriter, conflict, last_step_at, moves, step
+from handlers.intake.imports.memory import ImportMemory
+from handlers.intake.imports.report import ImportWords, RowError
+from handlers.intake.imports.rows import Plan, RowFault
 from storage.uow import UnitOfWork
 from storage.values import Dossier
 
@@ -66,7 +66,7 @@ class RowApplier:
     async def _apply_new(
         self, uow: UnitOfWork, plans: list[Plan], memory: ImportMemory, counts: dict[str, int], errors: list[RowError]
     ) -> None:
-        """Write a run of rows whose dossiers are new (handlers/intake/batches.py)."""
+        """Write a run of rows whose dossiers are new (handlers/intake/imports/batches.py)."""
         if not plans:
             return
         memory.start_row()

@@ -15,11 +15,11 @@ from typing import Any
 
 from openpyxl.styles import Alignment
 
-from handlers.leader.workbook_data import WorkbookData
-from handlers.leader.workbook_filing import header_block, signature_block
-from handlers.leader.workbook_print import DATETIME, SheetWriter, Styled, Value, day, heading, setup_page
-from handlers.leader.workbook_tables import Book
-from handlers.leader.workbook_values import Cells, clean
+from handlers.leader.workbook.data import WorkbookData
+from handlers.leader.workbook.filing import header_block, signature_block
+from handlers.leader.workbook.printing import DATETIME, SheetWriter, Styled, Value, day, heading, setup_page
+from handlers.leader.workbook.tables import Book
+from handlers.leader.workbook.values import Cells, clean
 from handlers.verdicts import met, rate_tenths
 
 COMPLAINTS_TARGET = 100.0  # every complaint handled (seeds 000, 002; docs/METHOD.md, targets)

@@ -15,8 +15,8 @@ from typing import Any
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 
 from handlers.collation import sorted_vietnamese
-from handlers.leader.workbook_print import PERCENT, Styled, Value, shown_length
-from handlers.leader.workbook_words import Words
+from handlers.leader.workbook.printing import PERCENT, Styled, Value, shown_length
+from handlers.leader.workbook.words import Words
 from handlers.verdicts import met
 
 MIN_WIDTH = 9.0

@@ -17,7 +17,8 @@ from typing import TypeVar
 
 from handlers.citizen.survey import fold
 from handlers.context import Services
-from handlers.intake.cells import (
+from handlers.intake.dossiers import CLOCK_SKEW, CODE_RE, ContactInput, DossierInput, local_moment
+from handlers.intake.imports.cells import (
     STATUS_STATES,
     Cell,
     Moment,
@@ -28,9 +29,8 @@ from handlers.intake.cells import (
     parse_phone,
     parse_status,
 )
-from handlers.intake.dossiers import CLOCK_SKEW, CODE_RE, ContactInput, DossierInput, local_moment
-from handlers.intake.header_aliases import column_numbers
-from handlers.intake.report import ImportWords, RowError
+from handlers.intake.imports.header_aliases import column_numbers
+from handlers.intake.imports.report import ImportWords, RowError
 from storage.values import Unit
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

@@ -15,11 +15,11 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from handlers.collation import sorted_vietnamese
-from handlers.leader.workbook_data import WorkbookData
-from handlers.leader.workbook_filing import Page
-from handlers.leader.workbook_print import MEAN, WRAP, SheetWriter, Styled, Value, heading, setup_page
-from handlers.leader.workbook_values import Cells, alphabetical, clean, heading_words
-from handlers.leader.workbook_words import Words
+from handlers.leader.workbook.data import WorkbookData
+from handlers.leader.workbook.filing import Page
+from handlers.leader.workbook.printing import MEAN, WRAP, SheetWriter, Styled, Value, heading, setup_page
+from handlers.leader.workbook.values import Cells, alphabetical, clean, heading_words
+from handlers.leader.workbook.words import Words
 from handlers.names import channel_name
 from handlers.verdicts import met, rate_tenths, tenths
 from survey_forms.scoring import MIN_N

@@ -1,7 +1,7 @@
 """One cell of an export read as what it means: text, a date, a national status, a channel, a phone number.
 
 Each reader gives a value, None for an empty cell, or ValueError when the cell means nothing it knows; the row
-(handlers/intake/rows.py) turns a refusal into the row's error, naming the column.
+(handlers/intake/imports/rows.py) turns a refusal into the row's error, naming the column.
 """
 
 from __future__ import annotations

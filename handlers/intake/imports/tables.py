@@ -1,6 +1,6 @@
 """The rows of an export, whatever its format, read a batch at a time: (row number as the sheet shows it, cells).
 
-Each source format has its reader (handlers/intake/read_xlsx.py, read_csv.py) that gives a ``Table``.
+Each source format has its reader (handlers/intake/imports/read_xlsx.py, read_csv.py) that gives a ``Table``.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
-from handlers.intake.cells import Cell
-from handlers.intake.report import ImportFileError, ImportWords
+from handlers.intake.imports.cells import Cell
+from handlers.intake.imports.report import ImportFileError, ImportWords
 
 
 def reason(exc: BaseException) -> str:

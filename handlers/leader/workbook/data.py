@@ -1,6 +1,6 @@
 """What the leaders' workbook is made of: the report, the rows of each list, the unit's lines, gathered by the caller.
 
-Plain, picklable data: a big workbook is built from it in a worker process (handlers.leader.workbook_process).
+Plain, picklable data: a big workbook is built from it in a worker process (handlers.leader.workbook.process).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from handlers.leader.workbook_filing import ComplaintBacklog
-from handlers.leader.workbook_words import VIETNAMESE, Words
+from handlers.leader.workbook.filing import ComplaintBacklog
+from handlers.leader.workbook.words import VIETNAMESE, Words
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers.leader.reporting import Period, Reporter
-from handlers.leader.workbook_filing import ComplaintBacklog
+from handlers.leader.workbook.filing import ComplaintBacklog
 from handlers.staff.issuers import issuing_unit, place_of
 from handlers.texts import DEFAULT_LOCALE
 from storage.values import Unit

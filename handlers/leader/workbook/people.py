@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handlers.leader.workbook_data import ApologySheetRow, LateRow, OfficerRow, ReceiverRow, WorkbookData
-from handlers.leader.workbook_print import BOLD_FONT, DATETIME, Styled, Value, day, heading
-from handlers.leader.workbook_tables import Book
-from handlers.leader.workbook_values import Cells, alphabetical, as_text
-from handlers.leader.workbook_words import Words
+from handlers.leader.workbook.data import ApologySheetRow, LateRow, OfficerRow, ReceiverRow, WorkbookData
+from handlers.leader.workbook.printing import BOLD_FONT, DATETIME, Styled, Value, day, heading
+from handlers.leader.workbook.tables import Book
+from handlers.leader.workbook.values import Cells, alphabetical, as_text
+from handlers.leader.workbook.words import Words
 from survey_forms.scoring import percent_of
 
 OFFICER_HEADERS = (

@@ -1,6 +1,6 @@
 """New dossiers of an import written a run of rows at a time, storing what the lifecycle stores row by row.
 
-An import (handlers/intake/applying.py) hands over the rows of a batch whose dossier codes are not in the database
+An import (applying.py) hands over the rows of a batch whose dossier codes are not in the database
 yet, in file order. Every check the dossier handler makes is made first, row by row, with the handler's own
 functions (the same messages): a refused row is left out alone, before anything is written. The rows that
 pass are then applied in memory in file order, as ``DossierHandler.upsert_in`` and ``add_event_in`` would
@@ -21,8 +21,8 @@ from typing import Any
 from handlers.context import Services
 from handlers.errors import HandlerError
 from handlers.intake.dossiers import TRANSITIONS, DossierHandler, contact
-from handlers.intake.report import ImportWords
-from handlers.intake.rows import Plan, RowFault
+from handlers.intake.imports.report import ImportWords
+from handlers.intake.imports.rows import Plan, RowFault
 from storage.import_rows import ImportRowRepository
 from storage.uow import UnitOfWork
 from storage.values import Dossier, Person, Unit
@@ -182,7 +182,7 @@ class NewDossierWriter:
 
     def _checked(self, plan: Plan, units: dict[str, Unit], now: datetime) -> _NewDossier:
         """A row checked as the handler checks an upsert and then each event, with its events applied."""
-        data = plan.data  # its code was checked as the handler checks it (handlers/intake/rows.py)
+        data = plan.data  # its code was checked as the handler checks it (handlers/intake/imports/rows.py)
         unit = units.get(data.unit)
         columns = self.dossiers.checked(data, unit, now)
         assert unit is not None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from handlers.texts import DEFAULT_LOCALE
 
 if TYPE_CHECKING:
-    from handlers.leader.workbook import WorkbookData
+    from handlers.leader.workbook.book import WorkbookData
 
 PROCESS_ROWS = 2000  # answers from which a workbook (seconds of pure-Python work) goes to the worker process
 
@@ -24,7 +24,7 @@ class WorkbookBuilder:
 
     async def build(self, data: WorkbookData, locale: str = DEFAULT_LOCALE) -> bytes:
         """The workbook's bytes, its own words in ``locale``."""
-        from handlers.leader.workbook import build_workbook  # openpyxl loads with the first workbook
+        from handlers.leader.workbook.book import build_workbook  # openpyxl loads with the first workbook
 
         if len(data.answers) < self.process_rows:
             return await asyncio.to_thread(build_workbook, data, locale)

@@ -11,11 +11,11 @@ from itertools import islice
 
 from openpyxl.utils import get_column_letter
 
-from handlers.leader.workbook_data import WorkbookData
-from handlers.leader.workbook_filing import QUESTION_HEADERS, question_rows
-from handlers.leader.workbook_print import SheetWriter, Value, code_width, day, heading
-from handlers.leader.workbook_tables import Book
-from handlers.leader.workbook_values import as_text, clean, heading_words
+from handlers.leader.workbook.data import WorkbookData
+from handlers.leader.workbook.filing import QUESTION_HEADERS, question_rows
+from handlers.leader.workbook.printing import SheetWriter, Value, code_width, day, heading
+from handlers.leader.workbook.tables import Book
+from handlers.leader.workbook.values import as_text, clean, heading_words
 from handlers.names import channel_name
 
 RATING_VALUES = frozenset({"1", "2", "3", "4", "5"})

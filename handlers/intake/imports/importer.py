@@ -1,9 +1,9 @@
 """Dossiers imported from a one-stop-shop export (.xlsx or .csv), through the lifecycle the REST API applies.
 
-Columns are found by their headers (handlers/intake/header_aliases.py), in the first of the first ten rows that
+Columns are found by their headers (handlers/intake/imports/header_aliases.py), in the first of the first ten rows that
 holds every required header. Each row becomes an upsert and the events its status and dates imply
-(handlers/intake/rows.py, docs/METHOD.md); a bad row spoils only itself and is reported as ``row N: …``. Rows are
-applied in transactions of ``BATCH_ROWS`` (handlers/intake/applying.py). Importing the same file twice changes
+(rows.py, docs/METHOD.md); a bad row spoils only itself and is reported as ``row N: …``. Rows are
+applied in transactions of ``BATCH_ROWS`` (handlers/intake/imports/applying.py). Importing the same file twice changes
 nothing the second time.
 """
 
@@ -13,13 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from handlers.context import Services
-from handlers.intake.applying import RowApplier
-from handlers.intake.header_aliases import HEADER_SEARCH_ROWS, find_header
-from handlers.intake.memory import ImportMemory
-from handlers.intake.report import ImportFileError, ImportReport, ImportWords, RowError
-from handlers.intake.rows import RowReader, UnitCodes
-from handlers.intake.sources import open_table
-from handlers.intake.tables import Table
+from handlers.intake.imports.applying import RowApplier
+from handlers.intake.imports.header_aliases import HEADER_SEARCH_ROWS, find_header
+from handlers.intake.imports.memory import ImportMemory
+from handlers.intake.imports.report import ImportFileError, ImportReport, ImportWords, RowError
+from handlers.intake.imports.rows import RowReader, UnitCodes
+from handlers.intake.imports.sources import open_table
+from handlers.intake.imports.tables import Table
 from handlers.texts import DEFAULT_LOCALE
 from storage.values import Unit
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from handlers.leader.workbook_print import BOLD_FONT, CENTRE, ITALIC_FONT, TITLE_FONT, Styled, Value, day, heading
-from handlers.leader.workbook_values import Cells
-from handlers.leader.workbook_words import Words
+from handlers.leader.workbook.printing import BOLD_FONT, CENTRE, ITALIC_FONT, TITLE_FONT, Styled, Value, day, heading
+from handlers.leader.workbook.values import Cells
+from handlers.leader.workbook.words import Words
 from handlers.verdicts import rate_tenths
 
 MOTTO = ("motto.state", "motto.words")

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from handlers.collation import sorted_vietnamese
-from handlers.leader.digest_figures import Section
-from handlers.leader.digest_lines import SMALL, span
+from handlers.leader.digest.figures import Section
+from handlers.leader.digest.lines import SMALL, span
 from handlers.leader.targets import TargetBook, met, percent_text, rate_tenths, tenths
 
 if TYPE_CHECKING:
-    from handlers.leader.digest_text import DigestText
+    from handlers.leader.digest.text import DigestText
 
 
 def seed_lines(words: DigestText, section: Section, book: TargetBook, none: str) -> list[str]:

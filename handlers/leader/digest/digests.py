@@ -17,9 +17,9 @@ from handlers.citizen.comments import SurveyComments
 from handlers.context import Services
 from handlers.errors import NotFound
 from handlers.leader.delivery import LeaderDelivery
-from handlers.leader.digest_chart import digest_chart
-from handlers.leader.digest_figures import DigestFigures, Listed, Section, Targets
-from handlers.leader.digest_text import DigestText
+from handlers.leader.digest.chart import digest_chart
+from handlers.leader.digest.figures import DigestFigures, Listed, Section, Targets
+from handlers.leader.digest.text import DigestText
 from handlers.leader.periods import Period, compared
 from handlers.leader.reporting import Reporter
 from handlers.leader.targets import Goal, TargetHandler
