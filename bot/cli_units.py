@@ -70,7 +70,7 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 
 def documents_text(unit: Unit, issuer: Unit) -> str:
     """What ``units list`` and ``units set`` say of a unit's documents: its place and signer, or who issues them."""
-    from handlers.staff.issuers import place_of  # with the storage layer: loaded by a command, not by the parser
+    from handlers.admin.issuers import place_of  # with the storage layer: loaded by a command, not by the parser
 
     if unit.id != issuer.id or not unit.issues_documents:
         return say("cli.units.documents_by", code=issuer.code, name=issuer.name, place=place_of(issuer))
@@ -112,7 +112,7 @@ async def units_set(app: App, args: argparse.Namespace) -> None:
 
 async def units_list(context: SlimContext) -> None:
     """Every unit: its code, name, parent, form, and who issues its documents (run on bot/cli_slim.py's context)."""
-    from handlers.staff.issuers import issuer_among
+    from handlers.admin.issuers import issuer_among
 
     async with context.uow(read_only=True) as uow:
         units = await uow.units.all()

@@ -3,7 +3,7 @@
 - No product module over 400 lines, no class over 200 (migrations excepted).
 - No sentence a person reads written in code: it comes from the catalogs (handlers/texts, bot/texts), except the
   survey forms' definitions (survey_forms/), the import's header aliases (handlers/intake/imports/header_aliases.py) and
-  the kinds of administrative unit (handlers/staff/issuers.py).
+  the kinds of administrative unit (handlers/admin/issuers.py).
 - No ``on_commit(`` outside storage/ (the unit of work wakes the outbox itself), no environment writes in product
   code, no callback data parsed with ``partition(":")``/``split(":")`` in handlers.
 
@@ -43,7 +43,7 @@ WORDING_TO_MOVE = {
 }
 # where Vietnamese is data the code matches, not wording a person reads: the forms, the import's header aliases, the
 # kinds of administrative unit a unit's name starts with ("thị xã"), which give the place name on a slip
-WORDING_HOMES = ("survey_forms/", "handlers/intake/imports/header_aliases.py", "handlers/staff/issuers.py")
+WORDING_HOMES = ("survey_forms/", "handlers/intake/imports/header_aliases.py", "handlers/admin/issuers.py")
 VIETNAMESE = re.compile("[ăâđêôơưàáạảãằắặẳẵầấậẩẫèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗờớợởỡùúụủũừứựửữỳýỵỷỹ]", re.IGNORECASE)
 # (rule, file) -> occurrences when the rule came in
 HABITS_TO_REMOVE = {}

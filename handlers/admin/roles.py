@@ -17,11 +17,11 @@ from typing import Any
 
 from handlers.admin.buttons import RoleButton, is_role_button
 from handlers.chat.callbacks import StaleButton, decode
-from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.errors import NotFound
 from handlers.messages import Option, Reply
 from handlers.names import channel_name
+from handlers.words import fold
 from storage.uow import UnitOfWork
 from storage.values import Invite, Role, RoleLine
 

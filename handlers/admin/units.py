@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from handlers.citizen.survey import fold
-from handlers.context import Services
-from handlers.errors import Conflict, InvalidInput, NotFound
-from handlers.messages import nfc
-from handlers.staff.issuers import (
+from handlers.admin.issuers import (
     PLACE_LIMIT,
     SIGNER_LIMIT,
     SIGNER_TITLE_LIMIT,
     has_control_characters,
     issuing_unit,
 )
+from handlers.context import Services
+from handlers.errors import Conflict, InvalidInput, NotFound
+from handlers.messages import nfc
 from handlers.texts import Texts
+from handlers.words import fold
 from storage.values import Unit
 
 UNIT_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")

@@ -32,13 +32,13 @@ from handlers.citizen.buttons import (
     SurveyTick,
 )
 from handlers.citizen.free_text import FreeText
-from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.leader.desk import LeaderDesk
 from handlers.leader.digest.digests import Digests
 from handlers.messages import Inbound, Outcome
 from handlers.staff.desk import StaffDesk
 from handlers.texts import LOCALES
+from handlers.words import fold
 
 Command = Callable[[Turn, str], Awaitable[None]]  # the turn, and what follows the command's name
 Press = Callable[[Turn, Any], Awaitable[None]]  # the turn, and the button pressed (of the kind it is routed by)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from handlers.chat.turn import Turn
 from handlers.citizen.buttons import ComplaintSend
-from handlers.citizen.survey import fold
 from handlers.messages import Option, Reply
 from handlers.staff.complaints import Feedbacks
+from handlers.words import fold
 from storage.values import Dossier
 
 COMPLAINT_YES_WORDS = ("1", "co", "yes", "gui", "dong y", "ok")

@@ -13,10 +13,10 @@ from handlers import limits
 from handlers.chat.turn import Turn
 from handlers.citizen import linking
 from handlers.citizen.buttons import Consent
-from handlers.citizen.survey import fold
 from handlers.citizen.survey_chat import offer_waiting_survey
 from handlers.contacts import normalize_phone
 from handlers.messages import Option, Reply
+from handlers.words import fold
 from storage.values import Dossier
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -11,8 +11,9 @@ import functools
 
 from handlers.chat.turn import Turn
 from handlers.citizen import complaints, consent, linking, survey_chat
-from handlers.citizen.survey import fold, is_survey_word, option_words
+from handlers.citizen.survey import is_survey_word, option_words
 from handlers.context import Services
+from handlers.words import fold
 
 START_WORDS = ("1", "bat dau", "bat dau khao sat", "start")  # and the numbered "Bắt đầu khảo sát" option
 

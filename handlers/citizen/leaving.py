@@ -5,9 +5,9 @@ from __future__ import annotations
 from handlers.chat.turn import Turn
 from handlers.citizen.buttons import EraseConfirm
 from handlers.citizen.erasure import erase_person
-from handlers.citizen.survey import fold
 from handlers.citizen.survey_chat import OPEN
 from handlers.messages import Option, Reply
+from handlers.words import fold
 
 ERASE_YES_WORDS = ("1", "xoa", "xoa du lieu", "xoa du lieu cua toi", "dong y", "co", "yes", "erase")
 PENDING = "erase"  # the chat's pending step: the erasure asked, its confirmation awaited

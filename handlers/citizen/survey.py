@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from handlers.citizen.buttons import SurveyBack, SurveyDone, SurveyPick, SurveyRef, SurveySkip, SurveyTick
 from handlers.messages import Option, Reply
 from handlers.texts import Texts
+from handlers.words import fold
 from survey_forms.schema import Form, Question
 
 SKIP_WORDS = ("0", "bo qua", "khong co y kien", "skip")
 BACK_WORDS = ("quay lai", "back", "tro lai")
-
-
-def fold(text: str) -> str:
-    """Text reduced for matching: no accents, no case, đ → d, single spaces, no end punctuation."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    collapsed = re.sub(r"\s+", " ", stripped.casefold()).strip()
-    return collapsed.strip(" .!?;:\"'“”")
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.leader.digest.digests import Digests
 from handlers.leader.periods import period_kind
 from handlers.staff.officers import LEADER_ROLES
+from handlers.words import fold
 
 CHILDREN_WORDS = ("gom don vi truc thuoc", "gom truc thuoc", "truc thuoc", "children")  # folded, longest first
 

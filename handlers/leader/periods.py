@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from handlers.errors import InvalidInput
+from handlers.words import fold
 
 if TYPE_CHECKING:
     from handlers.texts import Texts
@@ -59,10 +60,6 @@ class Period:
 
 def period_kind(text: str) -> str | None:
     """``"6 tháng"``, ``"6thang"``, ``"9 THÁNG"``, ``"năm"``, ``"quý"``… as a period kind; None when unknown."""
-    from handlers.citizen.survey import (
-        fold,  # with the survey forms' schema: not loaded to build the command line's help
-    )
-
     folded = fold(text).replace(" ", "").replace("_", "")
     return KINDS.get(folded) or KINDS.get(fold(text)) or KINDS.get(text.strip().lower())
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.errors import InvalidInput, NotFound
 from handlers.messages import nfc
 from handlers.verdicts import met, percent_text, rate_tenths, tenths
+from handlers.words import fold
 from storage.leader_figures import FieldTarget
 from storage.uow import UnitOfWork
 from storage.values import Unit

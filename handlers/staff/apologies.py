@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from handlers.admin.issuers import issuing_unit
 from handlers.context import Services
 from handlers.errors import Conflict
 from handlers.messages import Reply, nfc
 from handlers.staff.apology_papers import ApologyPapers
 from handlers.staff.apology_rule import ApologyRule
-from handlers.staff.issuers import issuing_unit
 from storage.uow import UnitOfWork
 from storage.values import Apology, Dossier, Unit
 

@@ -12,17 +12,17 @@ from datetime import date, datetime
 from typing import Any
 
 from handlers import limits
+from handlers.admin.issuers import issuing_unit
 from handlers.chat.turn import ChatTurn
-from handlers.citizen.survey import fold
 from handlers.messages import Option, Reply
 from handlers.names import channel_name
 from handlers.staff import steps
 from handlers.staff.apologies import Apologies
 from handlers.staff.apology_rule import ERROR_STATES
 from handlers.staff.buttons import REASONS, ApologyButton
-from handlers.staff.issuers import issuing_unit
 from handlers.staff.officers import STAFF_ROLES, dossier_in_reach, units_below
 from handlers.staff.steps import REASON_LIMIT
+from handlers.words import fold
 from storage.values import Apology, Chat, Dossier, Role
 
 ERROR_WORDS = ("saisot", "sai sot", "error", "loi")  # ``/xinloi <mã> saisot``: the error apology

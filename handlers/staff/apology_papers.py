@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from handlers.admin.issuers import issuing_unit, place_of
 from handlers.context import Services
 from handlers.messages import Reply
 from handlers.privacy import mask_phone
-from handlers.staff.issuers import issuing_unit, place_of
 from storage.values import Apology, Dossier, Unit
 
 if TYPE_CHECKING:

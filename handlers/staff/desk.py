@@ -19,7 +19,6 @@ from handlers.admin.roles import leave_other_units
 from handlers.chat import typed_actions as typed
 from handlers.chat.callbacks import Button, StaleButton, decode
 from handlers.chat.turn import ChatTurn
-from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.messages import Reply
 from handlers.staff import steps
@@ -28,6 +27,7 @@ from handlers.staff.apology_chat import ApologyFlow
 from handlers.staff.buttons import ApologyButton, ComplaintButton, staff_kind
 from handlers.staff.complaints import Complaints
 from handlers.staff.officers import LEADER_ROLES, STAFF_ROLES, dossier_in_reach, masked_citizen
+from handlers.words import fold
 from storage.values import Dossier, Role
 
 B = TypeVar("B", bound=Button)

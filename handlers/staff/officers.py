@@ -12,11 +12,11 @@ from typing import Any
 
 from handlers import limits
 from handlers.chat.turn import ChatTurn
-from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.intake.dossiers import CODE_RE
 from handlers.messages import nfc
 from handlers.privacy import mask_name, mask_phone
+from handlers.words import fold
 from storage.uow import UnitOfWork
 from storage.values import Dossier, Role, StaffChat
 

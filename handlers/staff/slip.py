@@ -13,10 +13,10 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from handlers.citizen.survey import fold
 from handlers.messages import nfc
 from handlers.staff.slip_layout import FONT_DIR, SMALL_PT, new_pdf, set_body, set_foot, set_header
 from handlers.texts import Texts
+from handlers.words import fold
 
 __all__ = ["FONT_DIR", "SlipData", "looks_like_organisation", "official_date", "render_slip"]
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from handlers.citizen.survey import fold
 from handlers.messages import Option, Reply
 from handlers.staff.buttons import ApologyButton
+from handlers.words import fold
 from storage.uow import UnitOfWork
 from storage.values import Apology, Chat, Dossier, Draft, Unit
 

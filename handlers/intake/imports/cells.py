@@ -10,9 +10,9 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
-from handlers.citizen.survey import fold
 from handlers.contacts import normalize_phone
 from handlers.messages import nfc, storable
+from handlers.words import fold
 
 YEARS = range(1900, 3000)  # as the REST API: far enough either way, and clear of what a database can store
 

@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from handlers.citizen.survey import fold
 from handlers.intake.imports.cells import Cell, cell_text
+from handlers.words import fold
 
 HEADER_SEARCH_ROWS = 10  # the header row is one of the first rows (exports put a title above it)
 

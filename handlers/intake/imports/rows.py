@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
-from handlers.citizen.survey import fold
 from handlers.context import Services
 from handlers.intake.dossiers import CLOCK_SKEW, CODE_RE, ContactInput, DossierInput, local_moment
 from handlers.intake.imports.cells import (
@@ -31,6 +30,7 @@ from handlers.intake.imports.cells import (
 )
 from handlers.intake.imports.header_aliases import column_numbers
 from handlers.intake.imports.report import ImportWords, RowError
+from handlers.words import fold
 from storage.values import Unit
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

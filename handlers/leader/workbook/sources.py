@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from handlers.admin.issuers import issuing_unit, place_of
 from handlers.leader.reporting import Period, Reporter
 from handlers.leader.workbook.filing import ComplaintBacklog
-from handlers.staff.issuers import issuing_unit, place_of
 from handlers.texts import DEFAULT_LOCALE
 from storage.values import Unit
 from survey_forms.schema import Form
