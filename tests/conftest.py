@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from handlers.clock import SystemClock
 from handlers.context import Policy, Services
 from handlers.texts import Texts
 from storage import migrate
@@ -29,10 +30,14 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
-class Clock:
-    """A clock the test moves by hand (never sleep to wait for a schedule)."""
+class Clock(SystemClock):
+    """A wall clock the test moves by hand (never sleep to wait for a schedule); pacing stays in real time.
+
+    ``ManualClock`` (handlers/clock.py) moves the pace, back-off and waits as well.
+    """
 
     def __init__(self, now: datetime) -> None:
+        super().__init__()
         self.now = now
 
     def __call__(self) -> datetime:
