@@ -75,16 +75,19 @@ def as_clock(clock: Clock | Callable[[], datetime]) -> Clock:
     return clock if isinstance(clock, Clock) else SystemClock(clock)
 
 
-class ManualClock:
-    """A clock a test moves by hand: nothing it paces or schedules happens before ``advance`` says it is time.
+class ManualClock(SystemClock):
+    """A clock a test moves by hand: the wall time stands still until set or moved, the seconds run and jump.
 
-    ``now`` is the wall time (a test may also set it directly, which leaves the monotonic seconds where they are);
-    ``advance`` moves both and wakes whatever waited for a moment that has now come.
+    ``now`` is the wall time (a test may set it directly, which moves nothing else). The monotonic seconds run
+    with the real ones, so short paces keep their meaning, and ``advance`` makes them jump too: whatever waited
+    for a moment that has now come (a back-off, a pause, the next look at the outbox table) goes at once,
+    instead of the test sleeping until it would.
     """
 
     def __init__(self, now: datetime) -> None:
+        super().__init__()
         self.now = now
-        self._seconds = 1000.0  # any start: only differences count
+        self._ahead = 0.0  # seconds moved by hand, beyond the real ones
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
@@ -93,36 +96,40 @@ class ManualClock:
         return self.now
 
     def monotonic(self) -> float:
-        """The seconds moved so far (plus an arbitrary start)."""
-        return self._seconds
+        """The real monotonic seconds, plus those the clock was moved by."""
+        return time.monotonic() + self._ahead
 
     def advance(self, **delta: float) -> datetime:
         """Move the clock forward by ``timedelta(**delta)`` and wake what became due; the new wall time."""
         step = timedelta(**delta)
         self.now += step
-        self._seconds += step.total_seconds()
-        while self._sleepers and self._sleepers[0][0] <= self._seconds:
+        self._ahead += max(0.0, step.total_seconds())
+        now = self.monotonic()
+        while self._sleepers and self._sleepers[0][0] <= now:
             _, _, woken = heapq.heappop(self._sleepers)
             if not woken.done():
                 woken.set_result(None)
         return self.now
 
-    @property
-    def sleeping(self) -> int:
-        """How many waits are under way (a test can wait for a component to have gone to sleep)."""
-        return sum(1 for _, _, future in self._sleepers if not future.done())
-
     async def sleep(self, seconds: float) -> None:
-        """Wait until the clock has been moved ``seconds`` forward (a yield only, when ``seconds`` <= 0)."""
+        """Wait ``seconds`` of this clock: in real time, or less when the clock is moved past their end."""
         if seconds <= 0:
             await asyncio.sleep(0)
             return
-        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self._seconds + seconds, next(self._order), woken))
-        await woken
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        if len(self._sleepers) > 4096:  # those that woke in real time: forgotten now and then
+            self._sleepers = [entry for entry in self._sleepers if not entry[2].done()]
+            heapq.heapify(self._sleepers)
+        heapq.heappush(self._sleepers, (self.monotonic() + seconds, next(self._order), woken))
+        timer = loop.call_later(seconds, lambda: None if woken.done() else woken.set_result(None))
+        try:
+            await woken
+        finally:
+            timer.cancel()
 
     async def wait(self, event: asyncio.Event, seconds: float) -> bool:
-        """Wait for ``event``, or until the clock has been moved ``seconds`` forward."""
+        """Wait for ``event``, or ``seconds`` of this clock."""
         if event.is_set():
             return True
         waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(self.sleep(seconds))]
