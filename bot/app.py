@@ -18,6 +18,7 @@ from handlers.calendar import WorkCalendar
 from handlers.chat.dispatcher import ChatDispatcher
 from handlers.citizen.invitations import InvitationHandler
 from handlers.citizen.ratings import RatingHandler
+from handlers.clock import Clock, as_clock
 from handlers.context import Policy, QuietHours, Services, utc_now
 from handlers.intake.dossiers import DossierHandler
 from handlers.leader.digest.digests import Digests, digest_time
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 class App:
     """Everything the product is made of, wired once. Constructing it reads forms and wording, no more."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
         remember_all(settings.secret_values())  # never in a log line or an error message
         catalog = Catalog.load(*([settings.forms_dir] if settings.forms_dir else []))
@@ -71,7 +72,7 @@ class App:
             catalog=catalog,
             texts=Texts.load(),
             policy=policy,
-            clock=clock,
+            clock=as_clock(clock),
             on_commit=self.wakeup.set,
             calendar=calendar,
             guard=ChatGuard(

@@ -23,14 +23,13 @@ See docs/CHANNELS.md, "Replies before bulk".
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.channels.base import Channel
+from handlers.clock import Clock, SystemClock
 from storage.uow import UnitOfWork
 from storage.values import OutboxMessage
 
@@ -53,10 +52,11 @@ class Pace:
 
 @dataclass
 class Lane:
-    """One channel's queue: per-recipient FIFOs and the pacer's state."""
+    """One channel's queue: per-recipient FIFOs and the pacer's state (in the seconds of ``clock``)."""
 
     channel: Channel
     pace: Pace
+    clock: Clock = field(default_factory=SystemClock)
     queues: dict[str, deque[OutboxMessage]] = field(default_factory=dict)
     known: set[int] = field(default_factory=set)
     # messages that left the queue (sent, dropped, held back) by the sequence number of that event:
@@ -113,6 +113,13 @@ class Lane:
         """Keep every queue in id order (a retried message may sit before newer ones of its recipient)."""
         for recipient, queue in self.queues.items():
             self.queues[recipient] = deque(sorted(queue, key=lambda m: m.id))
+
+    def settle(self, ids: list[int]) -> None:
+        """These messages left the queue (sent, dropped, held back): a refill that began before must skip them."""
+        self.sequence += 1
+        for message_id in ids:
+            self.known.discard(message_id)
+            self.settled[message_id] = self.sequence
 
     def forget(self, recipient: str) -> list[int]:
         """Drop the recipient's queued messages from memory; their ids."""
@@ -202,7 +209,7 @@ class Lane:
         self.urgent_waiting += urgent
         try:
             while True:
-                now = time.monotonic()
+                now = self.clock.monotonic()
                 while self.completions and self.completions[0] <= now - window:
                     self.completions.popleft()
                 while self.bulk_starts and self.bulk_starts[0] <= now - window:
@@ -223,8 +230,7 @@ class Lane:
                 else:
                     wake = self.completions[0] + window - now if self.completions else 1.0
                 self.slot_freed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.slot_freed.wait(), timeout=max(0.001, wake))
+                await self.clock.wait(self.slot_freed, max(0.001, wake))
         finally:
             if task is not None:
                 self.waiting.discard(task)
@@ -236,5 +242,5 @@ class Lane:
     def slot_done(self) -> None:
         """A send that held a slot completed."""
         self.sending -= 1
-        self.completions.append(time.monotonic())
+        self.completions.append(self.clock.monotonic())
         self.slot_freed.set()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.calendar import WorkCalendar
+from handlers.clock import Clock, SystemClock, as_clock, utc_now
 from handlers.limits import ChatGuard
 from handlers.quiet_hours import QuietHours
 from handlers.texts import Texts
@@ -15,12 +16,7 @@ from storage.db import Database
 from storage.uow import UnitOfWork
 from survey_forms.catalog import Catalog
 
-__all__ = ["Policy", "QuietHours", "Services", "utc_now"]
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+__all__ = ["Clock", "Policy", "QuietHours", "Services", "utc_now"]
 
 
 @dataclass(frozen=True)
@@ -82,13 +78,16 @@ class Services:
     catalog: Catalog
     texts: Texts
     policy: Policy = field(default_factory=Policy)
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = field(default_factory=SystemClock)  # calling it: now; a plain function is paced in real time
     on_commit: Callable[[], None] = lambda: None
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     guard: ChatGuard = field(default_factory=ChatGuard)  # guesses typed in chats, counted in this process
     # who acts when no chat or API key does, as the audit log names it: "service" for `sipasbot run`,
     # "cli:<operating-system user>" for the command line (set by bot.cli)
     actor: str = "service"
+
+    def __post_init__(self) -> None:
+        self.clock = as_clock(self.clock)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work."""

@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from handlers.clock import ManualClock
 from handlers.context import Policy, Services
 from handlers.texts import Texts
 from storage import migrate
@@ -29,18 +30,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
-class Clock:
-    """A clock the test moves by hand (never sleep to wait for a schedule)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+class Clock(ManualClock):
+    """A clock the test moves by hand (never sleep to wait for a schedule): ``advance`` also moves the pace,
+    the back-off and every wait on it (handlers/clock.py)."""
 
 
 @dataclass

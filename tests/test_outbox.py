@@ -345,25 +345,38 @@ async def refused_then_waiting(services: Services) -> ScriptedChannel:
     return channel
 
 
-async def test_a_send_waiting_for_its_slot_goes_as_soon_as_the_paused_channel_resumes(services: Services) -> None:
+async def paused(outbox: Outbox, clock: Clock) -> None:
+    """Once the channel is paused (a1 refused), the clock moved past the one-second window: b1 waits for the pause."""
+    lane = outbox.lanes["fake"]
+    async with asyncio.timeout(10):
+        while not lane.paused_until:  # noqa: ASYNC110 - the outcome is recorded by the outbox's own task
+            await asyncio.sleep(0.01)
+    clock.advance(seconds=1.5)
+    for _ in range(10):  # b1's wait for the window wakes, and waits again, for the pause now
+        await asyncio.sleep(0)
+
+
+async def test_a_send_waiting_for_its_slot_goes_as_soon_as_the_paused_channel_resumes(
+    services: Services, clock: Clock
+) -> None:
     # a1 is refused (our credentials: the channel pauses for minutes); b1 had already left its queue and waited
     # for a send slot (one a second), then for the pause: once access is restored it goes at once
     channel = await refused_then_waiting(services)
     async with delivering(services, channel, Pace(per_second=1, per_recipient_interval=0.0)) as outbox:
         await channel.wait(lambda: len(channel.sent) == 1)
-        await asyncio.sleep(1.5)  # past the one-second window: b1 now waits for the pause alone
+        await paused(outbox, clock)  # past the one-second window: b1 now waits for the pause alone
         assert [s.text for s in channel.sent] == ["a1"]
         await outbox.resume(["fake"])
         await channel.wait(lambda: [s.text for s in channel.sent].count("b1") == 1)
 
 
-async def test_stopping_does_not_wait_out_a_pause(services: Services) -> None:
+async def test_stopping_does_not_wait_out_a_pause(services: Services, clock: Clock) -> None:
     # a send that has not left yet is given up at a stop (the message stays pending), not waited for
     channel = await refused_then_waiting(services)
     began = time.monotonic()
-    async with delivering(services, channel, Pace(per_second=1, per_recipient_interval=0.0)):
+    async with delivering(services, channel, Pace(per_second=1, per_recipient_interval=0.0)) as outbox:
         await channel.wait(lambda: len(channel.sent) == 1)
-        await asyncio.sleep(1.5)
+        await paused(outbox, clock)
     assert time.monotonic() - began < 5
     assert [s.text for s in channel.sent] == ["a1"]
     assert await statuses(services) == {"pending": ["a1", "b1"]}

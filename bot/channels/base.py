@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from handlers.clock import Clock, SystemClock
 from handlers.messages import Reply
 
 # "failed": the platform refused the message itself (our defect: too long, bad markup); never retried
@@ -85,7 +85,9 @@ def secret_matches(given: str, secret: str | None) -> bool:
     return bool(secret) and hmac.compare_digest(given.encode("utf-8", "surrogatepass"), (secret or "").encode())
 
 
-async def pause(stop: asyncio.Event, seconds: float) -> None:
-    """Wait ``seconds``, or less if ``stop`` is set meanwhile (a polling loop's back-off)."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+SYSTEM_CLOCK = SystemClock()  # the real time (it holds nothing)
+
+
+async def pause(stop: asyncio.Event, seconds: float, clock: Clock | None = None) -> None:
+    """Wait ``seconds`` of ``clock`` (the real one unless given), or less if ``stop`` is set meanwhile (a back-off)."""
+    await (clock or SYSTEM_CLOCK).wait(stop, seconds)

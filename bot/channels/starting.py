@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.channels.base import pause
 from bot.texts import say
+from handlers.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +64,13 @@ class ChannelStart:
         backoff: Backoff | None = None,
         *,
         on_started: Callable[[], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
         self._start = start
         self.backoff = backoff or Backoff()
         self.on_started = on_started
-        self.clock = clock
+        self.clock = clock or SystemClock()  # the retry's wait, and the seconds /healthz shows until it
         self.started = asyncio.Event()  # set once the channel is up: deliver and poll from then on
         self.tried = asyncio.Event()  # set once the first attempt is over, whatever its outcome
         self.refused = False
@@ -86,7 +85,7 @@ class ChannelStart:
         if self.refused:
             return TOKEN_REFUSED
         if self._retry_at is not None:
-            return f"{CONNECTING} (retry in {max(0, math.ceil(self._retry_at - self.clock()))} s)"
+            return f"{CONNECTING} (retry in {max(0, math.ceil(self._retry_at - self.clock.monotonic()))} s)"
         return CONNECTING if self.failures else STARTING
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -102,7 +101,7 @@ class ChannelStart:
             except Exception as error:  # noqa: BLE001 - whatever stops one channel must not stop the service
                 self.failures += 1
                 wait = self.backoff.wait(self.failures)
-                self._retry_at = self.clock() + wait
+                self._retry_at = self.clock.monotonic() + wait
                 log.warning(
                     "%s cannot start (%s); trying again in %s s, the rest of the service runs meanwhile",
                     self.name,
@@ -110,7 +109,7 @@ class ChannelStart:
                     f"{wait:g}",
                 )
                 self.tried.set()
-                await pause(stop, wait)
+                await self.clock.wait(stop, wait)
                 self._retry_at = None
                 continue
             if self.failures:
