@@ -10,10 +10,12 @@ from datetime import date, datetime
 from typing import Any
 
 import aiohttp
+from sqlalchemy import func, select
 
 from bot.app import App
 from bot.config import load_settings
 from bot.service import Service
+from storage.models import InboundEventRow, OutboxRow
 from tests.emulators.telegram import TelegramEmulator
 
 TOKEN = "123456:TEST-token"
@@ -77,6 +79,23 @@ class RunningService:
         status, body = await self.api("POST", f"/api/v1/dossiers/{code}/events", {"type": type_, "at": at})
         assert status == 202, body
         return body  # type: ignore[no-any-return]
+
+    async def settled(self, inbound: int = 0, seconds: float = 20.0) -> None:
+        """Until every message due in the outbox has had its outcome (none pending now), and at least ``inbound``
+        platform updates were handled: what the service had to do by now is done, however long it took."""
+        services = self.app.services
+        async with asyncio.timeout(seconds):
+            while True:
+                async with services.uow(read_only=True) as uow:
+                    due = await uow.connection.scalar(
+                        select(func.count(OutboxRow.id)).where(
+                            OutboxRow.status == "pending", OutboxRow.not_before <= services.clock()
+                        )
+                    )
+                    handled = await uow.connection.scalar(select(func.count(InboundEventRow.id)))
+                if not due and (handled or 0) >= inbound:
+                    return
+                await asyncio.sleep(0.05)  # the database is another component: no event tells when it changed
 
     async def report(self, start: date, end: date, form: str | None = None) -> dict[str, Any]:
         query = f"unit=P8&from={start.isoformat()}&to={end.isoformat()}" + (f"&form={form}" if form else "")

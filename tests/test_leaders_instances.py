@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from scheduler.jobs import Jobs
+from storage.locks import Leadership
 from tests.conftest import POSTGRES_URL, Clock, _truncate
 from tests.emulators.telegram import Person, TelegramEmulator
 from tests.telegram_service import TOKEN, RunningService, running_service
@@ -75,8 +76,9 @@ async def test_two_instances_and_a_restart_send_each_leader_one_digest_and_hand_
         try:
             a = await first.start()
             await until(lambda: first.leading)
-            await second.start()
-            await asyncio.sleep(0.5)
+            second_service = await second.start()
+            contender = Leadership(second_service.app.services.database)
+            assert not await contender.acquire()  # held: whoever else tries, the second instance too, is refused
             assert first.leading
             assert not second.leading  # one holder at a time
 
@@ -93,9 +95,9 @@ async def test_two_instances_and_a_restart_send_each_leader_one_digest_and_hand_
             # the holder restarts at digest time: the other takes over, and nothing is sent again
             await first.stop()
             await until(lambda: second.leading)
-            await first.start()
+            restarted = await first.start()
             await asyncio.gather(first.leaders_job(), second.leaders_job())
-            await asyncio.sleep(1.5)
+            await restarted.settled()  # whatever the jobs queued has been delivered
             assert [digests(p) for p in leaders] == [1, 1]
             assert not first.leading
 

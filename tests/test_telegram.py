@@ -158,7 +158,8 @@ async def test_a_person_who_blocked_the_bot_is_tried_once_and_never_again(backen
             await uow.commit()
         second = await service.put_dossier("P8-2", "Nguyễn Văn An")
         await service.event("P8-2", "returned", now_iso(-timedelta(minutes=1)))
-        await asyncio.sleep(1.0)  # time for the survey job to run again: nothing more may be tried
+        await service.app.invitations.send_due()  # the survey job runs again (as the scheduler would)
+        await service.settled()  # and all it queued has had its outcome: nothing more may have been tried
         assert emu.stats.errors[403] == 1
         assert second["optin"]["token"]
 
@@ -168,10 +169,12 @@ async def test_a_blocked_update_stops_delivery_and_an_unblock_resumes_it(backend
         body = await service.put_dossier("P8-1", "Nguyễn Văn An")
         person = emu.person(user_id=6161, first_name="An")
         await link(person, body["optin"]["token"])
+        handled = await _count(service, InboundEventRow.id)
         await person.block()
-        await asyncio.sleep(0.3)
+        await service.settled(inbound=handled + 1)  # the block was read
         await service.event("P8-1", "returned", now_iso(-timedelta(minutes=1)))
-        await asyncio.sleep(1.0)
+        await service.app.invitations.send_due()  # the survey job runs (as the scheduler would)
+        await service.settled()
         assert emu.stats.errors[403] == 0  # we knew: nothing was tried
         await person.unblock()
         await person.send_command("/khaosat")

@@ -317,14 +317,15 @@ async def test_a_person_on_telegram_on_the_oa_and_on_zns_gets_one_invitation_per
             await link(on_zalo, tokens[1])
             for code in codes:
                 await service.event(code, "returned", now_iso(-timedelta(minutes=1)))
-            await asyncio.sleep(0.5)
-            await service.app.invitations.send_due()  # the job may run again: nothing more goes out
+            await service.app.invitations.send_due()  # the survey job (as the scheduler runs it) ...
+            await service.settled()
+            await service.app.invitations.send_due()  # ... may run again: nothing more goes out
 
             def intros(texts: list[str]) -> int:
                 return sum(text.startswith("Phiếu khảo sát sự hài lòng") for text in texts)
 
             await on_telegram.wait_for(lambda p: intros(p.texts) + intros(on_zalo.texts) == 2, timeout=20)
-            await asyncio.sleep(1.0)
+            await service.settled()  # all that was queued has gone
             assert intros(on_telegram.texts) + intros(on_zalo.texts) == 2  # one per dossier, on one chat each
             assert emu.stats.zns_sent == 0  # a chat was reachable: nothing went to the phone
             async with service.app.services.uow(read_only=True) as uow:
