@@ -34,6 +34,7 @@ class LeadWork:
         self.beat = beat  # the heartbeat, recorded at once when leading starts or stops
         self.leadership: Leadership | None = None
         self.outbox: Outbox | None = None
+        self.jobs: Jobs | None = None  # the scheduler's jobs while leading: what a test runs now instead of waiting
 
     async def lead(self, stop: asyncio.Event) -> None:
         """Take the delivery lock when it is free and do the work that must run once, until ``stop``."""
@@ -100,7 +101,7 @@ class LeadWork:
                 )
 
             tasks.append(self._once_started(outbox, "zalo_oa", step_down, keep_fresh))
-        jobs = Jobs(app.services, self.instance, app.digests.defaults, app.workbooks)
+        jobs = self.jobs = Jobs(app.services, self.instance, app.digests.defaults, app.workbooks)
         scheduler = build_scheduler(jobs, settings.zone, settings.survey_tick_seconds)
         scheduler.start()
         self.leading.set()

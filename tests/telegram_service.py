@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.config import load_settings
 from bot.service import Service
+from scheduler.jobs import Jobs
 from storage.models import InboundEventRow, OutboxRow
 from tests.emulators.telegram import TelegramEmulator
 
@@ -79,6 +80,13 @@ class RunningService:
         status, body = await self.api("POST", f"/api/v1/dossiers/{code}/events", {"type": type_, "at": at})
         assert status == 202, body
         return body  # type: ignore[no-any-return]
+
+    @property
+    def jobs(self) -> Jobs:
+        """The scheduler's jobs of this instance (it leads): a test runs one now, as the scheduler would."""
+        jobs = self.service.work.jobs
+        assert jobs is not None, "this instance does not lead: its scheduler does not run"
+        return jobs
 
     async def settled(self, inbound: int = 0, seconds: float = 20.0) -> None:
         """Until every message due in the outbox has had its outcome (none pending now), and at least ``inbound``

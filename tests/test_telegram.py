@@ -158,7 +158,7 @@ async def test_a_person_who_blocked_the_bot_is_tried_once_and_never_again(backen
             await uow.commit()
         second = await service.put_dossier("P8-2", "Nguyễn Văn An")
         await service.event("P8-2", "returned", now_iso(-timedelta(minutes=1)))
-        await service.app.invitations.send_due()  # the survey job runs again (as the scheduler would)
+        await service.jobs.surveys()  # the survey job runs again, now
         await service.settled()  # and all it queued has had its outcome: nothing more may have been tried
         assert emu.stats.errors[403] == 1
         assert second["optin"]["token"]
@@ -173,7 +173,7 @@ async def test_a_blocked_update_stops_delivery_and_an_unblock_resumes_it(backend
         await person.block()
         await service.settled(inbound=handled + 1)  # the block was read
         await service.event("P8-1", "returned", now_iso(-timedelta(minutes=1)))
-        await service.app.invitations.send_due()  # the survey job runs (as the scheduler would)
+        await service.jobs.surveys()  # the survey job runs, now
         await service.settled()
         assert emu.stats.errors[403] == 0  # we knew: nothing was tried
         await person.unblock()

@@ -317,7 +317,7 @@ async def test_a_person_on_telegram_on_the_oa_and_on_zns_gets_one_invitation_per
             await link(on_zalo, tokens[1])
             for code in codes:
                 await service.event(code, "returned", now_iso(-timedelta(minutes=1)))
-            await service.app.invitations.send_due()  # the survey job (as the scheduler runs it) ...
+            await service.jobs.surveys()  # the survey job, now ...
             await service.settled()
             await service.app.invitations.send_due()  # ... may run again: nothing more goes out
 
