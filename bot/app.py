@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
+from bot.config import SLIP_LINES, Settings
 from bot.form_setting import refuse_unknown_form
 from bot.logs import remember_all
 from handlers.admin.apikeys import ApiKeyHandler
@@ -55,14 +55,11 @@ class App:
             zns_rating_template=settings.zns_rating_template_id if settings.zalo_oa_enabled else None,
             zns_apology_template=settings.zns_apology_template_id if settings.zalo_oa_enabled else None,
             public_url=settings.public_url,
-            apology_title=settings.apology_title,
-            apology_authority=settings.apology_authority,
-            apology_signer=settings.apology_signer,
-            apology_signer_position=settings.apology_signer_position,
             apology_signer_name=settings.apology_signer_name,
             apology_number_symbol=settings.apology_number_symbol,
             apology_warn_working_days=settings.apology_warn_working_days,
-            apology_error_title=settings.apology_error_title,
+            # the slip's lines set (SIPAS_APOLOGY_*); the others are the slip catalog's, Policy's defaults
+            **{line: value for line in SLIP_LINES if (value := getattr(settings, line)) is not None},
             digest_time=digest_time(settings.digest_time),
         )
         calendar = WorkCalendar.load(settings.holidays_file)

@@ -28,7 +28,7 @@ from bot.cli_units import units_add, units_set
 from bot.config import DEMO_DATABASE_URL, load_settings
 from bot.logs import configure as configure_logging
 from bot.startup_checks import warn_at_start
-from bot.terminal import DEMO_UNIT, run_demo, run_shell
+from bot.terminal import DEMO_UNIT_CODE, run_demo, run_shell
 from bot.texts import current_locale, say
 from handlers.admin.audit import AuditTrail
 from handlers.leader.chart import format_of
@@ -98,7 +98,7 @@ async def _holidays(app: App, args: argparse.Namespace) -> None:
     if not 1900 <= year <= 2200:
         raise UsageError(say("cli.holidays.year_range"))
     print(say("cli.holidays.title", year=year))
-    for day in calendar.days_off_in(year):
+    for day in calendar.days_off_in(year, current_locale()):
         origin = say("cli.holidays.from_file") if day.added else ""
         weekday = say(f"cli.weekday.{day.day.weekday()}")
         print(say("cli.holidays.day", day=f"{day.day:%d/%m/%Y}", weekday=weekday, name=day.name, origin=origin))
@@ -300,7 +300,7 @@ async def _demo(app: App) -> None:
     """The demo, on a database that holds no unit but its own (DEMO): never on a deployment's data."""
     async with app.services.uow(read_only=True) as uow:
         units = await uow.units.all()
-    real = sorted(unit.code for unit in units if unit.code != DEMO_UNIT[0])
+    real = sorted(unit.code for unit in units if unit.code != DEMO_UNIT_CODE)
     if real:
         shown = ", ".join(real[:5]) + (", …" if len(real) > 5 else "")
         raise UsageError(say("cli.demo.real_units", url=_safe_url(app.settings.database_url), units=shown))

@@ -16,6 +16,8 @@ from sqlalchemy.exc import ArgumentError
 from handlers.quiet_hours import QuietHours
 
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - names, to read the public address as this machine's
+# the printed apology slip's lines a deployment may set; not set, each is the slip catalog's (handlers.context.Policy)
+SLIP_LINES = ("apology_title", "apology_authority", "apology_signer", "apology_signer_position", "apology_error_title")
 
 
 class SettingsError(Exception):
@@ -81,16 +83,17 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=365, ge=1)
     link_days: int = Field(default=30, ge=1, le=3650)  # how long a slip's (/phieu) or a kept file's (/tep) link works
     forms_dir: Path | None = None
-    # the apology slip (docs/METHOD.md): its title may change with Thông tư 03/2025; "{unit}" is the unit's name
-    apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
-    apology_authority: str = "ỦY BAN NHÂN DÂN|{unit}"  # "|" between the printed lines (Nghị định 30/2020)
-    apology_signer: str = "TM. ỦY BAN NHÂN DÂN"  # the first position line: "TM. …" or "KT. CHỦ TỊCH"
-    apology_signer_position: str = "CHỦ TỊCH"  # the second: "CHỦ TỊCH", or "PHÓ CHỦ TỊCH" under "KT. CHỦ TỊCH"
+    # the apology slip (docs/METHOD.md): its title may change with Thông tư 03/2025; "{unit}" is the unit's name.
+    # Not set (None): the line the slip catalog ships (handlers/texts/slip*.vi.yaml), "PHIẾU XIN LỖI VÀ HẸN LẠI…"
+    apology_title: str | None = None
+    apology_authority: str | None = None  # "|" between the printed lines (Nghị định 30/2020): "ỦY BAN NHÂN DÂN|{unit}"
+    apology_signer: str | None = None  # the first position line: "TM. ỦY BAN NHÂN DÂN" or "KT. CHỦ TỊCH"
+    apology_signer_position: str | None = None  # the second: "CHỦ TỊCH", or "PHÓ CHỦ TỊCH" under "KT. CHỦ TỊCH"
     apology_signer_name: str = ""  # printed under the room for the signature; empty: left blank to write in
     apology_number_symbol: str = Field(default="PXL", min_length=1, max_length=20, pattern=r"^[^\s]+$")
     # the first at-risk warning when this many working days are left to apologise in time (a second on the last)
     apology_warn_working_days: int = Field(default=2, ge=1, le=10)
-    apology_error_title: str = "PHIẾU XIN LỖI VỀ SAI SÓT TRONG GIẢI QUYẾT HỒ SƠ"  # the slip of an error apology
+    apology_error_title: str | None = None  # the slip of an error apology; None: the slip catalog's
     holidays_file: Path = Path("holidays.yaml")  # days off and working days a later decision added
     # rate limits (issue 15): HTTP per API key, and per address without a valid key; guesses typed in a chat
     rate_key_burst: int = Field(default=200, ge=1, le=100_000)  # requests at once with one key

@@ -23,7 +23,7 @@ from handlers.leader.reporting import Period, render_text
 from handlers.messages import Identity, Inbound, InboundKind, Reply
 from storage.values import OutboxMessage
 
-DEMO_UNIT = ("DEMO", "Phường Mẫu (đơn vị trình diễn)")
+DEMO_UNIT_CODE = "DEMO"  # the sample unit; its name is the catalog's, in the language of the demo's first run
 DEFAULT_USERS = {"citizen": "console", "staff": "console-staff", "leader": "console-leader"}  # without --user
 WATCH_SECONDS = 0.5  # how often an open shell looks for what the service sent
 
@@ -56,7 +56,15 @@ class TerminalChat:
 
     async def send(self, kind: InboundKind, text: str = "", value: str = "") -> None:
         """Act as the person: type ``text`` or press the button ``value``; show what the bot answers."""
-        inbound = Inbound(self.identity, event_id=uuid.uuid4().hex, kind=kind, text=text, value=value)
+        # a new chat speaks the run's language (--lang, SIPAS_LANG), as a Telegram chat its app's; a known one its own
+        inbound = Inbound(
+            self.identity,
+            event_id=uuid.uuid4().hex,
+            kind=kind,
+            text=text,
+            value=value,
+            locale_hint=current_locale(),
+        )
         await self.app.citizens.handle(inbound)
         await self.deliver()
 
@@ -216,7 +224,7 @@ async def run_shell(
 async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
     """A returned sample dossier, the survey played in the terminal, then the unit's report."""
     services, texts = app.services, app.services.texts
-    unit = await app.units.ensure(*DEMO_UNIT)
+    unit = await app.units.ensure(DEMO_UNIT_CODE, say("cli.demo.sample.unit"))
     now = services.clock()
     # the sample visit happens earlier today, so that today's report (this month to date) holds it,
     # even on the first of a month
@@ -225,13 +233,13 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
     async with services.uow(read_only=True) as uow:
         number = await uow.dossiers.count_for_unit(unit.id) + 1
     code = f"DEMO-{services.policy.local_date(now):%y%m%d}-{uuid.uuid4().hex[:6].upper()}"
-    citizen = f"Người dân mẫu {number}"
+    citizen = say("cli.demo.sample.citizen", number=number)
     result = await app.dossiers.upsert(
         DossierInput(
             code=code,
             unit=unit.code,
-            procedure="Chứng thực bản sao từ bản chính giấy tờ, văn bản",
-            field="Chứng thực",
+            procedure=say("cli.demo.sample.procedure"),
+            field=say("cli.demo.sample.field"),
             applicant=ContactInput(name=citizen),
             received_at=received_at,
             due_at=now + timedelta(days=1),
@@ -252,8 +260,9 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
     await chat.send("text", f"/start {result.dossier.optin_token}")
     chat.print(texts(current_locale(), "demo.auto_consent"))
     await chat.send("choice", value="c:yes")
-    chat.print("> /khaosat")
-    await chat.send("text", "/khaosat")
+    survey_command = say("cli.demo.survey_command")
+    chat.print(f"> {survey_command}")
+    await chat.send("text", survey_command)
     with chat.ctrl_c():  # the first Ctrl-C ends the survey (kept, to go on with later) and shows the report
         while not await _completed(app, result.dossier.id):
             try:
@@ -266,7 +275,7 @@ async def run_demo(app: App, stdin: TextIO, stdout: TextIO) -> None:
                 break
             await chat.send("text", line)
     report = await app.reporter.satisfaction(unit.code, Period.month_to_date(services.policy.local_date(now)))
-    chat.print("\n" + render_text(report, services))
+    chat.print("\n" + render_text(report, services, current_locale()))
     if report["satisfaction"]["suppressed"]:
         chat.print(texts(current_locale(), "demo.report_note"))
 

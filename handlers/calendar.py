@@ -21,12 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from functools import lru_cache
+from datetime import date, datetime, timedelta
+from functools import cache, lru_cache
 from itertools import islice
 from pathlib import Path
 
 import yaml
+
+from handlers.texts import Texts
+from survey_forms.yaml_text import load_shipped
 
 WEEKEND = frozenset({5, 6})  # Saturday, Sunday
 
@@ -42,54 +45,89 @@ class CalendarError(Exception):
 
 @dataclass(frozen=True)
 class DayOff:
-    """A day off and why: its name, and whether the override file gave it."""
+    """A day off and why: its name in the reader's language, and whether the override file gave it."""
 
     day: date
     name: str
     added: bool = False
 
 
-# How the library names a swapped day off in Vietnamese: "Ngày nghỉ (thay cho ngày 26/04/2025)" (dd/mm/yyyy;
-# other languages write the date otherwise, so the names are always read in Vietnamese).
-_SWAPPED = re.compile(r"\(thay cho ngày (\d{1,2})/(\d{1,2})/(\d{4})\)")
-# Names as Vietnamese official documents write them (Nghị định 30/2020, Phụ lục II: "Tết Nguyên đán").
-_SPELLING = (("Nguyên Đán", "Nguyên đán"),)
+# The library's languages for a locale of ours; a swap and the spelling are read in its Vietnamese names
+LIBRARY_LANGUAGES = {"vi": "vi", "en": "en_US"}
+DATA_FILE = Path(__file__).with_name("calendar.yaml")  # the official spelling of the library's names
+
+
+@cache
+def _texts() -> Texts:
+    return Texts.load()
+
+
+def _say(locale: str, key: str, **values: object) -> str:
+    """The calendar's wording of ``calendar.<key>`` in ``locale`` (handlers/texts/calendar.*.yaml)."""
+    return _texts()(locale, f"calendar.{key}", **values)
+
+
+@cache
+def _spelling() -> tuple[tuple[str, str], ...]:
+    """How Vietnamese official documents write a word of the library's names (handlers/calendar.yaml)."""
+    raw = load_shipped(DATA_FILE.read_text(encoding="utf-8"))
+    return tuple((str(wrong), str(right)) for wrong, right in raw["spelling"].items())
 
 
 def _spelled(name: str) -> str:
-    for wrong, right in _SPELLING:
+    for wrong, right in _spelling():
         name = name.replace(wrong, right)
     return name
 
 
 @lru_cache(maxsize=64)
-def _library_holidays(year: int) -> dict[date, str]:
+def _library_holidays(year: int, language: str = "vi") -> dict[date, str]:
     import holidays  # with its calendars and dateutil: loaded by the first date looked up, not by every start
 
-    return dict(holidays.country_holidays("VN", years=year, language="vi").items())
+    return dict(holidays.country_holidays("VN", years=year, language=language).items())
+
+
+@cache
+def _swap_label() -> tuple[re.Pattern[str], str]:
+    """How the library names a swapped day off in Vietnamese, and how it writes the day worked in that name.
+
+    Both are the library's own (its label "Ngày nghỉ (thay cho ngày %s)" and the date format dd/mm/yyyy; other
+    languages write the date otherwise, so the names are always read in Vietnamese).
+    """
+    from holidays.countries.vietnam import VietnamStaticHolidays
+
+    before, _, after = str(VietnamStaticHolidays.substituted_label).partition("%s")
+    pattern = re.compile(re.escape(before) + "(.+?)" + re.escape(after))
+    return pattern, str(VietnamStaticHolidays.substituted_date_format)
 
 
 def _swapped_with(name: str) -> date | None:
     """The day worked in place of a swapped day off, read from the library's name of that day off."""
-    match = _SWAPPED.search(name)
+    pattern, date_format = _swap_label()
+    match = pattern.search(name)
     if match is None:
         return None
     try:
-        return date(int(match[3]), int(match[2]), int(match[1]))
+        return datetime.strptime(match[1], date_format).date()
     except ValueError:
         return None
 
 
 @lru_cache(maxsize=64)
-def _public_holidays(year: int) -> dict[date, str]:
-    """The year's public holidays, named as people read them (a swap says which day is worked instead)."""
+def _public_holidays(year: int, locale: str = "vi") -> dict[date, str]:
+    """The year's public holidays, named as people read them (a swap says which day is worked instead).
+
+    In Vietnamese as official documents write them; in another locale, the library's names in that language.
+    """
+    translated = _library_holidays(year, LIBRARY_LANGUAGES[locale]) if locale in LIBRARY_LANGUAGES else {}
     found = {}
     for day, name in _library_holidays(year).items():
         worked = _swapped_with(name)
         if worked is not None:
-            weekday = "thứ Bảy" if worked.weekday() == 5 else "Chủ nhật" if worked.weekday() == 6 else "ngày"
-            name = f"Ngày nghỉ hoán đổi (làm bù vào {weekday} {worked:%d/%m/%Y})"
-        found[day] = _spelled(name)
+            key = f"swapped.{worked.weekday()}" if worked.weekday() in WEEKEND else "swapped"
+            found[day] = _say(locale, key, day=f"{worked:%d/%m/%Y}")
+        else:
+            found[day] = _spelled(name) if locale == "vi" else translated.get(day, _spelled(name))
     return found
 
 
@@ -129,7 +167,7 @@ class MakeUpDay:
 class WorkCalendar:
     """Which days are working days."""
 
-    days_off: dict[date, str] = field(default_factory=dict)  # from the override file
+    days_off: dict[date, str] = field(default_factory=dict)  # from the override file; "": no name given
     working_days: frozenset[date] = frozenset()  # from the override file
 
     @classmethod
@@ -154,7 +192,7 @@ class WorkCalendar:
                 "calendar.shape",
                 path=path,
             )
-        days_off = {_day(k, f"{path}: days_off"): str(v or "Ngày nghỉ") for k, v in off_raw.items()}
+        days_off = {_day(k, f"{path}: days_off"): str(v or "") for k, v in off_raw.items()}  # "": no name given
         working = frozenset(_day(v, f"{path}: working_days") for v in work_raw)
         both = sorted(set(days_off) & working)
         if both:
@@ -164,18 +202,22 @@ class WorkCalendar:
             )
         return cls(days_off, working)
 
-    def day_off(self, day: date) -> DayOff | None:
-        """Why ``day`` is not a working day (a weekend day has the name "Thứ Bảy"/"Chủ nhật"); None if it is one."""
+    def day_off(self, day: date, locale: str = "vi") -> DayOff | None:
+        """Why ``day`` is not a working day, named in ``locale`` (a weekend day: "Thứ Bảy"); None if it is one."""
         if day in self.working_days:
             return None
         if day in self.days_off:
-            return DayOff(day, self.days_off[day], added=True)
-        public = _public_holidays(day.year).get(day)
+            return DayOff(day, self._added_name(day, locale), added=True)
+        public = _public_holidays(day.year, locale).get(day)
         if public is not None:
             return DayOff(day, public)
         if day.weekday() in WEEKEND and day not in _make_up_days(day.year):
-            return DayOff(day, "Thứ Bảy" if day.weekday() == 5 else "Chủ nhật")
+            return DayOff(day, _say(locale, f"weekend.{day.weekday()}"))
         return None
+
+    def _added_name(self, day: date, locale: str) -> str:
+        """The override file's name of a day off it adds, as written there ("Ngày nghỉ" when it gives none)."""
+        return self.days_off[day] or _say(locale, "day_off")
 
     def is_working_day(self, day: date) -> bool:
         """Monday–Friday and not a day off, or a working day the override file names."""
@@ -213,10 +255,10 @@ class WorkCalendar:
         """The day ``count`` working days before ``day`` (the last day an apology is in time, say)."""
         return day if count <= 0 else next(islice(self.working_days_before(day), count - 1, None))
 
-    def days_off_in(self, year: int) -> list[DayOff]:
-        """The year's public holidays and added days off (weekends left out), in order."""
-        found = {d: DayOff(d, n) for d, n in _public_holidays(year).items()}
-        found.update({d: DayOff(d, n, added=True) for d, n in self.days_off.items() if d.year == year})
+    def days_off_in(self, year: int, locale: str = "vi") -> list[DayOff]:
+        """The year's public holidays and added days off (weekends left out), in order, named in ``locale``."""
+        found = {d: DayOff(d, n) for d, n in _public_holidays(year, locale).items()}
+        found.update({d: DayOff(d, self._added_name(d, locale), added=True) for d in self.days_off if d.year == year})
         return [found[d] for d in sorted(found) if d not in self.working_days]
 
     def make_up_days_in(self, year: int) -> list[MakeUpDay]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from handlers.calendar import WorkCalendar
@@ -16,7 +17,22 @@ from storage.db import Database
 from storage.uow import UnitOfWork
 from survey_forms.catalog import Catalog
 
-__all__ = ["Clock", "Policy", "QuietHours", "Services", "utc_now"]
+__all__ = ["Clock", "Policy", "QuietHours", "Services", "slip_line", "utc_now"]
+
+SLIP_LOCALE = "vi"  # Thông tư 01/2018/TT-VPCP: the apology slip is a Vietnamese official document
+
+
+@cache
+def _texts() -> Texts:
+    return Texts.load()
+
+
+def slip_line(key: str) -> str:
+    """A line of the printed apology slip a deployment may set (SIPAS_APOLOGY_*), as the slip catalog ships it.
+
+    In Vietnamese, the slip's language by law; ``{unit}`` is left for the issuing unit's name.
+    """
+    return _texts()(SLIP_LOCALE, f"slip.{key}", unit="{unit}")
 
 
 @dataclass(frozen=True)
@@ -33,17 +49,20 @@ class Policy:
     zns_rating_template: str | None = None  # set: invitations reach a phone by ZNS when no chat can be used
     zns_apology_template: str | None = None  # set: apologies also reach the phone by ZNS
     public_url: str = "http://127.0.0.1:8080"  # links people open (the printable slip)
-    apology_title: str = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
-    apology_authority: str = "ỦY BAN NHÂN DÂN|{unit}"  # the issuing authority printed on the slip, "|" between lines
-    apology_signer: str = "TM. ỦY BAN NHÂN DÂN"  # the signature block's position lines: this one, then the next
-    apology_signer_position: str = "CHỦ TỊCH"
+    # the printed slip's lines a deployment may set; by default the slip catalog's (slip_line)
+    apology_title: str = field(default_factory=lambda: slip_line("title"))
+    # the issuing authority printed on the slip, "|" between lines, "{unit}" the issuing unit's name
+    apology_authority: str = field(default_factory=lambda: slip_line("authority"))
+    # the signature block's position lines: this one, then the next
+    apology_signer: str = field(default_factory=lambda: slip_line("signer"))
+    apology_signer_position: str = field(default_factory=lambda: slip_line("signer_position"))
     apology_signer_name: str = ""  # "" leaves the name blank, to be written in by hand
     apology_number_symbol: str = "PXL"  # the slip's number: "01/PXL"
     digest_time: time = time(7, 30)  # local time of the daily digest
     # apologies (docs/METHOD.md): the first at-risk warning this many working days before the last permitted
     # day is over (2: the day before it, then the day itself); the printed title of an error apology
     apology_warn_working_days: int = 2
-    apology_error_title: str = "PHIẾU XIN LỖI VỀ SAI SÓT TRONG GIẢI QUYẾT HỒ SƠ"
+    apology_error_title: str = field(default_factory=lambda: slip_line("error_title"))
 
     def local_date(self, moment: datetime) -> date:
         """The local calendar date of ``moment``."""

@@ -5,47 +5,31 @@ Reports, digests, workbooks and the staff's chat show these; the JSON of the API
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-# the channels a survey was answered on (invitations), a chat is on, and a dossier was submitted through
-CHANNEL_NAMES: dict[str, dict[str, str]] = {
-    "vi": {
-        "telegram": "Telegram",
-        "zalo_oa": "Zalo OA",
-        "zalo_bot": "Zalo",
-        "zns": "Tin nhắn Zalo (ZNS)",
-        "console": "Thử nghiệm trên máy tính",
-        "truc_tiep": "Trực tiếp",
-        "truc_tuyen": "Dịch vụ công",
-        "buu_chinh": "Bưu chính",
-        "counter": "Trực tiếp",
-        "direct": "Trực tiếp",
-        "online": "Dịch vụ công",
-    },
-    "en": {
-        "telegram": "Telegram",
-        "zalo_oa": "Zalo OA",
-        "zalo_bot": "Zalo",
-        "zns": "Zalo message (ZNS)",
-        "console": "Test chat (terminal)",
-        "truc_tiep": "In person",
-        "truc_tuyen": "Public service portal",
-        "buu_chinh": "By post",
-        "counter": "In person",
-        "direct": "In person",
-        "online": "Public service portal",
-    },
-}
-UNKNOWN_CHANNEL = {"vi": "Chưa rõ", "en": "Unknown"}
+from handlers.texts import Texts
+
 CRITERION_WIDTH = 70  # a criterion's wording in a line of a report: about one line of a phone or a terminal
 
 
+@cache
+def _texts() -> Texts:
+    return Texts.load()
+
+
 def channel_name(channel: str | None, locale: str = "vi") -> str:
-    """The name people know a channel by: ``zalo_bot`` → ``Zalo``; an id not known here is shown as it is."""
-    names = CHANNEL_NAMES.get(locale, CHANNEL_NAMES["vi"])
+    """The name people know a channel by: ``zalo_bot`` → ``Zalo``; an id not known here is shown as it is.
+
+    The names are the catalog's (handlers/texts/channels.*.yaml): the channels a survey was answered on
+    (invitations), a chat is on, and a dossier was submitted through.
+    """
     if not channel:
-        return UNKNOWN_CHANNEL.get(locale, UNKNOWN_CHANNEL["vi"])
-    return names.get(channel, channel)
+        return _texts()(locale, "channels.unknown")
+    try:
+        return _texts()(locale, f"channel.{channel}")
+    except KeyError:
+        return channel
 
 
 def shorten(text: str, width: int = CRITERION_WIDTH) -> str:

@@ -127,3 +127,16 @@ def test_the_workbook_title_is_in_the_run_language(cli: Run, tmp_path: Path) -> 
         "en": "Satisfaction report for the first 6 months of 2026",
         None: "Báo cáo mức độ hài lòng 6 tháng đầu năm 2026",
     }
+
+
+def test_the_workbooks_channels_are_named_in_the_run_language(cli: Run, tmp_path: Path) -> None:
+    # the respondents here answered on no channel recorded: "Unknown" in English, "Chưa rõ" in Vietnamese
+    for lang, sheet, unknown in (("en", "Survey data", "Unknown"), (None, "Dữ liệu khảo sát", "Chưa rõ")):
+        path = tmp_path / f"channels-{lang}.xlsx"
+        status, _, err = cli("report", *NOVEMBER, "--format", "xlsx", "--out", str(path), lang=lang)
+        assert status == 0, err
+        answers = openpyxl.load_workbook(io.BytesIO(path.read_bytes()))[sheet]
+        header = [cell.value for cell in answers[1]]
+        column = header.index("Channel" if lang == "en" else "Kênh")
+        channels = {row[column] for row in answers.iter_rows(min_row=2, values_only=True)}
+        assert channels == {unknown}, channels

@@ -44,7 +44,7 @@ def write_answers(book: Book, data: WorkbookData) -> None:
                 as_text(answer.respondent),
                 day(answer.completed),
                 as_text(answer.field),
-                channel_name(answer.channel),
+                channel_name(answer.channel, book.words.locale),
             ]
             for code in codes:
                 value = answer.values.get(code)

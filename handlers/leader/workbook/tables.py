@@ -112,7 +112,7 @@ def write_figures(book: Book, data: WorkbookData) -> None:
         if f"by_{key}" in report:
 
             def label(row: Mapping[str, Any], key: str = key) -> str:
-                return clean(channel_name(row[key]) if key == "channel" else str(row[key]))
+                return clean(channel_name(row[key], book.words.locale) if key == "channel" else str(row[key]))
 
             rows: list[list[Value]] = [
                 [label(row), int(row["n"]), cells.percent(row.get("index"), row.get("suppressed", False))]
