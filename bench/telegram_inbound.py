@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 
+from bench.zalo_fair import start_webhook
 from storage.db import Database
 from storage.models import AnswerRow, DossierRow, InvitationRow
 from storage.uow import UnitOfWork
@@ -73,6 +75,32 @@ def run(env: dict[str, str], *args: str) -> str:
     return subprocess.run([SIPASBOT, *args], env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
+async def enrol(
+    session: aiohttp.ClientSession, port: int, number: int, now: datetime, consent: Callable[[str], Awaitable[None]]
+) -> None:
+    """Dossier P8-<number> put through the API, its person's consent given with its opt-in token, then returned.
+
+    The return invites the person to the survey (no delay: the benches set SIPAS_SURVEY_DELAY_MINUTES=0).
+    """
+    dossier = f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}"
+    async with session.put(
+        dossier,
+        json={
+            "unit": "P8",
+            "procedure": "Đăng ký khai sinh",
+            "field": "Hộ tịch",
+            "applicant": {"name": f"Người dân {number}"},
+            "channel": "truc_tiep",
+            "received_at": (now - timedelta(days=2)).isoformat(),
+            "due_at": (now + timedelta(days=2)).isoformat(),
+        },
+    ) as response:
+        token = (await response.json())["optin"]["token"]
+    await consent(token)
+    async with session.post(f"{dossier}/events", json={"type": "returned", "at": now.isoformat()}) as response:
+        assert response.status == 202
+
+
 async def ours(
     emulator: TelegramEmulator, database_url: str, count: int, presses: int, connections: int
 ) -> tuple[list[Person], float]:
@@ -101,27 +129,13 @@ async def ours(
         now = datetime.now(UTC)
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
             for number, person in enumerate(people):
-                async with session.put(
-                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}",
-                    json={
-                        "unit": "P8",
-                        "procedure": "Đăng ký khai sinh",
-                        "field": "Hộ tịch",
-                        "applicant": {"name": f"Người dân {number}"},
-                        "channel": "truc_tiep",
-                        "received_at": (now - timedelta(days=2)).isoformat(),
-                        "due_at": (now + timedelta(days=2)).isoformat(),
-                    },
-                ) as response:
-                    token = (await response.json())["optin"]["token"]
-                await person.send_command("/start", token)
-                await person.wait_for(lambda p: "Đồng ý" in p.last.button_texts, timeout=60)
-                await person.press("Đồng ý")
-                async with session.post(
-                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}/events",
-                    json={"type": "returned", "at": now.isoformat()},
-                ) as response:
-                    assert response.status == 202
+
+                async def consent(token: str, person: Person = person) -> None:
+                    await person.send_command("/start", token)
+                    await person.wait_for(lambda p: "Đồng ý" in p.last.button_texts, timeout=60)
+                    await person.press("Đồng ý")
+
+                await enrol(session, port, number, now, consent)
         for person in people:  # the invitation (intro and first question) delivered by the service
             await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=300)
         database = Database(database_url)
@@ -161,15 +175,7 @@ def bare_server(api_url: str, port: int) -> None:
             await application.process_update(Update.de_json(await request.json(), application.bot))
             return web.Response()
 
-        async def health(_: web.Request) -> web.Response:
-            return web.Response(text="ok")
-
-        server = web.Application()
-        server.router.add_post("/webhook", webhook)
-        server.router.add_get("/healthz", health)
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await start_webhook(port, webhook, "/webhook")
         async with application:
             await application.bot.set_webhook(f"http://127.0.0.1:{port}/webhook", secret_token=SECRET)
             await asyncio.Event().wait()

@@ -28,14 +28,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy import func, make_url, select, update
 
-from bench.telegram_inbound import healthy, run
+from bench.telegram_inbound import enrol, healthy, run
 from bench.zalo_fair import connect_as_the_service, serve_webhook, verified
 from storage.db import Database
 from storage.models import AnswerRow, InboundEventRow, InvitationRow
@@ -115,28 +115,14 @@ async def ours(
         now = datetime.now(UTC)
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
             for number, person in enumerate(people):
-                async with session.put(
-                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}",
-                    json={
-                        "unit": "P8",
-                        "procedure": "Đăng ký khai sinh",
-                        "field": "Hộ tịch",
-                        "applicant": {"name": f"Người dân {number}"},
-                        "channel": "truc_tiep",
-                        "received_at": (now - timedelta(days=2)).isoformat(),
-                        "due_at": (now + timedelta(days=2)).isoformat(),
-                    },
-                ) as response:
-                    token = (await response.json())["optin"]["token"]
-                await person.follow()
-                await person.send_text(f"/start {token}")
-                await person.wait_for(lambda p: "Đồng ý" in p.last.button_titles, timeout=60)
-                await person.press("Đồng ý")
-                async with session.post(
-                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}/events",
-                    json={"type": "returned", "at": now.isoformat()},
-                ) as response:
-                    assert response.status == 202
+
+                async def consent(token: str, person: Person = person) -> None:
+                    await person.follow()
+                    await person.send_text(f"/start {token}")
+                    await person.wait_for(lambda p: "Đồng ý" in p.last.button_titles, timeout=60)
+                    await person.press("Đồng ý")
+
+                await enrol(session, port, number, now, consent)
         for person in people:  # the invitation (intro and first question) delivered by the service
             await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=300)
         service_url = emulator.webhook_url
