@@ -75,6 +75,28 @@ def run(env: dict[str, str], *args: str) -> str:
     return subprocess.run([SIPASBOT, *args], env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
+async def start_service(database_url: str, port: int, **settings: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """``sipasbot run`` on ``port`` with unit P8 and an API key for it: the key, and the running service.
+
+    Only the bench's settings reach it (none of the caller's SIPAS_ ones); surveys go out as soon as a dossier
+    is returned, at any hour.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
+    env.update(
+        SIPAS_DATABASE_URL=database_url,
+        SIPAS_HTTP_PORT=str(port),
+        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        SIPAS_SURVEY_DELAY_MINUTES="0",
+        SIPAS_QUIET_HOURS="",
+        SIPAS_SURVEY_TICK_SECONDS="1",
+        **settings,
+    )
+    await asyncio.to_thread(run, env, "units", "add", "P8", "Phường 8")
+    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write", "--units", "all")
+    service = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return key, service
+
+
 async def enrol(
     session: aiohttp.ClientSession, port: int, number: int, now: datetime, consent: Callable[[str], Awaitable[None]]
 ) -> None:
@@ -105,24 +127,16 @@ async def ours(
     emulator: TelegramEmulator, database_url: str, count: int, presses: int, connections: int
 ) -> tuple[list[Person], float]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    env.update(
-        SIPAS_DATABASE_URL=database_url,
-        SIPAS_HTTP_PORT=str(port),
-        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    key, service = await start_service(
+        database_url,
+        port,
         SIPAS_TELEGRAM_TOKEN=TOKEN,
         SIPAS_TELEGRAM_API_URL=emulator.api_url,
         SIPAS_TELEGRAM_MODE="webhook",
         SIPAS_TELEGRAM_WEBHOOK_SECRET=SECRET,
-        SIPAS_SURVEY_DELAY_MINUTES="0",
-        SIPAS_QUIET_HOURS="",
-        SIPAS_SURVEY_TICK_SECONDS="1",
         SIPAS_TELEGRAM_WEBHOOK_CONNECTIONS=str(connections),
         PTB_TIMEDELTA="true",
     )
-    await asyncio.to_thread(run, env, "units", "add", "P8", "Phường 8")
-    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write", "--units", "all")
-    service = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     people = [emulator.person(user_id=2_000_000 + n, first_name=f"Dân {n}", started=True) for n in range(count)]
     try:
         await healthy(f"http://127.0.0.1:{port}/healthz", service)

@@ -35,7 +35,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, make_url, select, update
 
-from bench.telegram_inbound import enrol, healthy, run
+from bench.telegram_inbound import enrol, healthy, start_service
 from bench.zalo_fair import connect_as_the_service, serve_webhook, verified
 from storage.db import Database
 from storage.models import AnswerRow, InboundEventRow, InvitationRow
@@ -43,7 +43,6 @@ from storage.uow import UnitOfWork
 from tests.emulators.zalo_oa import Person, ZaloOAEmulator
 from tests.telegram_service import free_port
 
-SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
 APP_ID, APP_SECRET, SECRET_KEY = "1234567890", "app-secret", "oa-secret-key"
 
 
@@ -85,11 +84,9 @@ async def ours(
     median events/s answered 200, and the median ratio of answers/s until every reply arrived against the
     whole job's."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    env.update(
-        SIPAS_DATABASE_URL=database_url,
-        SIPAS_HTTP_PORT=str(port),
-        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    key, service = await start_service(
+        database_url,
+        port,
         SIPAS_ZALO_OA_APP_ID=APP_ID,
         SIPAS_ZALO_OA_APP_SECRET=APP_SECRET,
         SIPAS_ZALO_OA_SECRET_KEY=SECRET_KEY,
@@ -97,17 +94,11 @@ async def ours(
         SIPAS_ZALO_OA_REFRESH_TOKEN=emulator.refresh_token,
         SIPAS_ZALO_OA_API_URL=emulator.api_url,
         SIPAS_ZALO_OA_OAUTH_URL=emulator.oauth_url,
-        SIPAS_SURVEY_DELAY_MINUTES="0",
-        SIPAS_QUIET_HOURS="",
-        SIPAS_SURVEY_TICK_SECONDS="1",
         # the OA's caps (20 messages/s, 0.5 s between two to one chat) would pace the replies, not the CPU: the
         # whole job by hand has none either
         SIPAS_ZALO_OA_RATE="1000",
         SIPAS_ZALO_CHAT_INTERVAL="0",
     )
-    await asyncio.to_thread(run, env, "units", "add", "P8", "Phường 8")
-    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write", "--units", "all")
-    service = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     emulator.webhook_url = f"http://127.0.0.1:{port}/webhooks/zalo-oa"
     people = [emulator.person(f"24684588352{n:08d}", display_name=f"Dân {n}") for n in range(count)]
     try:
