@@ -21,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -41,6 +42,7 @@ from tests.telegram_service import SECRET, TOKEN, free_port
 
 CODES = [q.code for q in Catalog.load().get("sipas-2022").rating_questions()]
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
+P = TypeVar("P")  # an emulator's person
 
 
 async def press_through(people: list[tuple[Person, list[str]]]) -> tuple[int, float]:
@@ -75,6 +77,17 @@ def run(env: dict[str, str], *args: str) -> str:
     return subprocess.run([SIPASBOT, *args], env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def webhook_bench_arguments(description: str | None, per_person: str, in_flight: str) -> argparse.ArgumentParser:
+    """The options a webhook bench shares: how many people, how many ``per_person`` each, deliveries in flight
+    (``in_flight`` says what they are), and the database."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=100)
+    parser.add_argument(per_person, type=int, default=19)
+    parser.add_argument("--connections", type=int, default=40, help=in_flight)
+    parser.add_argument("--database-url", help="an empty, migrated or new database (default: a new SQLite file)")
+    return parser
+
+
 async def start_service(database_url: str, port: int, **settings: str) -> tuple[str, subprocess.Popen[bytes]]:
     """``sipasbot run`` on ``port`` with unit P8 and an API key for it: the key, and the running service.
 
@@ -97,30 +110,32 @@ async def start_service(database_url: str, port: int, **settings: str) -> tuple[
     return key, service
 
 
-async def enrol(
-    session: aiohttp.ClientSession, port: int, number: int, now: datetime, consent: Callable[[str], Awaitable[None]]
-) -> None:
-    """Dossier P8-<number> put through the API, its person's consent given with its opt-in token, then returned.
+async def enrol_all(port: int, key: str, people: Sequence[P], consent: Callable[[P, str], Awaitable[None]]) -> None:
+    """For each person, dossier P8-<number> put through the API with ``key``, the person's consent given with its
+    opt-in token (``consent``), then the dossier returned.
 
     The return invites the person to the survey (no delay: the benches set SIPAS_SURVEY_DELAY_MINUTES=0).
     """
-    dossier = f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}"
-    async with session.put(
-        dossier,
-        json={
-            "unit": "P8",
-            "procedure": "Đăng ký khai sinh",
-            "field": "Hộ tịch",
-            "applicant": {"name": f"Người dân {number}"},
-            "channel": "truc_tiep",
-            "received_at": (now - timedelta(days=2)).isoformat(),
-            "due_at": (now + timedelta(days=2)).isoformat(),
-        },
-    ) as response:
-        token = (await response.json())["optin"]["token"]
-    await consent(token)
-    async with session.post(f"{dossier}/events", json={"type": "returned", "at": now.isoformat()}) as response:
-        assert response.status == 202
+    now = datetime.now(UTC)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
+        for number, person in enumerate(people):
+            dossier = f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}"
+            async with session.put(
+                dossier,
+                json={
+                    "unit": "P8",
+                    "procedure": "Đăng ký khai sinh",
+                    "field": "Hộ tịch",
+                    "applicant": {"name": f"Người dân {number}"},
+                    "channel": "truc_tiep",
+                    "received_at": (now - timedelta(days=2)).isoformat(),
+                    "due_at": (now + timedelta(days=2)).isoformat(),
+                },
+            ) as response:
+                token = (await response.json())["optin"]["token"]
+            await consent(person, token)
+            async with session.post(f"{dossier}/events", json={"type": "returned", "at": now.isoformat()}) as response:
+                assert response.status == 202
 
 
 async def ours(
@@ -140,16 +155,13 @@ async def ours(
     people = [emulator.person(user_id=2_000_000 + n, first_name=f"Dân {n}", started=True) for n in range(count)]
     try:
         await healthy(f"http://127.0.0.1:{port}/healthz", service)
-        now = datetime.now(UTC)
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
-            for number, person in enumerate(people):
 
-                async def consent(token: str, person: Person = person) -> None:
-                    await person.send_command("/start", token)
-                    await person.wait_for(lambda p: "Đồng ý" in p.last.button_texts, timeout=60)
-                    await person.press("Đồng ý")
+        async def consent(person: Person, token: str) -> None:
+            await person.send_command("/start", token)
+            await person.wait_for(lambda p: "Đồng ý" in p.last.button_texts, timeout=60)
+            await person.press("Đồng ý")
 
-                await enrol(session, port, number, now, consent)
+        await enrol_all(port, key, people, consent)
         for person in people:  # the invitation (intro and first question) delivered by the service
             await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=300)
         database = Database(database_url)
@@ -234,11 +246,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--people", type=int, default=100)
-    parser.add_argument("--presses", type=int, default=19)
-    parser.add_argument("--connections", type=int, default=40, help="webhook deliveries in flight")
-    parser.add_argument("--database-url", help="an empty, migrated or new database (default: a new SQLite file)")
+    parser = webhook_bench_arguments(__doc__, "--presses", "webhook deliveries in flight")
     parser.add_argument("--bare-server", nargs=2, metavar=("API_URL", "PORT"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.bare_server:

@@ -31,11 +31,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 from sqlalchemy import func, make_url, select, update
 
-from bench.telegram_inbound import enrol, healthy, start_service
+from bench.telegram_inbound import enrol_all, healthy, start_service, webhook_bench_arguments
 from bench.zalo_fair import connect_as_the_service, serve_webhook, verified
 from storage.db import Database
 from storage.models import AnswerRow, InboundEventRow, InvitationRow
@@ -103,17 +102,14 @@ async def ours(
     people = [emulator.person(f"24684588352{n:08d}", display_name=f"Dân {n}") for n in range(count)]
     try:
         await healthy(f"http://127.0.0.1:{port}/healthz", service)
-        now = datetime.now(UTC)
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
-            for number, person in enumerate(people):
 
-                async def consent(token: str, person: Person = person) -> None:
-                    await person.follow()
-                    await person.send_text(f"/start {token}")
-                    await person.wait_for(lambda p: "Đồng ý" in p.last.button_titles, timeout=60)
-                    await person.press("Đồng ý")
+        async def consent(person: Person, token: str) -> None:
+            await person.follow()
+            await person.send_text(f"/start {token}")
+            await person.wait_for(lambda p: "Đồng ý" in p.last.button_titles, timeout=60)
+            await person.press("Đồng ý")
 
-                await enrol(session, port, number, now, consent)
+        await enrol_all(port, key, people, consent)
         for person in people:  # the invitation (intro and first question) delivered by the service
             await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=300)
         service_url = emulator.webhook_url
@@ -332,12 +328,8 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--people", type=int, default=100)
-    parser.add_argument("--answers", type=int, default=19)
-    parser.add_argument("--connections", type=int, default=40, help="webhook pushes in flight")
+    parser = webhook_bench_arguments(__doc__, "--answers", "webhook pushes in flight")
     parser.add_argument("--rounds", type=int, default=3, help="service and the whole job by hand, in turns")
-    parser.add_argument("--database-url", help="an empty, migrated or new database (default: a new SQLite file)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--fair-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
