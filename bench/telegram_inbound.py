@@ -21,8 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +32,7 @@ from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 
+from bench.zalo_fair import start_webhook
 from storage.db import Database
 from storage.models import AnswerRow, DossierRow, InvitationRow
 from storage.uow import UnitOfWork
@@ -39,6 +42,7 @@ from tests.telegram_service import SECRET, TOKEN, free_port
 
 CODES = [q.code for q in Catalog.load().get("sipas-2022").rating_questions()]
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
+P = TypeVar("P")  # an emulator's person
 
 
 async def press_through(people: list[tuple[Person, list[str]]]) -> tuple[int, float]:
@@ -73,55 +77,91 @@ def run(env: dict[str, str], *args: str) -> str:
     return subprocess.run([SIPASBOT, *args], env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-async def ours(
-    emulator: TelegramEmulator, database_url: str, count: int, presses: int, connections: int
-) -> tuple[list[Person], float]:
-    port = free_port()
+def webhook_bench_arguments(description: str | None, per_person: str, in_flight: str) -> argparse.ArgumentParser:
+    """The options a webhook bench shares: how many people, how many ``per_person`` each, deliveries in flight
+    (``in_flight`` says what they are), and the database."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=100)
+    parser.add_argument(per_person, type=int, default=19)
+    parser.add_argument("--connections", type=int, default=40, help=in_flight)
+    parser.add_argument("--database-url", help="an empty, migrated or new database (default: a new SQLite file)")
+    return parser
+
+
+async def start_service(database_url: str, port: int, **settings: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """``sipasbot run`` on ``port`` with unit P8 and an API key for it: the key, and the running service.
+
+    Only the bench's settings reach it (none of the caller's SIPAS_ ones); surveys go out as soon as a dossier
+    is returned, at any hour.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
     env.update(
         SIPAS_DATABASE_URL=database_url,
         SIPAS_HTTP_PORT=str(port),
         SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        SIPAS_TELEGRAM_TOKEN=TOKEN,
-        SIPAS_TELEGRAM_API_URL=emulator.api_url,
-        SIPAS_TELEGRAM_MODE="webhook",
-        SIPAS_TELEGRAM_WEBHOOK_SECRET=SECRET,
         SIPAS_SURVEY_DELAY_MINUTES="0",
         SIPAS_QUIET_HOURS="",
         SIPAS_SURVEY_TICK_SECONDS="1",
-        SIPAS_TELEGRAM_WEBHOOK_CONNECTIONS=str(connections),
-        PTB_TIMEDELTA="true",
+        **settings,
     )
     await asyncio.to_thread(run, env, "units", "add", "P8", "Phường 8")
     key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write", "--units", "all")
     service = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return key, service
+
+
+async def enrol_all(port: int, key: str, people: Sequence[P], consent: Callable[[P, str], Awaitable[None]]) -> None:
+    """For each person, dossier P8-<number> put through the API with ``key``, the person's consent given with its
+    opt-in token (``consent``), then the dossier returned.
+
+    The return invites the person to the survey (no delay: the benches set SIPAS_SURVEY_DELAY_MINUTES=0).
+    """
+    now = datetime.now(UTC)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
+        for number, person in enumerate(people):
+            dossier = f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}"
+            async with session.put(
+                dossier,
+                json={
+                    "unit": "P8",
+                    "procedure": "Đăng ký khai sinh",
+                    "field": "Hộ tịch",
+                    "applicant": {"name": f"Người dân {number}"},
+                    "channel": "truc_tiep",
+                    "received_at": (now - timedelta(days=2)).isoformat(),
+                    "due_at": (now + timedelta(days=2)).isoformat(),
+                },
+            ) as response:
+                token = (await response.json())["optin"]["token"]
+            await consent(person, token)
+            async with session.post(f"{dossier}/events", json={"type": "returned", "at": now.isoformat()}) as response:
+                assert response.status == 202
+
+
+async def ours(
+    emulator: TelegramEmulator, database_url: str, count: int, presses: int, connections: int
+) -> tuple[list[Person], float]:
+    port = free_port()
+    key, service = await start_service(
+        database_url,
+        port,
+        SIPAS_TELEGRAM_TOKEN=TOKEN,
+        SIPAS_TELEGRAM_API_URL=emulator.api_url,
+        SIPAS_TELEGRAM_MODE="webhook",
+        SIPAS_TELEGRAM_WEBHOOK_SECRET=SECRET,
+        SIPAS_TELEGRAM_WEBHOOK_CONNECTIONS=str(connections),
+        PTB_TIMEDELTA="true",
+    )
     people = [emulator.person(user_id=2_000_000 + n, first_name=f"Dân {n}", started=True) for n in range(count)]
     try:
         await healthy(f"http://127.0.0.1:{port}/healthz", service)
-        now = datetime.now(UTC)
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
-            for number, person in enumerate(people):
-                async with session.put(
-                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}",
-                    json={
-                        "unit": "P8",
-                        "procedure": "Đăng ký khai sinh",
-                        "field": "Hộ tịch",
-                        "applicant": {"name": f"Người dân {number}"},
-                        "channel": "truc_tiep",
-                        "received_at": (now - timedelta(days=2)).isoformat(),
-                        "due_at": (now + timedelta(days=2)).isoformat(),
-                    },
-                ) as response:
-                    token = (await response.json())["optin"]["token"]
-                await person.send_command("/start", token)
-                await person.wait_for(lambda p: "Đồng ý" in p.last.button_texts, timeout=60)
-                await person.press("Đồng ý")
-                async with session.post(
-                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}/events",
-                    json={"type": "returned", "at": now.isoformat()},
-                ) as response:
-                    assert response.status == 202
+
+        async def consent(person: Person, token: str) -> None:
+            await person.send_command("/start", token)
+            await person.wait_for(lambda p: "Đồng ý" in p.last.button_texts, timeout=60)
+            await person.press("Đồng ý")
+
+        await enrol_all(port, key, people, consent)
         for person in people:  # the invitation (intro and first question) delivered by the service
             await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=300)
         database = Database(database_url)
@@ -161,15 +201,7 @@ def bare_server(api_url: str, port: int) -> None:
             await application.process_update(Update.de_json(await request.json(), application.bot))
             return web.Response()
 
-        async def health(_: web.Request) -> web.Response:
-            return web.Response(text="ok")
-
-        server = web.Application()
-        server.router.add_post("/webhook", webhook)
-        server.router.add_get("/healthz", health)
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await start_webhook(port, webhook, "/webhook")
         async with application:
             await application.bot.set_webhook(f"http://127.0.0.1:{port}/webhook", secret_token=SECRET)
             await asyncio.Event().wait()
@@ -214,11 +246,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--people", type=int, default=100)
-    parser.add_argument("--presses", type=int, default=19)
-    parser.add_argument("--connections", type=int, default=40, help="webhook deliveries in flight")
-    parser.add_argument("--database-url", help="an empty, migrated or new database (default: a new SQLite file)")
+    parser = webhook_bench_arguments(__doc__, "--presses", "webhook deliveries in flight")
     parser.add_argument("--bare-server", nargs=2, metavar=("API_URL", "PORT"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.bare_server:

@@ -306,18 +306,23 @@ class Store:
         self.handle, self.sent = handle, sent
 
 
-async def serve_webhook(port: int, webhook: Callable[[web.Request], Awaitable[web.Response]]) -> None:
-    """Serve ``webhook`` at the OA webhook's path (and ``/healthz``) on ``port``, until killed."""
+async def start_webhook(port: int, webhook: Callable[[web.Request], Awaitable[web.Response]], path: str) -> None:
+    """Start serving ``webhook`` at ``path`` (and ``/healthz``, for the bench to wait on) on ``port``."""
 
     async def health(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     server = web.Application()
-    server.router.add_post("/webhooks/zalo-oa", webhook)
+    server.router.add_post(path, webhook)
     server.router.add_get("/healthz", health)
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+
+
+async def serve_webhook(port: int, webhook: Callable[[web.Request], Awaitable[web.Response]]) -> None:
+    """Serve ``webhook`` at the OA webhook's path (and ``/healthz``) on ``port``, until killed."""
+    await start_webhook(port, webhook, "/webhooks/zalo-oa")
     await asyncio.Event().wait()
 
 

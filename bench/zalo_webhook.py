@@ -28,14 +28,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 from sqlalchemy import func, make_url, select, update
 
-from bench.telegram_inbound import healthy, run
+from bench.telegram_inbound import enrol_all, healthy, start_service, webhook_bench_arguments
 from bench.zalo_fair import connect_as_the_service, serve_webhook, verified
 from storage.db import Database
 from storage.models import AnswerRow, InboundEventRow, InvitationRow
@@ -43,7 +42,6 @@ from storage.uow import UnitOfWork
 from tests.emulators.zalo_oa import Person, ZaloOAEmulator
 from tests.telegram_service import free_port
 
-SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
 APP_ID, APP_SECRET, SECRET_KEY = "1234567890", "app-secret", "oa-secret-key"
 
 
@@ -85,11 +83,9 @@ async def ours(
     median events/s answered 200, and the median ratio of answers/s until every reply arrived against the
     whole job's."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    env.update(
-        SIPAS_DATABASE_URL=database_url,
-        SIPAS_HTTP_PORT=str(port),
-        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    key, service = await start_service(
+        database_url,
+        port,
         SIPAS_ZALO_OA_APP_ID=APP_ID,
         SIPAS_ZALO_OA_APP_SECRET=APP_SECRET,
         SIPAS_ZALO_OA_SECRET_KEY=SECRET_KEY,
@@ -97,46 +93,23 @@ async def ours(
         SIPAS_ZALO_OA_REFRESH_TOKEN=emulator.refresh_token,
         SIPAS_ZALO_OA_API_URL=emulator.api_url,
         SIPAS_ZALO_OA_OAUTH_URL=emulator.oauth_url,
-        SIPAS_SURVEY_DELAY_MINUTES="0",
-        SIPAS_QUIET_HOURS="",
-        SIPAS_SURVEY_TICK_SECONDS="1",
         # the OA's caps (20 messages/s, 0.5 s between two to one chat) would pace the replies, not the CPU: the
         # whole job by hand has none either
         SIPAS_ZALO_OA_RATE="1000",
         SIPAS_ZALO_CHAT_INTERVAL="0",
     )
-    await asyncio.to_thread(run, env, "units", "add", "P8", "Phường 8")
-    key = await asyncio.to_thread(run, env, "apikey", "create", "bench", "--scopes", "dossiers:write", "--units", "all")
-    service = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     emulator.webhook_url = f"http://127.0.0.1:{port}/webhooks/zalo-oa"
     people = [emulator.person(f"24684588352{n:08d}", display_name=f"Dân {n}") for n in range(count)]
     try:
         await healthy(f"http://127.0.0.1:{port}/healthz", service)
-        now = datetime.now(UTC)
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
-            for number, person in enumerate(people):
-                async with session.put(
-                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}",
-                    json={
-                        "unit": "P8",
-                        "procedure": "Đăng ký khai sinh",
-                        "field": "Hộ tịch",
-                        "applicant": {"name": f"Người dân {number}"},
-                        "channel": "truc_tiep",
-                        "received_at": (now - timedelta(days=2)).isoformat(),
-                        "due_at": (now + timedelta(days=2)).isoformat(),
-                    },
-                ) as response:
-                    token = (await response.json())["optin"]["token"]
-                await person.follow()
-                await person.send_text(f"/start {token}")
-                await person.wait_for(lambda p: "Đồng ý" in p.last.button_titles, timeout=60)
-                await person.press("Đồng ý")
-                async with session.post(
-                    f"http://127.0.0.1:{port}/api/v1/dossiers/P8-{number:05d}/events",
-                    json={"type": "returned", "at": now.isoformat()},
-                ) as response:
-                    assert response.status == 202
+
+        async def consent(person: Person, token: str) -> None:
+            await person.follow()
+            await person.send_text(f"/start {token}")
+            await person.wait_for(lambda p: "Đồng ý" in p.last.button_titles, timeout=60)
+            await person.press("Đồng ý")
+
+        await enrol_all(port, key, people, consent)
         for person in people:  # the invitation (intro and first question) delivered by the service
             await person.wait_for(lambda p: p.last.text.startswith("Câu 1/33"), timeout=300)
         service_url = emulator.webhook_url
@@ -355,12 +328,8 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--people", type=int, default=100)
-    parser.add_argument("--answers", type=int, default=19)
-    parser.add_argument("--connections", type=int, default=40, help="webhook pushes in flight")
+    parser = webhook_bench_arguments(__doc__, "--answers", "webhook pushes in flight")
     parser.add_argument("--rounds", type=int, default=3, help="service and the whole job by hand, in turns")
-    parser.add_argument("--database-url", help="an empty, migrated or new database (default: a new SQLite file)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--fair-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     arguments = parser.parse_args()

@@ -96,12 +96,7 @@ async def _roles_list(app: App, unit: str | None, revoked: bool) -> None:
         lines = await RoleAdmin(app.services).listing(unit, revoked=revoked)
     except NotFound:
         raise InvalidInput(say("cli.roles.no_unit", code=unit)) from None
-    if not lines:
-        print(say("cli.roles.none"))
-        return
-    print(say("cli.roles.header", count=len(lines)))
-    for line in lines:
-        print(_role_text(line, app.services.policy.show))
+    _print_listing("cli.roles", [_role_text(line, app.services.policy.show) for line in lines])
 
 
 async def _roles_revoke(app: App, ids: list[int]) -> None:
@@ -153,9 +148,14 @@ async def _audit_list(app: App, args: argparse.Namespace) -> None:
         entries = await AuditTrail(app.services).entries(args.unit, args.since, args.limit)
     except NotFound:
         raise InvalidInput(say("cli.roles.no_unit", code=args.unit)) from None
-    if not entries:
-        print(say("cli.audit.none"))
+    _print_listing("cli.audit", [_entry_text(entry, app.services.policy.show) for entry in entries])
+
+
+def _print_listing(wording: str, lines: list[str]) -> None:
+    """``lines`` under the header ``<wording>.header`` (with their count), or ``<wording>.none`` when there are none."""
+    if not lines:
+        print(say(f"{wording}.none"))
         return
-    print(say("cli.audit.header", count=len(entries)))
-    for entry in entries:
-        print(_entry_text(entry, app.services.policy.show))
+    print(say(f"{wording}.header", count=len(lines)))
+    for line in lines:
+        print(line)

@@ -307,6 +307,17 @@ async def _demo(app: App) -> None:
     await run_demo(app, sys.stdin, sys.stdout)
 
 
+# the commands whose action takes the parsed arguments whole
+_BY_ARGUMENTS: dict[str, Callable[[App, argparse.Namespace], Awaitable[None]]] = {
+    "invite": _invite,
+    "holidays": _holidays,
+    "digest": _digest,
+    "zalo-oa": _zalo_tokens,
+    "targets": _targets,
+    "dossiers": _dossiers_import,
+}
+
+
 def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
     admin = admin_dispatch(args)
     if admin is not None:
@@ -328,12 +339,9 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
             officer_name=args.name,
             files=args.files,
         )
-    if args.command == "invite":
-        return lambda app: _invite(app, args)
-    if args.command == "holidays":
-        return lambda app: _holidays(app, args)
-    if args.command == "digest":
-        return lambda app: _digest(app, args)
+    by_arguments = _BY_ARGUMENTS.get(args.command)
+    if by_arguments is not None:
+        return lambda app: by_arguments(app, args)
     if args.command == "db":
         if args.db_command == "backup":
             return lambda app: _db_backup(app, args.file)
@@ -344,12 +352,6 @@ def _dispatch(args: argparse.Namespace) -> Callable[[App], Awaitable[None]]:
         if args.apikey_command == "list":
             return _apikey_list
         return lambda app: _apikey_create(app, args)
-    if args.command == "zalo-oa":
-        return lambda app: _zalo_tokens(app, args)
-    if args.command == "targets":
-        return lambda app: _targets(app, args)
-    if args.command == "dossiers":
-        return lambda app: _dossiers_import(app, args)
     if args.command == "units":
         if args.units_command == "add":
             return lambda app: units_add(app, args)

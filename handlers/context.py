@@ -68,6 +68,11 @@ class Policy:
         """The local calendar date of ``moment``."""
         return moment.astimezone(self.timezone).date()
 
+    def digest_day(self, moment: datetime) -> date | None:
+        """The local date of ``moment`` once that day's digest time has come; None before it (the sends wait)."""
+        local = moment.astimezone(self.timezone)
+        return local.date() if local.time() >= self.digest_time else None
+
     def day_start(self, day: date) -> datetime:
         """Local midnight starting ``day``, as UTC."""
         return datetime.combine(day, time(0), tzinfo=self.timezone).astimezone(UTC)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Column, ColumnElement, delete, func, or_, select, update
 
 from storage.repositories.base import Repository
 from storage.tables.dossiers import DOSSIERS, EVENTS
@@ -90,63 +90,55 @@ class ErasureRepository(Repository):
 
     async def event_notes(self, dossier_ids: Sequence[int]) -> list[StoredText]:
         """The notes of the dossiers' lifecycle events."""
-        query = select(EVENTS.c.id, EVENTS.c.note).where(
-            EVENTS.c.dossier_id.in_(dossier_ids), EVENTS.c.note.is_not(None)
-        )
-        return [StoredText(*row) for row in await self.connection.execute(query)]
+        return await self._texts(EVENTS.c.note, EVENTS.c.dossier_id.in_(dossier_ids), EVENTS.c.note.is_not(None))
 
     async def set_event_note(self, event_id: int, note: str) -> None:
         """Write back a cleaned note."""
-        await self._run(update(EVENTS).where(EVENTS.c.id == event_id).values(note=note))
+        await self._write_back(EVENTS.c.note, event_id, note)
 
     async def feedback_answers(self, dossier_ids: Sequence[int]) -> list[StoredText]:
         """The officers' answers to feedback about the dossiers."""
-        query = select(FEEDBACK.c.id, FEEDBACK.c.answer).where(
-            FEEDBACK.c.dossier_id.in_(dossier_ids), FEEDBACK.c.answer.is_not(None)
+        return await self._texts(
+            FEEDBACK.c.answer, FEEDBACK.c.dossier_id.in_(dossier_ids), FEEDBACK.c.answer.is_not(None)
         )
-        return [StoredText(*row) for row in await self.connection.execute(query)]
 
     async def set_feedback_answer(self, feedback_id: int, answer: str) -> None:
         """Write back a cleaned answer."""
-        await self._run(update(FEEDBACK).where(FEEDBACK.c.id == feedback_id).values(answer=answer))
+        await self._write_back(FEEDBACK.c.answer, feedback_id, answer)
 
     async def survey_comments(self, unit_ids: Sequence[int], since: date) -> list[StoredText]:
         """The units' survey comments from ``since`` on (already masked when kept; cleaned again by name)."""
-        query = select(SURVEY_COMMENTS.c.id, SURVEY_COMMENTS.c.text).where(
-            SURVEY_COMMENTS.c.unit_id.in_(unit_ids), SURVEY_COMMENTS.c.day >= since
+        return await self._texts(
+            SURVEY_COMMENTS.c.text, SURVEY_COMMENTS.c.unit_id.in_(unit_ids), SURVEY_COMMENTS.c.day >= since
         )
-        return [StoredText(*row) for row in await self.connection.execute(query)]
 
     async def set_survey_comment(self, comment_id: int, text: str) -> None:
         """Write back a cleaned comment."""
-        await self._run(update(SURVEY_COMMENTS).where(SURVEY_COMMENTS.c.id == comment_id).values(text=text))
+        await self._write_back(SURVEY_COMMENTS.c.text, comment_id, text)
 
     async def drafts(self) -> list[StoredText]:
         """Every chat's draft (an officer's apology or answer in progress may quote the person)."""
-        query = select(DRAFTS.c.identity_id, DRAFTS.c.data)
-        return [StoredText(*row) for row in await self.connection.execute(query)]
+        return await self._texts(DRAFTS.c.data)
 
     async def set_draft(self, identity_id: int, data: dict[str, Any]) -> None:
         """Write back a cleaned draft."""
-        await self._run(update(DRAFTS).where(DRAFTS.c.identity_id == identity_id).values(data=data))
+        await self._write_back(DRAFTS.c.data, identity_id, data)
 
     async def audit_details(self, subjects: Sequence[str]) -> list[StoredText]:
         """The details of the audit entries about ``subjects`` (``dossier:<code>``, ``person:<id>``)."""
-        query = select(AUDIT.c.id, AUDIT.c.detail).where(AUDIT.c.subject.in_(subjects), AUDIT.c.detail.is_not(None))
-        return [StoredText(*row) for row in await self.connection.execute(query)]
+        return await self._texts(AUDIT.c.detail, AUDIT.c.subject.in_(subjects), AUDIT.c.detail.is_not(None))
 
     async def set_audit_detail(self, entry_id: int, detail: dict[str, Any]) -> None:
         """Write back a cleaned detail."""
-        await self._run(update(AUDIT).where(AUDIT.c.id == entry_id).values(detail=detail))
+        await self._write_back(AUDIT.c.detail, entry_id, detail)
 
     async def kept_updates(self) -> list[StoredText]:
         """Every platform update still kept (those set aside after a failed handling, a few days at most)."""
-        query = select(INBOX.c.id, INBOX.c.payload)
-        return [StoredText(*row) for row in await self.connection.execute(query)]
+        return await self._texts(INBOX.c.payload)
 
     async def set_kept_update(self, kept_id: int, payload: dict[str, Any]) -> None:
         """Write back a cleaned update."""
-        await self._run(update(INBOX).where(INBOX.c.id == kept_id).values(payload=payload))
+        await self._write_back(INBOX.c.payload, kept_id, payload)
 
     async def officers_messages(self, since: datetime, after_id: int = 0) -> list[StoredText]:
         """Messages to chats that hold a role (officers are told about citizens), queued since ``since``; a batch.
@@ -164,7 +156,7 @@ class ErasureRepository(Repository):
 
     async def set_message_payload(self, message_id: int, payload: dict[str, Any]) -> None:
         """Write back a cleaned message."""
-        await self._run(update(OUTBOX).where(OUTBOX.c.id == message_id).values(payload=payload))
+        await self._write_back(OUTBOX.c.payload, message_id, payload)
 
     async def kept_workbooks(self, unit_ids: Sequence[int], since: datetime) -> list[StoredText]:
         """The workbooks kept for the units' leaders, made since ``since`` (the bytes)."""
@@ -175,4 +167,14 @@ class ErasureRepository(Repository):
 
     async def set_file_content(self, file_id: int, content: bytes) -> None:
         """Write back a cleaned file."""
-        await self._run(update(FILES).where(FILES.c.id == file_id).values(content=content))
+        await self._write_back(FILES.c.content, file_id, content)
+
+    async def _texts(self, column: Column[Any], *where: ColumnElement[bool]) -> list[StoredText]:
+        """``column`` of the rows of its table that meet ``where``, each with the row's key."""
+        (key,) = column.table.primary_key.columns
+        return [StoredText(*row) for row in await self.connection.execute(select(key, column).where(*where))]
+
+    async def _write_back(self, column: Column[Any], key: object, value: object) -> None:
+        """Write ``value`` into ``column`` of the row whose key is ``key``."""
+        (key_column,) = column.table.primary_key.columns
+        await self._run(update(column.table).where(key_column == key).values({column: value}))

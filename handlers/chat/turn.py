@@ -19,7 +19,7 @@ from storage.values import Chat, Invitation
 
 
 class ChatTurn(Protocol):
-    """What a desk (staff, leaders, roles) needs of the turn it takes; :class:`Turn` is one."""
+    """What a room's handler (a desk, linking by code) needs of the turn it takes; :class:`Turn` is one."""
 
     services: Services
     uow: UnitOfWork

@@ -25,16 +25,13 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
 
 from handlers import limits
+from handlers.chat.turn import ChatTurn
 from handlers.contacts import normalize_phone
 from handlers.context import Services
 from storage.uow import UnitOfWork
-from storage.values import Chat, Dossier
-
-if TYPE_CHECKING:
-    from handlers.messages import Inbound, Reply
+from storage.values import Dossier
 
 log = logging.getLogger(__name__)
 
@@ -191,31 +188,16 @@ class LinkCodes:
         return "\n".join(lines)
 
 
-class LinkingTurn(Protocol):
-    """What linking by code needs of a citizen's chat turn (handlers.chat.turn)."""
-
-    services: Services
-    uow: UnitOfWork
-    inbound: Inbound
-    now: datetime
-    chat: Chat | None
-    locale: str
-    replies: list[Reply]
-
-    def say(self, key: str, **values: object) -> None:
-        """Queue a reply from the wording catalog."""
-
-
 # what a right code leads to: going on as with the dossier's token, the consent notice (or "already linked")
 Offer = Callable[[Dossier], Awaitable[None]]
 
 
-def _masked(turn: LinkingTurn) -> str:
+def _masked(turn: ChatTurn) -> str:
     identity = turn.inbound.identity
     return hashlib.sha256(f"{identity.channel}:{identity.external_id}".encode()).hexdigest()[:10]
 
 
-async def on_code(turn: LinkingTurn, code: str, offer: Offer) -> None:
+async def on_code(turn: ChatTurn, code: str, offer: Offer) -> None:
     """A code of digits typed alone or after /start: a page code or a printed one."""
     if limits.refuses(turn, "link"):
         return  # too many wrong codes from this chat: not even looked up
@@ -242,7 +224,7 @@ async def on_code(turn: LinkingTurn, code: str, offer: Offer) -> None:
     await offer(dossier)
 
 
-async def _on_page_code(turn: LinkingTurn, code: str, offer: Offer) -> None:
+async def _on_page_code(turn: ChatTurn, code: str, offer: Offer) -> None:
     """A page code: live, it goes on as the token (and is used up); else refused, expired or wrong."""
     uow, now = turn.uow, turn.now
     found = await uow.link_codes.by_page_hash(page_hash(code))
@@ -261,7 +243,7 @@ async def _on_page_code(turn: LinkingTurn, code: str, offer: Offer) -> None:
         turn.say("link.code_invalid")
 
 
-async def on_confirmation(turn: LinkingTurn, text: str, offer: Offer) -> bool:
+async def on_confirmation(turn: ChatTurn, text: str, offer: Offer) -> bool:
     """The confirmation of a printed code the chat waits for: checked; False if ``text`` is none (the code dropped)."""
     assert turn.chat is not None
     assert turn.chat.pending is not None
@@ -309,7 +291,7 @@ def _locked(failures: int, failed_at: datetime | None, now: datetime) -> bool:
     return failures >= PRINTED_TRIES and not _window_over(failed_at, now)
 
 
-async def _set_pending(turn: LinkingTurn, pending: str | None) -> None:
+async def _set_pending(turn: ChatTurn, pending: str | None) -> None:
     if turn.chat is None:
         if pending is None:
             return

@@ -129,14 +129,13 @@ class PeriodReports:
 
     async def send_due(self, claim: Any, now: datetime | None = None) -> int:
         """The workbooks :meth:`due`, from the morning of the 1st on; each claimed once per unit."""
-        services, policy = self.services, self.services.policy
-        now = now or services.clock()
-        local = now.astimezone(policy.timezone)
-        if local.time() < policy.digest_time:
+        now = now or self.services.clock()
+        day = self.services.policy.digest_day(now)
+        if day is None:
             return 0
         sent = 0
         for unit in await self.digests.delivery.units_with_leaders():
-            for kind, period, label in self.due(local.date()):
+            for kind, period, label in self.due(day):
 
                 async def work(unit: Unit = unit, kind: str = kind, period: Period = period) -> None:
                     await self.send(unit, kind, period, now)

@@ -143,6 +143,17 @@ def _where(data: SlipData) -> str:
     return " " + say("where", point=point) if point else ""
 
 
+def _receipt(data: SlipData) -> dict[str, str]:
+    """What both wordings say of the dossier's receipt: when, by which unit and where, for which procedure."""
+    return {
+        "received": _dmy(data.received_on),
+        "unit": _clean(data.unit_name),
+        "where": _where(data),
+        "procedure": _clean(data.procedure),
+        "field": _clean(data.field),
+    }
+
+
 def _you(data: SlipData) -> str:
     """How the body calls the applicant."""
     return say("you.organisation") if data.organisation else say("you.person")
@@ -167,15 +178,7 @@ def _body(data: SlipData) -> list[str]:
     # issued ahead, the result *cannot* be returned on the due date; after it, it *was not* returned
     when = "ahead" if data.issued_on <= data.due_on else "past"
     return [
-        say(
-            "received",
-            received=_dmy(data.received_on),
-            unit=unit,
-            where=_where(data),
-            procedure=_clean(data.procedure),
-            field=_clean(data.field),
-            owner=owner,
-        ),
+        say("received", **_receipt(data), owner=owner),
         say("code", code=_clean(data.dossier_code)),  # a line of its own: a long code would stretch a justified line
         say("due", due=due),
         say(f"late.{when}", unit=unit, you=you, due=due, receipt=say("receipt")),
@@ -190,16 +193,7 @@ def _error_body(data: SlipData) -> list[str]:
     """The wording of an apology for an error in handling the dossier (seed 004: "sai sót"): no new date."""
     unit, you = _clean(data.unit_name), _you(data)
     return [
-        say(
-            "error.received",
-            received=_dmy(data.received_on),
-            unit=unit,
-            where=_where(data),
-            procedure=_clean(data.procedure),
-            field=_clean(data.field),
-            you=you,
-            code=_clean(data.dossier_code),
-        ),
+        say("error.received", **_receipt(data), you=you, code=_clean(data.dossier_code)),
         say("error.happened", unit=unit),
         say("error.reason", reason=_clean(data.reason, keep_newlines=True)),
         say("error.sorry", unit=unit, you=you),

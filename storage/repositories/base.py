@@ -72,3 +72,12 @@ class Repository:
 
     def _prepared(self, build: Callable[[str], Executable]) -> Executable:
         return _statement(self.dialect, build)
+
+    async def _upsert(self, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+        """Insert the row of ``key`` with ``values``, or set ``values`` on the row already there with that key."""
+        statement = (
+            dialect_insert(self.dialect, table)
+            .values(**key, **values)
+            .on_conflict_do_update(index_elements=list(key), set_=values)
+        )
+        await self._run(statement)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from storage.repositories.officers import OfficerFigures
 from storage.repositories.reports import apologised, count_where, late_in, within
@@ -73,19 +73,15 @@ class DigestRepository(OfficerFigures):
         The report's definition (:func:`late_in`) over all periods so far.
         """
         condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), late_in(None, as_of, as_of), ~apologised())
-        total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
-        query = (
-            select(DOSSIERS.c.code, DOSSIERS.c.due_at, DOSSIERS.c.state)
-            .where(condition)
-            .order_by(DOSSIERS.c.due_at, DOSSIERS.c.id)
-            .limit(limit)
-        )
-        rows = [LateDossier(c, d, st) for c, d, st in await self.connection.execute(query)]
-        return total, rows
+        return await self._count_and_oldest(condition, limit)
 
     async def overdue(self, unit_ids: Sequence[int], as_of: datetime, limit: int) -> tuple[int, list[LateDossier]]:
         """Unresolved dossiers past their due date (with or without an apology): how many, the oldest."""
         condition = and_(DOSSIERS.c.unit_id.in_(unit_ids), DOSSIERS.c.state.in_(UNRESOLVED), DOSSIERS.c.due_at < as_of)
+        return await self._count_and_oldest(condition, limit)
+
+    async def _count_and_oldest(self, condition: ColumnElement[bool], limit: int) -> tuple[int, list[LateDossier]]:
+        """How many dossiers meet ``condition``, and the ``limit`` oldest of them by due date."""
         total = int((await self.connection.execute(select(func.count()).where(condition))).scalar_one())
         query = (
             select(DOSSIERS.c.code, DOSSIERS.c.due_at, DOSSIERS.c.state)

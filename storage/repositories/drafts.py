@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.repositories.base import Repository, dialect_insert
+from storage.repositories.base import Repository
 from storage.tables.staff import DRAFTS
 from storage.values import Draft
 
@@ -38,12 +38,7 @@ class DraftRepository(Repository):
         """Start or change the chat's draft."""
         self._known.pop(identity_id, None)
         values = {"kind": kind, "data": data, "updated_at": now}
-        statement = (
-            dialect_insert(self.dialect, DRAFTS)
-            .values(identity_id=identity_id, **values)
-            .on_conflict_do_update(index_elements=["identity_id"], set_=values)
-        )
-        await self._run(statement)
+        await self._upsert(DRAFTS, {"identity_id": identity_id}, values)
 
     async def drop(self, identity_id: int) -> None:
         """Forget the chat's draft."""

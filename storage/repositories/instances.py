@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
-from storage.repositories.base import Repository, dialect_insert
+from storage.repositories.base import Repository
 from storage.tables.service import INSTANCES
 
 
@@ -16,12 +16,7 @@ class InstanceRepository(Repository):
     async def beat(self, name: str, role: str, holding: bool, started_at: datetime, now: datetime) -> None:
         """Record that ``name`` is alive (and whether it holds delivery)."""
         values = {"role": role, "holding": holding, "started_at": started_at, "heartbeat_at": now}
-        statement = (
-            dialect_insert(self.dialect, INSTANCES)
-            .values(name=name, **values)
-            .on_conflict_do_update(index_elements=["name"], set_=values)
-        )
-        await self._run(statement)
+        await self._upsert(INSTANCES, {"name": name}, values)
 
     async def gone(self, name: str) -> None:
         """The instance stopped cleanly."""

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from storage.repositories.base import Repository, as_value, dialect_insert
+from storage.repositories.base import Repository, as_value
 from storage.tables.people import CHATS
 from storage.tables.staff import ROLES
 from storage.tables.units import UNITS
@@ -36,12 +36,7 @@ class RoleRepository(Repository):
             "granted_by": granted_by,
             "revoked_by": None,
         }
-        statement = (
-            dialect_insert(self.dialect, ROLES)
-            .values(identity_id=identity_id, unit_id=unit_id, role=role, **values)
-            .on_conflict_do_update(index_elements=["identity_id", "unit_id", "role"], set_=values)
-        )
-        await self._run(statement)
+        await self._upsert(ROLES, {"identity_id": identity_id, "unit_id": unit_id, "role": role}, values)
 
     async def lines(
         self,

@@ -207,18 +207,17 @@ class Digests:
 
         ``claim(job, period, scope, work)`` is the scheduler's claim (it runs ``work`` unless the run was done).
         """
-        services, policy = self.services, self.services.policy
-        now = now or services.clock()
-        local = now.astimezone(policy.timezone)
-        if local.time() < policy.digest_time:
+        now = now or self.services.clock()
+        day = self.services.policy.digest_day(now)
+        if day is None:
             return 0
         sent = 0
         for unit in await self.delivery.units_with_leaders():
 
             async def work(unit: Unit = unit) -> None:
-                digest = await self.build(unit.code, local.date(), "day")
+                digest = await self.build(unit.code, day, "day")
                 await self.queue(digest, now)
 
-            if await claim("digest", local.date().isoformat(), f"unit:{unit.code}", work):
+            if await claim("digest", day.isoformat(), f"unit:{unit.code}", work):
                 sent += 1
         return sent

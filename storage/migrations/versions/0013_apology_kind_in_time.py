@@ -14,19 +14,18 @@ Create Date: 2026-12-07
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import holidays
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.helpers import local_moment
+
 revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _last_permitted_day(due: date) -> date:
@@ -36,12 +35,6 @@ def _last_permitted_day(due: date) -> date:
     while day.weekday() >= 5 or day in days_off:
         day -= timedelta(days=1)
     return day
-
-
-def _local(moment: datetime) -> date:
-    if moment.tzinfo is None:  # SQLite hands timestamps back naive: they are stored in UTC
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(ZONE).date()
 
 
 def upgrade() -> None:
@@ -60,15 +53,10 @@ def upgrade() -> None:
         )
     ).all()
     for apology_id, issued_at, due_at in rows:
-        issued, due = _parse(issued_at), _parse(due_at)
-        in_time = _local(issued) <= _last_permitted_day(_local(due))
+        in_time = local_moment(issued_at).date() <= _last_permitted_day(local_moment(due_at).date())
         connection.execute(
             sa.text("UPDATE apologies SET in_time = :in_time WHERE id = :id"), {"in_time": in_time, "id": apology_id}
         )
-
-
-def _parse(value: object) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def downgrade() -> None:

@@ -21,26 +21,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
+
+from storage.migrations.helpers import local_moment
 
 revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 LEADING_NUMBER = re.compile(r"^\s*0*(\d{1,9})\s*/")
-
-
-def _year(value: object) -> int:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:  # SQLite hands timestamps back naive: they are stored in UTC
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(ZONE).year
 
 
 def upgrade() -> None:
@@ -64,7 +56,7 @@ def upgrade() -> None:
         )
     ).all()
     for apology_id, issued_at, number, unit_id in unnumbered:
-        year = _year(issued_at)
+        year = local_moment(issued_at).year
         found = LEADING_NUMBER.match(number or "")
         seq = int(found.group(1)) if found else None
         if seq is not None and (unit_id, year, seq) in taken:
