@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
-from bot.channels.base import Channel
+from bot.channels.runtime import ChannelRuntime
 from bot.channels.starting import ChannelStart
 from bot.logs import remember_join_code
 from bot.outbox import Outbox
@@ -49,7 +49,7 @@ class Service:
         self.port: int | None = None
 
     @property
-    def channels(self) -> dict[str, Channel]:
+    def channels(self) -> dict[str, ChannelRuntime]:
         """The configured channels, by name."""
         return self.net.channels
 

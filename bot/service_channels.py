@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.app import App
-from bot.channels.base import Channel
-from bot.channels.starting import Backoff, ChannelStart
+from bot.channels.runtime import Backoff, ChannelRuntime
+from bot.channels.starting import ChannelStart
 from bot.channels.telegram import TelegramChannel, TelegramConfig
+from bot.channels.zalo_api import ZaloApi, ZaloOAConfig
 from bot.channels.zalo_bot import HOLD_ENV, ZaloBotChannel, ZaloBotConfig
-from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig, ZaloTokens
+from bot.channels.zalo_oa import ZaloOAChannel
 from bot.channels.zns import ZnsChannel, ZnsEvents
 from bot.outbox import Pace
 from handlers.chat.inbox import Inbox
@@ -25,7 +26,7 @@ class ServiceChannels:
     def __init__(self, app: App, handle: Callable[[Inbound], Awaitable[Outcome]]) -> None:
         self.app = app
         self.handle = handle  # every channel's inbound
-        self.channels: dict[str, Channel] = {}
+        self.channels: dict[str, ChannelRuntime] = {}
         self.starts: dict[str, ChannelStart] = {}  # the configured channels' starts, by name
         self.paces: dict[str, Pace] = {}
         self.telegram: TelegramChannel | None = None
@@ -62,13 +63,9 @@ class ServiceChannels:
         return parts
 
     async def stop(self) -> None:
-        """Stop every channel that runs something of its own (a poller's session, a webhook's registration)."""
-        if self.telegram is not None:
-            await self.telegram.stop()
-        if self.zalo_oa is not None:
-            await self.zalo_oa.stop()
-        if self.zalo_bot is not None:
-            await self.zalo_bot.stop()
+        """Stop every channel: release its HTTP clients."""
+        for channel in self.channels.values():
+            await channel.stop()
 
     def _telegram(self) -> TelegramChannel | None:
         settings = self.app.settings
@@ -83,7 +80,7 @@ class ServiceChannels:
             public_url=settings.public_url,
             webhook_connections=settings.telegram_webhook_connections,
         )
-        return TelegramChannel(config, self.handle, self.app.load_attachment)
+        return TelegramChannel(config, self.handle, self.app.load_attachment, clock=self.app.services.clock)
 
     def _zalo(self) -> None:
         """The Zalo OA and ZNS channels (one app, one token pair), when the app is configured."""
@@ -123,7 +120,7 @@ class ServiceChannels:
             public_url=settings.public_url,
             hold_text=os.environ.get(HOLD_ENV) or None,
         )
-        return ZaloBotChannel(config, self.handle, Inbox(self.app.services, "zalo_bot"))
+        return ZaloBotChannel(config, self.handle, Inbox(self.app.services, "zalo_bot"), clock=self.app.services.clock)
 
     def _starts(self) -> None:
         """One ``ChannelStart`` per configured channel; ``/healthz`` shows each one's state."""
@@ -141,17 +138,14 @@ class ServiceChannels:
             self.starts["zalo_oa"] = ChannelStart("zalo_oa", self.zalo_oa.start, backoff, clock=clock)
         if self.zalo_bot is not None:
             self.starts["zalo_bot"] = ChannelStart("zalo_bot", self.zalo_bot.start, backoff, clock=clock)
-        tokens = self.zalo_oa.api.tokens if self.zalo_oa is not None else None
         for name, start in self.starts.items():
-            app.channel_states[name] = _state_of(start, tokens if name == "zalo_oa" else None)
+            app.channel_states[name] = _state_of(start, self.channels[name])
 
 
-def _state_of(start: ChannelStart, tokens: ZaloTokens | None = None) -> Callable[[], str]:
-    """What ``/healthz`` shows of a channel: its start's state; once the Zalo OA has started, its token pair's."""
+def _state_of(start: ChannelStart, channel: ChannelRuntime) -> Callable[[], str]:
+    """What ``/healthz`` shows of a channel: its start's state until it has started, then the channel's health."""
 
     def state() -> str:
-        if tokens is None or not start.started.is_set():
-            return start.state
-        return "reauthorise" if tokens.broken else "no_tokens" if tokens.current is None else "ok"
+        return channel.health() if start.started.is_set() else start.state
 
     return state

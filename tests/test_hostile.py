@@ -35,9 +35,10 @@ from telegram import Bot, Update
 from bot.app import App
 from bot.channels import zalo_bot, zalo_oa, zns
 from bot.channels.telegram import TelegramChannel, TelegramConfig
-from bot.channels.telegram import to_inbound as telegram_inbound
+from bot.channels.telegram_wire import to_inbound as telegram_inbound
+from bot.channels.zalo_api import ZaloApi, ZaloOAConfig
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig
-from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig, signature
+from bot.channels.zalo_oa import ZaloOAChannel, signature
 from bot.channels.zns import ZnsEvents
 from bot.config import load_settings
 from bot.web.api import PREFIX, setup_api

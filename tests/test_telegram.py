@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from telegram import Bot, Update
 
-from bot.channels.telegram import outcome_of, to_inbound
+from bot.channels.telegram_wire import outcome_of, to_inbound
 from storage.models import AnswerRow, InboundEventRow, OutboxRow
 from tests.conftest import Backend
 from tests.emulators.telegram import Person, TelegramEmulator

@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.zalo_oa import ZaloApi, ZaloOAChannel, ZaloOAConfig, to_inbound
+from bot.channels.zalo_api import ZaloApi, ZaloOAConfig
+from bot.channels.zalo_oa import ZaloOAChannel, to_inbound
 from handlers.context import Services
 from handlers.messages import Inbound, Outcome
 from storage.models import AnswerRow, IdentityRow, InboundEventRow, InvitationRow, OutboxRow

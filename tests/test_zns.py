@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.channels.zalo_oa import ZaloApi, ZaloOAConfig
+from bot.channels.zalo_api import ZaloApi, ZaloOAConfig
 from bot.channels.zns import ZnsChannel, rating_of
 from bot.outbox import Outbox
 from handlers.citizen.invitations import InvitationHandler

@@ -38,7 +38,10 @@ class Delivery:
 
 
 class Channel(Protocol):
-    """A way to reach people: Telegram, Zalo OA, ZNS, the Zalo Bot platform, the console."""
+    """A way to reach people (Telegram, Zalo OA, ZNS, the Zalo Bot platform, the console), as the outbox sees it.
+
+    The sending part of a ``ChannelRuntime`` (``bot.channels.runtime``), which every channel is.
+    """
 
     name: str
 

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from bot.channels.base import AttachmentLoader, Delivery, no_attachments
 from bot.channels.plain import render_plain
+from bot.channels.runtime import OK
 from bot.texts import say
 from handlers.messages import Reply
 
@@ -42,6 +43,16 @@ class ConsoleChannel:
         self.attachments = attachments
         self.folder = folder
         self.sent = 0
+
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+
+    def health(self) -> str:
+        """Always ``ok``."""
+        return OK
 
     async def send(self, recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
         """Print the message (a terminal cannot edit what it printed: always a new message)."""
@@ -84,6 +95,16 @@ class ConsoleInbox:
     """
 
     name = "console"
+
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+
+    def health(self) -> str:
+        """Always ``ok``."""
+        return OK
 
     async def send(self, recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
         """Always delivered: the inbox is the database, which the outbox writes to with the outcome."""

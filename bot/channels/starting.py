@@ -14,8 +14,8 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
+from bot.channels.runtime import Backoff
 from bot.texts import say
 from handlers.clock import Clock, SystemClock
 
@@ -33,18 +33,6 @@ class CredentialsRefused(Exception):
 
     The message names the setting (never its value) and is the operator's line in the log.
     """
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Seconds between two attempts to start a channel: ``first``, doubling after each failure, at most ``cap``."""
-
-    first: float = 5.0
-    cap: float = 300.0
-
-    def wait(self, failures: int) -> float:
-        """The wait after the ``failures``-th failure in a row (1, 2, …)."""
-        return float(min(self.cap, self.first * 2 ** min(max(0, failures - 1), 32)))
 
 
 def describe(error: BaseException) -> str:

@@ -2,28 +2,24 @@
 
 Updates become neutral ``Inbound`` events for the handlers; ``Reply`` values become messages with
 inline keyboards (a survey question is edited in place). Every error the Bot API can give is mapped
-to a shared delivery outcome. An update is handled — committed — before it is acknowledged: in
-polling mode the next ``getUpdates`` offset moves past it only afterwards; in webhook mode the
-HTTP answer waits for it (a failure answers 500 and Telegram delivers it again; the update id makes
-the second delivery change nothing).
+to a shared delivery outcome (those conversions are ``bot.channels.telegram_wire``'s). An update is
+handled — committed — before it is acknowledged: in polling mode the next ``getUpdates`` offset moves
+past it only afterwards; in webhook mode the HTTP answer waits for it (a failure answers 500 and
+Telegram delivers it again; the update id makes the second delivery change nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from telegram import (
     Bot,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     KeyboardButton,
@@ -31,12 +27,10 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
-    ChatMigrated,
     Conflict,
-    Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
@@ -44,26 +38,32 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.channels.base import AttachmentLoader, Delivery, no_attachments, pause, platform_id, secret_matches
+from bot.channels.base import AttachmentLoader, Delivery, no_attachments, secret_matches
 from bot.channels.plain import with_links
+from bot.channels.runtime import OK, Retry
 from bot.channels.starting import CredentialsRefused
 from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_wire import (
+    EDIT_GONE,
+    NAME,
+    NOT_MODIFIED,
+    outcome_of,
+    render_keyboard,
+    render_text,
+    retry_seconds,
+    to_inbound,
+)
 from bot.texts import say
 from bot.web.server import error_response
-from handlers.messages import Identity, Inbound, Option, Outcome, Reply
+from handlers.clock import Clock, SystemClock
+from handlers.messages import Inbound, Outcome, Reply
 
 log = logging.getLogger(__name__)
 
-NAME = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 POLL_TIMEOUT_SECONDS = 25
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
-
-# texts of Bot API errors, matched case-insensitively by substring (docs/CHANNELS.md, Telegram)
-NOT_MODIFIED = "message is not modified"
-EDIT_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
-GONE_CHATS = ("chat not found", "user not found", "peer_id_invalid")
 
 InboundHandler = Callable[[Inbound], Awaitable[Outcome]]
 
@@ -87,109 +87,42 @@ class TelegramConfig:
         return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file"
 
 
-def render_text(reply: Reply) -> str:
-    """The reply as Telegram HTML: everything escaped (people's words included), the heading in bold."""
-    if reply.heading:
-        first, _, rest = reply.text.partition("\n")
-        return f"<b>{html.escape(first)}</b>" + (f"\n{html.escape(rest)}" if rest else "")
-    return html.escape(reply.text)
-
-
-def render_keyboard(options: tuple[Option, ...]) -> InlineKeyboardMarkup | None:
-    """Answers one per row, in order; skip, back and similar controls together on the last row."""
-    if not options:
+async def send_file(bot: Bot, attachments: AttachmentLoader, chat_id: int, reply: Reply) -> Delivery | None:
+    """A reply that carries a file: the document, its text as the caption; None when the file is gone."""
+    attachment = reply.attachments[0]
+    content = await attachments(attachment)
+    if content is None:
         return None
-    answers = [o for o in options if o.number not in (None, 0)]
-    controls = [o for o in options if o.number in (None, 0)]
-    rows = [[InlineKeyboardButton(o.label, callback_data=o.value)] for o in answers]
-    if controls:
-        rows.append([InlineKeyboardButton(o.label, callback_data=o.value) for o in controls])
-    return InlineKeyboardMarkup(rows)
+    upload = InputFile(content, filename=str(attachment.get("filename") or "tep.pdf"))
+    caption = reply.text[:1024] or None
+    if str(attachment.get("media_type", "")).startswith("image/"):  # a chart: shown in the chat
+        message = await bot.send_photo(chat_id=chat_id, photo=upload, caption=caption)
+    else:
+        message = await bot.send_document(chat_id=chat_id, document=upload, caption=caption)
+    return Delivery("delivered", platform_message_id=str(message.message_id))
 
 
-def _locale(language_code: object) -> str | None:
-    if not isinstance(language_code, str) or not language_code:
-        return None
-    return language_code.split("-")[0].lower()
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def to_inbound(update: Update) -> Inbound | None:
-    """The neutral event an update stands for (None: nothing a person did that we act on).
-
-    PTB builds its objects from whatever JSON came, without checking types: a part that is missing or not
-    what it should be (a chat of null, an id that is a list) makes the update one we do not act on.
-    """
-    event_id = platform_id(update.update_id)
-    if event_id is None:
-        return None
-    query: Any = update.callback_query
-    if query is not None:
-        user: Any = query.from_user
-        sender = platform_id(user.id) if user is not None else None
-        if sender is None:
-            return None
-        return Inbound(
-            Identity(NAME, sender),
-            event_id,
-            "choice",
-            value=_text(query.data),
-            locale_hint=_locale(user.language_code),
-            shows_ack=True,
+async def edit(
+    bot: Bot, recipient: str, message_id: str, text: str, keyboard: InlineKeyboardMarkup | None
+) -> Delivery | None:
+    """Edit the message in place; None when it cannot be edited any more (then a new one is sent)."""
+    try:
+        result = await bot.edit_message_text(
+            text=text,
+            chat_id=int(recipient),
+            message_id=int(message_id),
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
         )
-    member: Any = update.my_chat_member
-    if member is not None:
-        chat: Any = member.chat
-        new: Any = member.new_chat_member
-        chat_id = platform_id(chat.id) if chat is not None else None
-        if chat_id is None or chat.type != "private" or new is None:
+    except BadRequest as error:
+        lowered = str(error).lower()
+        if NOT_MODIFIED in lowered:
+            return Delivery("delivered", platform_message_id=message_id)
+        if any(marker in lowered for marker in EDIT_GONE):
             return None
-        blocked = new.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
-        return Inbound(Identity(NAME, chat_id), event_id, "blocked" if blocked else "unblocked")
-    message: Any = update.message
-    if message is None or message.from_user is None or message.chat is None or message.chat.type != "private":
-        return None
-    chat_id = platform_id(message.chat.id)
-    if chat_id is None:
-        return None
-    identity = Identity(NAME, chat_id)
-    locale = _locale(message.from_user.language_code)
-    contact: Any = message.contact
-    if contact is not None:
-        if contact.user_id is None or contact.user_id != message.from_user.id:
-            return None  # only a person's own number may link their dossiers
-        return Inbound(identity, event_id, "contact", phone=_text(contact.phone_number), locale_hint=locale)
-    text = _text(message.text) or _text(message.caption)
-    return Inbound(identity, event_id, "text", text=text, locale_hint=locale)
-
-
-def _retry_seconds(error: RetryAfter) -> float:
-    value: Any = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def outcome_of(error: TelegramError) -> Delivery:
-    """The shared delivery outcome of a Bot API error (docs/CHANNELS.md, five outcomes)."""
-    text = str(error)
-    lowered = text.lower()
-    if isinstance(error, RetryAfter):
-        return Delivery("retry_later", retry_after=_retry_seconds(error), error=text)
-    if isinstance(error, Forbidden):
-        return Delivery("unreachable", error=text)
-    if isinstance(error, InvalidToken):
-        return Delivery("reauth", error=text)
-    if isinstance(error, ChatMigrated):
-        return Delivery("retry_later", error=text)
-    if isinstance(error, BadRequest):
-        # a chat that is gone, else our own defect (too long, bad markup, bad button data): never retried
-        unreachable = any(marker in lowered for marker in GONE_CHATS)
-        return Delivery("unreachable" if unreachable else "failed", error=text)
-    if isinstance(error, NetworkError):  # timeouts, 5xx, connection errors
-        return Delivery("retry_later", error=text)
-    return Delivery("retry_later", error=text)
+        raise
+    edited_id = result.message_id if isinstance(result, Message) else int(message_id)
+    return Delivery("delivered", platform_message_id=str(edited_id))
 
 
 class TelegramChannel:
@@ -198,9 +131,15 @@ class TelegramChannel:
     name = NAME
 
     def __init__(
-        self, config: TelegramConfig, on_inbound: InboundHandler, attachments: AttachmentLoader = no_attachments
+        self,
+        config: TelegramConfig,
+        on_inbound: InboundHandler,
+        attachments: AttachmentLoader = no_attachments,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
+        self.clock = clock or SystemClock()  # the flood wait and the poller's pauses
         self.on_inbound = on_inbound
         self.refused: Callable[[], None] = lambda: None  # a refused webhook delivery (metrics)
         self.attachments = attachments
@@ -220,11 +159,11 @@ class TelegramChannel:
 
     def _flooded(self) -> float:
         """Seconds left of a flood wait (0 when none)."""
-        return max(0.0, self._flood_until - time.monotonic())
+        return max(0.0, self._flood_until - self.clock.monotonic())
 
     def _note(self, error: TelegramError) -> None:
         if isinstance(error, RetryAfter):
-            self._flood_until = max(self._flood_until, time.monotonic() + _retry_seconds(error))
+            self._flood_until = max(self._flood_until, self.clock.monotonic() + retry_seconds(error))
 
     @property
     def bot(self) -> Bot:
@@ -266,6 +205,10 @@ class TelegramChannel:
             await self.application.stop()
         await self.application.shutdown()
 
+    def health(self) -> str:
+        """Nothing to report once started: ``ok``."""
+        return OK
+
     # --- inbound
 
     async def process(self, update: Update) -> None:
@@ -294,7 +237,7 @@ class TelegramChannel:
     async def poll(self, stop: asyncio.Event) -> None:
         """Poll getUpdates until ``stop``; the offset moves past an update only once it is committed."""
         offset: int | None = None
-        failures = 0
+        retry = Retry(self.clock)
         while not stop.is_set():
             try:
                 updates = await self.bot.get_updates(
@@ -303,22 +246,21 @@ class TelegramChannel:
                 for update in updates:
                     await self.process(update)
                     offset = update.update_id + 1
-                failures = 0
+                retry.succeeded()
             except Conflict as error:
                 log.error("another instance is polling this bot: %s", error)
-                await pause(stop, 5.0)
+                await retry.pause(stop, 5.0)
             except InvalidToken as error:
                 log.error("Telegram refused the bot token: %s", error)
-                await pause(stop, 60.0)
+                await retry.pause(stop, 60.0)
             except (NetworkError, RetryAfter) as error:
-                failures += 1
-                wait = _retry_seconds(error) if isinstance(error, RetryAfter) else min(30.0, 0.5 * 2**failures)
+                wait = retry.failed()
+                wait = retry_seconds(error) if isinstance(error, RetryAfter) else wait
                 log.warning("polling Telegram failed (%s); again in %.1f s", error, wait)
-                await pause(stop, wait)
+                await retry.pause(stop, wait)
             except Exception:  # a handler failure: the update stays unconfirmed and comes again
-                failures += 1
                 log.exception("handling a Telegram update failed")
-                await pause(stop, min(30.0, 0.5 * 2**failures))
+                await retry.after_failure(stop)
 
     def setup_webhook(self, web_app: web.Application) -> None:
         """Register ``POST /webhooks/telegram`` on our aiohttp server."""
@@ -350,7 +292,7 @@ class TelegramChannel:
         keyboard = render_keyboard(reply.options)
         try:
             if replace is not None:
-                edited = await self._edit(recipient, replace, text, keyboard)
+                edited = await edit(self.bot, recipient, replace, text, keyboard)
                 if edited is not None:
                     return edited
             markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = keyboard
@@ -361,7 +303,7 @@ class TelegramChannel:
                     one_time_keyboard=True,
                 )
             if reply.attachments:
-                sent = await self._send_file(int(recipient), reply)
+                sent = await send_file(self.bot, self.attachments, int(recipient), reply)
                 if sent is not None:
                     return sent
                 text = render_text(with_links(reply))  # the file cannot be read: its link instead
@@ -374,39 +316,3 @@ class TelegramChannel:
             return outcome_of(error)
         except ValueError as error:  # a recipient that is not a chat id
             return Delivery("unreachable", error=str(error))
-
-    async def _send_file(self, chat_id: int, reply: Reply) -> Delivery | None:
-        """A reply that carries a file: the document, its text as the caption; None when the file is gone."""
-        attachment = reply.attachments[0]
-        content = await self.attachments(attachment)
-        if content is None:
-            return None
-        upload = InputFile(content, filename=str(attachment.get("filename") or "tep.pdf"))
-        caption = reply.text[:1024] or None
-        if str(attachment.get("media_type", "")).startswith("image/"):  # a chart: shown in the chat
-            message = await self.bot.send_photo(chat_id=chat_id, photo=upload, caption=caption)
-        else:
-            message = await self.bot.send_document(chat_id=chat_id, document=upload, caption=caption)
-        return Delivery("delivered", platform_message_id=str(message.message_id))
-
-    async def _edit(
-        self, recipient: str, message_id: str, text: str, keyboard: InlineKeyboardMarkup | None
-    ) -> Delivery | None:
-        """Edit the message in place; None when it cannot be edited any more (then a new one is sent)."""
-        try:
-            result = await self.bot.edit_message_text(
-                text=text,
-                chat_id=int(recipient),
-                message_id=int(message_id),
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard,
-            )
-        except BadRequest as error:
-            lowered = str(error).lower()
-            if NOT_MODIFIED in lowered:
-                return Delivery("delivered", platform_message_id=message_id)
-            if any(marker in lowered for marker in EDIT_GONE):
-                return None
-            raise
-        edited_id = result.message_id if isinstance(result, Message) else int(message_id)
-        return Delivery("delivered", platform_message_id=str(edited_id))

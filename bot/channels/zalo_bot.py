@@ -23,12 +23,15 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.channels.base import Delivery, json_object, json_text, pause, platform_id, secret_matches
+from bot.channels.base import Delivery, json_object, json_text, platform_id, secret_matches
+from bot.channels.json_client import JsonClient
 from bot.channels.plain import render_plain, split_text
+from bot.channels.runtime import OK, Retry
 from bot.channels.starting import CredentialsRefused
 from bot.texts import say
 from bot.web.server import error_response
 from handlers.chat.inbox import Inbox
+from handlers.clock import Clock, SystemClock
 from handlers.messages import Identity, Inbound, Outcome, Reply
 from storage.values import KeptUpdate
 
@@ -103,6 +106,15 @@ def to_inbound(update: dict[str, Any]) -> Inbound | None:
     return Inbound(identity, message_id, "unsupported")
 
 
+def read_update(raw: bytes) -> dict[str, Any] | None:
+    """A webhook body as an update object; None when it is not JSON (or not UTF-8, or nested too deeply)."""
+    try:
+        update = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return update if isinstance(update, dict) else None
+
+
 def outcome_of(error: ZaloBotError | aiohttp.ClientError | TimeoutError, unreachable: tuple[int, ...]) -> Delivery:
     """The shared delivery outcome of a failed call (docs/CHANNELS.md, five outcomes)."""
     if not isinstance(error, ZaloBotError):
@@ -119,45 +131,53 @@ def outcome_of(error: ZaloBotError | aiohttp.ClientError | TimeoutError, unreach
     return Delivery("failed", error=text)  # our defect (too long, empty): parked, never retried
 
 
+async def hold(config: ZaloBotConfig, inbound: Inbound) -> None:
+    """Test only: never go past an update whose text is ``hold_text`` (the process is killed meanwhile)."""
+    if config.hold_text is None or inbound.text != config.hold_text:
+        return
+    log.warning("test hook: a Zalo Bot update held before handling")
+    await asyncio.Event().wait()
+
+
+class ZaloBotApi:
+    """The platform's methods, called with the bot's token over the shared JSON client."""
+
+    def __init__(self, config: ZaloBotConfig) -> None:
+        self.config = config
+        self.client = JsonClient(config.timeout_seconds)
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
+        """Call ``method``; its ``result`` (or True), else ZaloBotError. Every answer's ``ok`` is checked."""
+        answer = await self.client.post(self.config.url(method), json_body=params or {}, wait=wait)
+        body = answer.object()
+        if answer.status >= 300 or body.get("ok") is not True:
+            code = body.get("error_code")
+            description = str(body.get("description") or answer.reason or "no description")
+            raise ZaloBotError(answer.status, code if isinstance(code, int) else None, description)
+        return body.get("result", True)
+
+
 class ZaloBotChannel:
     """The Zalo Bot platform over aiohttp."""
 
     name = NAME
 
-    def __init__(self, config: ZaloBotConfig, on_inbound: InboundHandler, inbox: Inbox | None = None) -> None:
+    def __init__(
+        self,
+        config: ZaloBotConfig,
+        on_inbound: InboundHandler,
+        inbox: Inbox | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self.config = config
         self.on_inbound = on_inbound
         self.inbox = inbox  # polled updates are kept here before handling (None: handled as read)
         self.refused: Callable[[], None] = lambda: None  # a refused webhook delivery (metrics)
-        self._session: aiohttp.ClientSession | None = None
+        self.api = ZaloBotApi(config)
+        self.clock = clock or SystemClock()  # the pollers' pauses
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self.account: dict[str, Any] = {}
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        """The HTTP client (opened by ``start``)."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32), trust_env=True)
-        return self._session
-
-    async def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
-        """Call ``method``; its ``result`` (or True), else ZaloBotError. Every answer's ``ok`` is checked."""
-        seconds = wait if wait is not None else self.config.timeout_seconds
-        async with self.session.post(
-            self.config.url(method), json=params or {}, timeout=aiohttp.ClientTimeout(total=seconds)
-        ) as response:
-            raw = await response.read()
-            try:
-                body = json.loads(raw) if raw else {}
-            except ValueError:
-                body = {}
-            if not isinstance(body, dict):
-                body = {}
-            if response.status >= 300 or body.get("ok") is not True:
-                code = body.get("error_code")
-                description = str(body.get("description") or response.reason or "no description")
-                raise ZaloBotError(response.status, code if isinstance(code, int) else None, description)
-            return body.get("result", True)
 
     async def start(self) -> None:
         """Check the token (getMe); register our webhook, or make sure none is set for polling.
@@ -166,25 +186,27 @@ class ZaloBotChannel:
         404 for a token the platform does not know) raises ``CredentialsRefused``, which never quotes it.
         """
         try:
-            self.account = await self.call("getMe")
+            self.account = await self.api.call("getMe")
         except ZaloBotError as error:
             if {error.code, error.status} & REFUSED_TOKEN:
                 raise CredentialsRefused(say("cli.run.zalo_bot_token_refused")) from None
             raise
         if self.config.mode == "webhook":
             assert self.config.webhook_secret, "webhook mode needs a secret"
-            await self.call(
+            await self.api.call(
                 "setWebhook",
                 {"url": self.config.public_url.rstrip("/") + WEBHOOK_PATH, "secret_token": self.config.webhook_secret},
             )
         else:
-            await self.call("deleteWebhook")
+            await self.api.call("deleteWebhook")
 
     async def stop(self) -> None:
         """Release the HTTP client."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.api.client.close()
+
+    def health(self) -> str:
+        """Nothing to report once started: ``ok``."""
+        return OK
 
     # --- inbound
 
@@ -207,39 +229,33 @@ class ZaloBotChannel:
         it is handled; what the inbox holds unhandled (a restart, a database outage) is handled first, and
         nothing new is read while it cannot be.
         """
-        failures = 0
+        retry = Retry(self.clock)
         poll = self.config.poll_timeout_seconds
         unsettled = True  # the inbox may hold updates not handled (at start, after a failure)
         while not stop.is_set():
             if self.inbox is not None and unsettled:
                 if not await self.drain(stop):
-                    failures += 1
-                    await pause(stop, min(30.0, 0.5 * 2**failures))
+                    await retry.after_failure(stop)
                     continue
                 unsettled = False
             try:
-                update = await self.call("getUpdates", {"timeout": poll}, wait=poll + self.config.timeout_seconds)
-            except ZaloBotError as error:
-                if error.code == NOTHING_NEW:
-                    failures = 0
+                update = await self.api.call("getUpdates", {"timeout": poll}, wait=poll + self.config.timeout_seconds)
+            except (ZaloBotError, aiohttp.ClientError, TimeoutError) as error:
+                if isinstance(error, ZaloBotError) and error.code == NOTHING_NEW:
+                    retry.succeeded()
                     continue
-                failures += 1
-                wait = 60.0 if error.code == UNAUTHORIZED else min(30.0, 0.5 * 2**failures)
+                wait = retry.failed()
+                if isinstance(error, ZaloBotError) and error.code == UNAUTHORIZED:
+                    wait = 60.0
                 log.warning("polling the Zalo Bot platform failed (%s); again in %.1f s", error, wait)
-                await pause(stop, wait)
+                await retry.pause(stop, wait)
                 continue
-            except (aiohttp.ClientError, TimeoutError) as error:
-                failures += 1
-                wait = min(30.0, 0.5 * 2**failures)
-                log.warning("polling the Zalo Bot platform failed (%s); again in %.1f s", error, wait)
-                await pause(stop, wait)
-                continue
-            failures = 0
+            retry.succeeded()
             inbound = to_inbound(update) if isinstance(update, dict) else None
             if inbound is None or not isinstance(update, dict):
                 continue
             if self.inbox is None:
-                await self._hold(inbound)
+                await hold(self.config, inbound)
                 try:
                     await self.process(update)
                 except Exception:  # at-most-once: the platform will not give it again; say so loudly
@@ -247,21 +263,20 @@ class ZaloBotChannel:
                 continue
             # a step-down cancels this task: the update read must still reach the inbox
             kept = await asyncio.shield(self._keep(update, inbound, stop))
-            await self._hold(inbound)
+            await hold(self.config, inbound)
             if kept is None or not await self._handle_kept(kept):
                 unsettled = True
 
     async def settle(self, stop: asyncio.Event) -> None:
         """Handle what a polling run left in the inbox (in webhook mode, where nothing polls), until done."""
-        failures = 0
+        retry = Retry(self.clock)
         while self.inbox is not None and not stop.is_set() and not await self.drain(stop):
-            failures += 1
-            await pause(stop, min(30.0, 0.5 * 2**failures))
+            await retry.after_failure(stop)
 
     async def _keep(self, update: dict[str, Any], inbound: Inbound, stop: asyncio.Event) -> KeptUpdate | None:
         """Commit the update read to the inbox, trying again while the database is unavailable."""
         assert self.inbox is not None
-        failures = 0
+        retry = Retry(self.clock)
         while True:
             try:
                 return await self.inbox.keep(inbound.event_id, inbound.identity.external_id, update)
@@ -269,10 +284,9 @@ class ZaloBotChannel:
                 if stop.is_set():
                     log.error("a Zalo Bot update read could not be kept (%s): it is lost", type(error).__name__)
                     return None
-                failures += 1
-                wait = min(30.0, 0.5 * 2**failures)
+                wait = retry.failed()
                 log.warning("keeping a Zalo Bot update failed (%s); again in %.1f s", type(error).__name__, wait)
-                await pause(stop, wait)
+                await retry.pause(stop, wait)
 
     async def drain(self, stop: asyncio.Event) -> bool:
         """Handle what the inbox holds, oldest first; False when the database stopped it (try again later)."""
@@ -311,13 +325,6 @@ class ZaloBotChannel:
             return False
         return True
 
-    async def _hold(self, inbound: Inbound) -> None:
-        """Test only: never go past an update whose text is ``hold_text`` (the process is killed meanwhile)."""
-        if self.config.hold_text is None or inbound.text != self.config.hold_text:
-            return
-        log.warning("test hook: a Zalo Bot update held before handling")
-        await asyncio.Event().wait()
-
     def setup_webhook(self, web_app: web.Application) -> None:
         """Register ``POST /webhooks/zalo-bot`` on our aiohttp server."""
         web_app.router.add_post(WEBHOOK_PATH, self._webhook)
@@ -326,12 +333,8 @@ class ZaloBotChannel:
         if not secret_matches(request.headers.get(SECRET_HEADER, ""), self.config.webhook_secret):
             self.refused()  # counted: forged or misdirected deliveries
             return error_response(403, "forbidden", "wrong or missing secret token")
-        raw = await request.read()  # a body over the size limit is a 413, answered by the middleware
-        try:
-            update = json.loads(raw)
-        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deeply to read
-            return error_response(400, "bad_request", "not a Zalo Bot update")
-        if not isinstance(update, dict):
+        update = read_update(await request.read())  # a body over the size limit is a 413, said by the middleware
+        if update is None:
             return error_response(400, "bad_request", "not a Zalo Bot update")
         await self.process(update)
         return web.json_response({"ok": True})
@@ -343,7 +346,7 @@ class ZaloBotChannel:
         last: str | None = None
         for part in split_text(render_plain(reply), TEXT_LIMIT):
             try:
-                result = await self.call("sendMessage", {"chat_id": recipient, "text": part})
+                result = await self.api.call("sendMessage", {"chat_id": recipient, "text": part})
             except (ZaloBotError, aiohttp.ClientError, TimeoutError) as error:
                 # a reply cut in parts is sent again whole: a repeated part is better than a lost one
                 return outcome_of(error, self.config.unreachable_codes)

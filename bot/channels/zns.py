@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from bot.channels.base import Delivery, json_object, platform_id
-from bot.channels.zalo_oa import EXPIRED_TOKEN, ZaloApi
+from bot.channels.zalo_api import EXPIRED_TOKEN, ZaloApi
 from handlers.citizen.ratings import Rating, RatingHandler
 from handlers.messages import Reply, storable
 
@@ -77,6 +77,16 @@ class ZnsChannel:
         self.api = api
         self.zone = zone
         self.url = url.rstrip("/") + "/message/template"
+
+    async def start(self) -> None:
+        """Nothing of its own: the Zalo OA channel's start loads the token pair both use."""
+
+    async def stop(self) -> None:
+        """Nothing of its own: the Zalo OA channel releases the client both use."""
+
+    def health(self) -> str:
+        """The shared token pair's state: ``ok``, ``reauthorise`` or ``no_tokens``."""
+        return self.api.tokens.health()
 
     async def send(self, recipient: str, reply: Reply, *, replace: str | None = None) -> Delivery:
         """Send the reply's template to the phone number ``recipient``."""
