@@ -24,7 +24,7 @@ from handlers.intake.imports.importer import DossierImporter
 from handlers.intake.imports.report import ImportFileError, ImportReport, RowError
 from tests.conftest import Clock
 from tests.helpers import add_unit, sample_dossier
-from tests.processes import cli_env, run_cli
+from tests.processes import SIPASBOT, cli_env
 
 HEADERS = [
     "Mã hồ sơ", "Tên thủ tục", "Mã thủ tục", "Lĩnh vực", "Ngày tiếp nhận", "Ngày hẹn trả", "Ngày xử lý xong",
@@ -884,7 +884,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def sipasbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(env, *args)
+    return subprocess.run([SIPASBOT, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
 @pytest.mark.slow
