@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import aiohttp
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -23,6 +25,9 @@ from storage import migrate
 from storage.db import Database
 from storage.models import Base
 from survey_forms.catalog import Catalog
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 POSTGRES_URL = os.environ.get("SIPAS_TEST_POSTGRES_URL", "").strip()
 # python-telegram-bot: time periods as timedelta (no deprecation warning, which tests treat as an error)
@@ -146,15 +151,22 @@ def cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., tuple[int, str, str]]:
     """``sipasbot …`` run in this process on a fresh database file: (exit status, stdout, stderr)."""
-    from bot.cli import main
+    from tests.helpers import in_process_cli
 
-    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
+    return in_process_cli(monkeypatch, capsys, f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
 
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(list(args))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
 
-    return run
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP client, for the tests that call an emulator or the service as the other side would."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def sipas(backend: Backend, clock: Clock) -> AsyncIterator[App]:
+    """The whole service (no channel) on the test database, with the unit P8 (a test file may have its own)."""
+    from tests.helpers import started_app
+
+    async with started_app(backend.url, clock) as app:
+        yield app

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+from sqlalchemy import Table, select
+
+from bot.app import App
 from bot.channels.base import Delivery
 from bot.outbox import Outbox
 from handlers.admin.units import UnitHandler
 from handlers.chat.dispatcher import ChatDispatcher
+from handlers.clock import ManualClock
 from handlers.context import Services
 from handlers.intake.dossiers import ContactInput, DossierHandler, DossierInput
 from handlers.messages import Identity, Inbound, Outcome, Reply
@@ -127,3 +138,94 @@ class Person:
     @property
     def last(self) -> Reply:
         return self.seen[-1]
+
+
+async def update_invitation(services: Services, code: str, **values: Any) -> None:
+    """Change some fields of the invitation of dossier ``code`` (its channel, when it was sent...)."""
+    async with services.uow() as uow:
+        dossier = await uow.dossiers.get_by_code(code)
+        assert dossier is not None
+        invitation = await uow.invitations.for_dossier(dossier.id)
+        assert invitation is not None
+        await uow.invitations.update(invitation.id, **values)
+        await uow.commit()
+
+
+def without_sipas_settings(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    """Forget the developer's ``SIPAS_`` settings for this test; commands use the database at ``database_url``."""
+    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SIPAS_DATABASE_URL", database_url)
+
+
+def in_process_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], database_url: str
+) -> Callable[..., tuple[int, str, str]]:
+    """``sipasbot …`` run in this process on ``database_url``: a function giving (exit status, stdout, stderr)."""
+    from bot.cli import main
+
+    without_sipas_settings(monkeypatch, database_url)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        status = main(list(args))
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run
+
+
+def build_database(url: str, unit: tuple[str, str], fill: Callable[[Services], Awaitable[None]]) -> None:
+    """Make the database at ``url`` as it stands on 1 December 2026: ``unit`` (code, name), then what ``fill`` adds."""
+    from bot.app import App
+    from bot.config import load_settings
+    from tests.conftest import Clock
+
+    async def build() -> None:
+        app = App(load_settings(database_url=url), clock=Clock(datetime(2026, 12, 1, 0, tzinfo=UTC)))
+        await app.start()
+        try:
+            await app.units.add(*unit)
+            await fill(app.services)
+        finally:
+            await app.close()
+
+    asyncio.run(build())
+
+
+async def snapshot(services: Services, models: Iterable[type[Any]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the tables of ``models``, by table name: what an action must leave unchanged, to compare."""
+    async with services.uow(read_only=True) as uow:
+        taken = {}
+        for model in models:
+            table: Table = model.__table__
+            rows = await uow.connection.execute(select(table).order_by(*table.primary_key.columns))
+            taken[table.name] = [tuple(row) for row in rows]
+    return taken
+
+
+@asynccontextmanager
+async def started_app(
+    database_url: str,
+    clock: ManualClock,
+    public_url: str = "https://sipas.example.vn",
+    units: Iterable[tuple[str, ...]] = (("P8", "Phường 8"),),
+) -> AsyncIterator[App]:
+    """The whole service (no channel) on ``database_url`` with ``units`` (code, name[, parent]), closed at the end."""
+    from bot.config import load_settings
+
+    app = App(load_settings(database_url=database_url, public_url=public_url), clock=clock)
+    await app.start()  # the database is migrated already: this must be harmless
+    for unit in units:
+        await app.units.add(*unit)
+    yield app
+    await app.close()
+
+
+def write_export_with_a_bad_row(path: Path) -> None:
+    """A one-stop shop's CSV export of two dossiers for P8, the second without its code (a refused row)."""
+    path.write_text(
+        "Mã hồ sơ,Thủ tục,Lĩnh vực,Ngày tiếp nhận,Ngày hẹn trả,Chủ hồ sơ\n"
+        "P8-1,Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn An\n"
+        ",Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn Ba\n",
+        encoding="utf-8",
+    )

@@ -19,7 +19,6 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import Table, func, insert, select
 
 from bot.app import App
-from bot.config import load_settings
 from bot.web.api import OPERATIONS, PREFIX, setup_api
 from bot.web.routes.documents import qr_png
 from bot.web.routes.dossier_models import DossierBody, DossierDetailOut, EventBody, EventType
@@ -29,6 +28,7 @@ from handlers.intake.dossiers import EVENT_TYPES, SUBMISSION_CHANNELS
 from handlers.leader.reporting import Period
 from storage.models import ApologyRow, DossierEventRow, IdempotencyRow, PersonRow
 from tests.conftest import Backend, Clock
+from tests.helpers import started_app
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 PUBLIC_URL = "https://sipas.example.vn"
@@ -54,13 +54,9 @@ class Answer:
 
 @pytest.fixture
 async def sipas(backend: Backend, clock: Clock) -> AsyncIterator[App]:
-    app = App(load_settings(database_url=backend.url, public_url=PUBLIC_URL), clock=clock)
-    await app.start()  # the backend is migrated already: this must be harmless
-    await app.units.add("P8", "Phường 8")
-    await app.units.add("Q3", "Quận 3")
-    await app.units.add("Q3-P1", "Phường 1", parent="Q3")
-    yield app
-    await app.close()
+    units = [("P8", "Phường 8"), ("Q3", "Quận 3"), ("Q3-P1", "Phường 1", "Q3")]
+    async with started_app(backend.url, clock, PUBLIC_URL, units) as app:
+        yield app
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from alembic import command
 from sqlalchemy import Table, select
 
 from bot.app import App
-from bot.config import load_settings
 from bot.terminal import run_shell
 from bot.web.api import PREFIX, setup_api
 from bot.web.pages import setup_pages
@@ -40,6 +39,7 @@ from storage.models import (
     PersonRow,
 )
 from tests.conftest import Backend, Clock
+from tests.helpers import started_app
 from tests.test_api import Answer, assert_error, call, dossier_body
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
@@ -59,14 +59,9 @@ class Keys:
 
 @pytest.fixture
 async def sipas(backend: Backend, clock: Clock) -> AsyncIterator[App]:
-    app = App(load_settings(database_url=backend.url, public_url="https://sipas.example.vn"), clock=clock)
-    await app.start()
-    await app.units.add("TINH", "Tỉnh Mẫu")
-    await app.units.add("P8", "Phường 8", parent="TINH")
-    await app.units.add("P9", "Phường 9", parent="TINH")
-    await app.units.add("KP1", "Khu phố 1", parent="P8")
-    yield app
-    await app.close()
+    units = [("TINH", "Tỉnh Mẫu"), ("P8", "Phường 8", "TINH"), ("P9", "Phường 9", "TINH"), ("KP1", "Khu phố 1", "P8")]
+    async with started_app(backend.url, clock, units=units) as app:
+        yield app
 
 
 @pytest.fixture

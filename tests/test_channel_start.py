@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from tests.conftest import Backend
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo_bot import ZaloBotEmulator
 from tests.emulators.zalo_oa import ZaloOAEmulator
+from tests.processes import local_service_env
 from tests.telegram_service import free_port, running
 
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
@@ -72,17 +72,7 @@ async def health_until(
 
 
 def base_env(database: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    env.update(
-        SIPAS_DATABASE_URL=f"sqlite+aiosqlite:///{database}",
-        SIPAS_HTTP_PORT=str(port),
-        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        SIPAS_SURVEY_DELAY_MINUTES="0",
-        SIPAS_QUIET_HOURS="",
-        PTB_TIMEDELTA="true",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return local_service_env(f"sqlite+aiosqlite:///{database}", port, PTB_TIMEDELTA="true", PYTHONUNBUFFERED="1")
 
 
 class Process:

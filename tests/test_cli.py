@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import unicodedata
@@ -20,8 +18,9 @@ import openpyxl
 import pytest
 
 from storage import migrate
+from tests.processes import SIPASBOT, cli_env
+from tests.processes import run_cli as run
 
-SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
 SERVICE_ITEMS = [
     "TC1", "TC2", "TC3", "TC4", "TT1", "TT2", "TT3", "TT4", "CC1", "CC2", "CC3", "CC4", "CC5",
     "KQ1", "KQ2", "KQ3", "PA1", "PA2", "PA3",
@@ -35,16 +34,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    environment["SIPAS_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}"
-    environment["PYTHONUNBUFFERED"] = "1"
-    return environment
-
-
-def run(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SIPASBOT, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120, cwd=cwd, check=False
-    )
+    return cli_env(tmp_path)
 
 
 def one_decimal(value: Fraction) -> float:

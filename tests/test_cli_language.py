@@ -16,6 +16,7 @@ import pytest
 
 from bot.cli import _parser, main
 from bot.texts import choose_locale
+from tests.helpers import without_sipas_settings, write_export_with_a_bad_row
 
 # English a Vietnamese run must never print (argparse's words and the command lines' old wording)
 ENGLISH = re.compile(
@@ -29,9 +30,7 @@ ENGLISH = re.compile(
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
     """``sipasbot …`` run in this process on a fresh database: (exit status, stdout, stderr)."""
-    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
+    without_sipas_settings(monkeypatch, f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}")
     monkeypatch.setenv("SIPAS_HOLIDAYS_FILE", str(tmp_path / "holidays.yaml"))
     monkeypatch.setenv("COLUMNS", "2000")  # help lines unwrapped, to be compared whole
 
@@ -100,12 +99,7 @@ def test_every_command_says_what_it_did_in_vietnamese_then_in_english(cli: Any, 
     tree = tmp_path / "don-vi.csv"
     tree.write_text("Mã;Tên;Mã cấp trên\nQ3;Quận 3;\nP8;Phường 8;Q3\n", encoding="utf-8")
     export = tmp_path / "xuat.csv"
-    export.write_text(
-        "Mã hồ sơ,Thủ tục,Lĩnh vực,Ngày tiếp nhận,Ngày hẹn trả,Chủ hồ sơ\n"
-        "P8-1,Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn An\n"
-        ",Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn Ba\n",
-        encoding="utf-8",
-    )
+    write_export_with_a_bad_row(export)
     said = {
         ("db", "upgrade"): "đang ở phiên bản",
         ("units", "import", str(tree)): "Đã thêm 2 đơn vị; 0 đơn vị đã có từ trước được giữ nguyên.",

@@ -29,7 +29,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from telegram import Bot, Update
 
 from bot.app import App
@@ -40,7 +40,6 @@ from bot.channels.zalo_api import ZaloApi, ZaloOAConfig
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotConfig
 from bot.channels.zalo_oa import ZaloOAChannel, signature
 from bot.channels.zns import ZnsEvents
-from bot.config import load_settings
 from bot.web.api import PREFIX, setup_api
 from bot.web.routes.common import ApiError, parse_json_object
 from bot.web.server import MAX_BODY_BYTES, build_web_app
@@ -72,9 +71,10 @@ from storage.models import (
 )
 from survey_forms.catalog import Catalog
 from survey_forms.schema import Form, Question
-from tests.conftest import Backend, Clock
+from tests.conftest import Clock
 from tests.emulators.telegram import TelegramEmulator
 from tests.helpers import Person, add_unit, returned_dossier, sample_dossier
+from tests.helpers import snapshot as rows_of
 
 Client = TestClient[web.Request, web.Application]
 ClientFactory = Callable[[web.Application], Awaitable[Client]]
@@ -739,13 +739,7 @@ STATE_TABLES = (
 
 async def snapshot(services: Services) -> dict[str, list[tuple[Any, ...]]]:
     """What a button press could change: every row of these tables (not the inbound log, not the outbox)."""
-    async with services.uow(read_only=True) as uow:
-        taken = {}
-        for model in STATE_TABLES:
-            table: Table = model.__table__  # type: ignore[assignment]
-            rows = await uow.connection.execute(select(table).order_by(*table.primary_key.columns))
-            taken[table.name] = [tuple(row) for row in rows]
-    return taken
+    return await rows_of(services, STATE_TABLES)
 
 
 def small(text: str) -> bool:
@@ -876,15 +870,6 @@ async def test_any_typed_text_is_answered_without_an_error(services: Services, d
 
 
 # ------------------------------------------------------------------------------------------- the web edges
-
-
-@pytest.fixture
-async def sipas(backend: Backend, clock: Clock) -> AsyncIterator[App]:
-    app = App(load_settings(database_url=backend.url, public_url=PUBLIC_URL), clock=clock)
-    await app.start()
-    await app.units.add("P8", "Phường 8")
-    yield app
-    await app.close()
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
@@ -26,6 +24,7 @@ from handlers.intake.imports.importer import DossierImporter
 from handlers.intake.imports.report import ImportFileError, ImportReport, RowError
 from tests.conftest import Clock
 from tests.helpers import add_unit, sample_dossier
+from tests.processes import SIPASBOT, cli_env
 
 HEADERS = [
     "Mã hồ sơ", "Tên thủ tục", "Mã thủ tục", "Lĩnh vực", "Ngày tiếp nhận", "Ngày hẹn trả", "Ngày xử lý xong",
@@ -878,15 +877,10 @@ async def test_an_import_run_in_english_says_everything_in_english(services: Ser
 
 # -- the command line (real subprocesses) --------------------------------------------------------------------
 
-SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
-
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    environment["SIPAS_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}"
-    environment["PYTHONUNBUFFERED"] = "1"
-    return environment
+    return cli_env(tmp_path)
 
 
 def sipasbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

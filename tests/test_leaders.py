@@ -27,7 +27,7 @@ from handlers.leader.reports import PeriodReports
 from handlers.leader.workbook.book import SHEET_LATE
 from handlers.leader.workbook.process import WorkbookBuilder
 from tests.conftest import Backend, Clock
-from tests.helpers import Person, sample_dossier
+from tests.helpers import Person, sample_dossier, update_invitation
 from tests.test_reporting import SERVICE_ITEMS, all_items, respondent
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -81,13 +81,7 @@ def clock() -> Clock:
 
 async def offered_on(app: App, code: str, sent: datetime) -> None:
     """Move the invitation of dossier ``code`` to have been offered at ``sent``."""
-    async with app.services.uow() as uow:
-        dossier = await uow.dossiers.get_by_code(code)
-        assert dossier is not None
-        invitation = await uow.invitations.for_dossier(dossier.id)
-        assert invitation is not None
-        await uow.invitations.update(invitation.id, sent_at=sent)
-        await uow.commit()
+    await update_invitation(app.services, code, sent_at=sent)
 
 
 @pytest.fixture

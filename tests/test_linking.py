@@ -11,7 +11,7 @@ import html
 import logging
 import re
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,12 +19,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.app import App
-from bot.config import load_settings
 from bot.web.api import PREFIX, setup_api
 from bot.web.routes.documents import qr_png
 from bot.web.server import build_web_app
 from handlers.messages import Reply
-from tests.conftest import Backend, Clock
+from tests.conftest import Clock
 from tests.helpers import Person
 
 PUBLIC_URL = "https://sipas.example.vn"
@@ -34,15 +33,6 @@ NAME, PHONE, CODE = "Nguyễn Văn An", "0912 345 678", "P8-261110-0001"
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-async def sipas(backend: Backend, clock: Clock) -> AsyncIterator[App]:
-    app = App(load_settings(database_url=backend.url, public_url=PUBLIC_URL), clock=clock)
-    await app.start()
-    await app.units.add("P8", "Phường 8")
-    yield app
-    await app.close()
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from tests.emulators.zalo_oa import ZaloOAEmulator
 from tests.helpers import Person as ConsolePerson
 from tests.helpers import add_unit, returned_dossier, sample_dossier
 from tests.telegram_service import PACE, SECRET, TOKEN, RunningService, running
+from tests.test_zalo_oa import APP_ID, APP_SECRET, SECRET_KEY, oa_settings
 
-APP_ID, APP_SECRET, SECRET_KEY = "1234567890", "app-secret", "oa-secret-key"
 RATING_TEMPLATE = "350001"
 RATING_PARAMS = [("ho_ten", 30), ("ma_ho_so", 50), ("thu_tuc", 100), ("ngay_tra", 20)]
 STALE = "Nút này không còn hiệu lực; xin Ông/Bà trả lời câu hỏi hiện tại."
@@ -56,23 +56,6 @@ def telegram_settings(emu: TelegramEmulator) -> dict[str, Any]:
 
 def oa_emulator() -> ZaloOAEmulator:
     return ZaloOAEmulator(app_id=APP_ID, app_secret=APP_SECRET, oa_secret_key=SECRET_KEY)
-
-
-def oa_settings(emu: ZaloOAEmulator, **extra: Any) -> dict[str, Any]:
-    return {
-        "zalo_oa_app_id": APP_ID,
-        "zalo_oa_app_secret": APP_SECRET,
-        "zalo_oa_secret_key": SECRET_KEY,
-        "zalo_oa_access_token": emu.access_token,
-        "zalo_oa_refresh_token": emu.refresh_token,
-        "zalo_oa_api_url": emu.api_url,
-        "zalo_oa_oauth_url": emu.oauth_url,
-        "zns_api_url": emu.zns_url,
-        "zalo_oa_rate": 300.0,
-        "zalo_chat_interval": 0.02,
-        "survey_tick_seconds": 0.2,
-        **extra,
-    }
 
 
 @asynccontextmanager

@@ -28,6 +28,7 @@ import pytest
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo_bot import ZaloBotEmulator
 from tests.emulators.zalo_oa import ZaloOAEmulator
+from tests.helpers import write_export_with_a_bad_row
 from tests.telegram_service import free_port
 
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
@@ -235,12 +236,7 @@ Cli = Callable[..., tuple[int, str, str]]
 def test_an_import_with_refused_rows_exits_3_and_keeps_the_good_rows(tmp_path: Path, cli: Cli) -> None:
     assert cli("units", "add", "P8", "Phường 8")[0] == 0
     export = tmp_path / "xuat.csv"
-    export.write_text(
-        "Mã hồ sơ,Thủ tục,Lĩnh vực,Ngày tiếp nhận,Ngày hẹn trả,Chủ hồ sơ\n"
-        "P8-1,Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn An\n"
-        ",Khai sinh,Hộ tịch,10/11/2026 08:30,14/11/2026,Nguyễn Văn Ba\n",
-        encoding="utf-8",
-    )
+    write_export_with_a_bad_row(export)
     status, out, err = cli("dossiers", "import", str(export), "--unit", "P8")
     assert status == 3, (out, err)
     assert out.startswith("Đã nhập 1 hồ sơ (mới 1,"), out

@@ -7,22 +7,19 @@ it prints is the catalogs' English or the form's.
 
 from __future__ import annotations
 
-import asyncio
 import io
-import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 
-from bot.app import App
 from bot.cli import main
-from bot.config import load_settings
 from bot.texts import choose_locale
-from tests.conftest import Clock
+from handlers.context import Services
+from tests.helpers import build_database, without_sipas_settings
 from tests.test_house_rules import VIETNAMESE
 from tests.test_reporting import all_items, respondent
 
@@ -39,22 +36,14 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     """
     url = f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}"
 
-    async def build() -> None:
-        app = App(load_settings(database_url=url), clock=Clock(datetime(2026, 12, 1, 0, tzinfo=UTC)))
-        await app.start()
-        try:
-            await app.units.add("W8", "Ward 8")
-            for number in range(7):
-                ratings = all_items("5" if number % 3 else "4", TC1="2" if number == 4 else "5")
-                when = datetime(2026, 11, 3 + number, 9, tzinfo=HANOI)
-                await respondent(app.services, f"W8-{number}", "W8", "Civil status", ratings, when)
-        finally:
-            await app.close()
+    async def november(services: Services) -> None:
+        for number in range(7):
+            ratings = all_items("5" if number % 3 else "4", TC1="2" if number == 4 else "5")
+            when = datetime(2026, 11, 3 + number, 9, tzinfo=HANOI)
+            await respondent(services, f"W8-{number}", "W8", "Civil status", ratings, when)
 
-    asyncio.run(build())
-    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SIPAS_DATABASE_URL", url)
+    build_database(url, ("W8", "Ward 8"), november)
+    without_sipas_settings(monkeypatch, url)
 
     def run(*args: str, lang: str | None = None) -> tuple[int, str, str]:
         if lang is None:

@@ -5,12 +5,10 @@ and the staff's chat.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import os
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from string import Formatter
 from zoneinfo import ZoneInfo
@@ -18,16 +16,13 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from bot.app import App
-from bot.cli import main
-from bot.config import load_settings
 from handlers.admin.invites import Roles
 from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
 from handlers.texts import TEXTS_DIR
 from survey_forms.yaml_text import load_shipped
 from tests.conftest import Clock
-from tests.helpers import Person, add_unit, sample_dossier
+from tests.helpers import Person, add_unit, build_database, in_process_cli, sample_dossier, update_invitation
 from tests.test_house_rules import VIETNAMESE
 from tests.test_reporting import SERVICE_ITEMS, all_items, respondent
 
@@ -50,40 +45,15 @@ async def answered_on_channels(services: Services) -> None:
         code = f"P8-{number}"
         ratings = all_items("5" if number % 3 else "4", TC1="2" if number == 4 else "5")
         await respondent(services, code, "P8", "Hộ tịch", ratings, datetime(2026, 11, 3 + number, 9, tzinfo=HANOI))
-        async with services.uow() as uow:
-            dossier = await uow.dossiers.get_by_code(code)
-            assert dossier is not None
-            invitation = await uow.invitations.for_dossier(dossier.id)
-            assert invitation is not None
-            await uow.invitations.update(invitation.id, channel=channel)
-            await uow.commit()
+        await update_invitation(services, code, channel=channel)
 
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., object]:
     """``sipasbot …`` in this process on a database file holding P8's November: (exit status, stdout, stderr)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}"
-
-    async def build() -> None:
-        app = App(load_settings(database_url=url), clock=Clock(datetime(2026, 12, 1, 0, tzinfo=UTC)))
-        await app.start()
-        try:
-            await app.units.add("P8", "Phường 8")
-            await answered_on_channels(app.services)
-        finally:
-            await app.close()
-
-    asyncio.run(build())
-    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SIPAS_DATABASE_URL", url)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(list(args))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
+    build_database(url, ("P8", "Phường 8"), answered_on_channels)
+    return in_process_cli(monkeypatch, capsys, url)
 
 
 NOVEMBER = ("--unit", "P8", "--from", "2026-11-01", "--to", "2026-11-30")

@@ -10,7 +10,6 @@ Everything it printed is searched for every secret.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo_bot import ZaloBotEmulator
 from tests.emulators.zalo_oa import ZaloOAEmulator
+from tests.processes import local_service_env
 from tests.telegram_service import free_port
 
 SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
@@ -42,14 +42,10 @@ pytestmark = pytest.mark.slow
 def environment(
     database: Path, port: int, tg: TelegramEmulator, zb: ZaloBotEmulator, oa: ZaloOAEmulator
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    env.update(
-        SIPAS_DATABASE_URL=f"sqlite+aiosqlite:///{database}",
-        SIPAS_HTTP_PORT=str(port),
-        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        SIPAS_SURVEY_DELAY_MINUTES="0",
+    return local_service_env(
+        f"sqlite+aiosqlite:///{database}",
+        port,
         SIPAS_SURVEY_TICK_SECONDS="0.2",
-        SIPAS_QUIET_HOURS="",
         SIPAS_TELEGRAM_TOKEN=TELEGRAM_TOKEN,
         SIPAS_TELEGRAM_API_URL=tg.api_url,
         SIPAS_TELEGRAM_MODE="polling",
@@ -72,7 +68,6 @@ def environment(
         PTB_TIMEDELTA="true",
         PYTHONUNBUFFERED="1",
     )
-    return env
 
 
 def cli(env: dict[str, str], *args: str) -> str:

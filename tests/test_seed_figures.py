@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import io
 import json
-import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.app import App
-from bot.cli import main
 from bot.config import load_settings
 from bot.web.api import setup_api
 from bot.web.pages import setup_pages
@@ -31,7 +29,7 @@ from bot.web.server import build_web_app
 from handlers.intake.dossiers import DossierHandler
 from handlers.leader.reporting import Period
 from tests.conftest import Backend, Clock
-from tests.helpers import sample_dossier, vietnam_today
+from tests.helpers import in_process_cli, sample_dossier, vietnam_today
 from tests.test_reporting import all_items, respondent
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -115,16 +113,7 @@ def database_file(tmp_path: Path, clock: Clock) -> str:
 @pytest.fixture
 def cli(database_file: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
     """``sipasbot …`` run in this process on the fixture's database: (exit status, stdout, stderr)."""
-    for name in [n for n in os.environ if n.startswith("SIPAS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SIPAS_DATABASE_URL", database_file)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(list(args))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
+    return in_process_cli(monkeypatch, capsys, database_file)
 
 
 def report_json(cli: Any, *args: str) -> dict[str, Any]:
@@ -238,26 +227,18 @@ def test_the_digest_shows_each_field_against_its_targets_online_supplements_and_
     assert "Phản ánh đã xử lý (đã trả lời hoặc đã đóng): 75,0% (3/4; mục tiêu 100,0%: chưa đạt)" in out
 
 
+def xlsx_report(cli: Any, out_file: Path, *period: str) -> Any:
+    """``sipasbot report --unit P8 *period --format xlsx`` into ``out_file``, which must succeed; the workbook."""
+    status, _out, err = cli("report", "--unit", "P8", *period, "--format", "xlsx", "--out", f"{out_file}")
+    assert status == 0, err
+    return openpyxl.load_workbook(io.BytesIO(out_file.read_bytes()))
+
+
 def test_the_workbook_has_the_fields_against_their_targets_online_supplements_and_complaints(
     cli: Any, tmp_path: Path
 ) -> None:
     assert cli("targets", "set", "--unit", "P8", "--field", "Đất đai", "--on-time", "96")[0] == 0
-    out_file = tmp_path / "p8.xlsx"
-    status, _out, err = cli(
-        "report",
-        "--unit",
-        "P8",
-        "--from",
-        "2026-11-01",
-        "--to",
-        "2026-11-30",
-        "--format",
-        "xlsx",
-        "--out",
-        f"{out_file}",
-    )
-    assert status == 0, err
-    book = openpyxl.load_workbook(io.BytesIO(out_file.read_bytes()))
+    book = xlsx_report(cli, tmp_path / "p8.xlsx", "--from", "2026-11-01", "--to", "2026-11-30")
     rows = list(book["Chỉ tiêu lĩnh vực"].iter_rows(values_only=True))
     assert rows[0] == (
         "Lĩnh vực",
@@ -416,22 +397,7 @@ def test_the_digest_periods_of_the_year() -> None:
 
 
 def test_the_workbook_of_six_months_is_titled_so(cli: Any, tmp_path: Path) -> None:
-    out_file = tmp_path / "6thang.xlsx"
-    status, _out, err = cli(
-        "report",
-        "--unit",
-        "P8",
-        "--period",
-        "6thang",
-        "--date",
-        "2026-06-30",
-        "--format",
-        "xlsx",
-        "--out",
-        f"{out_file}",
-    )
-    assert status == 0, err
-    book = openpyxl.load_workbook(io.BytesIO(out_file.read_bytes()))
+    book = xlsx_report(cli, tmp_path / "6thang.xlsx", "--period", "6thang", "--date", "2026-06-30")
     assert book.properties.title == "Báo cáo mức độ hài lòng 6 tháng đầu năm 2026"
     assert "BÁO CÁO MỨC ĐỘ HÀI LÒNG 6 THÁNG ĐẦU NĂM 2026" in [c.value for c in book["Tổng hợp"]["A"]]
 

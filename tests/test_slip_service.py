@@ -27,8 +27,9 @@ def slip_lines(data: bytes) -> list[str]:
     return [" ".join(line.split()) for line in unicodedata.normalize("NFC", text).splitlines()]
 
 
-async def put(service: RunningService, code: str, due: str, applicant: dict[str, Any], **more: Any) -> None:
-    body = {
+def dossier_body(due: str, applicant: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A building-permit dossier of P8 received on Monday 23 February 2026, as the API takes it."""
+    return {
         "unit": "P8",
         "procedure": "Cấp giấy phép xây dựng",
         "field": "Xây dựng",
@@ -38,7 +39,10 @@ async def put(service: RunningService, code: str, due: str, applicant: dict[str,
         "channel": "truc_tiep",
         **more,
     }
-    status, answer = await service.api("PUT", f"/api/v1/dossiers/{code}", body)
+
+
+async def put(service: RunningService, code: str, due: str, applicant: dict[str, Any], **more: Any) -> None:
+    status, answer = await service.api("PUT", f"/api/v1/dossiers/{code}", dossier_body(due, applicant, **more))
     assert status == 201, answer
 
 
@@ -101,16 +105,8 @@ async def test_a_representative_cannot_be_an_organisation_and_a_kind_must_be_kno
             ({"name": "Công ty TNHH Minh Phát", "kind": "company"}, None),
             ({"name": "Công ty TNHH Minh Phát"}, {"name": "Công ty Luật ABC", "kind": "organisation"}),
         ):
-            body = {
-                "unit": "P8",
-                "procedure": "Cấp giấy phép xây dựng",
-                "field": "Xây dựng",
-                "applicant": applicant,
-                "received_at": "2026-02-23T08:00:00+07:00",
-                "due_at": "2026-03-11",
-                "channel": "truc_tiep",
-                **({"representative": representative} if representative else {}),
-            }
+            more = {"representative": representative} if representative else {}
+            body = dossier_body("2026-03-11", applicant, **more)
             status, answer = await service.api("PUT", "/api/v1/dossiers/P8-X", body)
             assert status in (400, 422), answer
             assert set(answer["error"]) == {"code", "message"}

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, select
 
 from bot.app import App
 from bot.cli import main
@@ -34,6 +33,7 @@ from tests.conftest import Backend, Clock
 from tests.emulators.zalo_bot import Person as ZaloPerson
 from tests.emulators.zalo_bot import ZaloBotEmulator
 from tests.helpers import Person, add_unit, sample_dossier
+from tests.helpers import snapshot as rows_of
 from tests.telegram_service import running
 from tests.test_zalo_bot import TOKEN, bot_settings, link
 
@@ -58,13 +58,7 @@ STATE = (DossierRow, ApologyRow, FeedbackRow, DraftRow, AnswerRow, InvitationRow
 
 async def snapshot(services: Services) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of what a staff command could change: dossiers, apologies, complaints, drafts, surveys, people."""
-    async with services.uow(read_only=True) as uow:
-        taken = {}
-        for model in STATE:
-            table: Table = model.__table__  # type: ignore[assignment]
-            rows = await uow.connection.execute(select(table).order_by(*table.primary_key.columns))
-            taken[table.name] = [tuple(row) for row in rows]
-    return taken
+    return await rows_of(services, STATE)
 
 
 def leaks(texts: list[str], asked: tuple[str, ...] = ()) -> list[str]:

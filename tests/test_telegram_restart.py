@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,44 +19,27 @@ from storage.uow import UnitOfWork
 from survey_forms.catalog import Catalog
 from tests.conftest import Backend
 from tests.emulators.telegram import Person, TelegramEmulator
+from tests.processes import SIPASBOT, local_service_env, service_process
 from tests.telegram_service import PACE, SECRET, TOKEN, free_port
 
-SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
 LEVELS = ["Rất không hài lòng", "Không hài lòng", "Bình thường", "Hài lòng", "Rất hài lòng"]
 
 pytestmark = pytest.mark.slow
 
 
 def service_env(backend: Backend, emulator: TelegramEmulator, port: int, mode: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    env.update(
-        SIPAS_DATABASE_URL=backend.url,
-        SIPAS_HTTP_PORT=str(port),
-        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    return local_service_env(
+        backend.url,
+        port,
+        SIPAS_SURVEY_TICK_SECONDS="0.2",
         SIPAS_TELEGRAM_TOKEN=TOKEN,
         SIPAS_TELEGRAM_API_URL=emulator.api_url,
         SIPAS_TELEGRAM_MODE=mode,
         SIPAS_TELEGRAM_WEBHOOK_SECRET=SECRET,
-        SIPAS_SURVEY_DELAY_MINUTES="0",
-        SIPAS_QUIET_HOURS="",
-        SIPAS_SURVEY_TICK_SECONDS="0.2",
         SIPAS_TELEGRAM_RATE=str(PACE["telegram_rate"]),
         SIPAS_TELEGRAM_CHAT_INTERVAL=str(PACE["telegram_chat_interval"]),
         PTB_TIMEDELTA="true",
     )
-    return env
-
-
-@contextmanager
-def service_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as output:
-        process = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=output, stderr=output)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
 
 
 def tail(log: Path) -> str:

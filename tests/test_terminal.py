@@ -7,8 +7,6 @@ import os
 import pty
 import re
 import select
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -17,8 +15,9 @@ import pytest
 from pypdf import PdfReader
 
 from tests.helpers import vietnam_today
+from tests.processes import SIPASBOT, cli_env
+from tests.processes import run_cli as run
 
-SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
 SAVED = re.compile(r"^📎 Đã lưu tệp đính kèm: (.+)$", re.MULTILINE)
 
 pytestmark = pytest.mark.slow
@@ -26,16 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    environment["SIPAS_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'sipasbot.db'}"
-    environment["PYTHONUNBUFFERED"] = "1"
-    return environment
-
-
-def run(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SIPASBOT, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120, cwd=cwd, check=False
-    )
+    return cli_env(tmp_path)
 
 
 class Terminal:

@@ -29,10 +29,10 @@ from handlers.context import Services
 from handlers.intake.dossiers import DossierHandler
 from handlers.staff.alerts import Alerts
 from tests.conftest import Backend
-from tests.emulators.zalo_bot import Person as ZaloPerson
 from tests.emulators.zalo_bot import ZaloBotEmulator
 from tests.helpers import sample_dossier
 from tests.telegram_service import running
+from tests.test_staff_units import say
 from tests.test_zalo_bot import TOKEN, bot_settings, link
 
 FIRST = "Cán bộ hướng dẫn chưa rõ ràng, tôi phải đi lại ba lần"
@@ -229,15 +229,6 @@ def test_in_the_shell_a_leader_takes_a_role_away_by_typing_the_number_shown(shel
     assert shell.query("SELECT count(*) FROM roles WHERE officer_name = ? AND revoked_at IS NULL", "Lê Văn Cường") == [
         (0,)
     ]
-
-
-async def say(person: ZaloPerson, text: str, done: Any = None) -> list[str]:
-    """Type ``text`` and wait for the answer (until ``done(texts)`` holds, when given); the texts that came."""
-    before = len(person.messages)
-    await person.send_text(text)
-    until = done or (lambda texts: bool(texts))
-    await person.wait_for(lambda p: until([m.text for m in p.messages[before:]]), timeout=30)
-    return [m.text for m in person.messages[before:]]
 
 
 async def test_on_the_zalo_bot_an_officer_answers_and_closes_by_typing_and_apologises_from_a_warning(

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.emulators.loopback import WebhookReceiver
 from tests.emulators.zalo_bot import (
     EVENT_IMAGE,
     EVENT_STICKER,
@@ -37,12 +38,6 @@ async def emu() -> AsyncIterator[ZaloBotEmulator]:
         yield emulator
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def call(
     http: aiohttp.ClientSession, emu: ZaloBotEmulator, method: str, body: Any = None, *, token: str = TOKEN
 ) -> tuple[int, dict[str, Any]]:
@@ -52,33 +47,19 @@ async def call(
         return response.status, await response.json()
 
 
-class Receiver:
+class Receiver(WebhookReceiver):
     """Our side of the webhook: a small aiohttp server recording each push and answering ``statuses`` in turn."""
 
+    PATH = "/webhooks/zalo-bot"
+
     def __init__(self, statuses: list[int] | None = None) -> None:
+        super().__init__()
         self.statuses = list(statuses or [])
         self.received: list[tuple[dict[str, str], Any]] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     async def _hook(self, request: web.Request) -> web.Response:
         self.received.append((dict(request.headers), await request.json()))
         return web.Response(status=self.statuses.pop(0) if self.statuses else 200, text="ok")
-
-    async def __aenter__(self) -> Receiver:
-        app = web.Application()
-        app.router.add_post("/webhooks/zalo-bot", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/zalo-bot"
-        await web.SockSite(self._runner, sock).start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
 
 
 # --- transport

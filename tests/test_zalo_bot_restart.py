@@ -7,12 +7,8 @@ the next start handles the answer kept in its inbox, once.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,9 +22,9 @@ from storage.models import AnswerRow, InboxRow
 from storage.uow import UnitOfWork
 from tests.conftest import Backend
 from tests.emulators.zalo_bot import ZaloBotEmulator
+from tests.processes import SIPASBOT, local_service_env, service_process
 from tests.telegram_service import free_port
 
-SIPASBOT = str(Path(sys.executable).parent / "sipasbot")
 TOKEN = "1459232241454765289:secret-abc"
 HELD = "test hook: a Zalo Bot update held before handling"
 
@@ -36,33 +32,16 @@ pytestmark = pytest.mark.slow
 
 
 def service_env(backend: Backend, emulator: ZaloBotEmulator, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
-    env.update(
-        SIPAS_DATABASE_URL=backend.url,
-        SIPAS_HTTP_PORT=str(port),
-        SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    return local_service_env(
+        backend.url,
+        port,
+        SIPAS_SURVEY_TICK_SECONDS="0.2",
         SIPAS_ZALO_BOT_TOKEN=TOKEN,
         SIPAS_ZALO_BOT_API_URL=emulator.api_url,
         SIPAS_ZALO_BOT_MODE="polling",
         SIPAS_ZALO_CHAT_INTERVAL="0",
-        SIPAS_SURVEY_DELAY_MINUTES="0",
-        SIPAS_QUIET_HOURS="",
-        SIPAS_SURVEY_TICK_SECONDS="0.2",
         PYTHONUNBUFFERED="1",
     )
-    return env
-
-
-@contextmanager
-def service_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as output:
-        process = subprocess.Popen([SIPASBOT, "run"], env=env, stdout=output, stderr=output)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
 
 
 def logged(log: Path) -> str:

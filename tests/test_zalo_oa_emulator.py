@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.emulators.loopback import WebhookReceiver
 from tests.emulators.zalo_oa import (
     DAY,
     HOUR,
@@ -37,7 +38,7 @@ HEX20 = re.compile(r"[0-9a-f]{20}")
 Event = dict[str, Any]
 
 
-class Receiver:
+class Receiver(WebhookReceiver):
     """Our side of the webhook: verifies ``X-ZEvent-Signature`` as docs/CHANNELS.md, Zalo OA says, records every push.
 
     Answers 403 to a push whose signature is missing or wrong (as the product does), else the next of
@@ -45,12 +46,13 @@ class Receiver:
     the product.
     """
 
+    PATH = "/webhooks/zalo-oa"
+
     def __init__(self, statuses: list[int] | None = None) -> None:
+        super().__init__()
         self.statuses = list(statuses or [])
         self.received: list[dict[str, Any]] = []  # {"headers", "raw", "event", "valid"}
         self.on_event: Callable[[Event], Awaitable[None]] | None = None
-        self.url = ""
-        self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
 
     @property
@@ -84,21 +86,6 @@ class Receiver:
             await self.on_event(event)
         return web.json_response({"error": 0}, status=self.statuses.pop(0) if self.statuses else 200)
 
-    async def __aenter__(self) -> Receiver:
-        app = web.Application()
-        app.router.add_post("/webhooks/zalo-oa", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/zalo-oa"
-        await web.SockSite(self._runner, sock).start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
-
 
 def make_emulator(**kwargs: Any) -> ZaloOAEmulator:
     return ZaloOAEmulator(
@@ -120,15 +107,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def emu(receiver: Receiver) -> AsyncIterator[ZaloOAEmulator]:
-    async with make_emulator() as emulator:
-        emulator.webhook_url = receiver.url
+    async with make_emulator(webhook_url=receiver.url) as emulator:
         yield emulator
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def post(

@@ -12,7 +12,14 @@ import pytest
 
 from tests.emulators.zalo_oa import ZaloOAEmulator
 from tests.emulators.zns import ZONE, TemplateParam
-from tests.test_zalo_oa_emulator import APP_ID, APP_SECRET, OA_ID, Receiver, make_emulator, post
+from tests.test_zalo_oa_emulator import (
+    APP_ID,
+    APP_SECRET,
+    OA_ID,
+    Receiver,
+    make_emulator,
+    post,
+)
 
 PHONE = "84912345678"
 TEMPLATE = "350001"
@@ -21,23 +28,16 @@ HEX20 = re.compile(r"[0-9a-f]{20}")
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with Receiver() as hook:
-        yield hook
-
-
-@pytest.fixture
 async def emu(receiver: Receiver) -> AsyncIterator[ZaloOAEmulator]:
-    async with make_emulator() as emulator:
-        emulator.webhook_url = receiver.url
+    async with make_emulator(webhook_url=receiver.url) as emulator:
         emulator.zns.add_template(TEMPLATE, params=[("ho_ten", 30), ("ma_ho_so", 30), ("ngay_tra", 20)], rating=True)
         yield emulator
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+async def receiver() -> AsyncIterator[Receiver]:
+    async with Receiver() as hook:
+        yield hook
 
 
 async def send(

@@ -44,7 +44,6 @@ import json
 import math
 import mimetypes
 import re
-import socket
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -54,6 +53,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.emulators.loopback import LoopbackServer, Push, RequestHandler, Watched, notify_all
 
 JSONDict = dict[str, Any]
 
@@ -301,7 +302,7 @@ class CallbackAnswer:
 
 
 @dataclass
-class WebhookDelivery:
+class WebhookDelivery(Push):
     """One attempt to push an update to the webhook."""
 
     update_id: int
@@ -311,11 +312,6 @@ class WebhookDelivery:
     error: str | None
     secret_header: str | None
     at: float  # time.monotonic()
-
-    @property
-    def ok(self) -> bool:
-        """Whether the receiver answered 2xx."""
-        return self.status is not None and 200 <= self.status < 300
 
 
 @dataclass
@@ -593,7 +589,7 @@ class _Params:
 # People
 
 
-class Person:
+class Person(Watched[BotMessage]):
     """A simulated Telegram user in a private chat with the bot (chat id == user id).
 
     Everything here is what the person sees or does; the bot's side goes over HTTP. Create with
@@ -609,6 +605,7 @@ class Person:
         username: str | None,
         language_code: str | None,
     ) -> None:
+        super().__init__()
         self._emu = emulator
         self.user_id = user_id
         self.first_name = first_name
@@ -622,8 +619,6 @@ class Person:
         self.reply_keyboard_one_time = False
         self.sent: list[JSONDict] = []  # the person's own messages (Message objects), oldest first
         self.queries: dict[str, CallbackAnswer] = {}
-        self._all_messages: list[BotMessage] = []
-        self._changed = asyncio.Condition()
 
     # --- what the person sees
 
@@ -635,15 +630,7 @@ class Person:
     @property
     def messages(self) -> list[BotMessage]:
         """The bot's messages in this chat as shown now (edits applied, deleted ones gone), oldest first."""
-        return [m for m in self._all_messages if not m.deleted]
-
-    @property
-    def last(self) -> BotMessage:
-        """The bot's latest message; LookupError when there is none (``wait_for`` treats that as "not yet")."""
-        shown = self.messages
-        if not shown:
-            raise LookupError(f"the bot has sent nothing to {self.first_name} ({self.user_id})")
-        return shown[-1]
+        return [m for m in self._messages if not m.deleted]
 
     @property
     def texts(self) -> list[str]:
@@ -754,24 +741,13 @@ class Person:
         """Delete the account: sends then get 403 "user is deactivated" (no update, as in Telegram)."""
         self.deactivated = True
 
-    async def wait_for(
-        self,
-        predicate: Callable[[Person], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented test API
-    ) -> None:
-        """Wait until ``predicate(self)`` holds, re-checked after every bot API call that changes this chat.
-
-        A predicate raising LookupError (``.last`` before any message, an IndexError) counts as "not yet".
-        Raises TimeoutError describing the chat when ``timeout`` seconds pass first.
-        """
-        await _wait_on(self._changed, lambda: predicate(self), timeout, self._describe)
-
     # --- internals
 
-    def _describe(self) -> str:
-        lines = [f"chat {self.user_id} ({self.first_name}): {len(self.messages)} bot message(s)"]
-        lines += [f"  #{m.message_id}: {m.text!r} buttons={m.button_texts}" for m in self.messages[-5:]]
-        return "\n".join(lines)
+    def _who(self) -> str:
+        return f"chat {self.user_id} ({self.first_name})"
+
+    def _line(self, message: BotMessage) -> str:
+        return f"#{message.message_id}: {message.text!r} buttons={message.button_texts}"
 
     async def _send(self, content: JSONDict) -> JSONDict:
         emu = self._emu
@@ -821,39 +797,12 @@ class Person:
             "new_chat_member": member(new),
         }
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
-
-async def _wait_on(
-    condition: asyncio.Condition,
-    check: Callable[[], bool],
-    timeout: float,  # noqa: ASYNC109 - a deadline for a condition, not for an I/O call
-    describe: Callable[[], str],
-) -> None:
-    def holds() -> bool:
-        try:
-            return check()
-        except LookupError:
-            return False
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    async with condition:
-        while not holds():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"condition not met within {timeout} s; {describe()}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(condition.wait(), remaining)
-
 
 # --------------------------------------------------------------------------------------------------------------------
 # The emulator
 
 
-class TelegramEmulator:
+class TelegramEmulator(LoopbackServer):
     """The Telegram Bot API for one bot, on ``127.0.0.1:<random port>``.
 
     Args:
@@ -901,6 +850,7 @@ class TelegramEmulator:
         first_update_id: int = 500000001,
         port: int = 0,
     ) -> None:
+        super().__init__(port)
         self.token = token
         self.username = username
         self.first_name = first_name
@@ -946,15 +896,9 @@ class TelegramEmulator:
         self._hangs: dict[str, _Hang] = {}
         self._touched: set[int] = set()  # chats changed by the request being handled
         self._updates_changed = asyncio.Condition()
-        self._state_changed = asyncio.Condition()
         self._poll_generation = 0
         self._in_flight: set[int] = set()
         self._webhook_tasks: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._wanted_port = port
-        self._closing = False
         self._methods: dict[str, tuple[str, Callable[[_Params], Any]]] = {
             name.lower(): (name, handler)
             for name, handler in {
@@ -979,57 +923,26 @@ class TelegramEmulator:
 
     # --- lifecycle
 
-    async def start(self) -> TelegramEmulator:
-        """Listen on 127.0.0.1 (the port given, or a free one); returns self."""
-        self._closing = False
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        app.router.add_route("*", "/file/bot{token}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", self._wanted_port))
-        self._port = int(sock.getsockname()[1])
-        await web.SockSite(self._runner, sock).start()
-        self._session = aiohttp.ClientSession()
-        return self
+    MAX_BODY = 64 * 1024 * 1024
 
-    async def stop(self) -> None:
-        """Stop serving: long polls answer ``[]``, hung methods are released, webhook pushes cancelled."""
-        self._closing = True
+    def _served(self) -> list[tuple[str, RequestHandler]]:
+        return [("/bot{token}/{method}", self._handle), ("/file/bot{token}/{path:.+}", self._handle_file)]
+
+    async def _stopping(self) -> None:
+        """Long polls answer ``[]``, hung methods are released, webhook pushes cancelled."""
         self.release()
         await self._stop_webhook_workers()
-        async with self._updates_changed:
-            self._updates_changed.notify_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> TelegramEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        """The TCP port (after ``start``)."""
-        if self._port is None:
-            raise RuntimeError("the emulator is not started")
-        return self._port
+        await notify_all(self._updates_changed)
 
     @property
     def api_url(self) -> str:
         """``http://127.0.0.1:PORT/bot``: PTB's ``base_url`` (PTB appends the token)."""
-        return f"http://127.0.0.1:{self.port}/bot"
+        return f"{self.base_url}/bot"
 
     @property
     def file_url(self) -> str:
         """``http://127.0.0.1:PORT/file/bot``: PTB's ``base_file_url``."""
-        return f"http://127.0.0.1:{self.port}/file/bot"
+        return f"{self.base_url}/file/bot"
 
     # --- the test side
 
@@ -1104,25 +1017,15 @@ class TelegramEmulator:
             if hang is not None:
                 hang.release.set()
 
-    async def wait_for(
-        self,
-        predicate: Callable[[TelegramEmulator], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented test API
-    ) -> None:
-        """Wait until ``predicate(emulator)`` holds, re-checked after every API call, update and webhook attempt."""
-        await _wait_on(
-            self._state_changed,
-            lambda: predicate(self),
-            timeout,
-            lambda: f"calls={dict(self.stats.requests)} pending={len(self._pending)}",
-        )
-
     def reset_limits(self) -> None:
         """Forget the rate-limit history (e.g. after a warm-up)."""
         self._chat_sent.clear()
         self._global_window.clear()
 
     # --- HTTP
+
+    def _summary(self) -> str:
+        return f"calls={dict(self.stats.requests)} pending={len(self._pending)}"
 
     def _canonical(self, name: str) -> str | None:
         entry = self._methods.get(name.lower())
@@ -1269,10 +1172,6 @@ class TelegramEmulator:
 
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
-
-    async def _notify_state(self) -> None:
-        async with self._state_changed:
-            self._state_changed.notify_all()
 
     async def _enqueue(self, content: JSONDict) -> JSONDict:
         """Queue an update (``content`` holds one update field); returns the Update."""
@@ -1451,7 +1350,7 @@ class TelegramEmulator:
             person.reply_keyboard, person.reply_keyboard_one_time = reply, one_time
         elif remove:
             person.reply_keyboard, person.reply_keyboard_one_time = None, False
-        person._all_messages.append(message)
+        person._messages.append(message)
         self.stats.messages_sent += 1
         return message
 
@@ -1501,30 +1400,20 @@ class TelegramEmulator:
         generation = self._poll_generation
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        async with self._updates_changed:
+        async with self._long_poll(self._updates_changed) as wait:
             self._updates_changed.notify_all()  # an older long poll is terminated
-            waiting = False
-            try:
-                while True:
-                    if self._closing:
-                        return []
-                    if generation != self._poll_generation:
-                        raise ApiError(409, self.errors["terminated"])
-                    if self.webhook is not None:
-                        raise ApiError(409, self.errors["webhook_active"])
-                    available = list(self._pending.values())[:limit]
-                    remaining = deadline - loop.time()
-                    if available or remaining <= 0:
-                        return available
-                    if not waiting:
-                        waiting = True
-                        self.waiting_polls += 1
-                        await self._notify_state()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._updates_changed.wait(), remaining)
-            finally:
-                if waiting:
-                    self.waiting_polls -= 1
+            while True:
+                if self._closing:
+                    return []
+                if generation != self._poll_generation:
+                    raise ApiError(409, self.errors["terminated"])
+                if self.webhook is not None:
+                    raise ApiError(409, self.errors["webhook_active"])
+                available = list(self._pending.values())[:limit]
+                remaining = deadline - loop.time()
+                if available or remaining <= 0:
+                    return available
+                await wait(remaining)
 
     async def _set_webhook(self, params: _Params) -> bool:
         url = (params.text("url") or "").strip()

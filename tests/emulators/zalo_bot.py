@@ -66,7 +66,6 @@ import copy
 import hashlib
 import itertools
 import json
-import socket
 import time
 import unicodedata
 from collections import Counter, deque
@@ -75,10 +74,10 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
 
-import aiohttp
 from aiohttp import web
 
-from tests.emulators.telegram import _json_response, _wait_on
+from tests.emulators.loopback import LoopbackServer, Push, RequestHandler, Watched, notify_all
+from tests.emulators.telegram import _json_response
 
 JSONDict = dict[str, Any]
 Envelope = Literal["flat", "wrapped"]
@@ -205,7 +204,7 @@ class WebhookInfo:
 
 
 @dataclass
-class WebhookDelivery:
+class WebhookDelivery(Push):
     """One attempt to push an update to the webhook."""
 
     update: JSONDict
@@ -217,11 +216,6 @@ class WebhookDelivery:
     secret_header: str
     redelivery: bool
     at: float  # time.monotonic()
-
-    @property
-    def ok(self) -> bool:
-        """Whether our server answered 2xx."""
-        return self.status is not None and 200 <= self.status < 300
 
     @property
     def event_name(self) -> str:
@@ -327,7 +321,7 @@ class _Params:
 # People
 
 
-class Person:
+class Person(Watched[BotMessage]):
     """A simulated Zalo user in a private chat with the bot (chat id == user id).
 
     Everything here is what the person sees or does; the bot's side goes over HTTP. Create with
@@ -337,6 +331,7 @@ class Person:
     def __init__(
         self, emulator: ZaloBotEmulator, user_id: str, display_name: str, name_field: NameField, has_written: bool
     ) -> None:
+        super().__init__()
         self._emu = emulator
         self.user_id = user_id
         self.display_name = display_name
@@ -344,8 +339,12 @@ class Person:
         self.has_written = has_written  # sends to this chat answer "unknown chat" until True
         self.sent: list[JSONDict] = []  # the person's own messages (the update's ``message``), oldest first
         self.chat_actions: list[str] = []  # sendChatAction actions received, oldest first
-        self._messages: list[BotMessage] = []
-        self._changed = asyncio.Condition()
+
+    def _who(self) -> str:
+        return f"chat {self.user_id} ({self.display_name})"
+
+    def _line(self, message: BotMessage) -> str:
+        return f"{message.kind} {message.message_id}: {message.text!r}"
 
     # --- what the person sees
 
@@ -353,18 +352,6 @@ class Person:
     def chat_id(self) -> str:
         """The private chat's id (== the user id)."""
         return self.user_id
-
-    @property
-    def messages(self) -> list[BotMessage]:
-        """The bot's messages in this chat, oldest first."""
-        return list(self._messages)
-
-    @property
-    def last(self) -> BotMessage:
-        """The bot's latest message; LookupError when there is none (``wait_for`` treats that as "not yet")."""
-        if not self._messages:
-            raise LookupError(f"the bot has sent nothing to {self.display_name} ({self.user_id})")
-        return self._messages[-1]
 
     @property
     def texts(self) -> list[str]:
@@ -416,35 +403,14 @@ class Person:
         self.sent.append(message)
         return await emu._enqueue({"event_name": event_name, "message": message})
 
-    async def wait_for(
-        self,
-        predicate: Callable[[Person], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented test API
-    ) -> None:
-        """Wait until ``predicate(self)`` holds, re-checked after every bot API call aimed at this chat.
-
-        A predicate raising LookupError (``.last`` before any message, an IndexError) counts as "not yet".
-        Raises TimeoutError describing the chat when ``timeout`` seconds pass first.
-        """
-        await _wait_on(self._changed, lambda: predicate(self), timeout, self._describe)
-
     # --- internals
-
-    def _describe(self) -> str:
-        lines = [f"chat {self.user_id} ({self.display_name}): {len(self._messages)} bot message(s)"]
-        lines += [f"  {m.kind} {m.message_id}: {m.text!r}" for m in self._messages[-5:]]
-        return "\n".join(lines)
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
 
 # --------------------------------------------------------------------------------------------------------------------
 # The emulator
 
 
-class ZaloBotEmulator:
+class ZaloBotEmulator(LoopbackServer):
     """The Zalo Bot platform API for one bot, on ``127.0.0.1:<random port>``.
 
     Args:
@@ -465,6 +431,9 @@ class ZaloBotEmulator:
         port: the TCP port to listen on (0: a free one), e.g. an address the product was given before it came up.
     """
 
+    PUSH_REFUSED = "Wrong response from the webhook: {status} {reason}"
+    PUSH_FAILED = "Connection failed: {kind}: {error}"
+
     def __init__(
         self,
         token: str = "1459232241454765289:secret-abc",
@@ -484,9 +453,9 @@ class ZaloBotEmulator:
         clock: Callable[[], float] = time.time,
         port: int = 0,
     ) -> None:
+        super().__init__(port)
         self.token = token
         self.bot_id = token.split(":", 1)[0]
-        self._wanted_port = port
         self.account_name = account_name
         self.account_type = account_type
         self._envelope: Envelope = "flat"
@@ -520,12 +489,7 @@ class ZaloBotEmulator:
         self._faults: list[_Fault] = []
         self._hangs: dict[str, _Hang] = {}
         self._queue_changed = asyncio.Condition()
-        self._state_changed = asyncio.Condition()
         self._push_lock = asyncio.Lock()
-        self._session: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._closing = False
         self._handlers: dict[str, Callable[[_Params], Any]] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -540,50 +504,18 @@ class ZaloBotEmulator:
 
     # --- lifecycle
 
-    async def start(self) -> ZaloBotEmulator:
-        """Listen on 127.0.0.1 (the port given, or a free one); returns self."""
-        self._closing = False
-        app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", self._wanted_port))
-        self._port = int(sock.getsockname()[1])
-        await web.SockSite(self._runner, sock).start()
-        self._session = aiohttp.ClientSession()
-        return self
-
-    async def stop(self) -> None:
-        """Stop serving: waiting long polls answer 408, hung methods are released."""
-        self._closing = True
-        self.release()
-        async with self._queue_changed:
-            self._queue_changed.notify_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> ZaloBotEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        """The TCP port (after ``start``)."""
-        if self._port is None:
-            raise RuntimeError("the emulator is not started")
-        return self._port
-
     @property
     def api_url(self) -> str:
         """``http://127.0.0.1:PORT/bot``: the product calls ``f"{api_url}{token}/{method}"``."""
-        return f"http://127.0.0.1:{self.port}/bot"
+        return f"{self.base_url}/bot"
+
+    def _served(self) -> list[tuple[str, RequestHandler]]:
+        return [("/bot{token}/{method}", self._handle)]
+
+    async def _stopping(self) -> None:
+        """Waiting long polls answer 408, hung methods are released."""
+        self.release()
+        await notify_all(self._queue_changed)
 
     # --- the test side
 
@@ -694,25 +626,15 @@ class ZaloBotEmulator:
             deliveries += await self._push(hook, update, redelivery=True)
         return deliveries
 
-    async def wait_for(
-        self,
-        predicate: Callable[[ZaloBotEmulator], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented test API
-    ) -> None:
-        """Wait until ``predicate(emulator)`` holds, re-checked after every API call, update and push."""
-        await _wait_on(
-            self._state_changed,
-            lambda: predicate(self),
-            timeout,
-            lambda: f"calls={dict(self.stats.requests)} pending={len(self._queue)} webhook={self._webhook}",
-        )
-
     def reset_limits(self) -> None:
         """Forget the rate-limit history."""
         self._chat_last_send.clear()
         self._global_window.clear()
 
     # --- HTTP
+
+    def _summary(self) -> str:
+        return f"calls={dict(self.stats.requests)} pending={len(self._queue)} webhook={self._webhook}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
@@ -823,10 +745,6 @@ class ZaloBotEmulator:
         seed = f"{self.token}:{kind}:{next(self._id_counter)}"
         return hashlib.sha256(seed.encode()).hexdigest()[:20]
 
-    async def _notify_state(self) -> None:
-        async with self._state_changed:
-            self._state_changed.notify_all()
-
     async def _enqueue(self, update: JSONDict) -> JSONDict:
         """Queue an update for getUpdates, or push it when a webhook is set; returns a copy of it."""
         self.updates.append(update)
@@ -912,29 +830,19 @@ class ZaloBotEmulator:
         timeout = max(0.0, self.default_poll_timeout if timeout is None else timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        waiting = False
-        async with self._queue_changed:
-            try:
-                while True:
-                    if self._webhook is not None:
-                        raise ApiError(self.errors["webhook_active"])
-                    if self._queue and not self._closing:
-                        update = self._queue.popleft()
-                        self.stats.updates_delivered += 1
-                        return copy.deepcopy(update)
-                    remaining = deadline - loop.time()
-                    if remaining <= 0 or self._closing:
-                        self.stats.poll_timeouts += 1
-                        raise ApiError(self.errors["poll_timeout"])
-                    if not waiting:
-                        waiting = True
-                        self.waiting_polls += 1
-                        await self._notify_state()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._queue_changed.wait(), remaining)
-            finally:
-                if waiting:
-                    self.waiting_polls -= 1
+        async with self._long_poll(self._queue_changed) as wait:
+            while True:
+                if self._webhook is not None:
+                    raise ApiError(self.errors["webhook_active"])
+                if self._queue and not self._closing:
+                    update = self._queue.popleft()
+                    self.stats.updates_delivered += 1
+                    return copy.deepcopy(update)
+                remaining = deadline - loop.time()
+                if remaining <= 0 or self._closing:
+                    self.stats.poll_timeouts += 1
+                    raise ApiError(self.errors["poll_timeout"])
+                await wait(remaining)
 
     async def _set_webhook(self, params: _Params) -> JSONDict:
         url = (params.text("url") or "").strip()
@@ -1033,16 +941,3 @@ class ZaloBotEmulator:
             if not redelivery:
                 self.undelivered.append(update)
         return deliveries
-
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-        if self._session is None:
-            return None, "the emulator is stopped"
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
-            async with self._session.post(url, data=body, headers=headers, timeout=timeout) as response:
-                await response.read()
-                if 200 <= response.status < 300:
-                    return response.status, None
-                return response.status, f"Wrong response from the webhook: {response.status} {response.reason}"
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return None, f"Connection failed: {type(exc).__name__}: {exc}"

@@ -105,7 +105,6 @@ import inspect
 import json
 import re
 import secrets
-import socket
 import time
 import unicodedata
 from collections import Counter, deque
@@ -114,10 +113,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 from aiohttp import web
 
-from tests.emulators.telegram import _wait_on
+from tests.emulators.loopback import LoopbackServer, Push, RequestHandler, Watched
 
 if TYPE_CHECKING:
     from tests.emulators.zns import ZnsService
@@ -268,7 +266,7 @@ class OAMessage:
 
 
 @dataclass
-class WebhookDelivery:
+class WebhookDelivery(Push):
     """One attempt to push an event to ``webhook_url``."""
 
     event: JSONDict
@@ -280,11 +278,6 @@ class WebhookDelivery:
     status: int | None  # the HTTP status our server answered; None on a connection error or timeout
     error: str | None
     at: float  # time.monotonic()
-
-    @property
-    def ok(self) -> bool:
-        """Whether our server answered 2xx."""
-        return self.status is not None and 200 <= self.status < 300
 
     @property
     def event_name(self) -> str:
@@ -371,10 +364,11 @@ Handler = Callable[[_Context], Awaitable[JSONDict]]
 # People
 
 
-class Person:
+class Person(Watched[OAMessage]):
     """A Zalo user facing the OA. Everything here is what the person sees or does; create with ``emu.person``."""
 
     def __init__(self, emulator: ZaloOAEmulator, user_id: str, display_name: str, user_id_by_app: str) -> None:
+        super().__init__()
         self._emu = emulator
         self.user_id = user_id
         self.display_name = display_name
@@ -384,22 +378,14 @@ class Person:
         self.last_interaction: float | None = None  # emulator clock, epoch seconds
         self.replies_since = 0  # OA messages sent since the last interaction
         self.events: list[JSONDict] = []  # the events this person caused, oldest first (copies)
-        self._messages: list[OAMessage] = []
-        self._changed = asyncio.Condition()
+
+    def _who(self) -> str:
+        return f"{self.user_id} ({self.display_name})"
+
+    def _line(self, message: OAMessage) -> str:
+        return f"{message.message_id}: {message.text!r} buttons={message.button_titles}"
 
     # --- what the person sees
-
-    @property
-    def messages(self) -> list[OAMessage]:
-        """The OA's messages to this person, oldest first."""
-        return list(self._messages)
-
-    @property
-    def last(self) -> OAMessage:
-        """The OA's latest message; LookupError when there is none (``wait_for`` treats that as "not yet")."""
-        if not self._messages:
-            raise LookupError(f"the OA has sent nothing to {self.display_name} ({self.user_id})")
-        return self._messages[-1]
 
     @property
     def texts(self) -> list[str]:
@@ -450,18 +436,6 @@ class Person:
         shown = {m.message_id: m.button_titles for m in self._messages if m.buttons}
         raise LookupError(f"no query button {title!r} for {self.user_id}; buttons shown: {shown}")
 
-    async def wait_for(
-        self,
-        predicate: Callable[[Person], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented test API
-    ) -> None:
-        """Wait until ``predicate(self)`` holds, re-checked after every OA call aimed at this person.
-
-        A predicate raising LookupError (``.last`` before any message, an IndexError) counts as "not yet".
-        Raises TimeoutError describing the chat when ``timeout`` seconds pass first.
-        """
-        await _wait_on(self._changed, lambda: predicate(self), timeout, self._describe)
-
     # --- internals
 
     def _interacted(self) -> None:
@@ -494,21 +468,12 @@ class Person:
             "message": {"msg_id": new_hex(), **content},
         }
 
-    def _describe(self) -> str:
-        lines = [f"{self.user_id} ({self.display_name}): {len(self._messages)} OA message(s)"]
-        lines += [f"  {m.message_id}: {m.text!r} buttons={m.button_titles}" for m in self._messages[-5:]]
-        return "\n".join(lines)
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
 
 # --------------------------------------------------------------------------------------------------------------------
 # The emulator
 
 
-class ZaloOAEmulator:
+class ZaloOAEmulator(LoopbackServer):
     """The Zalo OA Open API v3, its OAuth token endpoint and ZNS, for one OA, on ``127.0.0.1:<random port>``.
 
     Args:
@@ -568,6 +533,7 @@ class ZaloOAEmulator:
     ) -> None:
         from tests.emulators.zns import ZnsService  # here: zns.py imports this module's shared pieces
 
+        super().__init__()
         self.app_id = app_id
         self.app_secret = app_secret
         self.oa_secret_key = oa_secret_key
@@ -614,11 +580,7 @@ class ZaloOAEmulator:
         self._faults: list[_Fault] = []
         self._rate_window: deque[float] = deque()
         self._push_lock = asyncio.Semaphore(max(1, push_concurrency))  # 1: pushes arrive one at a time, in order
-        self._state_changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
         self.zns: ZnsService = ZnsService(self)
         self._routes: dict[tuple[str, str], tuple[frozenset[str], Handler]] = {
@@ -630,51 +592,17 @@ class ZaloOAEmulator:
 
     # --- lifecycle
 
-    async def start(self) -> ZaloOAEmulator:
-        """Listen on 127.0.0.1 (a free port); returns self."""
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = int(sock.getsockname()[1])
-        await web.SockSite(self._runner, sock).start()
-        self._session = aiohttp.ClientSession()
-        return self
+    def _served(self) -> list[tuple[str, RequestHandler]]:
+        return [("/{tail:.*}", self._handle)]
 
-    async def stop(self) -> None:
-        """Stop serving; background pushes are cancelled."""
+    async def _stopping(self) -> None:
+        """Background pushes are cancelled."""
         tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> ZaloOAEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        """The TCP port (after ``start``)."""
-        if self._port is None:
-            raise RuntimeError("the emulator is not started")
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -829,18 +757,8 @@ class ZaloOAEmulator:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def wait_for(
-        self,
-        predicate: Callable[[ZaloOAEmulator], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented test API
-    ) -> None:
-        """Wait until ``predicate(emulator)`` holds, re-checked after every call and push."""
-        await _wait_on(
-            self._state_changed,
-            lambda: predicate(self),
-            timeout,
-            lambda: f"requests={dict(self.stats.requests)} pushes={self.stats.webhook_pushes}",
-        )
+    def _summary(self) -> str:
+        return f"requests={dict(self.stats.requests)} pushes={self.stats.webhook_pushes}"
 
     def reset_limits(self) -> None:
         """Forget the rate-limit history."""
@@ -1186,19 +1104,6 @@ class ZaloOAEmulator:
         mac = signature(str(event.get("app_id", "")), body, str(event.get("timestamp", "")), key)
         return mac if mode == "bare" else f"mac={mac}"
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-        if self._session is None:
-            return None, "the emulator is stopped"
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
-            async with self._session.post(url, data=body, headers=headers, timeout=timeout) as response:
-                await response.read()
-                if 200 <= response.status < 300:
-                    return response.status, None
-                return response.status, f"our server answered {response.status} {response.reason}"
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return None, f"connection failed: {type(exc).__name__}: {exc}"
-
     async def _later(self, delay: float, push: Callable[[], Awaitable[Any]]) -> None:
         """Run ``push()`` in the background after ``delay`` seconds (``settle`` waits for it)."""
 
@@ -1221,10 +1126,6 @@ class ZaloOAEmulator:
                 "message": {"msg_ids": [sent.message_id]},
             }
         )
-
-    async def _notify_state(self) -> None:
-        async with self._state_changed:
-            self._state_changed.notify_all()
 
 
 async def _send_now(request: web.Request, response: web.Response) -> web.Response:

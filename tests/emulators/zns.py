@@ -60,16 +60,15 @@ handle).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from tests.emulators.telegram import _wait_on
+from tests.emulators.loopback import Watched
 from tests.emulators.zalo_oa import ApiError, ErrorSpec, Handler, JSONDict, SignatureMode, _Context, new_hex
 
 if TYPE_CHECKING:
@@ -187,27 +186,14 @@ class RatingRecord:
 # Recipients
 
 
-class Recipient:
+class Recipient(Watched[ZnsMessage]):
     """A phone number with a Zalo account: what it received, and what its owner does. Create with ``recipient``."""
 
     def __init__(self, service: ZnsService, phone: str) -> None:
+        super().__init__()
         self._zns = service
         self.phone = phone
         self.refused: int | None = None  # a refusal code (-139, -140, -141) sends answer, or None
-        self._messages: list[ZnsMessage] = []
-        self._changed = asyncio.Condition()
-
-    @property
-    def messages(self) -> list[ZnsMessage]:
-        """The template messages received, oldest first."""
-        return list(self._messages)
-
-    @property
-    def last(self) -> ZnsMessage:
-        """The latest message; LookupError when there is none (``wait_for`` treats that as "not yet")."""
-        if not self._messages:
-            raise LookupError(f"{self.phone} has received no ZNS message")
-        return self._messages[-1]
 
     def refuse(self, code: int = -139) -> None:
         """From now on, sends to this phone answer ``code`` (-139 refused, -140, -141 not eligible)."""
@@ -261,17 +247,6 @@ class Recipient:
         }
         return await emu._emit(event, signature=signature)
 
-    async def wait_for(
-        self,
-        predicate: Callable[[Recipient], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented test API
-    ) -> None:
-        """Wait until ``predicate(self)`` holds, re-checked after every message to this phone.
-
-        A predicate raising LookupError counts as "not yet"; TimeoutError when ``timeout`` seconds pass first.
-        """
-        await _wait_on(self._changed, lambda: predicate(self), timeout, self._describe)
-
     def _rated_message(self, msg_id: str | None) -> ZnsMessage:
         for message in reversed(self._messages):
             if msg_id is not None:
@@ -284,14 +259,11 @@ class Recipient:
         wanted = f"message {msg_id}" if msg_id is not None else "message of a rating template"
         raise LookupError(f"{self.phone} has received no {wanted}")
 
-    def _describe(self) -> str:
-        lines = [f"{self.phone}: {len(self._messages)} ZNS message(s)"]
-        lines += [f"  {m.msg_id}: {m.template_id} {m.tracking_id!r} {m.template_data}" for m in self._messages[-5:]]
-        return "\n".join(lines)
+    def _who(self) -> str:
+        return self.phone
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    def _line(self, message: ZnsMessage) -> str:
+        return f"{message.msg_id}: {message.template_id} {message.tracking_id!r} {message.template_data}"
 
 
 # --------------------------------------------------------------------------------------------------------------------
