@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,10 +26,26 @@ SECRET = "s3cr3t_Token-1"
 PACE = {"telegram_rate": 150.0, "telegram_chat_interval": 0.1}  # the emulator enforces 10/s per chat, 160/s overall
 
 
+# Ports handed to a process that binds them later (a `sipasbot run`, the service's web server): below the range the
+# system hands out for port 0, so no emulator or client socket takes one meanwhile, and a range of its own for each
+# test worker (pytest-xdist), so two tests running at once never get the same one.
+_PORT_SPAN = 2500
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port free now, that no other test of this run will be given."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = 20000 + (int(worker) if worker.isdigit() else 0) % 4 * _PORT_SPAN
+    for _ in range(_PORT_SPAN):
+        port = base + next(_next_port) % _PORT_SPAN
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken (a process of an earlier test still holds it, or another program)
+            return port
+    raise RuntimeError("no free port in this worker's range")
 
 
 class RunningService:
