@@ -19,8 +19,3 @@ class RoleButton(Button):
     KIND = "q"
     role: int
     answer: Literal["ok", "no"] | None = None
-
-
-def is_role_button(data: str) -> bool:
-    """Whether ``data`` names the roles' kind, whether it reads or not: a stale one is answered by the roles' desk."""
-    return data == RoleButton.KIND or data.startswith(f"{RoleButton.KIND}:")

@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from handlers.admin.buttons import RoleButton, is_role_button
-from handlers.chat.callbacks import StaleButton, decode
+from handlers.admin.buttons import RoleButton
+from handlers.chat.routes import Flow, Routes
 from handlers.context import Services
 from handlers.errors import NotFound
 from handlers.messages import Option, Reply
 from handlers.names import channel_name
 from handlers.words import fold
 from storage.uow import UnitOfWork
-from storage.values import Invite, Role, RoleLine
+from storage.values import Draft, Invite, Role, RoleLine
 
 LEADER_ROLES = ("leader", "admin")
 MOVING_ROLES = ("staff", "leader")  # one ward at a time: a new code of another unit replaces these
@@ -141,34 +141,30 @@ class RoleDesk:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def takes(self, turn: Any) -> bool:
-        """Handle ``/thuhoi``, its buttons and the typed steps of its draft; anything else is not this desk's."""
-        inbound = turn.inbound
-        if inbound.kind == "choice":
-            if not is_role_button(inbound.value):
-                return False
-            await self._on_button(turn, inbound.value)
+    def routes(self) -> Routes:
+        """The roles' part of the chat's table: ``/thuhoi``, its buttons, and its draft while one is open."""
+        return Routes(
+            commands=dict.fromkeys(COMMANDS, self.on_command),
+            buttons={RoleButton: self.on_button},
+            stale={RoleButton: self.on_stale},
+            flows={"revoke": Flow(self.on_text, self.on_other_command, lets_through=frozenset(COMMANDS))},
+        )
+
+    async def on_command(self, turn: Any, _args: str) -> None:
+        """``/thuhoi``: the roles this chat may take away, to pick from (whatever was in progress is dropped)."""
+        await self._start(turn)
+
+    async def on_other_command(self, turn: Any, _draft: Draft, command: str) -> bool:
+        """Another command while the list or the question is open: the flow is dropped, ``/huy`` says so."""
+        await turn.uow.drafts.drop(turn.chat.id)
+        if command in CANCEL:
+            turn.say("roles.cancelled")
             return True
-        if inbound.kind != "text" or not inbound.text:
-            return False
-        text = inbound.text.strip()
-        draft = await turn.uow.drafts.get(turn.chat.id) if turn.chat is not None else None
-        in_flow = draft is not None and draft.kind == "revoke"
-        if text.startswith("/"):
-            command = fold(text[1:].partition(" ")[0].split("@")[0])
-            if command in COMMANDS:
-                await self._start(turn)
-                return True
-            if in_flow:
-                await turn.uow.drafts.drop(turn.chat.id)
-                if command in CANCEL:
-                    turn.say("roles.cancelled")
-                    return True
-            return False
-        if not in_flow:
-            return False
-        assert draft is not None
-        await self._on_text(turn, draft.data, text)
+        return False  # the command is handled as if no flow had been open
+
+    async def on_text(self, turn: Any, draft: Draft, text: str) -> bool:
+        """Typed text while the flow is open: a number from the list, or the answer to "take it away?"."""
+        await self._on_text(turn, draft.data, text.strip())
         return True
 
     async def _allowed(self, turn: Any) -> list[RoleLine] | None:
@@ -243,31 +239,29 @@ class RoleDesk:
         await revoke_role(self.services, turn.uow, line, f"chat:{turn.chat.id}", turn.now)
         turn.say("roles.revoked", item=self._label(turn, line))
 
-    def _stale(self, turn: Any) -> None:
+    async def on_stale(self, turn: Any) -> None:
+        """A press on data of the roles' kind that no button carries now."""
         turn.ack = turn.t("roles.stale")
         if not turn.inbound.shows_ack:
             turn.say("roles.stale")
 
-    async def _on_button(self, turn: Any, value: str) -> None:
-        try:
-            button = decode(value)
-        except StaleButton:
-            button = None
-        if not isinstance(button, RoleButton) or turn.chat is None:
-            self._stale(turn)
+    async def on_button(self, turn: Any, button: RoleButton) -> None:
+        """A role picked from the list, or the answer to "take it away?"; any other press is stale."""
+        if turn.chat is None:
+            await self.on_stale(turn)
             return
         line = await self._find(turn, button.role)
         draft = await turn.uow.drafts.get(turn.chat.id)
         data = draft.data if draft is not None and draft.kind == "revoke" else None
         if line is None or data is None:
-            self._stale(turn)
+            await self.on_stale(turn)
             return
         if button.answer is None and data.get("step") == "pick" and line.id in data.get("ids", []):
             await self._ask(turn, line)
         elif button.answer is not None and data.get("role_id") == line.id:
             await self._finish(turn, line, button.answer == "ok")
         else:
-            self._stale(turn)
+            await self.on_stale(turn)
 
     async def _on_text(self, turn: Any, data: dict[str, Any], text: str) -> None:
         folded = fold(text)

@@ -31,7 +31,14 @@ _KINDS: dict[str, type[Button]] = {}
 
 
 class StaleButton(Exception):
-    """Data no button of ours carries now: an old message, a kind retired, or data written by hand."""
+    """Data no button of ours carries now: an old message, a kind retired, or data written by hand.
+
+    ``kind``: the kind of button the data names, when it names one (its room answers the press in its own words).
+    """
+
+    def __init__(self, data: str, kind: type[Button] | None = None) -> None:
+        super().__init__(data)
+        self.kind = kind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +91,7 @@ def decode(data: str) -> Button:
     try:
         return cls.read(parts)
     except ValueError as error:
-        raise StaleButton(data) from error
+        raise StaleButton(data, cls) from error
 
 
 def _fields(cls: type) -> list[tuple[dataclasses.Field[Any], Any]]:

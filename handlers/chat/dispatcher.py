@@ -3,72 +3,30 @@
 Every event is one unit of work: its id is recorded first (a re-delivery changes nothing), the handler changes
 state, and the replies are written to the outbox in the same transaction; delivery happens after the commit.
 
-Where an event goes is read from one table (:class:`Routes`): a command by its name, a button by its kind
-(handlers.chat.callbacks decodes the data, or the press is stale), typed text by the step the chat waits for
-(``pending``), and else the citizen's free text. The desks (roles, staff, leaders) are still consulted first, as
-``takes(turn)`` hooks that answer whether the event was theirs; their commands, buttons and drafts join the table
-next, and then the hooks go.
+Where an event goes is read from one table (handlers.chat.routes.Routes), which every room gives its part of
+here: the roles' desk (``/thuhoi``), the staff's (their commands, buttons and flows), ``/join``, the leaders'
+(``/baocao``) and the citizen's. A command goes by its name, a button by its kind (handlers.chat.callbacks
+decodes the data, or the press is stale), and typed text to the flow an officer has open, else to the step the
+chat waits for (``pending``), else to the citizen's free text. A flow open sees the other commands first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
-
+from handlers.admin.joining import Joining
 from handlers.admin.roles import RoleDesk
-from handlers.chat.callbacks import Button, StaleButton, decode
+from handlers.chat.callbacks import StaleButton, decode
+from handlers.chat.routes import Flow, Routes
 from handlers.chat.turn import Turn
-from handlers.citizen import complaints, consent, leaving, linking, survey_chat
-from handlers.citizen.buttons import (
-    ComplaintSend,
-    Consent,
-    EraseConfirm,
-    StartSurvey,
-    SurveyBack,
-    SurveyDone,
-    SurveyPick,
-    SurveySkip,
-    SurveyTick,
-)
+from handlers.citizen import consent
 from handlers.citizen.free_text import FreeText
+from handlers.citizen.routes import citizen_routes
 from handlers.context import Services
 from handlers.leader.desk import LeaderDesk
 from handlers.leader.digest.digests import Digests
 from handlers.messages import Inbound, Outcome
 from handlers.staff.desk import StaffDesk
-from handlers.texts import LOCALES
 from handlers.words import fold
-
-Command = Callable[[Turn, str], Awaitable[None]]  # the turn, and what follows the command's name
-Press = Callable[[Turn, Any], Awaitable[None]]  # the turn, and the button pressed (of the kind it is routed by)
-StepReply = Callable[[Turn, str], Awaitable[bool]]  # the turn, and the text typed; False: not an answer to the step
-
-
-class Desk(Protocol):
-    """A desk consulted before the table: it handles the turn and says so, or leaves it."""
-
-    async def takes(self, turn: Turn) -> bool:
-        """Whether the turn was the desk's (and is handled)."""
-
-
-async def on_help(turn: Turn, _args: str) -> None:
-    """``/trogiup``: what a citizen can do here."""
-    turn.say("help")
-
-
-async def on_lang(turn: Turn, args: str) -> None:
-    """``/lang vi|en``: the chat's language (and its person's, for what is sent to them later)."""
-    wanted = fold(args)
-    if wanted not in LOCALES:
-        turn.say("lang.usage")
-        return
-    turn.locale = wanted
-    if turn.chat is not None:
-        await turn.uow.chats.update(turn.chat.id, turn.now, locale=wanted)
-        if turn.chat.person_id is not None:
-            await turn.uow.people.update(turn.chat.person_id, locale=wanted)
-    turn.say("lang.done")
+from storage.values import Draft
 
 
 async def on_reachability(turn: Turn, blocked: bool) -> None:
@@ -83,72 +41,18 @@ async def on_reachability(turn: Turn, blocked: bool) -> None:
         await turn.uow.chats.update(turn.chat.id, turn.now, status="active")
 
 
-@dataclass(frozen=True)
-class Routes:
-    """The table: commands by name (folded), buttons by kind, pending steps by the prefix of their state."""
-
-    commands: dict[str, Command]
-    buttons: dict[type[Button], Press]
-    pending: tuple[tuple[str, StepReply], ...]  # (the state, or its prefix ending in ":"; the answer's handler)
-    free_text: Command
-
-    def waiting(self, pending: str | None) -> StepReply | None:
-        """The handler of the step the chat waits for, if any."""
-        if pending is None:
-            return None
-        for state, reply in self.pending:
-            if pending == state or (state.endswith(":") and pending.startswith(state)):
-                return reply
-        return None
-
-
-def citizen_routes(free_text: FreeText) -> Routes:
-    """The citizen's commands, buttons and steps."""
-    return Routes(
-        commands={
-            "start": consent.on_start,
-            "khaosat": survey_chat.on_survey_command,
-            "survey": survey_chat.on_survey_command,
-            "huy": leaving.on_opt_out,
-            "stop": leaving.on_opt_out,
-            "xoadulieu": leaving.on_erase,
-            "erase": leaving.on_erase,
-            "trogiup": on_help,
-            "help": on_help,
-            "lang": on_lang,
-            "language": on_lang,
-        },
-        buttons={
-            Consent: consent.on_button,
-            EraseConfirm: leaving.on_button,
-            ComplaintSend: complaints.on_button,
-            StartSurvey: survey_chat.on_start_button,
-            SurveyPick: survey_chat.on_button,
-            SurveyTick: survey_chat.on_button,
-            SurveyDone: survey_chat.on_button,
-            SurveySkip: survey_chat.on_button,
-            SurveyBack: survey_chat.on_button,
-        },
-        pending=(
-            (leaving.PENDING, leaving.on_reply),
-            (consent.PENDING, consent.on_reply),
-            (linking.PENDING, consent.on_code_confirmation),
-        ),
-        free_text=free_text.on_text,
-    )
-
-
 class ChatDispatcher:
     """Handles one inbound event from any chat: a citizen's, an officer's, a leader's."""
 
     def __init__(self, services: Services, digests: Digests | None = None) -> None:
         self.services = services
-        self.desks: tuple[Desk, ...] = (
-            RoleDesk(services),
-            StaffDesk(services),
-            LeaderDesk(services, digests or Digests(services)),
+        self.routes = Routes.join(
+            RoleDesk(services).routes(),
+            StaffDesk(services).routes(),
+            Joining(services).routes(),
+            LeaderDesk(services, digests or Digests(services)).routes(),
+            citizen_routes(FreeText(services)),
         )
-        self.routes = citizen_routes(FreeText(services))
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle ``inbound`` in one transaction and queue the replies to the same chat."""
@@ -178,11 +82,8 @@ class ChatDispatcher:
         return Outcome(replies=tuple(turn.replies), ack=turn.ack)
 
     async def dispatch(self, turn: Turn) -> None:
-        """Route the turn: the desks first, then by the event's kind through the table."""
+        """Route the turn by the event's kind through the table."""
         await turn.load()
-        for desk in self.desks:
-            if await desk.takes(turn):
-                return  # a staff member's or leader's command, button or draft
         inbound = turn.inbound
         if inbound.kind in ("blocked", "unblocked"):
             await on_reachability(turn, inbound.kind == "blocked")
@@ -197,21 +98,41 @@ class ChatDispatcher:
         elif inbound.text:
             await self.on_text(turn, inbound.text)
 
+    async def open_flow(self, turn: Turn) -> tuple[Flow, Draft] | None:
+        """The flow the chat has open (an officer's draft of a kind with a route), if any."""
+        if turn.chat is None:
+            return None
+        draft = await turn.uow.drafts.get(turn.chat.id)
+        flow = self.routes.flows.get(draft.kind) if draft is not None else None
+        return (flow, draft) if flow is not None and draft is not None else None
+
     async def on_command(self, turn: Turn, text: str) -> None:
-        """``/name args``: the command's handler, or "unknown"."""
+        """``/name args``: the flow open (unless it lets the command through), the command's offer, its handler."""
         name, _, args = text[1:].partition(" ")
-        command = self.routes.commands.get(fold(name.split("@")[0]))
+        name, args = fold(name.split("@")[0]), args.strip()
+        routes = self.routes
+        found = await self.open_flow(turn)
+        if found is not None and name not in found[0].lets_through and await found[0].command(turn, found[1], name):
+            return
+        offer = routes.offers.get(name)
+        if offer is not None and await offer(turn, args):
+            return
+        command = routes.commands.get(name)
         if command is None:
             turn.say("unknown")
             return
-        await command(turn, args.strip())
+        await command(turn, args)
 
     async def on_press(self, turn: Turn, data: str) -> None:
-        """A button pressed: its kind's handler; data no button of ours carries now is stale."""
+        """A button pressed: its kind's handler; data no button of ours carries now is stale (in its room's words)."""
         try:
             button = decode(data)
-        except StaleButton:
-            turn.stale()
+        except StaleButton as stale:
+            answer = self.routes.stale.get(stale.kind) if stale.kind is not None else None
+            if answer is None:
+                turn.stale()
+            else:
+                await answer(turn)
             return
         press = self.routes.buttons.get(type(button))
         if press is None:
@@ -220,8 +141,15 @@ class ChatDispatcher:
         await press(turn, button)
 
     async def on_text(self, turn: Turn, text: str) -> None:
-        """Typed text: the answer to the step the chat waits for, else free text."""
+        """Typed text: the flow open, an aside (an officer's stray number), the step the chat waits for, free text."""
+        found = await self.open_flow(turn)
+        if found is not None and await found[0].text(turn, found[1], text):
+            return
+        for aside in self.routes.asides:
+            if await aside(turn, text):
+                return
         reply = self.routes.waiting(turn.chat.pending if turn.chat else None)
         if reply is not None and await reply(turn, text):
             return
+        assert self.routes.free_text is not None
         await self.routes.free_text(turn, text)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.chat.routes import Routes
 from handlers.context import Services
 from handlers.leader.digest.digests import Digests
 from handlers.leader.periods import period_kind
 from handlers.staff.officers import LEADER_ROLES
 from handlers.words import fold
 
+COMMANDS = ("baocao", "report")
 CHILDREN_WORDS = ("gom don vi truc thuoc", "gom truc thuoc", "truc thuoc", "children")  # folded, longest first
 
 
@@ -33,24 +35,22 @@ class LeaderDesk:
         self.services = services
         self.digests = digests
 
-    async def takes(self, turn: Any) -> bool:
-        """Handle ``/baocao`` (and ``/report``); anything else is not the leaders'."""
-        inbound = turn.inbound
-        if inbound.kind != "text" or not inbound.text.startswith("/"):
-            return False
-        name, _, args = inbound.text[1:].partition(" ")
-        if fold(name.split("@")[0]) not in ("baocao", "report"):
-            return False
+    def routes(self) -> Routes:
+        """The leaders' part of the chat's table."""
+        return Routes(commands=dict.fromkeys(COMMANDS, self.on_report))
+
+    async def on_report(self, turn: Any, args: str) -> None:
+        """``/baocao [period] [trực thuộc]``: the digest of the leader's unit, refused to a chat that leads nowhere."""
         roles = await turn.uow.roles.of_chat(turn.chat.id) if turn.chat is not None else []
         leading = [r for r in roles if r.role in LEADER_ROLES]
         if not leading:
             turn.say("role.refused_leader")
-            return True
+            return
         args, include_children = children_asked(args)
         kind = period_kind(args) if args.strip() else "day"
         if kind is None:
             turn.say("digest.usage")
-            return True
+            return
         unit = await turn.uow.units.get(leading[0].unit_id)
         today = self.services.policy.local_date(turn.now)
         digest = await self.digests.build(unit.code, today, kind, turn.locale, include_children=include_children)
@@ -60,4 +60,3 @@ class LeaderDesk:
             turn.uow, "digest_chart", unit.id, f"{kind}:{today.isoformat()}", name, "image/png", digest.chart, turn.now
         )
         turn.replies += delivery.replies(digest.text, stored, turn.locale)
-        return True

@@ -66,11 +66,3 @@ class ComplaintButton(Button):
     KIND = "f"
     feedback: int
     action: Literal["r", "c"]
-
-
-def staff_kind(data: str) -> type[ApologyButton] | type[ComplaintButton] | None:
-    """Which of the staff room's kinds ``data`` names, whether it reads or not: a stale one is answered here."""
-    for kind in (ApologyButton, ComplaintButton):
-        if data == kind.KIND or data.startswith(f"{kind.KIND}:"):
-            return kind
-    return None

@@ -1,6 +1,7 @@
-"""What staff and leaders do in any chat: the staff's commands and buttons routed, ``/join``, a dossier looked up.
+"""What staff and leaders do in any chat: the staff's commands, buttons and flows routed, a dossier looked up.
 
-The chat side (``StaffDesk``) takes the commands and buttons that are the staff's; the same unit of work
+The chat side (``StaffDesk``) gives the dispatcher's table the commands, buttons and flows that are the
+staff's (``routes``), with the officers' ``/trogiup``; the same unit of work
 as the citizen side records every step, and what must reach someone else (the citizen's apology, an
 answer to a complaint) is queued in the outbox in that transaction. A staff member's half-finished
 apology or answer lives in the ``drafts`` table, so it survives a restart and any web worker can go on.
@@ -11,30 +12,30 @@ The rooms next door: the apology flow (``apology_chat``), issuing one (``apologi
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from handlers import limits
-from handlers.admin.invites import invite_hash
-from handlers.admin.roles import leave_other_units
+from handlers.admin.joining import COMMANDS as JOIN_COMMANDS
+from handlers.admin.roles import COMMANDS as ROLE_COMMANDS
 from handlers.chat import typed_actions as typed
-from handlers.chat.callbacks import Button, StaleButton, decode
+from handlers.chat.routes import Command, Flow, Routes
 from handlers.chat.turn import ChatTurn
 from handlers.context import Services
 from handlers.messages import Reply
 from handlers.staff import steps
 from handlers.staff.apologies import Apologies
 from handlers.staff.apology_chat import ApologyFlow
-from handlers.staff.buttons import ApologyButton, ComplaintButton, staff_kind
+from handlers.staff.buttons import ApologyButton, ComplaintButton
 from handlers.staff.complaints import Complaints
 from handlers.staff.officers import LEADER_ROLES, STAFF_ROLES, dossier_in_reach, masked_citizen
-from handlers.words import fold
-from storage.values import Dossier, Role
+from storage.values import Dossier, Draft, Role
 
-B = TypeVar("B", bound=Button)
 STAFF_COMMANDS = {"xinloi": "apology", "apology": "apology", "hoso": "dossier", "dossier": "dossier"}
 STAFF_COMMANDS |= {"phananh": "complaints", "complaints": "complaints"}
 # a complaint's buttons, typed: ``/traloi <n> [nội dung]``, ``/dong <n>`` (n: the number after its "#")
 STAFF_COMMANDS |= {"traloi": "answer", "reply": "answer", "dong": "close", "close": "close"}
+HELP = ("trogiup", "help")  # an officer's help; anyone else's is the citizens'
+# what runs while an apology or an answer is open, as if none were: the staff's own commands, ``/join``, the
+# harmless ones, and ``/thuhoi`` (the roles' desk was always asked before the staff's)
+LETS_THROUGH = frozenset((*STAFF_COMMANDS, *JOIN_COMMANDS, *steps.LEFT_TO_CITIZEN, *ROLE_COMMANDS))
 
 
 class StaffDesk:
@@ -44,125 +45,115 @@ class StaffDesk:
         self.services = services
         self.apologies = Apologies(services)
 
-    async def takes(self, turn: ChatTurn) -> bool:
-        """Handle the turn if it is the staff's (a staff command or button, a draft in progress)."""
-        inbound = turn.inbound
-        if inbound.kind == "choice":
-            kind = staff_kind(inbound.value)
-            if kind is None:
-                return False
-            roles = await self._roles(turn)
-            if not roles:
-                turn.ack = turn.t("apology.stale")
-                return True
-            button = _read(inbound.value)
-            if kind is ApologyButton:
-                await ApologyFlow(self.apologies, turn, roles).on_button(_as(button, ApologyButton))
-            else:
-                await Complaints(self.services, turn, roles).on_button(_as(button, ComplaintButton))
-            return True
-        if inbound.kind != "text" or not inbound.text:
+    def routes(self) -> Routes:
+        """The staff's part of the chat's table: their commands, buttons and flows, the officers' help."""
+        flow = Flow(self.on_flow_text, self.on_flow_command, lets_through=LETS_THROUGH)
+        return Routes(
+            commands={name: self._command(name, action) for name, action in STAFF_COMMANDS.items()},
+            offers=dict.fromkeys(HELP, self.on_help)
+            | dict.fromkeys(steps.NOTHING_TO_CANCEL, self.on_nothing_to_cancel),
+            buttons={ApologyButton: self.on_apology_button, ComplaintButton: self.on_complaint_button},
+            stale={ApologyButton: self.on_stale_apology, ComplaintButton: self.on_stale_complaint},
+            flows=dict.fromkeys(steps.STAFF_DRAFTS, flow),
+            asides=(self.on_stray_number,),
+        )
+
+    def _command(self, name: str, action: str) -> Command:
+        async def command(turn: ChatTurn, args: str) -> None:
+            await self.on_command(turn, name, action, args)
+
+        return command
+
+    async def on_command(self, turn: ChatTurn, name: str, action: str, args: str) -> None:
+        """A staff command (``/xinloi``, ``/hoso``, ``/phananh``, ``/traloi``, ``/dong``): refused without the role."""
+        roles = await self._roles(turn)
+        if not any(r.role in STAFF_ROLES for r in roles):
+            turn.say("role.refused")
+            return
+        if turn.chat is not None:
+            await turn.uow.drafts.drop(turn.chat.id)  # a new command abandons what was in progress
+        if action == "apology":
+            await ApologyFlow(self.apologies, turn, roles).start_by_code(args, name)
+        elif action == "dossier":
+            await self.show_dossier(turn, roles, args, name)
+        elif action in ("answer", "close"):
+            await Complaints(self.services, turn, roles).on_typed(action, args)
+        else:
+            await Complaints(self.services, turn, roles).list_open()
+
+    async def on_help(self, turn: ChatTurn, _args: str) -> bool:
+        """``/trogiup`` in an officer's chat: the officers' help (anyone else gets the citizens')."""
+        roles = await self._roles(turn)
+        if not roles:
             return False
-        if inbound.text.startswith("/"):
-            name, _, args = inbound.text[1:].partition(" ")
-            command = fold(name.split("@")[0])
-            if command == "join":
-                await self.join(turn, args.strip())
-                return True
-            if command in ("trogiup", "help"):
-                roles = await self._roles(turn)
-                if not roles:
-                    return False
-                staff, leader = (any(r.role in wanted for r in roles) for wanted in (STAFF_ROLES, LEADER_ROLES))
-                turn.replies.append(Reply(steps.officer_help(turn, staff, leader)))
-                return True
-            action = STAFF_COMMANDS.get(command)
-            if action is None:  # a draft in progress keeps every other command from the citizen side
-                return await steps.other_command(turn, command, bool(await self._roles(turn)))
-            roles = await self._roles(turn)
-            if not any(r.role in STAFF_ROLES for r in roles):
-                turn.say("role.refused")
-                return True
-            if turn.chat is not None:
-                await turn.uow.drafts.drop(turn.chat.id)  # a new command abandons what was in progress
-            if action == "apology":
-                await ApologyFlow(self.apologies, turn, roles).start_by_code(args.strip(), command)
-            elif action == "dossier":
-                await self.show_dossier(turn, roles, args.strip(), command)
-            elif action in ("answer", "close"):
-                await Complaints(self.services, turn, roles).on_typed(action, args.strip())
-            else:
-                await Complaints(self.services, turn, roles).list_open()
-            return True
-        if turn.chat is None:
+        staff, leader = (any(r.role in wanted for r in roles) for wanted in (STAFF_ROLES, LEADER_ROLES))
+        turn.replies.append(Reply(steps.officer_help(turn, staff, leader)))
+        return True
+
+    async def on_nothing_to_cancel(self, turn: ChatTurn, _args: str) -> bool:
+        """``/huy`` in an officer's own chat with nothing in progress: said so (a citizen's ``/huy`` opts out)."""
+        return await steps.nothing_to_cancel(turn, bool(await self._roles(turn)))
+
+    async def on_flow_command(self, turn: ChatTurn, draft: Draft, command: str) -> bool:
+        """Another command during an apology or an answer: ``/huy`` cancels it, any other is told what is expected."""
+        if not await self._roles(turn):
             return False
-        draft = await turn.uow.drafts.get(turn.chat.id)
-        if draft is None:
-            # a number typed by an officer with nothing open (a "1" read under a complaint, where buttons are
-            # missing): what to type instead, rather than the citizens' answer
-            if typed.stray_number(inbound.text, turn.chat) and await self._roles(turn):
-                turn.say("staff.typed_number")
-                return True
-            return False
-        if draft.kind == "complaint":
-            return False  # a citizen's complaint step is the citizen side's
+        await steps.interrupted(turn, draft, command)
+        return True
+
+    async def on_flow_text(self, turn: ChatTurn, draft: Draft, text: str) -> bool:
+        """Typed text during an apology or an answer: the step's answer (the flow is dropped with the role)."""
+        assert turn.chat is not None
         roles = await self._roles(turn)
         if not roles:
             await turn.uow.drafts.drop(turn.chat.id)
             return False
-        if steps.cancels(inbound.text):
+        if steps.cancels(text):
             await steps.cancel(turn, draft)
-            return True
-        if draft.kind == "apology":
-            await ApologyFlow(self.apologies, turn, roles).on_text(draft.data, inbound.text)
-        elif draft.kind == "reply":
-            await Complaints(self.services, turn, roles).on_answer(int(draft.data["feedback_id"]), inbound.text)
+        elif draft.kind == "apology":
+            await ApologyFlow(self.apologies, turn, roles).on_text(draft.data, text)
+        else:
+            await Complaints(self.services, turn, roles).on_answer(int(draft.data["feedback_id"]), text)
         return True
+
+    async def on_stray_number(self, turn: ChatTurn, text: str) -> bool:
+        """A bare number typed by an officer with nothing open: what to type instead, not a citizen's answer.
+
+        (A "1" read under a complaint, on a channel where its buttons are missing.)
+        """
+        if turn.chat is None or not typed.stray_number(text, turn.chat):
+            return False
+        if await turn.uow.drafts.get(turn.chat.id) is not None or not await self._roles(turn):
+            return False
+        turn.say("staff.typed_number")
+        return True
+
+    async def on_apology_button(self, turn: ChatTurn, button: ApologyButton | None) -> None:
+        """A step of an apology pressed (None: data of the kind that does not read)."""
+        roles = await self._roles(turn)
+        if not roles:
+            turn.ack = turn.t("apology.stale")
+            return
+        await ApologyFlow(self.apologies, turn, roles).on_button(button)
+
+    async def on_complaint_button(self, turn: ChatTurn, button: ComplaintButton | None) -> None:
+        """A complaint's "Trả lời" or "Đóng" pressed (None: data of the kind that does not read)."""
+        roles = await self._roles(turn)
+        if not roles:
+            turn.ack = turn.t("apology.stale")
+            return
+        await Complaints(self.services, turn, roles).on_button(button)
+
+    async def on_stale_apology(self, turn: ChatTurn) -> None:
+        """Data of an apology's kind that no button carries now."""
+        await self.on_apology_button(turn, None)
+
+    async def on_stale_complaint(self, turn: ChatTurn) -> None:
+        """Data of a complaint's kind that no button carries now."""
+        await self.on_complaint_button(turn, None)
 
     async def _roles(self, turn: ChatTurn) -> list[Role]:
         return await turn.uow.roles.of_chat(turn.chat.id) if turn.chat is not None else []
-
-    async def join(self, turn: ChatTurn, code: str) -> None:
-        """``/join CODE``: the code's role for this chat."""
-        if not code:
-            turn.say("role.join_usage")
-            return
-        if limits.refuses(turn, "join"):
-            return  # too many wrong codes from this chat: not even checked
-        uow, now = turn.uow, turn.now
-        if turn.chat is None:
-            identity = turn.inbound.identity
-            turn.chat = await uow.chats.add(identity.channel, identity.external_id, turn.locale, now)
-        invite = await uow.invites.take(invite_hash(code), turn.chat.id, now)
-        if invite is None:
-            limits.failed(turn, "join")
-            turn.say("role.join_invalid")
-            return
-        if turn.chat.consent_at is None or turn.chat.status != "active":
-            await uow.chats.update(turn.chat.id, now, status="active", consent_at=now, pending=None)
-        by = invite.created_by or f"chat:{turn.chat.id}"  # who made the code gave the role
-        left = await leave_other_units(self.services, uow, turn.chat.id, invite, by, now)
-        await uow.roles.grant(
-            turn.chat.id, invite.unit_id, invite.role, invite.officer_name, invite.lead, now, granted_by=by
-        )
-        unit = await uow.units.get(invite.unit_id)
-        await uow.audit.add(
-            by,
-            "role.grant",
-            f"unit:{unit.code}",
-            {
-                "role": invite.role,
-                "officer": invite.officer_name,
-                "lead": invite.lead,
-                "invite": invite.id,
-                "chat": f"chat:{turn.chat.id}",
-            },
-            now,
-            unit_id=unit.id,
-        )
-        turn.say("role.joined", role=turn.t(f"role.{invite.role}"), unit=unit.name)
-        for line in left:
-            turn.say("roles.moved", role=turn.t(f"role.{line.role}"), unit=line.unit_name)
 
     async def show_dossier(self, turn: ChatTurn, roles: list[Role], code: str, command: str) -> None:
         """``/hoso CODE``: where the dossier stands (the applicant's name masked)."""
@@ -214,16 +205,3 @@ class StaffDesk:
             handler=dossier.handler or "—",
             apology=apology_line,
         )
-
-
-def _read(data: str) -> Button | None:
-    """The button ``data`` names, or None for data no button carries now (answered as a stale button)."""
-    try:
-        return decode(data)
-    except StaleButton:
-        return None
-
-
-def _as(button: Button | None, kind: type[B]) -> B | None:
-    """The button when it is of ``kind`` (its data named the kind but did not read: None)."""
-    return button if isinstance(button, kind) else None

@@ -79,30 +79,34 @@ async def cancel(turn: Turn, draft: Draft) -> None:
     turn.say(f"flow.cancelled.{draft.kind}", **await _subject(turn.uow, draft))
 
 
-async def other_command(turn: Turn, command: str, has_roles: bool) -> bool:
-    """A command that is not the staff's, typed by someone with a role: True when the staff side answered it.
+async def nothing_to_cancel(turn: Turn, has_roles: bool) -> bool:
+    """``/huy`` in an officer's own chat (no citizen linked to it) with no apology or answer open: said so.
 
-    With a draft open: ``/huy`` cancels it, anything else is answered with what the step expects. With none,
-    ``/huy`` in an officer's own chat (no citizen linked to it) says there is nothing to cancel.
+    True when said; anywhere else ``/huy`` is the citizen's (the opt-out).
     """
-    if turn.chat is None or not has_roles or command in LEFT_TO_CITIZEN:
+    if turn.chat is None or not has_roles or turn.chat.person_id is not None:
         return False
     draft = await turn.uow.drafts.get(turn.chat.id)
-    if draft is None or draft.kind not in STAFF_DRAFTS:
-        if command in NOTHING_TO_CANCEL and turn.chat.person_id is None:
-            turn.say("flow.nothing")
-            return True
+    if draft is not None and draft.kind in STAFF_DRAFTS:
         return False
+    turn.say("flow.nothing")
+    return True
+
+
+async def interrupted(turn: Turn, draft: Draft, command: str) -> None:
+    """A command typed during an apology or an answer (by someone with a role), not one it lets through.
+
+    ``/huy`` cancels the draft; any other command is answered with what the step expects, the draft kept.
+    """
     if command in CANCEL_COMMANDS:
         await cancel(turn, draft)
-        return True
+        return
     subject = await _subject(turn.uow, draft)
     if draft.kind == "apology":
         subject["dossier_id"] = draft.data.get("dossier_id")
     busy = turn.t(f"flow.busy.{draft.kind}", command=f"/{command}", **subject)
     expected = expectation(turn, draft.kind, str(draft.data.get("step", "")), subject=subject)
     turn.replies.append(Reply(f"{busy}\n{expected.text}", options=expected.options))
-    return True
 
 
 def expectation(
