@@ -170,3 +170,17 @@ async def sipas(backend: Backend, clock: Clock) -> AsyncIterator[App]:
 
     async with started_app(backend.url, clock) as app:
         yield app
+
+
+@pytest.fixture(autouse=True)
+def _command_line_in_vietnamese() -> Iterator[None]:
+    """Each test starts as a fresh ``sipasbot`` run does: in Vietnamese, whatever language a test before it chose.
+
+    The command line chooses its language once per run (``--lang``, ``SIPAS_LANG``); a test that runs it in-process
+    in English must not leave the next test's run in English.
+    """
+    from bot.texts import choose_locale
+
+    choose_locale(["--lang", "vi"])
+    yield
+    choose_locale(["--lang", "vi"])
